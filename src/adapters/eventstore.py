@@ -1,0 +1,242 @@
+"""The event store on the eventsourcing library's recorders (POPO, SQLite, PostgreSQL).
+
+Domain events are attrs classes; they are mapped to the library's ``StoredEvent`` by
+``CattrsMapper``: topic = the event's stable ``NAME`` (never a module path), state = JSON made by
+cattrs with the schema version under ``"_v"``. Reading runs the registered upcasters from the stored
+version up to the class's ``VERSION`` before cattrs builds the object.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date, datetime, time
+from typing import Any
+from urllib.parse import unquote, urlparse
+from uuid import UUID
+
+import cattrs
+from cattrs.preconf.json import make_converter
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    InfrastructureFactory,
+    IntegrityError,
+    Mapper,
+    StoredEvent,
+    Transcoder,
+)
+
+from dialer_domain.errors import ConcurrencyError
+from dialer_domain.events import ALL_EVENTS, DomainEvent
+from dialer_domain.ports import RecordedEvent
+
+Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+
+DEFAULT_DATABASE_URL = "sqlite:///dialer.db"
+
+
+class UnknownEventType(Exception):
+    """A stored event whose name no registered class carries."""
+
+
+class EventSchemaError(Exception):
+    """A stored event whose state does not fit its class, even after upcasting."""
+
+
+def _upcast_agent_paused_v1(state: dict[str, Any]) -> dict[str, Any]:
+    """AgentPaused v1 had one free-text ``reason``; v2 splits a code from a note."""
+    from dialer_domain.values import PAUSE_REASONS
+
+    reason = str(state.pop("reason", "") or "")
+    code = reason.strip().lower().replace(" ", "_")
+    state["reason_code"] = code if code in PAUSE_REASONS else "other"
+    state["note"] = "" if code in PAUSE_REASONS else reason
+    return state
+
+
+#: (event name, from version) -> function giving the state of version + 1
+UPCASTERS: dict[tuple[str, int], Upcaster] = {
+    ("AgentPaused", 1): _upcast_agent_paused_v1,
+}
+
+
+def make_event_converter() -> cattrs.Converter:
+    conv = make_converter()
+    conv.register_unstructure_hook(UUID, str)
+    conv.register_structure_hook(UUID, lambda v, _: v if isinstance(v, UUID) else UUID(v))
+    conv.register_unstructure_hook(datetime, lambda d: d.isoformat())
+    conv.register_structure_hook(datetime, lambda v, _: v if isinstance(v, datetime) else datetime.fromisoformat(v))
+    conv.register_unstructure_hook(date, lambda d: d.isoformat())
+    conv.register_structure_hook(date, lambda v, _: v if isinstance(v, date) else date.fromisoformat(v))
+    conv.register_unstructure_hook(time, lambda t: t.isoformat())
+    conv.register_structure_hook(time, lambda v, _: v if isinstance(v, time) else time.fromisoformat(v))
+    return conv
+
+
+class EventRegistry:
+    """Stable event names -> classes, and the upcasters between schema versions."""
+
+    def __init__(
+        self,
+        events: Iterable[type[DomainEvent]] = ALL_EVENTS,
+        upcasters: dict[tuple[str, int], Upcaster] | None = None,
+    ) -> None:
+        self.by_name: dict[str, type[DomainEvent]] = {}
+        for cls in events:
+            if not cls.NAME:
+                raise ValueError(f"{cls.__qualname__} has no stable NAME")
+            if cls.NAME in self.by_name:
+                raise ValueError(f"two event classes are named {cls.NAME!r}")
+            self.by_name[cls.NAME] = cls
+        self.upcasters = dict(UPCASTERS if upcasters is None else upcasters)
+        for cls in self.by_name.values():
+            for v in range(1, cls.VERSION):
+                if (cls.NAME, v) not in self.upcasters:
+                    raise ValueError(f"{cls.NAME} is at schema v{cls.VERSION} but has no upcaster from v{v}")
+
+    def resolve(self, name: str) -> type[DomainEvent]:
+        try:
+            return self.by_name[name]
+        except KeyError:
+            raise UnknownEventType(
+                f"stored event name {name!r} is not registered; known names: {', '.join(sorted(self.by_name))}"
+            ) from None
+
+    def upcast(self, name: str, state: dict[str, Any], from_version: int, to_version: int) -> dict[str, Any]:
+        if from_version > to_version:
+            raise EventSchemaError(f"stored {name} is schema v{from_version}, newer than this code's v{to_version}")
+        for v in range(from_version, to_version):
+            state = self.upcasters[(name, v)](state)
+        return state
+
+
+class _NoTranscoder(Transcoder):
+    """The mapper below does its own JSON; the library's transcoder is not used."""
+
+    def encode(self, obj: Any) -> bytes:  # pragma: no cover
+        raise NotImplementedError
+
+    def decode(self, data: bytes) -> Any:  # pragma: no cover
+        raise NotImplementedError
+
+
+class CattrsMapper(Mapper[UUID]):
+    def __init__(self, registry: EventRegistry | None = None, converter: cattrs.Converter | None = None) -> None:
+        super().__init__(transcoder=_NoTranscoder())
+        self.registry = registry or EventRegistry()
+        self.converter = converter or make_event_converter()
+
+    def to_stored_event(self, domain_event: Any) -> StoredEvent:
+        state = self.converter.unstructure(domain_event)
+        originator_id = state.pop("originator_id")
+        originator_version = state.pop("originator_version")
+        state["_v"] = type(domain_event).VERSION
+        return StoredEvent(
+            originator_id=UUID(originator_id),
+            originator_version=originator_version,
+            topic=domain_event.NAME,
+            state=json.dumps(state, separators=(",", ":"), ensure_ascii=False).encode("utf-8"),
+        )
+
+    def to_domain_event(self, stored_event: StoredEvent) -> Any:
+        cls = self.registry.resolve(stored_event.topic)
+        try:
+            state = json.loads(stored_event.state)
+        except ValueError as exc:
+            raise EventSchemaError(
+                f"stored event {stored_event.topic} {stored_event.originator_id} v{stored_event.originator_version} "
+                f"is not valid JSON: {exc}"
+            ) from exc
+        version = int(state.pop("_v", 1))
+        state = self.registry.upcast(cls.NAME, state, version, cls.VERSION)
+        state["originator_id"] = str(stored_event.originator_id)
+        state["originator_version"] = stored_event.originator_version
+        try:
+            return self.converter.structure(state, cls)
+        except Exception as exc:
+            raise EventSchemaError(
+                f"stored event {stored_event.topic} {stored_event.originator_id} v{stored_event.originator_version} "
+                f"does not fit {cls.NAME} v{cls.VERSION}: {exc}"
+            ) from exc
+
+
+class RecorderEventStore:
+    """The EventStore port on an eventsourcing ``ApplicationRecorder``."""
+
+    def __init__(self, recorder: ApplicationRecorder, mapper: CattrsMapper | None = None, *, url: str = "", factory: Any = None) -> None:
+        self.recorder = recorder
+        self.mapper = mapper or CattrsMapper()
+        self.url = url
+        self.factory = factory
+
+    def append(self, events: Sequence[DomainEvent]) -> list[int]:
+        if not events:
+            return []
+        stored = [self.mapper.to_stored_event(e) for e in events]
+        try:
+            ids = self.recorder.insert_events(stored)
+        except IntegrityError as exc:
+            streams = sorted({f"{e.originator_id} v{e.originator_version}" for e in events})
+            raise ConcurrencyError(
+                f"another writer appended first; none of these were stored: {', '.join(streams[:5])}"
+            ) from exc
+        return list(ids or [])
+
+    def load(self, stream_id: UUID, *, up_to_version: int | None = None) -> list[DomainEvent]:
+        stored = self.recorder.select_events(stream_id, lte=up_to_version)
+        return [self.mapper.to_domain_event(s) for s in stored]
+
+    def read(self, after: int = 0, limit: int = 1000) -> list[RecordedEvent]:
+        notes = self.recorder.select_notifications(start=after, limit=limit, inclusive_of_start=False)
+        return [RecordedEvent(n.id, self.mapper.to_domain_event(n)) for n in notes]
+
+    def max_position(self) -> int:
+        return self.recorder.max_notification_id() or 0
+
+    def close(self) -> None:
+        if self.factory is not None:
+            self.factory.close()
+
+
+def infrastructure_env(url: str) -> dict[str, str]:
+    """Translate ``DIALER_DATABASE_URL`` into the library's environment for its factory."""
+    if url in ("memory:", "memory://"):
+        return {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+    parsed = urlparse(url)
+    if parsed.scheme == "sqlite":
+        path = unquote(parsed.path[1:] if parsed.path.startswith("/") else parsed.path)
+        if parsed.netloc:
+            raise ValueError(f"sqlite URL {url!r}: use sqlite:///relative.db or sqlite:////absolute/path.db")
+        if not path:
+            raise ValueError(f"sqlite URL {url!r} names no file")
+        return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": path, "SQLITE_LOCK_TIMEOUT": "10"}
+    if parsed.scheme in ("postgresql", "postgres"):
+        dbname = parsed.path.lstrip("/")
+        if not dbname:
+            raise ValueError(f"postgresql URL {url!r} names no database")
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": unquote(dbname),
+            "POSTGRES_HOST": parsed.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(parsed.port or 5432),
+            "POSTGRES_USER": unquote(parsed.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(parsed.password or ""),
+            "POSTGRES_POOL_SIZE": "5",
+            "POSTGRES_MAX_OVERFLOW": "10",
+            "POSTGRES_CONNECT_TIMEOUT": "10",
+            "POSTGRES_LOCK_TIMEOUT": "5",
+            # The default insert path takes a table lock so that positions commit in order and a
+            # reader never skips an event that commits late. Keep it: see ADR 0003.
+            "POSTGRES_ENABLE_DB_FUNCTIONS": "no",
+        }
+    raise ValueError(f"unsupported DIALER_DATABASE_URL {url!r}: use memory:, sqlite:///FILE or postgresql://USER@HOST:PORT/DB")
+
+
+def open_factory(url: str) -> InfrastructureFactory[Any]:
+    return InfrastructureFactory.construct(env=infrastructure_env(url))
+
+
+def open_event_store(url: str = DEFAULT_DATABASE_URL, registry: EventRegistry | None = None) -> RecorderEventStore:
+    factory = open_factory(url)
+    recorder = factory.application_recorder()
+    return RecorderEventStore(recorder, CattrsMapper(registry), url=url, factory=factory)

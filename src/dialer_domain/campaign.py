@@ -1,0 +1,143 @@
+"""The Campaign aggregate (R1, R2, R3, R5)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Self
+from uuid import UUID
+
+import attrs
+
+from dialer_domain import schedule
+from dialer_domain.aggregate import Aggregate
+from dialer_domain.errors import InvalidValue, NotAllowed
+from dialer_domain.events import (
+    CampaignCreated,
+    CampaignDialModeChanged,
+    CampaignHoursChanged,
+    CampaignPriorityChanged,
+    CampaignSettingsChanged,
+    CampaignStatusChanged,
+    DomainEvent,
+)
+from dialer_domain.values import CampaignSettings, CampaignStatus, DialMode, OpeningHours
+
+
+def check_priority(priority: int) -> int:
+    if not 1 <= priority <= 10:
+        raise InvalidValue(f"campaign priority must be 1..10 (10 highest), got {priority}")
+    return priority
+
+
+@attrs.define
+class Campaign(Aggregate):
+    name: str = ""
+    description: str = ""
+    manager: str = ""
+    priority: int = 5
+    dial_mode: DialMode = DialMode.PROGRESSIVE
+    status: CampaignStatus = CampaignStatus.DISABLED
+    settings: CampaignSettings | None = None
+    hours: OpeningHours | None = None
+    created_at: datetime | None = None
+
+    @classmethod
+    def _blank(cls, aggregate_id: UUID) -> Self:
+        return cls(id=aggregate_id)
+
+    @classmethod
+    def create(
+        cls,
+        campaign_id: UUID,
+        *,
+        name: str,
+        description: str = "",
+        manager: str,
+        priority: int = 5,
+        dial_mode: DialMode,
+        settings: CampaignSettings,
+        hours: OpeningHours | None = None,
+        at: datetime,
+    ) -> Campaign:
+        if not name.strip():
+            raise InvalidValue("a campaign needs a name")
+        if not manager.strip():
+            raise InvalidValue("a campaign needs a manager")
+        check_priority(priority)
+        if hours is not None:
+            schedule.zone(hours.time_zone)
+        campaign = cls(id=campaign_id)
+        campaign._record(
+            CampaignCreated,
+            at,
+            name=name.strip(),
+            description=description,
+            manager=manager.strip(),
+            priority=priority,
+            dial_mode=dial_mode,
+            settings=settings,
+            hours=hours,
+        )
+        return campaign
+
+    @property
+    def config(self) -> CampaignSettings:
+        assert self.settings is not None, "campaign not created"
+        return self.settings
+
+    def change_settings(self, settings: CampaignSettings, at: datetime) -> None:
+        if settings != self.settings:
+            self._record(CampaignSettingsChanged, at, settings=settings)
+
+    def change_dial_mode(self, mode: DialMode, at: datetime) -> None:
+        if mode is not self.dial_mode:
+            self._record(CampaignDialModeChanged, at, dial_mode=mode)
+
+    def change_priority(self, priority: int, at: datetime) -> None:
+        check_priority(priority)
+        if priority != self.priority:
+            self._record(CampaignPriorityChanged, at, priority=priority)
+
+    def change_hours(self, hours: OpeningHours | None, at: datetime) -> None:
+        if hours is None and self.status is CampaignStatus.AUTOMATIC:
+            raise NotAllowed(f"campaign {self.name!r} is Automatic; it cannot lose its opening hours")
+        if hours is not None:
+            schedule.zone(hours.time_zone)
+        if hours != self.hours:
+            self._record(CampaignHoursChanged, at, hours=hours)
+
+    def change_status(self, status: CampaignStatus, at: datetime, by: str) -> None:
+        if status is CampaignStatus.AUTOMATIC and self.hours is None:
+            raise NotAllowed(f"campaign {self.name!r} has no opening hours; set them before choosing Automatic")
+        if status is not self.status:
+            self._record(CampaignStatusChanged, at, status=status, changed_by=by)
+
+    def may_dial(self, at: datetime) -> bool:
+        return schedule.may_dial(self.status, self.hours, at)
+
+    def is_active(self, at: datetime) -> bool:
+        return schedule.is_active(self.status, self.hours, at)
+
+    def apply(self, event: DomainEvent) -> None:
+        match event:
+            case CampaignCreated():
+                self.name = event.name
+                self.description = event.description
+                self.manager = event.manager
+                self.priority = event.priority
+                self.dial_mode = event.dial_mode
+                self.settings = event.settings
+                self.hours = event.hours
+                self.created_at = event.timestamp
+            case CampaignSettingsChanged():
+                self.settings = event.settings
+            case CampaignDialModeChanged():
+                self.dial_mode = event.dial_mode
+            case CampaignPriorityChanged():
+                self.priority = event.priority
+            case CampaignHoursChanged():
+                self.hours = event.hours
+            case CampaignStatusChanged():
+                self.status = event.status
+            case _:
+                raise TypeError(f"Campaign cannot apply {event.NAME}")

@@ -1,0 +1,204 @@
+"""Value objects and enumerations of the dialer's language."""
+
+from __future__ import annotations
+
+import enum
+import re
+from datetime import date, time
+
+import attrs
+
+from dialer_domain.errors import InvalidValue
+
+
+class DialMode(str, enum.Enum):
+    PREVIEW = "preview"
+    PROGRESSIVE = "progressive"
+    POWER = "power"
+    PREDICTIVE = "predictive"
+    AUTO = "auto"
+
+    @property
+    def agent_first(self) -> bool:
+        return self in (DialMode.PREVIEW, DialMode.AUTO)
+
+
+class CampaignStatus(str, enum.Enum):
+    ENABLED = "enabled"
+    DISABLED = "disabled"
+    AUTOMATIC = "automatic"
+
+
+class CallOutcome(str, enum.Enum):
+    RINGING = "ringing"
+    ANSWERED_HUMAN = "answered_human"
+    ANSWERED_MACHINE = "answered_machine"
+    BUSY = "busy"
+    NO_ANSWER = "no_answer"
+    FAILED = "failed"
+    CANCELLED = "cancelled"  # hung up by our side before an answer (R6 when the agent leg left)
+    COMPLETED = "completed"  # a connected call that ended normally
+    ABANDONED = "abandoned"
+
+    @property
+    def is_answer(self) -> bool:
+        return self in (CallOutcome.ANSWERED_HUMAN, CallOutcome.ANSWERED_MACHINE)
+
+
+class ContactState(str, enum.Enum):
+    NEW = "new"
+    PENDING = "pending"  # attempted, waiting for its redial time
+    QUEUED = "queued"
+    OFFERED = "offered"  # agent-first: reserved for an agent
+    DIALLING = "dialling"
+    CONNECTED = "connected"
+    CALLBACK_SCHEDULED = "callback_scheduled"
+    DONE = "done"
+    EXHAUSTED = "exhausted"
+    WITHDRAWN = "withdrawn"
+
+
+class AgentState(str, enum.Enum):
+    LOGGED_OUT = "logged_out"
+    READY = "ready"
+    OFFERED = "offered"
+    RESERVED = "reserved"
+    TALKING = "talking"
+    WRAP_UP = "wrap_up"
+    PAUSED = "paused"
+
+
+PAUSE_REASONS: tuple[str, ...] = ("not_ready", "admin", "break", "lunch", "training", "meeting", "other")
+
+DEFAULT_DISPOSITIONS: tuple[str, ...] = (
+    "answering_machine",
+    "busy",
+    "fax",
+    "no_answer",
+    "sale",
+    "voicemail",
+)
+
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+
+
+@attrs.frozen
+class PhoneNumber:
+    """One number of a contact, already normalised to E.164 by the list adapter."""
+
+    e164: str
+    label: str = ""
+
+    def __attrs_post_init__(self) -> None:
+        if not _E164.match(self.e164):
+            raise InvalidValue(f"phone number {self.e164!r} is not in E.164 form (+ and 7-15 digits)")
+
+
+@attrs.frozen
+class ContactData:
+    """What the agent sees on the screen pop (R9): name, fields and free variables."""
+
+    name: str = ""
+    time_zone: str | None = None
+    fields: dict[str, str] = attrs.field(factory=dict)
+    variables: dict[str, str] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class Period:
+    start: time
+    end: time
+
+    def __attrs_post_init__(self) -> None:
+        if not self.start < self.end:
+            raise InvalidValue(f"opening period {self.start:%H:%M}-{self.end:%H:%M} must end after it starts")
+
+    def contains(self, t: time) -> bool:
+        return self.start <= t < self.end
+
+
+@attrs.frozen
+class DateException:
+    """A date whose hours differ: ``periods`` empty means closed all day, else these periods
+    replace the normal ones (running outside the normal hours or not inside them)."""
+
+    day: date
+    periods: tuple[Period, ...] = ()
+
+
+@attrs.frozen
+class OpeningHours:
+    """Days of the week (0 = Monday) with one or more periods, dated exceptions, a time zone."""
+
+    time_zone: str
+    weekly: dict[int, tuple[Period, ...]] = attrs.field(factory=dict)
+    exceptions: tuple[DateException, ...] = ()
+
+    def __attrs_post_init__(self) -> None:
+        for day, periods in self.weekly.items():
+            if not 0 <= day <= 6:
+                raise InvalidValue(f"weekday {day} is not 0 (Monday) .. 6 (Sunday)")
+            _check_no_overlap(periods)
+        for exc in self.exceptions:
+            _check_no_overlap(exc.periods)
+
+    def periods_on(self, day: date) -> tuple[Period, ...]:
+        for exc in self.exceptions:
+            if exc.day == day:
+                return exc.periods
+        return self.weekly.get(day.weekday(), ())
+
+
+def _check_no_overlap(periods: tuple[Period, ...]) -> None:
+    ordered = sorted(periods, key=lambda p: p.start)
+    for a, b in zip(ordered, ordered[1:], strict=False):
+        if b.start < a.end:
+            raise InvalidValue(f"opening periods {a.start:%H:%M}-{a.end:%H:%M} and {b.start:%H:%M}-{b.end:%H:%M} overlap")
+
+
+def _positive(_: object, attribute: attrs.Attribute[int], value: int) -> None:
+    if value <= 0:
+        raise InvalidValue(f"{attribute.name} must be positive, got {value}")
+
+
+def _non_negative(_: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if value < 0:
+        raise InvalidValue(f"{attribute.name} must not be negative, got {value}")
+
+
+def _rate(_: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if not 0 < value < 1:
+        raise InvalidValue(f"{attribute.name} must be between 0 and 1, got {value}")
+
+
+@attrs.frozen(kw_only=True)
+class CampaignSettings:
+    """The per-campaign configuration of R5 (and the pacing knobs of R2)."""
+
+    skill: str
+    max_ring_seconds: int = attrs.field(default=25, validator=_positive)
+    max_call_seconds: int = attrs.field(default=3600, validator=_positive)
+    attempts_per_number: int = attrs.field(default=3, validator=_positive)
+    max_attempts_per_contact: int = attrs.field(default=6, validator=_positive)
+    wrapup_seconds: int = attrs.field(default=15, validator=_non_negative)
+    min_redial_seconds: int = attrs.field(default=3600, validator=_non_negative)
+    caller_id_number: str = ""
+    caller_id_name: str = ""
+    auto_answer: bool = True
+    power_ratio_ready: float = attrs.field(default=1.7, validator=_non_negative)
+    power_ratio_wrapup: float = attrs.field(default=0.1, validator=_non_negative)
+    target_abandon_rate: float = attrs.field(default=0.03, validator=_rate)
+    preview_timeout_seconds: int = attrs.field(default=15, validator=_positive)
+    min_agents: int = attrs.field(default=1, validator=_positive)
+    callback_window_seconds: int = attrs.field(default=300, validator=_positive)
+    extensions: tuple[str, ...] = ()
+    dispositions: tuple[str, ...] = DEFAULT_DISPOSITIONS
+
+    def __attrs_post_init__(self) -> None:
+        if not self.skill.strip():
+            raise InvalidValue("skill must not be empty")
+        if self.caller_id_number and not _E164.match(self.caller_id_number):
+            raise InvalidValue(f"caller_id_number {self.caller_id_number!r} is not in E.164 form")
+        missing = [d for d in DEFAULT_DISPOSITIONS if d not in self.dispositions]
+        if missing:
+            raise InvalidValue(f"dispositions must keep the defaults; missing {', '.join(missing)}")
