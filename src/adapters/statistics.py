@@ -1,0 +1,313 @@
+"""Statistics as a fold of the event log (R19): per campaign by day and hour, per agent by day.
+
+The same fold serves the live figures, the simulation report and regeneration: it is a function of
+the events alone, so rebuilding from position 0 gives the live figures again. Days are in the
+campaign's time zone (UTC when it has no hours); an event counts on the day it happened.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import attrs
+
+from dialer_domain.events import (
+    AgentConnected,
+    AgentLoggedIn,
+    AgentLoggedOut,
+    AgentPaused,
+    AgentReady,
+    CallAbandoned,
+    CallbackScheduled,
+    CallConnected,
+    CallEnded,
+    CallOffered,
+    CallProgressed,
+    CampaignCreated,
+    CampaignHoursChanged,
+    ContactImported,
+    DialAttempted,
+    DispositionRecorded,
+    DomainEvent,
+    OfferAccepted,
+    OfferDeclined,
+    WrapUpStarted,
+)
+from dialer_domain.ports import RecordedEvent
+from dialer_domain.schedule import zone
+from dialer_domain.values import AgentState, CallOutcome
+
+OUTCOME_FIELDS = {
+    CallOutcome.ANSWERED_HUMAN: "human",
+    CallOutcome.ANSWERED_MACHINE: "machine",
+    CallOutcome.BUSY: "busy",
+    CallOutcome.NO_ANSWER: "no_answer",
+    CallOutcome.FAILED: "failed",
+    CallOutcome.CANCELLED: "cancelled",
+}
+
+
+@attrs.define
+class CampaignFigures:
+    dials: int = 0
+    human: int = 0
+    machine: int = 0
+    busy: int = 0
+    no_answer: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    connects: int = 0
+    abandons: int = 0
+    talk_seconds: float = 0.0
+    wrapup_seconds: float = 0.0
+    callbacks_set: int = 0
+    callbacks_kept: int = 0
+    dispositions: dict[str, int] = attrs.field(factory=dict)
+
+    @property
+    def abandon_rate(self) -> float:
+        return self.abandons / self.human if self.human else 0.0
+
+    def add(self, other: CampaignFigures) -> None:
+        for f in attrs.fields(CampaignFigures):
+            if f.name == "dispositions":
+                for k, v in other.dispositions.items():
+                    self.dispositions[k] = self.dispositions.get(k, 0) + v
+            else:
+                setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+
+@attrs.define
+class AgentFigures:
+    seconds: dict[str, float] = attrs.field(factory=dict)
+    pause_seconds: dict[str, float] = attrs.field(factory=dict)
+    connects: int = 0
+    talk_seconds: float = 0.0
+
+    @property
+    def logged_in_seconds(self) -> float:
+        return sum(self.seconds.values())
+
+    @property
+    def occupancy(self) -> float:
+        busy = self.seconds.get("talking", 0.0) + self.seconds.get("wrap_up", 0.0)
+        total = self.logged_in_seconds
+        return busy / total if total else 0.0
+
+
+@attrs.define
+class _AgentTrack:
+    agent_id: str
+    state: AgentState = AgentState.LOGGED_OUT
+    since: datetime | None = None
+    pause_reason: str | None = None
+    campaign: UUID | None = None
+
+
+class StatisticsFold:
+    """Apply events in log order; read ``by_campaign_hour`` and ``by_agent_day``.
+
+    ``window`` (start, end) restricts what counts to events and state time inside it (used by the
+    benchmark to leave out its warm-up)."""
+
+    def __init__(self, window: tuple[datetime, datetime] | None = None) -> None:
+        self.window = window
+        self.position = 0
+        self.by_campaign_hour: dict[tuple[UUID, str, int], CampaignFigures] = defaultdict(CampaignFigures)
+        self.by_agent_day: dict[tuple[str, str], AgentFigures] = defaultdict(AgentFigures)
+        self.campaign_names: dict[UUID, str] = {}
+        self._campaign_tz: dict[UUID, str] = {}
+        self._contact_campaign: dict[UUID, UUID] = {}
+        self._call_agent: dict[UUID, str] = {}
+        self._callback_pending: set[UUID] = set()
+        self._agents: dict[UUID, _AgentTrack] = {}
+
+    # -------------------------------------------------------------- helpers
+
+    def _inside(self, at: datetime) -> bool:
+        return self.window is None or self.window[0] <= at < self.window[1]
+
+    def _local(self, campaign_id: UUID | None, at: datetime) -> datetime:
+        tz = self._campaign_tz.get(campaign_id) if campaign_id else None
+        return at.astimezone(zone(tz)) if tz else at
+
+    def _cell(self, campaign_id: UUID, at: datetime) -> CampaignFigures:
+        local = self._local(campaign_id, at)
+        return self.by_campaign_hour[(campaign_id, local.date().isoformat(), local.hour)]
+
+    def _agent_day(self, agent_id: str, campaign_id: UUID | None, at: datetime) -> AgentFigures:
+        return self.by_agent_day[(agent_id, self._local(campaign_id, at).date().isoformat())]
+
+    def _close_interval(self, t: _AgentTrack, at: datetime) -> None:
+        if t.since is None or t.state is AgentState.LOGGED_OUT:
+            return
+        start, end = t.since, at
+        if self.window is not None:
+            start, end = max(start, self.window[0]), min(end, self.window[1])
+        if end <= start:
+            return
+        # split at local midnight so each day gets its own share
+        cursor = start
+        while cursor < end:
+            local = self._local(t.campaign, cursor)
+            next_midnight = (local.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)).astimezone(end.tzinfo)
+            stop = min(end, next_midnight)
+            seconds = (stop - cursor).total_seconds()
+            fig = self._agent_day(t.agent_id, t.campaign, cursor)
+            fig.seconds[t.state.value] = fig.seconds.get(t.state.value, 0.0) + seconds
+            if t.state is AgentState.PAUSED and t.pause_reason:
+                fig.pause_seconds[t.pause_reason] = fig.pause_seconds.get(t.pause_reason, 0.0) + seconds
+            if t.state is AgentState.WRAP_UP and t.campaign is not None:
+                self._cell(t.campaign, cursor).wrapup_seconds += seconds
+            cursor = stop
+
+    def _agent(self, ev: DomainEvent, state: AgentState) -> _AgentTrack:
+        t = self._agents[ev.originator_id]
+        self._close_interval(t, ev.timestamp)
+        t.state = state
+        t.since = ev.timestamp
+        return t
+
+    # -------------------------------------------------------------- fold
+
+    def apply_all(self, records: Iterable[RecordedEvent]) -> None:
+        for r in records:
+            self.apply(r.event)
+            self.position = r.position
+
+    def apply(self, ev: DomainEvent) -> None:  # noqa: C901 - one case per event, flat
+        match ev:
+            case CampaignCreated():
+                self.campaign_names[ev.originator_id] = ev.name
+                if ev.hours is not None:
+                    self._campaign_tz[ev.originator_id] = ev.hours.time_zone
+            case CampaignHoursChanged():
+                if ev.hours is not None:
+                    self._campaign_tz[ev.originator_id] = ev.hours.time_zone
+            case ContactImported():
+                self._contact_campaign[ev.originator_id] = ev.campaign_id
+            case DialAttempted():
+                if self._inside(ev.timestamp):
+                    cell = self._cell(ev.campaign_id, ev.timestamp)
+                    cell.dials += 1
+                    if ev.originator_id in self._callback_pending:
+                        cell.callbacks_kept += 1
+                self._callback_pending.discard(ev.originator_id)
+            case CallProgressed():
+                if ev.progress.is_answer and self._inside(ev.timestamp):
+                    c = self._contact_campaign.get(ev.originator_id)
+                    if c is not None:
+                        cell = self._cell(c, ev.timestamp)
+                        setattr(cell, OUTCOME_FIELDS[ev.progress], getattr(cell, OUTCOME_FIELDS[ev.progress]) + 1)
+            case CallConnected():
+                self._call_agent[ev.call_id] = ev.agent_id
+                c = self._contact_campaign.get(ev.originator_id)
+                if c is not None and self._inside(ev.timestamp):
+                    self._cell(c, ev.timestamp).connects += 1
+            case CallAbandoned():
+                c = self._contact_campaign.get(ev.originator_id)
+                if c is not None and self._inside(ev.timestamp):
+                    self._cell(c, ev.timestamp).abandons += 1
+            case CallEnded():
+                c = self._contact_campaign.get(ev.originator_id)
+                agent = self._call_agent.pop(ev.call_id, None)
+                if c is None or not self._inside(ev.timestamp):
+                    return
+                cell = self._cell(c, ev.timestamp)
+                if ev.outcome in (CallOutcome.BUSY, CallOutcome.NO_ANSWER, CallOutcome.FAILED, CallOutcome.CANCELLED):
+                    name = OUTCOME_FIELDS[ev.outcome]
+                    setattr(cell, name, getattr(cell, name) + 1)
+                if ev.talk_seconds:
+                    cell.talk_seconds += ev.talk_seconds
+                    if agent is not None:
+                        fig = self._agent_day(agent, c, ev.timestamp)
+                        fig.connects += 1
+                        fig.talk_seconds += ev.talk_seconds
+            case DispositionRecorded():
+                c = self._contact_campaign.get(ev.originator_id)
+                if c is not None and self._inside(ev.timestamp):
+                    d = self._cell(c, ev.timestamp).dispositions
+                    d[ev.code] = d.get(ev.code, 0) + 1
+            case CallbackScheduled():
+                c = self._contact_campaign.get(ev.originator_id)
+                self._callback_pending.add(ev.originator_id)
+                if c is not None and self._inside(ev.timestamp):
+                    self._cell(c, ev.timestamp).callbacks_set += 1
+            case AgentLoggedIn():
+                self._agents[ev.originator_id] = _AgentTrack(ev.agent_id)
+                t = self._agent(ev, AgentState.PAUSED)
+                t.pause_reason = "not_ready"
+            case AgentReady():
+                self._agent(ev, AgentState.READY).pause_reason = None
+            case CallOffered():
+                self._agent(ev, AgentState.OFFERED).campaign = ev.campaign_id
+            case OfferAccepted():
+                self._agent(ev, AgentState.RESERVED)
+            case OfferDeclined():
+                self._agent(ev, AgentState.READY)
+            case AgentConnected():
+                self._agent(ev, AgentState.TALKING).campaign = ev.campaign_id
+            case WrapUpStarted():
+                self._agent(ev, AgentState.WRAP_UP)
+            case AgentPaused():
+                self._agent(ev, AgentState.PAUSED).pause_reason = ev.reason_code
+            case AgentLoggedOut():
+                self._agent(ev, AgentState.LOGGED_OUT)
+            case _:
+                pass
+
+    def close(self, at: datetime) -> None:
+        """Count the open state intervals up to ``at`` (for a report taken mid-day)."""
+        for t in self._agents.values():
+            self._close_interval(t, at)
+            t.since = at
+
+    # -------------------------------------------------------------- reading
+
+    def campaign_day(self, campaign_id: UUID | None = None, day: str | None = None) -> CampaignFigures:
+        total = CampaignFigures()
+        for (c, d, _), fig in self.by_campaign_hour.items():
+            if (campaign_id is None or c == campaign_id) and (day is None or d == day):
+                total.add(fig)
+        return total
+
+    def agents_total(self, agent_ids: Iterable[str] | None = None) -> AgentFigures:
+        wanted = set(agent_ids) if agent_ids is not None else None
+        total = AgentFigures()
+        for (agent, _), fig in self.by_agent_day.items():
+            if wanted is not None and agent not in wanted:
+                continue
+            for k, v in fig.seconds.items():
+                total.seconds[k] = total.seconds.get(k, 0.0) + v
+            total.connects += fig.connects
+            total.talk_seconds += fig.talk_seconds
+        return total
+
+    def summary(self, campaign_id: UUID | None = None, agent_ids: Iterable[str] | None = None) -> dict[str, Any]:
+        c = self.campaign_day(campaign_id)
+        a = self.agents_total(agent_ids)
+        hours = a.logged_in_seconds / 3600
+        ready = a.seconds.get("ready", 0.0)
+        return {
+            "dials": c.dials,
+            "human_answers": c.human,
+            "machine_answers": c.machine,
+            "busy": c.busy,
+            "no_answer": c.no_answer,
+            "failed": c.failed,
+            "cancelled": c.cancelled,
+            "connects": c.connects,
+            "abandons": c.abandons,
+            "abandon_rate": c.abandon_rate,
+            "occupancy": a.occupancy,
+            "talk_minutes_per_agent_hour": (a.talk_seconds / 60) / hours if hours else 0.0,
+            "mean_wait_between_calls_s": ready / a.connects if a.connects else 0.0,
+            "agent_hours": hours,
+            "callbacks_set": c.callbacks_set,
+            "callbacks_kept": c.callbacks_kept,
+            "dispositions": dict(sorted(c.dispositions.items())),
+        }

@@ -1,0 +1,875 @@
+"""The dialler: pacing, ordering, callbacks and agents, for every campaign at once (R1-R6, R8,
+R11-R17). It reads time from the clock port, stores events through the event-store port, places
+calls through the telephony port and tells agents' desktops what to show through the desktop port.
+
+Every public method is one step: it reads the clock once, changes aggregates, appends all their
+events in one atomic append, feeds the committed events to its views, and only then acts on the
+world (places or hangs up calls, pops screens). The in-memory views (campaigns, agents, the live
+queue) are folds of the log: on start the engine replays the log, and events other writers append
+(the CLI, the API, an import) reach it through ``sync``.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Protocol, Self
+from uuid import UUID
+
+import attrs
+
+from dialer_domain.agent import AgentSession
+from dialer_domain.aggregate import Aggregate
+from dialer_domain.authorisation import DEFAULT_RULES, DialContext, Rule, authorise_dial
+from dialer_domain.campaign import Campaign
+from dialer_domain.contact import ContactAttempt
+from dialer_domain.errors import NotAllowed, NotFound
+from dialer_domain.events import (
+    AgentConnected,
+    AgentLoggedIn,
+    AgentLoggedOut,
+    AgentPaused,
+    AgentReady,
+    CallOffered,
+    CampaignCreated,
+    CampaignDialModeChanged,
+    CampaignHoursChanged,
+    CampaignPriorityChanged,
+    CampaignSettingsChanged,
+    CampaignStatusChanged,
+    DomainEvent,
+    OfferAccepted,
+    OfferDeclined,
+    PacingDecided,
+    WrapUpExtended,
+    WrapUpStarted,
+)
+from dialer_domain.pacing import PacingEstimator, PacingSnapshot, decide
+from dialer_domain.ports import (
+    Clock,
+    EventStore,
+    IdFactory,
+    RecordedEvent,
+    Telephony,
+    agent_session_id_for,
+    pacing_log_id_for,
+)
+from dialer_domain.queue import LiveQueue
+from dialer_domain.repository import Repository
+from dialer_domain.schedule import local_time
+from dialer_domain.values import AgentState, CallOutcome, ContactData, ContactState, DialMode
+
+CAMPAIGN_EVENTS = (
+    CampaignCreated,
+    CampaignSettingsChanged,
+    CampaignDialModeChanged,
+    CampaignPriorityChanged,
+    CampaignHoursChanged,
+    CampaignStatusChanged,
+)
+AGENT_EVENTS = (
+    AgentLoggedIn,
+    AgentReady,
+    CallOffered,
+    OfferAccepted,
+    OfferDeclined,
+    AgentConnected,
+    WrapUpStarted,
+    WrapUpExtended,
+    AgentPaused,
+    AgentLoggedOut,
+)
+
+
+_LIVE_CONTACT_STATES = frozenset({ContactState.QUEUED, ContactState.OFFERED, ContactState.DIALLING, ContactState.CONNECTED})
+
+
+@attrs.frozen
+class ScreenPop:
+    """What an agent's desktop (or a CRM) shows about a contact (R9)."""
+
+    campaign_id: UUID
+    contact_id: UUID
+    key: str
+    data: ContactData
+    numbers: tuple[str, ...]
+    attempts: int
+
+
+class AgentDesktop(Protocol):
+    """The agents' side: offers, screen pops and wrap-up, as the engine decides them."""
+
+    def offered(self, agent_id: str, offer_id: UUID, pop: ScreenPop, expires_at: datetime, auto_answer: bool) -> None: ...
+
+    def connected(self, agent_id: str, call_id: UUID, pop: ScreenPop) -> None: ...
+
+    def wrapup_started(self, agent_id: str, call_id: UUID, until: datetime) -> None: ...
+
+
+class NoDesktop:
+    def offered(self, agent_id: str, offer_id: UUID, pop: ScreenPop, expires_at: datetime, auto_answer: bool) -> None:
+        pass
+
+    def connected(self, agent_id: str, call_id: UUID, pop: ScreenPop) -> None:
+        pass
+
+    def wrapup_started(self, agent_id: str, call_id: UUID, until: datetime) -> None:
+        pass
+
+
+@attrs.define
+class PacingLog(Aggregate):
+    """The stream of one campaign's pacing decisions for one day."""
+
+    decisions: int = 0
+
+    @classmethod
+    def _blank(cls, aggregate_id: UUID) -> Self:
+        return cls(id=aggregate_id)
+
+    def record(self, at: datetime, **fields: object) -> PacingDecided:
+        return self._record(PacingDecided, at, **fields)
+
+    def apply(self, event: DomainEvent) -> None:
+        self.decisions += 1
+
+
+@attrs.define
+class LiveCall:
+    call_id: UUID
+    campaign_id: UUID
+    contact_id: UUID
+    dialled_at: datetime
+    agent_id: str | None = None  # the reserved agent (agent-first) or the connected one
+    offer_id: UUID | None = None
+    answered_at: datetime | None = None
+    connected: bool = False
+    waiting: bool = False
+
+
+@attrs.frozen
+class EngineConfig:
+    abandon_after_seconds: float = 2.0
+    queue_every_seconds: float = 60.0
+    tick_seconds: float = 1.0
+    ring_backstop_seconds: float = 10.0
+    auto_ready_after_wrapup: bool = True
+
+
+class Dialler:
+    def __init__(
+        self,
+        store: EventStore,
+        telephony: Telephony,
+        clock: Clock,
+        ids: IdFactory,
+        *,
+        desktop: AgentDesktop | None = None,
+        rules: Sequence[tuple[str, Rule]] = DEFAULT_RULES,
+        config: EngineConfig | None = None,
+    ) -> None:
+        self.store = store
+        self.repo = Repository(store)
+        self.telephony = telephony
+        self.clock = clock
+        self.ids = ids
+        self.desktop: AgentDesktop = desktop or NoDesktop()
+        self.rules = tuple(rules)
+        self.config = config or EngineConfig()
+        self.queue = LiveQueue()
+        self.campaigns: dict[UUID, Campaign] = {}
+        self.sessions: dict[UUID, AgentSession] = {}
+        self.agents: dict[str, AgentSession] = {}
+        self.contacts: dict[UUID, ContactAttempt] = {}
+        self.calls: dict[UUID, LiveCall] = {}
+        self.waiting: dict[UUID, LiveCall] = {}
+        self.estimators: dict[UUID, PacingEstimator] = {}
+        self.pacing_logs: dict[UUID, PacingLog] = {}
+        self.offer_decisions: dict[UUID, UUID] = {}
+        self.position = 0
+        self.listeners: list[Callable[[Sequence[RecordedEvent]], None]] = []
+        self._timers: list[tuple[float, int, str, UUID | str, UUID | None]] = []
+        self._timer_seq = 0
+        self._last_queue_run: dict[UUID, float] = {}
+        self._dirty: dict[UUID, Aggregate] = {}
+        self._effects: list[Callable[[], None]] = []
+        self.now = clock.now()
+
+    # ================================================================== views and commits
+
+    def sync(self) -> int:
+        """Fold what was appended since our position into the views; returns how many events."""
+        count = 0
+        while True:
+            batch = self.store.read(self.position, 5000)
+            if not batch:
+                return count
+            self._ingest(batch)
+            count += len(batch)
+
+    def _ingest(self, batch: Sequence[RecordedEvent]) -> None:
+        for rec in batch:
+            ev = rec.event
+            self.position = rec.position
+            self.queue.apply(ev)
+            sid = ev.originator_id
+            if isinstance(ev, CAMPAIGN_EVENTS):
+                c = self.campaigns.get(sid)
+                if c is None:
+                    c = self.campaigns[sid] = Campaign(id=sid)
+                    self.estimators[sid] = PacingEstimator()
+                if ev.originator_version > c.version:
+                    c._fold(ev)
+            elif isinstance(ev, AGENT_EVENTS):
+                s = self.sessions.get(sid)
+                if s is None:
+                    s = self.sessions[sid] = AgentSession(id=sid)
+                if ev.originator_version > s.version:
+                    s._fold(ev)
+                if isinstance(ev, AgentLoggedIn):
+                    self.agents[ev.agent_id] = s
+            else:
+                cached = self.contacts.get(sid)
+                if cached is not None and ev.originator_version > cached.version:
+                    if ev.originator_version == cached.version + 1 and not cached.pending_events:
+                        cached._fold(ev)
+                    else:
+                        del self.contacts[sid]
+        for listener in self.listeners:
+            listener(batch)
+
+    def _touch(self, agg: Aggregate) -> None:
+        self._dirty[agg.id] = agg
+
+    def _commit(self) -> None:
+        aggs = list(self._dirty.values())
+        self._dirty.clear()
+        events: list[DomainEvent] = []
+        for a in aggs:
+            events.extend(a.pending_events)
+        if events:
+            try:
+                positions = self.store.append(events)
+            except Exception:
+                for a in aggs:  # our copies ran ahead of the store: reload them next time
+                    a.collect_events()
+                    self.contacts.pop(a.id, None)
+                    self.pacing_logs.pop(a.id, None)
+                self._effects.clear()
+                self.sync()
+                raise
+            for a in aggs:
+                a.collect_events()
+                if isinstance(a, ContactAttempt) and a.state not in _LIVE_CONTACT_STATES:
+                    self.contacts.pop(a.id, None)
+            contiguous = positions and positions[0] == self.position + 1 and positions[-1] - positions[0] == len(positions) - 1
+            if contiguous:
+                self._ingest([RecordedEvent(p, e) for p, e in zip(positions, events, strict=True)])
+            else:
+                self.sync()
+        effects, self._effects = self._effects, []
+        for effect in effects:
+            effect()
+
+    def _step(self) -> datetime:
+        self.now = self.clock.now()
+        return self.now
+
+    def contact(self, contact_id: UUID) -> ContactAttempt:
+        c = self.contacts.get(contact_id)
+        if c is None:
+            c = self.contacts[contact_id] = self.repo.get(ContactAttempt, contact_id)
+        return c
+
+    def _forget_contact(self, contact_id: UUID) -> None:
+        c = self.contacts.get(contact_id)
+        if c is not None and not c.pending_events and contact_id not in self._dirty:
+            del self.contacts[contact_id]
+
+    def agent(self, agent_id: str) -> AgentSession:
+        s = self.agents.get(agent_id)
+        if s is None:
+            raise NotFound(f"agent {agent_id!r} has never logged in")
+        return s
+
+    def campaign(self, campaign_id: UUID) -> Campaign:
+        c = self.campaigns.get(campaign_id)
+        if c is None:
+            raise NotFound(f"no campaign with id {campaign_id}")
+        return c
+
+    # ================================================================== timers
+
+    def _timer(self, at: datetime, kind: str, a: UUID | str, b: UUID | None = None) -> None:
+        self._timer_seq += 1
+        heapq.heappush(self._timers, (at.timestamp(), self._timer_seq, kind, a, b))
+
+    def next_due(self) -> datetime | None:
+        if not self._timers:
+            return None
+        return datetime.fromtimestamp(self._timers[0][0], tz=self.now.tzinfo)
+
+    def _run_timers(self, now: datetime) -> None:
+        t = now.timestamp()
+        while self._timers and self._timers[0][0] <= t:
+            _, _, kind, a, b = heapq.heappop(self._timers)
+            if kind == "abandon":
+                assert isinstance(a, UUID)
+                call = self.waiting.get(a)
+                if call is not None:
+                    self._abandon(call, f"no agent free within {self.config.abandon_after_seconds:g}s", now)
+            elif kind == "offer":
+                assert isinstance(a, str) and b is not None
+                s = self.agents.get(a)
+                if s is not None and s.state is AgentState.OFFERED and s.offer_id == b:
+                    self._release_offer(s, "offer not answered in time", now)
+                    s.pause("not_ready", now, note="did not answer an offer")
+                    self._touch(s)
+            elif kind == "wrapup":
+                assert isinstance(a, str)
+                s = self.agents.get(a)
+                if (
+                    s is not None
+                    and s.state is AgentState.WRAP_UP
+                    and s.wrapup_until is not None
+                    and s.wrapup_until.timestamp() <= t
+                    and self.config.auto_ready_after_wrapup
+                ):
+                    s.ready(now, by="system: wrap-up time over")
+                    self._touch(s)
+                    self._agent_became_ready(s, now)
+                elif s is not None and s.state is AgentState.WRAP_UP and s.wrapup_until is not None:
+                    self._timer(s.wrapup_until, "wrapup", a)
+            elif kind == "maxdur":
+                assert isinstance(a, UUID)
+                call = self.calls.get(a)
+                if call is not None and call.connected:
+                    self._effects.append(lambda cid=a: self.telephony.hang_up(cid, "maximum call duration reached"))
+                    self._finish_call(call, CallOutcome.COMPLETED, "cut at the maximum call duration", now)
+            elif kind == "ring":
+                assert isinstance(a, UUID)
+                call = self.calls.get(a)
+                if call is not None and call.answered_at is None:
+                    self._effects.append(lambda cid=a: self.telephony.hang_up(cid, "no answer within the maximum ring time"))
+                    self._finish_call(call, CallOutcome.NO_ANSWER, "no answer within the maximum ring time", now)
+
+    # ================================================================== periodic work
+
+    def tick(self) -> None:
+        """Timers, the periodic queue top-up (R4) and pacing for every campaign."""
+        now = self._step()
+        self._run_timers(now)
+        for c in self._by_priority():
+            self._queue_run(c, now)
+        self._pace_all(now)
+        self._commit()
+
+    def _by_priority(self) -> list[Campaign]:
+        return sorted((c for c in self.campaigns.values() if c.settings is not None), key=lambda c: (-c.priority, c.name))
+
+    def _agents_for(self, c: Campaign) -> list[AgentSession]:
+        skill = c.config.skill
+        return [s for s in self.agents.values() if s.logged_in and skill in s.skills]
+
+    def _queue_run(self, c: Campaign, now: datetime, force: bool = False) -> None:
+        t = now.timestamp()
+        last = self._last_queue_run.get(c.id)
+        if not force and last is not None and t - last < self.config.queue_every_seconds:
+            return
+        self._last_queue_run[c.id] = t
+        if not c.is_active(now) and self.queue.queued_count[c.id] > 0:
+            why = "campaign disabled" if c.status.value == "disabled" else "campaign outside its hours"
+            for cid in self.queue.queued(c.id):
+                contact = self.contact(cid)
+                contact.return_to_list(why, now)
+                self._touch(contact)
+            return
+        if not c.may_dial(now):
+            return
+        agents = len(self._agents_for(c))
+        if agents == 0:
+            return
+        target = max(10, 8 * agents)
+        need = target - self.queue.queued_count[c.id]
+        if need <= 0:
+            return
+        for cid in self.queue.take_due(c.id, now, need, agent_owned=c.dial_mode is DialMode.AUTO):
+            contact = self.contact(cid)
+            try:
+                contact.queue(now)
+            except NotAllowed:
+                self._forget_contact(cid)
+                continue
+            self._touch(contact)
+
+    def _pace_all(self, now: datetime) -> None:
+        claimed: set[str] = set()
+        for c in self._by_priority():
+            if not c.may_dial(now):
+                continue
+            if c.dial_mode.agent_first:
+                self._pace_agent_first(c, now, claimed)
+            else:
+                self._pace_contact_first(c, now, claimed)
+
+    def _log_decision(self, c: Campaign, now: datetime, **fields: object) -> UUID:
+        day = (local_time(c.hours, now) if c.hours else now).date().isoformat()
+        log_id = pacing_log_id_for(c.id, day)
+        log = self.pacing_logs.get(c.id)
+        if log is None or log.id != log_id:
+            found = self.repo.find(PacingLog, log_id)
+            log = found if found is not None else PacingLog(id=log_id)
+            self.pacing_logs[c.id] = log
+        decision_id = self.ids()
+        log.record(now, campaign_id=c.id, decision_id=decision_id, dial_mode=c.dial_mode, **fields)
+        self._touch(log)
+        return decision_id
+
+    def _pace_contact_first(self, c: Campaign, now: datetime, claimed: set[str]) -> None:
+        agents = self._agents_for(c)
+        ready = sorted((s for s in agents if s.state is AgentState.READY and s.agent_id not in claimed), key=_idle_since)
+        dialling = [call for call in self.calls.values() if call.campaign_id == c.id and call.answered_at is None]
+        waiting = sum(1 for call in self.waiting.values() if call.campaign_id == c.id)
+        snap = PacingSnapshot(
+            ready_agents=len(ready),
+            wrapup_elapsed=tuple(_since(s, now) for s in agents if s.state is AgentState.WRAP_UP),
+            talking_elapsed=tuple(_since(s, now) for s in agents if s.state is AgentState.TALKING),
+            dialling_elapsed=tuple((now - call.dialled_at).total_seconds() for call in dialling),
+            answered_waiting=waiting,
+            logged_in=len(agents),
+            queued_contacts=self.queue.queued_count[c.id],
+        )
+        if snap.ready_agents == 0 and not (c.dial_mode is not DialMode.PROGRESSIVE and (snap.wrapup_elapsed or snap.talking_elapsed)):
+            return
+        decision = decide(c.dial_mode, c.config, snap, self.estimators[c.id])
+        in_flight = len(dialling) + waiting
+        for s in ready[: in_flight + decision.calls]:
+            claimed.add(s.agent_id)
+        if decision.calls <= 0:
+            if snap.queued_contacts == 0 and snap.ready_agents > 0:
+                self._queue_run(c, now, force=self._last_queue_run.get(c.id, 0.0) + 5 <= now.timestamp())
+            return
+        decision_id = self._log_decision(
+            c,
+            now,
+            ready_agents=snap.ready_agents,
+            agents_in_wrapup=len(snap.wrapup_elapsed),
+            agents_talking=len(snap.talking_elapsed),
+            calls_in_flight=len(dialling),
+            answered_waiting=waiting,
+            estimates=decision.estimates,
+            target_abandon_rate=c.config.target_abandon_rate,
+            calls_to_place=decision.calls,
+            reason=decision.reason,
+        )
+        tried: set[UUID] = set()
+        placed = 0
+        while placed < decision.calls:
+            cid = self.queue.next_queued(c.id, exclude=frozenset(tried))
+            if cid is None:
+                break
+            tried.add(cid)
+            if self._dial(c, self.contact(cid), now, decision_id=decision_id, agent_id=None, offer_id=None):
+                placed += 1
+
+    def _pace_agent_first(self, c: Campaign, now: datetime, claimed: set[str]) -> None:
+        agents = self._agents_for(c)
+        if len(agents) < c.config.min_agents:
+            return
+        ready = sorted((s for s in agents if s.state is AgentState.READY and s.agent_id not in claimed), key=_idle_since)
+        if not ready:
+            return
+        offers: list[tuple[AgentSession, UUID]] = []
+        taken: set[UUID] = set()
+        for s in ready:
+            cid = self.queue.next_queued(c.id, s.agent_id if c.dial_mode is DialMode.AUTO else None, frozenset(taken))
+            if cid is None:
+                continue
+            taken.add(cid)
+            offers.append((s, cid))
+        if not offers:
+            if self.queue.queued_count[c.id] == 0:
+                self._queue_run(c, now, force=self._last_queue_run.get(c.id, 0.0) + 5 <= now.timestamp())
+            return
+        decision_id = self._log_decision(
+            c,
+            now,
+            ready_agents=len(ready),
+            agents_in_wrapup=sum(1 for s in agents if s.state is AgentState.WRAP_UP),
+            agents_talking=sum(1 for s in agents if s.state is AgentState.TALKING),
+            calls_in_flight=sum(1 for call in self.calls.values() if call.campaign_id == c.id),
+            answered_waiting=0,
+            estimates={},
+            target_abandon_rate=c.config.target_abandon_rate,
+            calls_to_place=len(offers),
+            reason=f"{c.dial_mode.value}: {len(ready)} ready agents, offering {len(offers)} contacts agent-first",
+        )
+        expires = now + timedelta(seconds=c.config.preview_timeout_seconds)
+        for s, cid in offers:
+            contact = self.contact(cid)
+            auth = authorise_dial(DialContext(c, contact, now), self.rules)
+            if not auth.allowed:
+                contact.return_to_list("; ".join(auth.reasons), now)
+                self._touch(contact)
+                continue
+            offer_id = self.ids()
+            s.offer(offer_id=offer_id, campaign_id=c.id, contact_id=cid, expires_at=expires, at=now)
+            contact.offer(s.agent_id, offer_id, now)
+            self._touch(s)
+            self._touch(contact)
+            claimed.add(s.agent_id)
+            self.offer_decisions[offer_id] = decision_id
+            self._timer(expires, "offer", s.agent_id, offer_id)
+            pop = _pop(c, contact)
+            auto = c.config.auto_answer
+            self._effects.append(
+                lambda a=s.agent_id, o=offer_id, p=pop, e=expires, aa=auto: self.desktop.offered(a, o, p, e, aa)
+            )
+
+    def _dial(
+        self, c: Campaign, contact: ContactAttempt, now: datetime, *, decision_id: UUID | None, agent_id: str | None, offer_id: UUID | None
+    ) -> bool:
+        auth = authorise_dial(DialContext(c, contact, now), self.rules)
+        if not auth.allowed:
+            if contact.state.value == "queued":
+                contact.return_to_list("; ".join(auth.reasons), now)
+                self._touch(contact)
+            return False
+        call_id = self.ids()
+        dialled = contact.dial(
+            call_id=call_id,
+            settings=c.config,
+            dial_mode=c.dial_mode,
+            agent_id=agent_id,
+            decision_id=decision_id,
+            checks=auth.checks,
+            at=now,
+        )
+        self._touch(contact)
+        self.calls[call_id] = LiveCall(call_id, c.id, contact.id, now, agent_id=agent_id, offer_id=offer_id)
+        self._timer(now + timedelta(seconds=c.config.max_ring_seconds + self.config.ring_backstop_seconds), "ring", call_id)
+        cfg = c.config
+        self._effects.append(
+            lambda: self.telephony.place_call(
+                call_id=call_id,
+                number=dialled.number,
+                caller_id_number=cfg.caller_id_number,
+                caller_id_name=cfg.caller_id_name,
+                max_ring_seconds=cfg.max_ring_seconds,
+                max_call_seconds=cfg.max_call_seconds,
+            )
+        )
+        return True
+
+    # ================================================================== call progress (telephony -> engine)
+
+    def on_call_progress(self, call_id: UUID, progress: CallOutcome) -> None:
+        now = self._step()
+        self._run_timers(now)
+        call = self.calls.get(call_id)
+        if call is None or call.answered_at is not None:
+            return
+        contact = self.contact(call.contact_id)
+        c = self.campaign(call.campaign_id)
+        est = self.estimators[c.id]
+        elapsed = (now - call.dialled_at).total_seconds()
+        contact.progress(call_id, progress, now)
+        self._touch(contact)
+        if progress is CallOutcome.ANSWERED_HUMAN:
+            call.answered_at = now
+            est.record_dial_outcome(True, elapsed)
+            if call.agent_id is not None:
+                s = self.agent(call.agent_id)
+                self._connect(call, s, now)
+            else:
+                s_opt = self._free_agent_for(c)
+                if s_opt is not None:
+                    self._connect(call, s_opt, now)
+                else:
+                    call.waiting = True
+                    self.waiting[call_id] = call
+                    self._timer(now + timedelta(seconds=self.config.abandon_after_seconds), "abandon", call_id)
+        elif progress is CallOutcome.ANSWERED_MACHINE:
+            call.answered_at = now
+            est.record_dial_outcome(False, elapsed)
+            self._effects.append(lambda: self.telephony.hang_up(call_id, "answering machine detected"))
+            self._finish_call(call, CallOutcome.ANSWERED_MACHINE, "answering machine detected", now)
+        self._pace_all(now)
+        self._commit()
+
+    def on_call_ended(self, call_id: UUID, outcome: CallOutcome, reason: str = "") -> None:
+        now = self._step()
+        self._run_timers(now)
+        call = self.calls.get(call_id)
+        if call is not None:
+            if call.waiting:
+                self._abandon(call, "contact hung up before an agent was free", now, hang_up=False)
+            else:
+                if not call.connected and call.answered_at is None and outcome is not CallOutcome.CANCELLED:
+                    self.estimators[call.campaign_id].record_dial_outcome(False, (now - call.dialled_at).total_seconds())
+                self._finish_call(call, outcome, reason or outcome.value, now)
+        self._pace_all(now)
+        self._commit()
+
+    def _free_agent_for(self, c: Campaign) -> AgentSession | None:
+        skill = c.config.skill
+        best: AgentSession | None = None
+        for s in self.agents.values():
+            if s.state is AgentState.READY and skill in s.skills and (best is None or _idle_since(s) < _idle_since(best)):
+                best = s
+        return best
+
+    def _connect(self, call: LiveCall, s: AgentSession, now: datetime) -> None:
+        c = self.campaign(call.campaign_id)
+        contact = self.contact(call.contact_id)
+        contact.connect(call.call_id, s.agent_id, now)
+        s.connect(call_id=call.call_id, campaign_id=c.id, contact_id=contact.id, at=now)
+        self._touch(contact)
+        self._touch(s)
+        call.connected = True
+        call.agent_id = s.agent_id
+        if call.waiting:
+            call.waiting = False
+            self.waiting.pop(call.call_id, None)
+        self.estimators[c.id].record_answer(abandoned=False)
+        self._timer(now + timedelta(seconds=c.config.max_call_seconds), "maxdur", call.call_id)
+        pop = _pop(c, contact)
+        cid, aid = call.call_id, s.agent_id
+        self._effects.append(lambda: self.telephony.connect_agent(call_id=cid, agent_id=aid))
+        self._effects.append(lambda: self.desktop.connected(aid, cid, pop))
+
+    def _abandon(self, call: LiveCall, reason: str, now: datetime, hang_up: bool = True) -> None:
+        contact = self.contact(call.contact_id)
+        contact.abandon(call.call_id, reason, now)
+        self._touch(contact)
+        self.waiting.pop(call.call_id, None)
+        call.waiting = False
+        self.estimators[call.campaign_id].record_answer(abandoned=True)
+        if hang_up:
+            cid = call.call_id
+            self._effects.append(lambda: self.telephony.hang_up(cid, "abandoned: no agent free"))
+        self._finish_call(call, CallOutcome.ABANDONED, reason, now)
+
+    def _finish_call(self, call: LiveCall, outcome: CallOutcome, reason: str, now: datetime) -> None:
+        self.calls.pop(call.call_id, None)
+        c = self.campaign(call.campaign_id)
+        contact = self.contact(call.contact_id)
+        ended = contact.end_call(call.call_id, outcome, reason, c.config, now)
+        self._touch(contact)
+        if call.connected and call.agent_id is not None:
+            s = self.agent(call.agent_id)
+            if s.state is AgentState.TALKING and s.call_id == call.call_id:
+                s.start_wrapup(call.call_id, c.config.wrapup_seconds, now)
+                self._touch(s)
+                assert s.wrapup_until is not None
+                self._timer(s.wrapup_until, "wrapup", s.agent_id)
+                until, aid, cid = s.wrapup_until, s.agent_id, call.call_id
+                self._effects.append(lambda: self.desktop.wrapup_started(aid, cid, until))
+            self.estimators[c.id].talk.add(ended.talk_seconds)
+        elif call.agent_id is not None and call.offer_id is not None:
+            s = self.agent(call.agent_id)
+            if s.state is AgentState.RESERVED and s.offer_id == call.offer_id:
+                s.decline_offer(call.offer_id, f"contact not reached: {ended.outcome.value}", now)
+                self._touch(s)
+
+    # ================================================================== agents (desktop -> engine)
+
+    def log_in(self, agent_id: str, *, name: str = "", skills: Sequence[str]) -> AgentSession:
+        now = self._step()
+        current = self.agents.get(agent_id)
+        if current is not None and current.logged_in:
+            raise NotAllowed(f"agent {agent_id} is already logged in")
+        sid = agent_session_id_for(agent_id, now.date().isoformat())
+        s = self.sessions.get(sid) or AgentSession(id=sid)
+        s.log_in(agent_id, name=name or agent_id, skills=tuple(skills), at=now)
+        self._touch(s)
+        self._commit()
+        return s
+
+    def ready(self, agent_id: str) -> None:
+        now = self._step()
+        self._run_timers(now)
+        s = self.agent(agent_id)
+        s.ready(now)
+        self._touch(s)
+        self._agent_became_ready(s, now)
+        self._pace_all(now)
+        self._commit()
+
+    def _agent_became_ready(self, s: AgentSession, now: datetime) -> None:
+        """A waiting human answer gets this agent first: higher campaign priority, then oldest."""
+        best: LiveCall | None = None
+        best_key: tuple[int, float] | None = None
+        for call in self.waiting.values():
+            c = self.campaign(call.campaign_id)
+            if c.config.skill not in s.skills:
+                continue
+            assert call.answered_at is not None
+            key = (-c.priority, call.answered_at.timestamp())
+            if best_key is None or key < best_key:
+                best, best_key = call, key
+        if best is not None:
+            self._connect(best, s, now)
+
+    def pause(self, agent_id: str, reason_code: str, note: str = "") -> None:
+        now = self._step()
+        self._run_timers(now)
+        s = self.agent(agent_id)
+        self._leave_before_call(s, f"agent paused ({reason_code})", now)
+        s.pause(reason_code, now, note)
+        self._touch(s)
+        self._pace_all(now)
+        self._commit()
+
+    def log_out(self, agent_id: str, by: str = "agent") -> None:
+        now = self._step()
+        self._run_timers(now)
+        s = self.agent(agent_id)
+        self._leave_before_call(s, "agent logged out", now)
+        s.log_out(now, by=by)
+        self._touch(s)
+        self._pace_all(now)
+        self._commit()
+
+    def _leave_before_call(self, s: AgentSession, why: str, now: datetime) -> None:
+        """R17: an agent who pauses or logs out while a call placed for them is ringing."""
+        if s.state is AgentState.OFFERED:
+            self._release_offer(s, why, now, decline=False)
+        elif s.state is AgentState.RESERVED:
+            for call in list(self.calls.values()):
+                if call.agent_id == s.agent_id and not call.connected:
+                    cid = call.call_id
+                    self._effects.append(lambda cid=cid: self.telephony.hang_up(cid, why))
+                    self._finish_call(call, CallOutcome.CANCELLED, why, now)
+        elif s.state is AgentState.READY:
+            self._trim_progressive(s, why, now)
+
+    def _trim_progressive(self, leaving: AgentSession, why: str, now: datetime) -> None:
+        """Progressive keeps one call per ready agent: when a ready agent leaves, the youngest
+        unanswered call beyond that is cancelled (not an attempt) instead of becoming a silent call."""
+        for c in self._by_priority():
+            if c.dial_mode is not DialMode.PROGRESSIVE or c.config.skill not in leaving.skills:
+                continue
+            ready = sum(1 for s in self._agents_for(c) if s.state is AgentState.READY and s is not leaving)
+            ringing = sorted(
+                (call for call in self.calls.values() if call.campaign_id == c.id and call.answered_at is None),
+                key=lambda call: call.dialled_at,
+            )
+            waiting = sum(1 for call in self.waiting.values() if call.campaign_id == c.id)
+            excess = len(ringing) + waiting - ready
+            for call in reversed(ringing[len(ringing) - max(0, min(excess, len(ringing))) :]):
+                cid = call.call_id
+                self._effects.append(lambda cid=cid: self.telephony.hang_up(cid, why))
+                self._finish_call(call, CallOutcome.CANCELLED, f"{why}; cancelled before answer", now)
+
+    def _release_offer(self, s: AgentSession, why: str, now: datetime, decline: bool = True) -> None:
+        assert s.offer_id is not None and s.offer_contact is not None
+        contact = self.contact(s.offer_contact)
+        if contact.offer_id == s.offer_id:
+            contact.release_offer(s.offer_id, why, now)
+            self._touch(contact)
+        if decline:
+            s.decline_offer(s.offer_id, why, now)
+            self._touch(s)
+
+    def accept_offer(self, agent_id: str, offer_id: UUID) -> UUID | None:
+        """The agent answered the offer (agent leg first): now the contact is dialled."""
+        now = self._step()
+        self._run_timers(now)
+        s = self.agent(agent_id)
+        s.accept_offer(offer_id, now)
+        self._touch(s)
+        assert s.offer_contact is not None and s.offer_campaign is not None
+        c = self.campaign(s.offer_campaign)
+        contact = self.contact(s.offer_contact)
+        decision_id = self.offer_decisions.pop(offer_id, None)
+        call_before = set(self.calls)
+        if not self._dial(c, contact, now, decision_id=decision_id, agent_id=agent_id, offer_id=offer_id):
+            if contact.state.value == "offered":
+                contact.release_offer(offer_id, "dial not authorised", now)
+                self._touch(contact)
+            s.decline_offer(offer_id, "dial not authorised", now)
+        self._pace_all(now)
+        self._commit()
+        new = set(self.calls) - call_before
+        return next(iter(new), None)
+
+    def decline_offer(self, agent_id: str, offer_id: UUID, reason: str = "declined by agent") -> None:
+        now = self._step()
+        self._run_timers(now)
+        s = self.agent(agent_id)
+        if s.state is not AgentState.OFFERED or s.offer_id != offer_id:
+            raise NotAllowed(f"agent {agent_id} holds no offer {offer_id}")
+        self._release_offer(s, reason, now)
+        self.offer_decisions.pop(offer_id, None)
+        self._pace_all(now)
+        self._commit()
+
+    def agent_hung_up(self, agent_id: str) -> None:
+        """R6: the agent leg hung up while the contact was still ringing: not an attempt."""
+        now = self._step()
+        self._run_timers(now)
+        s = self.agent(agent_id)
+        for call in list(self.calls.values()):
+            if call.agent_id == agent_id and not call.connected and call.answered_at is None:
+                cid = call.call_id
+                self._effects.append(lambda cid=cid: self.telephony.hang_up(cid, "agent leg hung up"))
+                self._finish_call(call, CallOutcome.CANCELLED, "agent leg hung up before the maximum ring time", now)
+        del s
+        self._pace_all(now)
+        self._commit()
+
+    def extend_wrapup(self, agent_id: str, seconds: float) -> None:
+        now = self._step()
+        s = self.agent(agent_id)
+        s.extend_wrapup(seconds, now)
+        self._touch(s)
+        self._commit()
+
+    def dispose(self, agent_id: str, code: str, note: str = "", callback_at: datetime | None = None) -> None:
+        """The agent's wrap-up code for their last call (R18), and optionally a callback (R12)."""
+        now = self._step()
+        s = self.agent(agent_id)
+        if s.call_contact is None or s.call_campaign is None:
+            raise NotAllowed(f"agent {agent_id} has had no call to dispose")
+        if s.state is AgentState.TALKING:
+            raise NotAllowed(f"agent {agent_id} is still talking; dispose in wrap-up")
+        c = self.campaign(s.call_campaign)
+        contact = self.contact(s.call_contact)
+        contact.record_disposition(s.call_id, code, agent_id=agent_id, note=note, settings=c.config, at=now)
+        if callback_at is not None:
+            contact.schedule_callback(callback_at, agent_id=agent_id, by=f"agent {agent_id}", now=now)
+        self._touch(contact)
+        self._commit()
+
+    def schedule_callback(self, contact_id: UUID, callback_at: datetime, *, agent_id: str | None, by: str) -> None:
+        now = self._step()
+        contact = self.contact(contact_id)
+        contact.schedule_callback(callback_at, agent_id=agent_id, by=by, now=now)
+        self._touch(contact)
+        self._commit()
+
+    # ================================================================== state for reports
+
+    def calls_in_flight(self) -> int:
+        return len(self.calls)
+
+
+def _since(s: AgentSession, now: datetime) -> float:
+    return (now - s.state_since).total_seconds() if s.state_since else 0.0
+
+
+def _idle_since(s: AgentSession) -> float:
+    return s.state_since.timestamp() if s.state_since else 0.0
+
+
+def _pop(c: Campaign, contact: ContactAttempt) -> ScreenPop:
+    return ScreenPop(
+        campaign_id=c.id,
+        contact_id=contact.id,
+        key=contact.key,
+        data=contact.data,
+        numbers=tuple(n.e164 for n in contact.numbers),
+        attempts=contact.attempts,
+    )
