@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, time
 from typing import Any
-from urllib.parse import unquote, urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 from uuid import UUID
 
 import cattrs
@@ -163,7 +163,9 @@ class CattrsMapper(Mapper[UUID]):
 class RecorderEventStore:
     """The EventStore port on an eventsourcing ``ApplicationRecorder``."""
 
-    def __init__(self, recorder: ApplicationRecorder, mapper: CattrsMapper | None = None, *, url: str = "", factory: Any = None) -> None:
+    def __init__(
+        self, recorder: ApplicationRecorder, mapper: CattrsMapper | None = None, *, url: str = "", factory: Any = None
+    ) -> None:
         self.recorder = recorder
         self.mapper = mapper or CattrsMapper()
         self.url = url
@@ -177,9 +179,7 @@ class RecorderEventStore:
             ids = self.recorder.insert_events(stored)
         except IntegrityError as exc:
             streams = sorted({f"{e.originator_id} v{e.originator_version}" for e in events})
-            raise ConcurrencyError(
-                f"another writer appended first; none of these were stored: {', '.join(streams[:5])}"
-            ) from exc
+            raise ConcurrencyError(f"another writer appended first; none of these were stored: {', '.join(streams[:5])}") from exc
         return list(ids or [])
 
     def load(self, stream_id: UUID, *, up_to_version: int | None = None) -> list[DomainEvent]:
@@ -214,10 +214,15 @@ def infrastructure_env(url: str) -> dict[str, str]:
         dbname = parsed.path.lstrip("/")
         if not dbname:
             raise ValueError(f"postgresql URL {url!r} names no database")
+        query = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
+        unknown = set(query) - {"host", "schema"}
+        if unknown:
+            raise ValueError(f"postgresql URL {url!r}: unsupported parameter(s) {', '.join(sorted(unknown))} (host, schema)")
         return {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
             "POSTGRES_DBNAME": unquote(dbname),
-            "POSTGRES_HOST": parsed.hostname or "127.0.0.1",
+            "POSTGRES_HOST": query.get("host") or parsed.hostname or "127.0.0.1",
+            "POSTGRES_SCHEMA": query.get("schema", ""),
             "POSTGRES_PORT": str(parsed.port or 5432),
             "POSTGRES_USER": unquote(parsed.username or "postgres"),
             "POSTGRES_PASSWORD": unquote(parsed.password or ""),
@@ -229,7 +234,9 @@ def infrastructure_env(url: str) -> dict[str, str]:
             # reader never skips an event that commits late. Keep it: see ADR 0003.
             "POSTGRES_ENABLE_DB_FUNCTIONS": "no",
         }
-    raise ValueError(f"unsupported DIALER_DATABASE_URL {url!r}: use memory:, sqlite:///FILE or postgresql://USER@HOST:PORT/DB")
+    raise ValueError(
+        f"unsupported DIALER_DATABASE_URL {url!r}: use memory:, sqlite:///FILE or postgresql://USER@HOST:PORT/DB[?schema=S]"
+    )
 
 
 def open_factory(url: str) -> InfrastructureFactory[Any]:

@@ -10,6 +10,7 @@ import math
 import random
 from collections.abc import Callable, Generator
 from datetime import UTC, datetime, time, timedelta
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -244,7 +245,7 @@ class SimulationDriver:
         self.engine = engine
         self._armed: float | None = None
 
-    def call(self, fn: Callable[[], None]) -> None:
+    def call(self, fn: Callable[[], object]) -> None:
         fn()
         self.arm()
 
@@ -303,9 +304,7 @@ class SimulationResult:
     ended: datetime
 
 
-def run_simulation(
-    store: EventStore, cfg: SimulationConfig, progress: Callable[[float], None] | None = None
-) -> SimulationResult:
+def run_simulation(store: EventStore, cfg: SimulationConfig, progress: Callable[[float], None] | None = None) -> SimulationResult:
     rng = random.Random(cfg.seed)
     env = simpy.Environment()
     h, m = (int(x) for x in cfg.opens_at.split(":"))
@@ -344,7 +343,7 @@ def run_simulation(
         caller_id_name="Simulated",
         dispositions=dispositions,
     )
-    campaign = create_campaign(
+    create_campaign(
         engine.repo,
         CampaignSpec(name=name, description="simulated campaign day", manager="simulation", priority=5, dial_mode=cfg.mode),
         settings=settings,
@@ -356,12 +355,10 @@ def run_simulation(
     rows = []
     for i in range(cfg.contacts):
         assigned = agent_ids[i % len(agent_ids)] if cfg.mode is DialMode.AUTO else None
-        numbers = (PhoneNumber(f"+453{rng.randrange(10**7):07d}"),)
+        numbers: tuple[PhoneNumber, ...] = (PhoneNumber(f"+453{rng.randrange(10**7):07d}"),)
         if rng.random() < 0.3:
             numbers = (*numbers, PhoneNumber(f"+452{rng.randrange(10**7):07d}"))
-        rows.append(
-            (f"c{i + 1:07d}", numbers, ContactData(name=f"Contact {i + 1}", fields={"segment": "sim"}), 5, assigned)
-        )
+        rows.append((f"c{i + 1:07d}", numbers, ContactData(name=f"Contact {i + 1}", fields={"segment": "sim"}), 5, assigned))
     add_contacts(engine.repo, cid, rows, source="simulation", at=start)
     set_campaign_status(engine.repo, cid, CampaignStatus.AUTOMATIC, by="simulation", at=start)
     engine.sync()
@@ -381,14 +378,15 @@ def run_simulation(
     # End of day: stop placing calls, let calls in progress finish, then log everyone out.
     agents_world.stopping = True
     end_at = clock.now()
-    driver.call(lambda: set_campaign_status(engine.repo, cid, CampaignStatus.DISABLED, by="simulation: end of day", at=clock.now()))
+    driver.call(
+        lambda: set_campaign_status(engine.repo, cid, CampaignStatus.DISABLED, by="simulation: end of day", at=clock.now())
+    )
     driver.call(engine.sync)
     env.run(until=total + 4 * 3600)
     for a in agent_ids:
         s = engine.agent(a)
-        if s.logged_in:
-            if s.state.value in ("wrap_up", "ready", "paused", "offered", "reserved"):
-                driver.call(lambda a=a: engine.log_out(a, by="simulation: end of day"))
+        if s.logged_in and s.state.value in ("wrap_up", "ready", "paused", "offered", "reserved"):
+            driver.call(partial(engine.log_out, a, by="simulation: end of day"))
     driver.call(engine.tick)
     window = (start + timedelta(minutes=cfg.warmup_minutes), end_at)
     fold = StatisticsFold(window=window)

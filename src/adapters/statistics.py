@@ -179,7 +179,7 @@ class StatisticsFold:
             self.apply(r.event)
             self.position = r.position
 
-    def apply(self, ev: DomainEvent) -> None:  # noqa: C901 - one case per event, flat
+    def apply(self, ev: DomainEvent) -> None:
         match ev:
             case CampaignCreated():
                 self.campaign_names[ev.originator_id] = ev.name

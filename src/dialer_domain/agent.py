@@ -71,7 +71,9 @@ class AgentSession(Aggregate):
         if self.state in (AgentState.PAUSED, AgentState.WRAP_UP):
             self._record(AgentReady, at, by=by)
         elif self.state is not AgentState.READY:
-            raise NotAllowed(f"agent {self.agent_id} is {self.state.value}; only a paused agent or one in wrap-up can become ready")
+            raise NotAllowed(
+                f"agent {self.agent_id} is {self.state.value}; only a paused agent or one in wrap-up can become ready"
+            )
 
     def offer(self, *, offer_id: UUID, campaign_id: UUID, contact_id: UUID, expires_at: datetime, at: datetime) -> None:
         self._require(AgentState.READY, "be offered a call")
@@ -90,9 +92,7 @@ class AgentSession(Aggregate):
         self._record(OfferDeclined, at, offer_id=offer_id, reason=reason)
 
     def connect(self, *, call_id: UUID, campaign_id: UUID, contact_id: UUID, at: datetime) -> None:
-        if self.state is AgentState.READY:
-            pass
-        elif self.state is AgentState.RESERVED and self.offer_contact == contact_id:
+        if self.state is AgentState.READY or (self.state is AgentState.RESERVED and self.offer_contact == contact_id):
             pass
         else:
             raise NotAllowed(f"agent {self.agent_id} is {self.state.value}; cannot take call {call_id}")

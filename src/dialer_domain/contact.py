@@ -219,7 +219,9 @@ class ContactAttempt(Aggregate):
         if self.state not in (ContactState.QUEUED, ContactState.OFFERED):
             raise NotAllowed(f"contact {self.key!r} is {self.state.value}; only a queued or offered contact is dialled")
         if self.attempts >= settings.max_attempts_per_contact:
-            raise NotAllowed(f"contact {self.key!r} has no attempts left ({self.attempts} of {settings.max_attempts_per_contact})")
+            raise NotAllowed(
+                f"contact {self.key!r} has no attempts left ({self.attempts} of {settings.max_attempts_per_contact})"
+            )
         index = self.dialable_number(at, settings)
         if index is None:
             raise NotAllowed(f"contact {self.key!r} has no number with attempts left outside its redial delay")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Protocol, Self
 from uuid import UUID
 
@@ -239,6 +240,9 @@ class Dialler:
         for listener in self.listeners:
             listener(batch)
 
+    def _hang_up(self, call_id: UUID, reason: str) -> None:
+        self._effects.append(partial(self.telephony.hang_up, call_id, reason))
+
     def _touch(self, agg: Aggregate) -> None:
         self._dirty[agg.id] = agg
 
@@ -345,13 +349,13 @@ class Dialler:
                 assert isinstance(a, UUID)
                 call = self.calls.get(a)
                 if call is not None and call.connected:
-                    self._effects.append(lambda cid=a: self.telephony.hang_up(cid, "maximum call duration reached"))
+                    self._hang_up(a, "maximum call duration reached")
                     self._finish_call(call, CallOutcome.COMPLETED, "cut at the maximum call duration", now)
             elif kind == "ring":
                 assert isinstance(a, UUID)
                 call = self.calls.get(a)
                 if call is not None and call.answered_at is None:
-                    self._effects.append(lambda cid=a: self.telephony.hang_up(cid, "no answer within the maximum ring time"))
+                    self._hang_up(a, "no answer within the maximum ring time")
                     self._finish_call(call, CallOutcome.NO_ANSWER, "no answer within the maximum ring time", now)
 
     # ================================================================== periodic work
@@ -362,6 +366,7 @@ class Dialler:
         self._run_timers(now)
         for c in self._by_priority():
             self._queue_run(c, now)
+        self._commit()  # what timers released and the queue run added is visible to pacing
         self._pace_all(now)
         self._commit()
 
@@ -440,7 +445,9 @@ class Dialler:
             logged_in=len(agents),
             queued_contacts=self.queue.queued_count[c.id],
         )
-        if snap.ready_agents == 0 and not (c.dial_mode is not DialMode.PROGRESSIVE and (snap.wrapup_elapsed or snap.talking_elapsed)):
+        if snap.ready_agents == 0 and not (
+            c.dial_mode is not DialMode.PROGRESSIVE and (snap.wrapup_elapsed or snap.talking_elapsed)
+        ):
             return
         decision = decide(c.dial_mode, c.config, snap, self.estimators[c.id])
         in_flight = len(dialling) + waiting
@@ -523,12 +530,17 @@ class Dialler:
             self._timer(expires, "offer", s.agent_id, offer_id)
             pop = _pop(c, contact)
             auto = c.config.auto_answer
-            self._effects.append(
-                lambda a=s.agent_id, o=offer_id, p=pop, e=expires, aa=auto: self.desktop.offered(a, o, p, e, aa)
-            )
+            self._effects.append(partial(self.desktop.offered, s.agent_id, offer_id, pop, expires, auto))
 
     def _dial(
-        self, c: Campaign, contact: ContactAttempt, now: datetime, *, decision_id: UUID | None, agent_id: str | None, offer_id: UUID | None
+        self,
+        c: Campaign,
+        contact: ContactAttempt,
+        now: datetime,
+        *,
+        decision_id: UUID | None,
+        agent_id: str | None,
+        offer_id: UUID | None,
     ) -> bool:
         auth = authorise_dial(DialContext(c, contact, now), self.rules)
         if not auth.allowed:
@@ -593,7 +605,7 @@ class Dialler:
         elif progress is CallOutcome.ANSWERED_MACHINE:
             call.answered_at = now
             est.record_dial_outcome(False, elapsed)
-            self._effects.append(lambda: self.telephony.hang_up(call_id, "answering machine detected"))
+            self._hang_up(call_id, "answering machine detected")
             self._finish_call(call, CallOutcome.ANSWERED_MACHINE, "answering machine detected", now)
         self._pace_all(now)
         self._commit()
@@ -648,7 +660,7 @@ class Dialler:
         self.estimators[call.campaign_id].record_answer(abandoned=True)
         if hang_up:
             cid = call.call_id
-            self._effects.append(lambda: self.telephony.hang_up(cid, "abandoned: no agent free"))
+            self._hang_up(cid, "abandoned: no agent free")
         self._finish_call(call, CallOutcome.ABANDONED, reason, now)
 
     def _finish_call(self, call: LiveCall, outcome: CallOutcome, reason: str, now: datetime) -> None:
@@ -740,7 +752,7 @@ class Dialler:
             for call in list(self.calls.values()):
                 if call.agent_id == s.agent_id and not call.connected:
                     cid = call.call_id
-                    self._effects.append(lambda cid=cid: self.telephony.hang_up(cid, why))
+                    self._hang_up(cid, why)
                     self._finish_call(call, CallOutcome.CANCELLED, why, now)
         elif s.state is AgentState.READY:
             self._trim_progressive(s, why, now)
@@ -760,7 +772,7 @@ class Dialler:
             excess = len(ringing) + waiting - ready
             for call in reversed(ringing[len(ringing) - max(0, min(excess, len(ringing))) :]):
                 cid = call.call_id
-                self._effects.append(lambda cid=cid: self.telephony.hang_up(cid, why))
+                self._hang_up(cid, why)
                 self._finish_call(call, CallOutcome.CANCELLED, f"{why}; cancelled before answer", now)
 
     def _release_offer(self, s: AgentSession, why: str, now: datetime, decline: bool = True) -> None:
@@ -814,7 +826,7 @@ class Dialler:
         for call in list(self.calls.values()):
             if call.agent_id == agent_id and not call.connected and call.answered_at is None:
                 cid = call.call_id
-                self._effects.append(lambda cid=cid: self.telephony.hang_up(cid, "agent leg hung up"))
+                self._hang_up(cid, "agent leg hung up")
                 self._finish_call(call, CallOutcome.CANCELLED, "agent leg hung up before the maximum ring time", now)
         del s
         self._pace_all(now)

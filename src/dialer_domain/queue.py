@@ -32,9 +32,7 @@ from dialer_domain.values import CallOutcome, ContactState
 OrderKey = tuple[float, ...]
 
 
-def dialling_order_key(
-    *, callback_at: datetime | None, priority: int, created_at: datetime, attempts: int
-) -> OrderKey:
+def dialling_order_key(*, callback_at: datetime | None, priority: int, created_at: datetime, attempts: int) -> OrderKey:
     """The R11 sort key of a due contact (smaller first)."""
     if callback_at is not None:
         return (0.0, callback_at.timestamp(), -float(priority))
@@ -209,7 +207,11 @@ class LiveQueue:
         while heap:
             item = heap[0]
             e = self.entries[item[2]]
-            if e.stamp != item[1] or e.state is not ContactState.QUEUED or (agent_id is not None and e.assigned_agent != agent_id):
+            if (
+                e.stamp != item[1]
+                or e.state is not ContactState.QUEUED
+                or (agent_id is not None and e.assigned_agent != agent_id)
+            ):
                 heapq.heappop(heap)
                 continue
             if item[2] in exclude:
@@ -226,4 +228,6 @@ class LiveQueue:
 
     def assigned_unprocessed(self, campaign_id: UUID, agent_id: str) -> int:
         live = (ContactState.NEW, ContactState.PENDING, ContactState.QUEUED, ContactState.CALLBACK_SCHEDULED)
-        return sum(1 for e in self.entries.values() if e.campaign_id == campaign_id and e.assigned_agent == agent_id and e.state in live)
+        return sum(
+            1 for e in self.entries.values() if e.campaign_id == campaign_id and e.assigned_agent == agent_id and e.state in live
+        )

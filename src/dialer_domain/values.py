@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import enum
+import itertools
 import re
 from datetime import date, time
+from typing import Any
 
 import attrs
 
 from dialer_domain.errors import InvalidValue
 
 
-class DialMode(str, enum.Enum):
+class DialMode(enum.StrEnum):
     PREVIEW = "preview"
     PROGRESSIVE = "progressive"
     POWER = "power"
@@ -23,13 +25,13 @@ class DialMode(str, enum.Enum):
         return self in (DialMode.PREVIEW, DialMode.AUTO)
 
 
-class CampaignStatus(str, enum.Enum):
+class CampaignStatus(enum.StrEnum):
     ENABLED = "enabled"
     DISABLED = "disabled"
     AUTOMATIC = "automatic"
 
 
-class CallOutcome(str, enum.Enum):
+class CallOutcome(enum.StrEnum):
     RINGING = "ringing"
     ANSWERED_HUMAN = "answered_human"
     ANSWERED_MACHINE = "answered_machine"
@@ -45,7 +47,7 @@ class CallOutcome(str, enum.Enum):
         return self in (CallOutcome.ANSWERED_HUMAN, CallOutcome.ANSWERED_MACHINE)
 
 
-class ContactState(str, enum.Enum):
+class ContactState(enum.StrEnum):
     NEW = "new"
     PENDING = "pending"  # attempted, waiting for its redial time
     QUEUED = "queued"
@@ -58,7 +60,7 @@ class ContactState(str, enum.Enum):
     WITHDRAWN = "withdrawn"
 
 
-class AgentState(str, enum.Enum):
+class AgentState(enum.StrEnum):
     LOGGED_OUT = "logged_out"
     READY = "ready"
     OFFERED = "offered"
@@ -151,7 +153,7 @@ class OpeningHours:
 
 def _check_no_overlap(periods: tuple[Period, ...]) -> None:
     ordered = sorted(periods, key=lambda p: p.start)
-    for a, b in zip(ordered, ordered[1:], strict=False):
+    for a, b in itertools.pairwise(ordered):
         if b.start < a.end:
             raise InvalidValue(f"opening periods {a.start:%H:%M}-{a.end:%H:%M} and {b.start:%H:%M}-{b.end:%H:%M} overlap")
 
@@ -161,7 +163,7 @@ def _positive(_: object, attribute: attrs.Attribute[int], value: int) -> None:
         raise InvalidValue(f"{attribute.name} must be positive, got {value}")
 
 
-def _non_negative(_: object, attribute: attrs.Attribute[float], value: float) -> None:
+def _non_negative(_: object, attribute: attrs.Attribute[Any], value: float) -> None:
     if value < 0:
         raise InvalidValue(f"{attribute.name} must not be negative, got {value}")
 

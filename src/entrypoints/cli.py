@@ -1,0 +1,450 @@
+"""The `dialer` command line."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, time
+from functools import partial
+from typing import Annotated, Any
+from uuid import UUID
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from adapters.eventstore import RecorderEventStore, make_event_converter
+from adapters.phone import normalise
+from adapters.simulation import SimulationConfig, WorldParams, run_simulation
+from dialer_domain.campaign import Campaign
+from dialer_domain.contact import ContactAttempt
+from dialer_domain.errors import DomainError
+from dialer_domain.events import ContactImported, DomainEvent, PacingDecided
+from dialer_domain.ports import campaign_id_for, contact_id_for
+from dialer_domain.services import CampaignSpec, add_contact, create_campaign, set_campaign_status
+from dialer_domain.values import (
+    CampaignSettings,
+    CampaignStatus,
+    ContactData,
+    DateException,
+    DialMode,
+    OpeningHours,
+    Period,
+)
+from entrypoints import bootstrap
+
+app = typer.Typer(
+    help="Event-sourced outbound dialer core. The store is DIALER_DATABASE_URL (default sqlite:///dialer.db).",
+    no_args_is_help=True,
+)
+campaign_app = typer.Typer(help="Create and run campaigns.", no_args_is_help=True)
+contact_app = typer.Typer(help="Add contacts to a campaign's list.", no_args_is_help=True)
+audit_app = typer.Typer(help="Replay the recorded history of a contact or campaign (R20).", no_args_is_help=True)
+app.add_typer(campaign_app, name="campaign")
+app.add_typer(contact_app, name="contact")
+app.add_typer(audit_app, name="audit")
+console = Console()
+_conv = make_event_converter()
+
+DAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
+
+
+def _fail(msg: str) -> None:
+    console.print(f"[red]error:[/red] {msg}")
+    raise typer.Exit(2)
+
+
+def parse_hours(text: str, tz: str, exceptions: list[str] | None = None) -> OpeningHours:
+    """``mon-fri=09:00-12:00,13:00-17:00;sat=10:00-14:00``; exceptions ``2026-12-24=closed`` or
+    ``2026-12-27=10:00-14:00``."""
+    weekly: dict[int, tuple[Period, ...]] = {}
+    for part in filter(None, (p.strip() for p in text.split(";"))):
+        m = re.fullmatch(r"([a-z]{3})(?:-([a-z]{3}))?=(.+)", part.lower())
+        if not m or m.group(1) not in DAYS or (m.group(2) and m.group(2) not in DAYS):
+            raise ValueError(f"opening hours part {part!r} is not like mon-fri=09:00-17:00")
+        first = DAYS[m.group(1)]
+        last = DAYS[m.group(2)] if m.group(2) else first
+        periods = _periods(m.group(3))
+        for d in range(first, last + 1):
+            weekly[d] = periods
+    excs = []
+    for e in exceptions or []:
+        day, _, spec = e.partition("=")
+        excs.append(DateException(datetime.fromisoformat(day).date(), () if spec.strip() == "closed" else _periods(spec)))
+    return OpeningHours(tz, weekly, tuple(excs))
+
+
+def _periods(spec: str) -> tuple[Period, ...]:
+    out = []
+    for span in spec.split(","):
+        a, _, b = span.strip().partition("-")
+        try:
+            out.append(Period(time.fromisoformat(a), time.fromisoformat(b)))
+        except ValueError as exc:
+            raise ValueError(f"period {span!r} is not like 09:00-12:00: {exc}") from None
+    return tuple(out)
+
+
+@campaign_app.command("create")
+def campaign_create(
+    name: str,
+    manager: Annotated[str, typer.Option(help="Who manages the campaign.")],
+    mode: Annotated[DialMode, typer.Option(help="Dial mode.")] = DialMode.PROGRESSIVE,
+    skill: Annotated[str | None, typer.Option(help="Skill agents need (default: the campaign name).")] = None,
+    priority: Annotated[int, typer.Option(help="1..10, 10 highest (R1).")] = 5,
+    description: str = "",
+    hours: Annotated[str | None, typer.Option(help="Opening hours, e.g. 'mon-fri=09:00-12:00,13:00-17:00'.")] = None,
+    exception: Annotated[
+        list[str] | None, typer.Option(help="Dated exception: 2026-12-24=closed or 2026-12-27=10:00-14:00.")
+    ] = None,
+    tz: Annotated[str, typer.Option(help="Time zone of the hours.")] = "Europe/Copenhagen",
+    max_ring: Annotated[int, typer.Option(help="Max ring seconds.")] = 25,
+    attempts: Annotated[int, typer.Option(help="Attempts per number.")] = 3,
+    max_attempts: Annotated[int, typer.Option(help="Attempts per contact (R14).")] = 6,
+    redial_delay: Annotated[int, typer.Option(help="Minimum seconds before redialling a number.")] = 3600,
+    wrapup: Annotated[int, typer.Option(help="Wrap-up seconds.")] = 15,
+    caller_id: Annotated[str, typer.Option(help="Caller ID number (E.164).")] = "",
+    caller_name: Annotated[str, typer.Option(help="Caller ID name.")] = "",
+) -> None:
+    """Create a campaign (Disabled until you enable it)."""
+    repo, store = bootstrap.repository()
+    try:
+        settings = CampaignSettings(
+            skill=skill or name,
+            max_ring_seconds=max_ring,
+            attempts_per_number=attempts,
+            max_attempts_per_contact=max_attempts,
+            min_redial_seconds=redial_delay,
+            wrapup_seconds=wrapup,
+            caller_id_number=caller_id,
+            caller_id_name=caller_name,
+        )
+        opening = parse_hours(hours, tz, exception) if hours else None
+        c = create_campaign(
+            repo,
+            CampaignSpec(name=name, description=description, manager=manager, priority=priority, dial_mode=mode),
+            settings=settings,
+            hours=opening,
+            at=bootstrap.WallClock().now(),
+        )
+    except (DomainError, ValueError) as exc:
+        _fail(str(exc))
+    finally:
+        store.close()
+    console.print(f"created campaign [bold]{c.name}[/bold] ({c.id}), {c.dial_mode.value}, priority {c.priority}, disabled")
+
+
+@campaign_app.command("status")
+def campaign_status(name: str, status: CampaignStatus, by: str = "cli") -> None:
+    """Enable, disable or set a campaign to Automatic (follow its hours)."""
+    repo, store = bootstrap.repository()
+    try:
+        c = set_campaign_status(repo, campaign_id_for(name), status, by=by, at=bootstrap.WallClock().now())
+    except DomainError as exc:
+        _fail(str(exc))
+    finally:
+        store.close()
+    console.print(f"campaign {c.name} is {c.status.value}")
+
+
+@campaign_app.command("show")
+def campaign_show(name: str) -> None:
+    """Show a campaign's configuration as its events left it."""
+    repo, store = bootstrap.repository()
+    try:
+        c = repo.get(Campaign, campaign_id_for(name))
+    except DomainError as exc:
+        _fail(str(exc))
+    finally:
+        store.close()
+    console.print_json(json.dumps(_conv.unstructure(_campaign_view(c)), default=str))
+
+
+def _campaign_view(c: Campaign) -> dict[str, Any]:
+    return {
+        "id": str(c.id),
+        "name": c.name,
+        "description": c.description,
+        "manager": c.manager,
+        "priority": c.priority,
+        "dial_mode": c.dial_mode.value,
+        "status": c.status.value,
+        "settings": _conv.unstructure(c.settings),
+        "hours": _conv.unstructure(c.hours),
+        "version": c.version,
+    }
+
+
+@contact_app.command("add")
+def contact_add(
+    campaign: str,
+    key: str,
+    number: Annotated[list[str], typer.Option(help="Phone number; repeat for several, in dialling order (R8).")],
+    name: str = "",
+    region: Annotated[str, typer.Option(help="Default region for numbers without +country.")] = "DK",
+    priority: int = 5,
+    agent: Annotated[str | None, typer.Option(help="Assign to this agent (R13).")] = None,
+    var: Annotated[list[str] | None, typer.Option(help="Free variable key=value (R9); repeatable.")] = None,
+) -> None:
+    """Add one contact to a campaign's list."""
+    repo, store = bootstrap.repository()
+    try:
+        numbers = tuple(normalise(n, region) for n in number)
+        variables = {}
+        for v in var or []:
+            k, sep, val = v.partition("=")
+            if not sep or not k:
+                raise ValueError(f"variable {v!r} is not key=value")
+            variables[k] = val
+        c = add_contact(
+            repo,
+            campaign_id_for(campaign),
+            key=key,
+            numbers=numbers,
+            data=ContactData(name=name, variables=variables),
+            priority=priority,
+            assigned_agent=agent,
+            at=bootstrap.WallClock().now(),
+        )
+    except (DomainError, ValueError) as exc:
+        _fail(str(exc))
+    finally:
+        store.close()
+    console.print(f"added contact {c.key} ({c.id}) with {len(c.numbers)} number(s): {', '.join(n.e164 for n in c.numbers)}")
+
+
+def _event_row(e: DomainEvent) -> dict[str, Any]:
+    body = _conv.unstructure(e)
+    for k in ("originator_id", "originator_version", "timestamp"):
+        body.pop(k, None)
+    return {
+        "event": e.NAME,
+        "version": e.originator_version,
+        "at": e.timestamp.isoformat(),
+        "stream": str(e.originator_id),
+        "data": body,
+    }
+
+
+def _print_events(title: str, events: list[DomainEvent], as_json: bool) -> None:
+    rows = [_event_row(e) for e in events]
+    if as_json:
+        print(json.dumps(rows, indent=2, default=str))
+        return
+    table = Table(title=title)
+    table.add_column("at (UTC)")
+    table.add_column("event")
+    table.add_column("details", overflow="fold")
+    for r in rows:
+        details = ", ".join(f"{k}={v}" for k, v in r["data"].items() if v not in (None, "", [], {}))
+        table.add_row(r["at"][:23], r["event"], details)
+    console.print(table)
+
+
+def _resolve_contact(ref: str) -> UUID:
+    if "/" in ref:
+        campaign, _, key = ref.partition("/")
+        return contact_id_for(campaign_id_for(campaign), key)
+    return UUID(ref)
+
+
+def _as_of(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    t = datetime.fromisoformat(value)
+    if t.tzinfo is None:
+        raise ValueError("--as-of needs a time zone, e.g. 2026-11-23T10:00:00+00:00")
+    return t
+
+
+@audit_app.command("contact")
+def audit_contact(
+    ref: Annotated[str, typer.Argument(help="CAMPAIGN/KEY or the contact's id.")],
+    as_of: Annotated[str | None, typer.Option(help="Only events up to this time (ISO 8601 with zone).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Every event of one contact, in order, with the pacing decision behind each dial."""
+    store = bootstrap.store()
+    try:
+        cid = _resolve_contact(ref)
+        cutoff = _as_of(as_of)
+        events = [e for e in store.load(cid) if cutoff is None or e.timestamp <= cutoff]
+        if not events:
+            _fail(f"no contact {ref}")
+        decisions = _decisions_for(store, events)
+        merged = sorted(events + decisions, key=lambda e: (e.timestamp, 0 if isinstance(e, PacingDecided) else 1))
+        state = ContactAttempt.replay(cid, events)
+    except (DomainError, ValueError) as exc:
+        _fail(str(exc))
+    finally:
+        store.close()
+    _print_events(f"contact {state.key}: {state.state.value}, {state.attempts} attempts", merged, as_json)
+
+
+def _decisions_for(store: RecorderEventStore, events: list[DomainEvent]) -> list[DomainEvent]:
+    wanted = {getattr(e, "decision_id", None) for e in events} - {None}
+    if not wanted:
+        return []
+    from dialer_domain.ports import pacing_log_id_for
+
+    found: list[DomainEvent] = []
+    logs = {(getattr(e, "campaign_id", None), e.timestamp.date()) for e in events if getattr(e, "decision_id", None)}
+    for campaign_id, day in logs:
+        if campaign_id is None:
+            continue
+        for d in (day.fromordinal(day.toordinal() - 1), day, day.fromordinal(day.toordinal() + 1)):
+            for e in store.load(pacing_log_id_for(campaign_id, d.isoformat())):
+                if isinstance(e, PacingDecided) and e.decision_id in wanted:
+                    found.append(e)
+    return found
+
+
+@audit_app.command("campaign")
+def audit_campaign(
+    name: str,
+    as_of: Annotated[str | None, typer.Option(help="Only events up to this time.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    limit: Annotated[int, typer.Option(help="At most this many events (0: all).")] = 200,
+) -> None:
+    """The campaign's own events and those of its contacts, in log order."""
+    store = bootstrap.store()
+    try:
+        cid = campaign_id_for(name)
+        cutoff = _as_of(as_of)
+        contacts: set[UUID] = set()
+        out: list[DomainEvent] = []
+        position = 0
+        while True:
+            batch = store.read(position, 5000)
+            if not batch:
+                break
+            position = batch[-1].position
+            for r in batch:
+                e = r.event
+                if isinstance(e, ContactImported) and e.campaign_id == cid:
+                    contacts.add(e.originator_id)
+                if cutoff is not None and e.timestamp > cutoff:
+                    continue
+                if e.originator_id == cid or e.originator_id in contacts or getattr(e, "campaign_id", None) == cid:
+                    out.append(e)
+        if not out:
+            _fail(f"no campaign named {name!r}")
+    except (DomainError, ValueError) as exc:
+        _fail(str(exc))
+    finally:
+        store.close()
+    _print_events(f"campaign {name}: {len(out)} events", out[:limit] if limit else out, as_json)
+
+
+@app.command()
+def simulate(
+    mode: Annotated[DialMode, typer.Option(help="Dial mode to simulate.")] = DialMode.PREDICTIVE,
+    agents: Annotated[int, typer.Option(help="Simulated agents, all logged in.")] = 10,
+    contacts: Annotated[int, typer.Option(help="Contacts in the list.")] = 4000,
+    hours: Annotated[float, typer.Option(help="Length of the campaign day.")] = 8.0,
+    seed: Annotated[int, typer.Option(help="Seed of the simulated world.")] = 1,
+    day: Annotated[str, typer.Option(help="Simulated date (campaign time zone Europe/Copenhagen, opens 09:00).")] = "2026-11-23",
+    compare: Annotated[bool, typer.Option("--compare", help="Run all five modes side by side.")] = False,
+    p_human: Annotated[float, typer.Option(help="P(human answers).")] = 0.25,
+    p_machine: Annotated[float, typer.Option(help="P(answering machine).")] = 0.15,
+    p_busy: Annotated[float, typer.Option(help="P(busy).")] = 0.05,
+    p_unreachable: Annotated[float, typer.Option(help="P(unreachable).")] = 0.05,
+    talk_mean: Annotated[float, typer.Option(help="Mean talk seconds.")] = 120.0,
+    wrap_mean: Annotated[float, typer.Option(help="Mean wrap-up seconds.")] = 15.0,
+    power_ratio: Annotated[float, typer.Option(help="Power mode: calls per ready agent.")] = 1.7,
+    target_abandon: Annotated[float, typer.Option(help="Predictive: target abandon rate.")] = 0.03,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Run a simulated campaign day through the real engine and store, then print the report."""
+    try:
+        world = WorldParams(
+            p_human=p_human,
+            p_machine=p_machine,
+            p_busy=p_busy,
+            p_unreachable=p_unreachable,
+            talk_mean=talk_mean,
+            talk_sd=talk_mean,
+            wrap_mean=wrap_mean,
+            wrap_sd=wrap_mean / 2,
+        )
+    except ValueError as exc:
+        _fail(str(exc))
+    modes = list(DialMode) if compare else [mode]
+    results = []
+    url = bootstrap.database_url()
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as bar:
+        for m in modes:
+            task = bar.add_task(f"{m.value:<11} {agents} agents, {hours:g} h", total=1.0)
+            store = bootstrap.store(url)
+            try:
+                cfg = SimulationConfig(
+                    mode=m,
+                    agents=agents,
+                    contacts=contacts,
+                    hours=hours,
+                    seed=seed,
+                    day=day,
+                    world=world,
+                    power_ratio_ready=power_ratio,
+                    target_abandon_rate=target_abandon,
+                )
+                r = run_simulation(store, cfg, progress=partial(_advance, bar, task))
+            except (DomainError, ValueError) as exc:
+                _fail(str(exc))
+            finally:
+                store.close()
+            bar.update(task, completed=1.0)
+            results.append((m, r))
+    if as_json:
+        print(json.dumps({m.value: {"campaign": r.campaign_name, **r.summary} for m, r in results}, indent=2))
+        return
+    table = Table(title=f"Simulated day: {agents} agents, {hours:g} h, seed {seed}, store {url}")
+    table.add_column("figure")
+    for m, _ in results:
+        table.add_column(m.value, justify="right")
+    rows = [
+        ("dials", "dials", "{:d}"),
+        ("human answers", "human_answers", "{:d}"),
+        ("machine answers", "machine_answers", "{:d}"),
+        ("busy / no answer / failed", None, None),
+        ("connected to an agent", "connects", "{:d}"),
+        ("abandoned (silent) calls", "abandons", "{:d}"),
+        ("abandon rate", "abandon_rate", "{:.2%}"),
+        ("agent occupancy", "occupancy", "{:.1%}"),
+        ("talk minutes per agent-hour", "talk_minutes_per_agent_hour", "{:.1f}"),
+        ("mean wait between calls (s)", "mean_wait_between_calls_s", "{:.1f}"),
+        ("callbacks set / kept", None, None),
+    ]
+    for label, key, fmt in rows:
+        cells = []
+        for _, r in results:
+            s = r.summary
+            if label.startswith("busy"):
+                cells.append(f"{s['busy']} / {s['no_answer']} / {s['failed']}")
+            elif label.startswith("callbacks"):
+                cells.append(f"{s['callbacks_set']} / {s['callbacks_kept']}")
+            else:
+                assert key is not None and fmt is not None
+                cells.append(fmt.format(s[key]))
+        table.add_row(label, *cells)
+    console.print(table)
+    for m, r in results:
+        console.print(
+            f"{m.value}: campaign '{r.campaign_name}', {r.events} events in the store; "
+            f"replay with: dialer audit campaign '{r.campaign_name}'"
+        )
+
+
+def _advance(bar: Progress, task: Any, fraction: float) -> None:
+    bar.update(task, completed=fraction)
+
+
+def main() -> None:  # pragma: no cover
+    app()

@@ -1,0 +1,184 @@
+"""One contract, three stores: memory (POPO), SQLite and a real PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import timedelta
+from typing import ClassVar
+from uuid import uuid4
+
+import attrs
+import pytest
+from eventsourcing.persistence import StoredEvent
+
+from adapters.eventstore import CattrsMapper, EventRegistry, UnknownEventType, open_event_store
+from dialer_domain.campaign import Campaign
+from dialer_domain.errors import ConcurrencyError
+from dialer_domain.events import ALL_EVENTS, AgentPaused, ContactQueued, DomainEvent
+from dialer_domain.repository import InMemoryEventStore, Repository
+from dialer_domain.values import CampaignSettings, DialMode, OpeningHours, Period
+
+
+def _queued(stream, version, at):
+    return ContactQueued(originator_id=stream, originator_version=version, timestamp=at, campaign_id=stream)
+
+
+@pytest.fixture
+def store(store_url):
+    s = open_event_store(store_url)
+    yield s
+    s.close()
+
+
+def test_append_and_load_round_trip(store, t0):
+    from datetime import time
+
+    hours = OpeningHours("Europe/Copenhagen", {0: (Period(time(9), time(12)), Period(time(13), time(17)))})
+    c = Campaign.create(
+        uuid4(),
+        name="Win-back",
+        manager="ann",
+        dial_mode=DialMode.POWER,
+        settings=CampaignSettings(skill="s"),
+        hours=hours,
+        at=t0,
+    )
+    c.change_priority(9, t0 + timedelta(minutes=1))
+    Repository(store).save(c)
+    loaded = Repository(store).get(Campaign, c.id)
+    assert loaded == c
+    assert loaded.hours == hours and loaded.priority == 9
+    assert [e.originator_version for e in store.load(c.id)] == [1, 2]
+    assert [e.originator_version for e in store.load(c.id, up_to_version=1)] == [1]
+    assert store.load(uuid4()) == []
+
+
+def test_log_is_read_in_order_from_a_position(store, t0):
+    a, b = uuid4(), uuid4()
+    store.append([_queued(a, 1, t0)])
+    store.append([_queued(b, 1, t0), _queued(b, 2, t0)])
+    store.append([_queued(a, 2, t0)])
+    everything = store.read(0, 100)
+    assert [(r.event.originator_id, r.event.originator_version) for r in everything] == [(a, 1), (b, 1), (b, 2), (a, 2)]
+    positions = [r.position for r in everything]
+    assert positions == sorted(positions) and len(set(positions)) == 4
+    after_second = store.read(positions[1], 2)
+    assert [r.position for r in after_second] == positions[2:4]
+    assert store.max_position() == positions[-1]
+
+
+def test_two_writers_at_the_same_version_exactly_one_wins(store, t0):
+    stream = uuid4()
+    store.append([_queued(stream, 1, t0)])
+    results: list[str] = []
+    barrier = threading.Barrier(2)
+
+    def writer(tag: str) -> None:
+        barrier.wait()
+        try:
+            store.append([_queued(stream, 2, t0 + timedelta(seconds=1))])
+            results.append("won")
+        except ConcurrencyError:
+            results.append("conflict")
+
+    threads = [threading.Thread(target=writer, args=(t,)) for t in "ab"]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == ["conflict", "won"]
+    assert [e.originator_version for e in store.load(stream)] == [1, 2]
+
+
+def test_a_conflicting_batch_stores_nothing(store, t0):
+    a, b = uuid4(), uuid4()
+    store.append([_queued(a, 1, t0)])
+    with pytest.raises(ConcurrencyError, match="another writer"):
+        store.append([_queued(b, 1, t0), _queued(a, 1, t0)])
+    assert store.load(b) == []
+
+
+def test_a_stored_version_1_event_is_read_through_its_upcaster(store, t0):
+    stream = uuid4()
+    v1_state = {"_v": 1, "timestamp": t0.isoformat(), "reason": "Break"}
+    store.recorder.insert_events(
+        [StoredEvent(originator_id=stream, originator_version=1, topic="AgentPaused", state=json.dumps(v1_state).encode())]
+    )
+    [event] = store.load(stream)
+    assert isinstance(event, AgentPaused)
+    assert (event.reason_code, event.note) == ("break", "")
+    # and a v2 event round-trips as itself, stamped with its schema version
+    store.append([AgentPaused(originator_id=stream, originator_version=2, timestamp=t0, reason_code="other", note="dentist")])
+    stored = store.recorder.select_events(stream)[-1]
+    assert json.loads(stored.state)["_v"] == 2
+    assert store.load(stream)[-1].note == "dentist"
+
+
+def test_unknown_event_names_are_rejected_with_a_clear_error(store, t0):
+    stream = uuid4()
+    store.recorder.insert_events(
+        [StoredEvent(originator_id=stream, originator_version=1, topic="dialer.events:Mystery", state=b"{}")]
+    )
+    with pytest.raises(UnknownEventType, match=r"'dialer.events:Mystery' is not registered"):
+        store.load(stream)
+
+
+def test_the_in_memory_store_keeps_the_same_contract(t0):
+    s = InMemoryEventStore()
+    stream = uuid4()
+    s.append([_queued(stream, 1, t0)])
+    with pytest.raises(ConcurrencyError):
+        s.append([_queued(stream, 1, t0)])
+    assert [r.position for r in s.read(0)] == [1]
+
+
+# ---------------------------------------------------------------- registry rules (no store needed)
+
+
+def test_every_event_has_a_unique_stable_name():
+    names = [e.NAME for e in ALL_EVENTS]
+    assert len(names) == len(set(names)) and all(names)
+    assert all("." not in n and ":" not in n for n in names)  # never a module path
+
+
+def test_a_test_event_with_two_upcasters_is_upcast_in_sequence(t0):
+    @attrs.frozen(kw_only=True)
+    class Renamed(DomainEvent):
+        NAME: ClassVar[str] = "Renamed"
+        VERSION: ClassVar[int] = 3
+        full_name: str
+        source: str
+
+    upcasters = {
+        ("Renamed", 1): lambda s: {**{k: v for k, v in s.items() if k != "name"}, "full_name": s["name"]},
+        ("Renamed", 2): lambda s: {**s, "source": "legacy"},
+    }
+    mapper = CattrsMapper(EventRegistry([Renamed], upcasters))
+    stream = uuid4()
+    old = StoredEvent(stream, 1, "Renamed", json.dumps({"_v": 1, "timestamp": t0.isoformat(), "name": "Ann"}).encode())
+    event = mapper.to_domain_event(old)
+    assert (event.full_name, event.source) == ("Ann", "legacy")
+
+
+def test_a_registry_refuses_a_versioned_event_without_upcasters():
+    @attrs.frozen(kw_only=True)
+    class Bumped(DomainEvent):
+        NAME: ClassVar[str] = "Bumped"
+        VERSION: ClassVar[int] = 2
+
+    with pytest.raises(ValueError, match="no upcaster from v1"):
+        EventRegistry([Bumped], {})
+
+
+def test_store_urls_are_checked():
+    from adapters.eventstore import infrastructure_env
+
+    with pytest.raises(ValueError, match="unsupported DIALER_DATABASE_URL"):
+        infrastructure_env("mysql://x/y")
+    with pytest.raises(ValueError, match="names no database"):
+        infrastructure_env("postgresql://u@h:5432/")
+    env = infrastructure_env("postgresql://u@h:5433/db?schema=s1")
+    assert env["POSTGRES_ENABLE_DB_FUNCTIONS"] == "no"
+    assert (env["POSTGRES_HOST"], env["POSTGRES_PORT"], env["POSTGRES_SCHEMA"]) == ("h", "5433", "s1")
+    assert infrastructure_env("sqlite:///dialer.db")["SQLITE_DBNAME"] == "dialer.db"

@@ -1,0 +1,311 @@
+"""The dialler driven step by step with a manual clock, the in-memory store and a recording
+telephony fake (it implements the same Telephony port as the simulated and real adapters)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+import pytest
+
+from dialer_domain.engine import Dialler, ScreenPop
+from dialer_domain.events import CallAbandoned, CallEnded, DialAttempted, PacingDecided
+from dialer_domain.ports import campaign_id_for, contact_id_for, seeded_ids
+from dialer_domain.repository import InMemoryEventStore, Repository
+from dialer_domain.services import CampaignSpec, add_contacts, create_campaign, set_campaign_status
+from dialer_domain.values import (
+    AgentState,
+    CallOutcome,
+    CampaignSettings,
+    CampaignStatus,
+    ContactData,
+    ContactState,
+    DialMode,
+    PhoneNumber,
+)
+
+T0 = datetime(2026, 11, 23, 9, tzinfo=UTC)
+
+
+class ManualClock:
+    def __init__(self) -> None:
+        self.t = T0
+
+    def now(self) -> datetime:
+        return self.t
+
+    def advance(self, seconds: float) -> None:
+        self.t += timedelta(seconds=seconds)
+
+
+class RecordingTelephony:
+    def __init__(self) -> None:
+        self.placed: list[UUID] = []
+        self.numbers: dict[UUID, str] = {}
+        self.hung_up: list[tuple[UUID, str]] = []
+        self.connected: list[tuple[UUID, str]] = []
+
+    def place_call(self, *, call_id, number, caller_id_number, caller_id_name, max_ring_seconds, max_call_seconds) -> None:
+        self.placed.append(call_id)
+        self.numbers[call_id] = number
+
+    def connect_agent(self, *, call_id, agent_id) -> None:
+        self.connected.append((call_id, agent_id))
+
+    def hang_up(self, call_id, reason) -> None:
+        self.hung_up.append((call_id, reason))
+
+
+class RecordingDesktop:
+    def __init__(self) -> None:
+        self.offers: list[tuple[str, UUID, ScreenPop]] = []
+        self.pops: list[tuple[str, ScreenPop]] = []
+
+    def offered(self, agent_id, offer_id, pop, expires_at, auto_answer) -> None:
+        self.offers.append((agent_id, offer_id, pop))
+
+    def connected(self, agent_id, call_id, pop) -> None:
+        self.pops.append((agent_id, pop))
+
+    def wrapup_started(self, agent_id, call_id, until) -> None:
+        pass
+
+
+def setup(
+    mode: DialMode,
+    contacts: int = 5,
+    name: str = "Sales",
+    priority: int = 5,
+    skill: str = "sales",
+    assigned: str | None = None,
+    **settings,
+):
+    store = InMemoryEventStore()
+    clock = ManualClock()
+    tel = RecordingTelephony()
+    desk = RecordingDesktop()
+    engine = Dialler(store, tel, clock, seeded_ids(7), desktop=desk)
+    add_campaign(engine, mode, contacts, name, priority, skill, assigned, **settings)
+    return engine, clock, tel, desk, store
+
+
+def add_campaign(engine, mode, contacts, name, priority=5, skill="sales", assigned=None, **settings):
+    repo = Repository(engine.store)
+    create_campaign(
+        repo,
+        CampaignSpec(name=name, manager="m", priority=priority, dial_mode=mode),
+        settings=CampaignSettings(skill=skill, wrapup_seconds=10, min_redial_seconds=600, **settings),
+        hours=None,
+        at=T0,
+    )
+    cid = campaign_id_for(name)
+    rows = [(f"{name}-{i}", (PhoneNumber(f"+45200000{i:02d}"),), ContactData(name=f"C{i}"), 5, assigned) for i in range(contacts)]
+    add_contacts(repo, cid, rows, source="test", at=T0)
+    set_campaign_status(repo, cid, CampaignStatus.ENABLED, by="test", at=T0)
+    engine.sync()
+    return cid
+
+
+def login(engine, *agents, skills=("sales",)):
+    for a in agents:
+        engine.log_in(a, skills=skills)
+        engine.ready(a)
+
+
+def events_of(store, cls):
+    return [r.event for r in store.read(0, 100000) if isinstance(r.event, cls)]
+
+
+def test_progressive_dials_one_call_per_ready_agent_and_connects_the_answer():
+    engine, clock, tel, desk, store = setup(DialMode.PROGRESSIVE)
+    login(engine, "a1", "a2")
+    engine.tick()
+    assert len(tel.placed) == 2
+    decision = events_of(store, PacingDecided)[-1]
+    assert decision.ready_agents == 2 and decision.calls_to_place == 2
+    dial = events_of(store, DialAttempted)[0]
+    assert dial.decision_id == decision.decision_id and "campaign_open" in dial.checks
+    clock.advance(9)
+    engine.on_call_progress(tel.placed[0], CallOutcome.ANSWERED_HUMAN)
+    assert tel.connected and engine.agents[tel.connected[0][1]].state is AgentState.TALKING
+    assert desk.pops and desk.pops[0][1].data.name.startswith("C")  # screen pop (R9)
+    engine.tick()
+    assert len(tel.placed) == 2  # one agent talking, one ready with a call in flight
+
+
+def test_a_human_answer_with_no_free_agent_within_two_seconds_is_abandoned_r17():
+    engine, clock, tel, _, store = setup(DialMode.POWER, power_ratio_ready=3.0)
+    login(engine, "a1")
+    engine.tick()
+    assert len(tel.placed) == 3
+    clock.advance(8)
+    engine.on_call_progress(tel.placed[0], CallOutcome.ANSWERED_HUMAN)
+    engine.on_call_progress(tel.placed[1], CallOutcome.ANSWERED_HUMAN)
+    clock.advance(1.5)
+    engine.tick()
+    assert not events_of(store, CallAbandoned)
+    clock.advance(0.6)
+    engine.tick()
+    [abandoned] = events_of(store, CallAbandoned)
+    assert abandoned.wait_seconds == pytest.approx(2.1)
+    assert (tel.placed[1], "abandoned: no agent free") in tel.hung_up
+
+
+def test_a_waiting_answer_is_connected_when_an_agent_frees_within_two_seconds():
+    engine, clock, tel, _, store = setup(DialMode.POWER, power_ratio_ready=2.0)
+    login(engine, "a1")
+    engine.tick()
+    clock.advance(5)
+    engine.on_call_progress(tel.placed[0], CallOutcome.ANSWERED_HUMAN)
+    clock.advance(10)
+    engine.on_call_ended(tel.placed[0], CallOutcome.COMPLETED)
+    engine.dispose("a1", "sale")
+    engine.on_call_progress(tel.placed[1], CallOutcome.ANSWERED_HUMAN)  # a1 in wrap-up
+    clock.advance(1)
+    engine.ready("a1")
+    assert engine.agents["a1"].state is AgentState.TALKING
+    assert not events_of(store, CallAbandoned)
+
+
+def test_machine_answers_are_hung_up_and_retried_later():
+    engine, clock, tel, _, store = setup(DialMode.PROGRESSIVE)
+    login(engine, "a1")
+    engine.tick()
+    clock.advance(15)
+    engine.on_call_progress(tel.placed[0], CallOutcome.ANSWERED_MACHINE)
+    ended = events_of(store, CallEnded)[-1]
+    assert ended.outcome is CallOutcome.ANSWERED_MACHINE and ended.counts_as_attempt
+    assert ended.next_dial_at == clock.t + timedelta(seconds=600)
+
+
+def test_preview_offers_the_agent_first_and_dials_on_accept():
+    engine, clock, tel, desk, store = setup(DialMode.PREVIEW)
+    login(engine, "a1")
+    engine.tick()
+    assert tel.placed == [] and len(desk.offers) == 1
+    agent, offer, _pop = desk.offers[0]
+    clock.advance(10)
+    call = engine.accept_offer(agent, offer)
+    assert tel.placed == [call]
+    assert events_of(store, DialAttempted)[0].agent_id == "a1"
+    clock.advance(9)
+    engine.on_call_progress(call, CallOutcome.ANSWERED_HUMAN)
+    assert engine.agents["a1"].state is AgentState.TALKING
+
+
+def test_an_offer_not_answered_goes_to_the_next_ready_agent():
+    engine, clock, _tel, desk, _store = setup(DialMode.PREVIEW, contacts=1, preview_timeout_seconds=15)
+    login(engine, "a1")
+    engine.tick()
+    _first_agent, _, pop = desk.offers[0]
+    login(engine, "a2")
+    clock.advance(16)
+    engine.tick()
+    assert engine.agents["a1"].state is AgentState.PAUSED
+    assert desk.offers[-1][0] == "a2" and desk.offers[-1][2].contact_id == pop.contact_id
+
+
+def test_an_agent_leg_hang_up_before_the_ring_time_is_not_an_attempt_r6():
+    engine, clock, tel, desk, store = setup(DialMode.PREVIEW, contacts=1)
+    login(engine, "a1")
+    engine.tick()
+    call = engine.accept_offer("a1", desk.offers[0][1])
+    clock.advance(5)
+    engine.agent_hung_up("a1")
+    ended = events_of(store, CallEnded)[-1]
+    assert ended.outcome is CallOutcome.CANCELLED and not ended.counts_as_attempt
+    assert engine.agents["a1"].state is AgentState.READY
+    assert (call, "agent leg hung up") in tel.hung_up
+
+
+def test_an_agent_pausing_while_their_call_rings_is_handled_r17():
+    engine, clock, _tel, desk, store = setup(DialMode.PREVIEW, contacts=1)
+    login(engine, "a1")
+    engine.tick()
+    engine.accept_offer("a1", desk.offers[0][1])
+    clock.advance(3)
+    engine.pause("a1", "break")
+    ended = events_of(store, CallEnded)[-1]
+    assert ended.outcome is CallOutcome.CANCELLED and not ended.counts_as_attempt
+    contact = engine.contact(contact_id_for(campaign_id_for("Sales"), "Sales-0"))
+    assert contact.state is ContactState.PENDING and contact.attempts == 0
+
+
+def test_progressive_cancels_the_extra_call_when_a_ready_agent_pauses():
+    engine, _clock, tel, _, store = setup(DialMode.PROGRESSIVE)
+    login(engine, "a1", "a2")
+    engine.tick()
+    assert len(tel.placed) == 2
+    engine.pause("a2", "break")
+    assert len(tel.hung_up) == 1
+    assert events_of(store, CallEnded)[-1].outcome is CallOutcome.CANCELLED
+
+
+def test_auto_mode_dials_only_the_agents_own_contacts():
+    engine, _clock, _tel, desk, _store = setup(DialMode.AUTO, contacts=2, assigned="a1")
+    login(engine, "a1", "a2")
+    engine.tick()
+    assert [o[0] for o in desk.offers] == ["a1"]
+
+
+def test_the_higher_priority_campaign_places_its_calls_first_r1():
+    engine, _clock, _tel, _, store = setup(DialMode.PROGRESSIVE, name="Low", priority=2)
+    add_campaign(engine, DialMode.PROGRESSIVE, 3, "High", priority=9)
+    login(engine, "a1")
+    engine.tick()
+    [dial] = events_of(store, DialAttempted)
+    assert dial.campaign_id == campaign_id_for("High")
+
+
+def test_a_disabled_campaign_places_nothing_and_its_queue_is_taken_back():
+    engine, clock, tel, _, store = setup(DialMode.PROGRESSIVE)
+    login(engine, "a1")
+    engine.tick()
+    cid = campaign_id_for("Sales")
+    assert engine.queue.queued_count[cid] > 0
+    set_campaign_status(Repository(store), cid, CampaignStatus.DISABLED, by="test", at=clock.t)
+    engine.sync()
+    clock.advance(61)
+    engine.tick()
+    assert engine.queue.queued_count[cid] == 0
+    placed = len(tel.placed)
+    engine.on_call_ended(tel.placed[0], CallOutcome.NO_ANSWER)
+    engine.tick()
+    assert len(tel.placed) == placed
+
+
+def test_a_due_callback_is_dialled_first_and_within_five_minutes_r12():
+    engine, clock, tel, _, store = setup(DialMode.PROGRESSIVE, contacts=20)
+    login(engine, "a1")
+    engine.tick()
+    first = tel.placed[0]
+    clock.advance(9)
+    engine.on_call_progress(first, CallOutcome.ANSWERED_HUMAN)
+    clock.advance(60)
+    engine.on_call_ended(first, CallOutcome.COMPLETED)
+    due = clock.t + timedelta(minutes=30)
+    engine.dispose("a1", "sale", callback_at=due)
+    contact_id = events_of(store, DialAttempted)[0].originator_id
+    # keep the agent busy with other calls until the appointment
+    while clock.t < due + timedelta(minutes=1):
+        clock.advance(30)
+        if engine.agents["a1"].state is AgentState.WRAP_UP:
+            engine.ready("a1")
+        for call in list(engine.calls):
+            engine.on_call_ended(call, CallOutcome.NO_ANSWER)
+        engine.tick()
+    dials = [e for e in events_of(store, DialAttempted) if e.originator_id == contact_id]
+    assert len(dials) == 2
+    assert due <= dials[1].timestamp <= due + timedelta(minutes=5)
+
+
+def test_the_engine_rebuilds_its_views_from_the_log():
+    engine, clock, _tel, _, store = setup(DialMode.PROGRESSIVE)
+    login(engine, "a1")
+    engine.tick()
+    again = Dialler(store, RecordingTelephony(), clock, seeded_ids(8))
+    again.sync()
+    cid = campaign_id_for("Sales")
+    assert again.queue.queued_count[cid] == engine.queue.queued_count[cid]
+    assert again.agents["a1"] == engine.agents["a1"]
+    assert again.campaigns[cid] == engine.campaigns[cid]

@@ -1,0 +1,244 @@
+"""Opening hours, dialling order, pacing and the authorisation step: pure functions."""
+
+from __future__ import annotations
+
+import ast
+import pathlib
+import sys
+from datetime import UTC, date, datetime, time, timedelta
+from uuid import uuid4
+
+import pytest
+
+from dialer_domain import schedule
+from dialer_domain.authorisation import DialContext, authorise_dial
+from dialer_domain.campaign import Campaign
+from dialer_domain.contact import ContactAttempt
+from dialer_domain.events import ContactImported, ContactQueued
+from dialer_domain.pacing import PacingEstimator, PacingSnapshot, decide
+from dialer_domain.queue import LiveQueue, dialling_order_key
+from dialer_domain.values import (
+    CampaignSettings,
+    CampaignStatus,
+    ContactData,
+    DateException,
+    DialMode,
+    OpeningHours,
+    Period,
+    PhoneNumber,
+)
+
+CPH = "Europe/Copenhagen"
+HOURS = OpeningHours(
+    CPH,
+    {0: (Period(time(9), time(12)), Period(time(13), time(17)))},
+    (DateException(date(2026, 11, 30), ()), DateException(date(2026, 11, 29), (Period(time(10), time(12)),))),
+)
+
+
+def cph(y, mo, d, h, mi=0):
+    return datetime(y, mo, d, h, mi, tzinfo=schedule.zone(CPH)).astimezone(UTC)
+
+
+# ---------------------------------------------------------------- hours (R3, R4)
+
+
+def test_dialling_only_inside_a_period():
+    assert schedule.inside_period(HOURS, cph(2026, 11, 23, 9, 30))  # a Monday
+    assert not schedule.inside_period(HOURS, cph(2026, 11, 23, 12, 30))  # the gap
+    assert not schedule.inside_period(HOURS, cph(2026, 11, 24, 10))  # Tuesday: no hours
+
+
+def test_the_campaign_stays_on_in_the_gap_but_queues_nothing():
+    gap = cph(2026, 11, 23, 12, 30)
+    assert schedule.is_active(CampaignStatus.AUTOMATIC, HOURS, gap)
+    assert not schedule.may_dial(CampaignStatus.AUTOMATIC, HOURS, gap)
+    assert not schedule.is_active(CampaignStatus.AUTOMATIC, HOURS, cph(2026, 11, 23, 17, 1))
+
+
+def test_dated_exceptions_close_or_open_outside_normal_hours():
+    assert not schedule.inside_period(HOURS, cph(2026, 11, 30, 10))  # a Monday, closed by exception
+    assert schedule.inside_period(HOURS, cph(2026, 11, 29, 11))  # a Sunday, open by exception
+
+
+def test_disabled_never_dials_and_enabled_without_hours_always_may():
+    t = cph(2026, 11, 23, 10)
+    assert not schedule.may_dial(CampaignStatus.DISABLED, HOURS, t)
+    assert schedule.may_dial(CampaignStatus.ENABLED, None, t)
+    assert schedule.next_opening(HOURS, cph(2026, 11, 23, 12, 30)) == cph(2026, 11, 23, 13)
+
+
+def test_hours_are_validated():
+    with pytest.raises(ValueError, match="overlap"):
+        OpeningHours(CPH, {0: (Period(time(9), time(12)), Period(time(11), time(13)))})
+    with pytest.raises(ValueError, match="end after"):
+        Period(time(12), time(9))
+    with pytest.raises(ValueError, match="unknown time zone"):
+        schedule.zone("Mars/Olympus")
+
+
+# ---------------------------------------------------------------- ordering (R11)
+
+
+def test_due_callbacks_come_first_oldest_then_priority_then_new_oldest_fewest_attempts():
+    t = datetime(2026, 11, 23, 9, tzinfo=UTC)
+    keys = {
+        "cb_old_low": dialling_order_key(callback_at=t, priority=1, created_at=t, attempts=3),
+        "cb_old_high": dialling_order_key(callback_at=t, priority=9, created_at=t, attempts=3),
+        "cb_new": dialling_order_key(callback_at=t + timedelta(minutes=1), priority=9, created_at=t, attempts=0),
+        "new_oldest": dialling_order_key(callback_at=None, priority=1, created_at=t - timedelta(days=1), attempts=2),
+        "new_fresh": dialling_order_key(callback_at=None, priority=1, created_at=t, attempts=0),
+        "new_retried": dialling_order_key(callback_at=None, priority=1, created_at=t, attempts=1),
+    }
+    assert sorted(keys, key=keys.__getitem__) == ["cb_old_high", "cb_old_low", "cb_new", "new_oldest", "new_fresh", "new_retried"]
+
+
+def test_live_queue_takes_due_contacts_in_order_and_skips_stale_entries():
+    t = datetime(2026, 11, 23, 9, tzinfo=UTC)
+    camp = uuid4()
+    q = LiveQueue()
+    ids = [uuid4() for _ in range(3)]
+    for i, cid in enumerate(ids):
+        q.apply(
+            ContactImported(
+                originator_id=cid,
+                originator_version=1,
+                timestamp=t + timedelta(seconds=i),
+                campaign_id=camp,
+                key=str(i),
+                numbers=(PhoneNumber("+4520000001"),),
+                data=ContactData(),
+                priority=5,
+                assigned_agent=None,
+                source="t",
+            )
+        )
+    assert q.take_due(camp, t + timedelta(seconds=10), 2) == ids[:2]
+    q.apply(ContactQueued(originator_id=ids[0], originator_version=2, timestamp=t, campaign_id=camp))
+    assert q.queued_count[camp] == 1
+    assert q.next_queued(camp) == ids[0]
+    assert q.take_due(camp, t + timedelta(seconds=10), 5) == ids[1:]
+
+
+# ---------------------------------------------------------------- pacing (R2)
+
+
+def snap(**kw):
+    base = dict(
+        ready_agents=0,
+        wrapup_elapsed=(),
+        talking_elapsed=(),
+        dialling_elapsed=(),
+        answered_waiting=0,
+        logged_in=10,
+        queued_contacts=100,
+    )
+    base.update(kw)
+    return PacingSnapshot(**base)
+
+
+SET = CampaignSettings(skill="s", power_ratio_ready=1.7, power_ratio_wrapup=0.1)
+
+
+def test_progressive_places_one_call_per_ready_agent():
+    assert decide(DialMode.PROGRESSIVE, SET, snap(ready_agents=3, dialling_elapsed=(1.0,))).calls == 2
+    assert decide(DialMode.PROGRESSIVE, SET, snap(ready_agents=1, dialling_elapsed=(1.0, 2.0))).calls == 0
+
+
+def test_power_uses_both_ratios():
+    # 1.7 x 4 + 0.1 x 10 = 7.8 -> 7 in flight
+    d = decide(DialMode.POWER, SET, snap(ready_agents=4, wrapup_elapsed=(1.0,) * 10, logged_in=14))
+    assert d.calls == 7 and "1.7 x 4 ready" in d.reason
+
+
+def test_nothing_is_placed_below_the_minimum_of_agents():
+    s = CampaignSettings(skill="s", min_agents=3)
+    assert decide(DialMode.PROGRESSIVE, s, snap(ready_agents=2, logged_in=2)).calls == 0
+
+
+def test_pacing_never_exceeds_the_queue():
+    assert decide(DialMode.PROGRESSIVE, SET, snap(ready_agents=5, queued_contacts=2)).calls == 2
+
+
+def test_predictive_dials_more_than_ready_agents_but_keeps_the_abandon_risk_bounded():
+    est = PacingEstimator()
+    for i in range(400):
+        est.record_dial_outcome(i % 4 == 0, 9.0 if i % 4 == 0 else 25.0)
+    d = decide(DialMode.PREDICTIVE, SET, snap(ready_agents=4), est)
+    assert d.calls > 4  # answer probability 0.25: several calls per ready agent
+    more = decide(DialMode.PREDICTIVE, SET, snap(ready_agents=4, dialling_elapsed=(1.0,) * 30), est)
+    assert more.calls < d.calls  # calls already in flight use up the room
+    assert d.estimates["p_human"] == pytest.approx(0.25, abs=0.02)
+
+
+def test_predictive_allowance_is_tuned_down_when_abandons_run_high():
+    est = PacingEstimator()
+    for _ in range(200):
+        est.record_answer(abandoned=True)
+    est.tune(0.03)
+    assert est.gain < 1.0
+    low = PacingEstimator()
+    for _ in range(200):
+        low.record_answer(abandoned=False)
+    low.tune(0.03)
+    assert low.gain > 1.0
+
+
+# ---------------------------------------------------------------- authorisation
+
+
+def test_every_dial_is_authorised_with_named_checks():
+    t = cph(2026, 11, 23, 10)
+    c = Campaign.create(uuid4(), name="x", manager="m", dial_mode=DialMode.POWER, settings=SET, hours=HOURS, at=t)
+    contact = ContactAttempt.import_(
+        uuid4(), campaign_id=c.id, key="k", numbers=(PhoneNumber("+4520000001"),), data=ContactData(), at=t
+    )
+    blocked = authorise_dial(DialContext(c, contact, t))
+    assert not blocked.allowed
+    assert any("campaign_open" in r for r in blocked.reasons) and any("contact_waiting" in r for r in blocked.reasons)
+    c.change_status(CampaignStatus.AUTOMATIC, t, by="m")
+    contact.queue(t)
+    ok = authorise_dial(DialContext(c, contact, t))
+    assert ok.allowed and ok.checks == ("campaign_open", "contact_waiting", "attempts_left", "number_available")
+
+
+# ---------------------------------------------------------------- the dependency rule
+
+
+ALLOWED_STDLIB = {
+    "__future__",
+    "abc",
+    "bisect",
+    "collections",
+    "dataclasses",
+    "datetime",
+    "enum",
+    "functools",
+    "heapq",
+    "itertools",
+    "math",
+    "random",
+    "re",
+    "typing",
+    "uuid",
+    "zoneinfo",
+}
+
+
+def test_the_domain_imports_only_attrs_and_pure_standard_library():
+    root = pathlib.Path(__file__).resolve().parents[2] / "src" / "dialer_domain"
+    bad = []
+    for path in root.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            for n in names:
+                top = n.split(".")[0]
+                if top not in ALLOWED_STDLIB | {"attrs", "dialer_domain"}:
+                    bad.append(f"{path.name}: {n}")
+    assert bad == [], bad
+    assert "sqlite3" in sys.stdlib_module_names  # the list above is a strict subset of the stdlib
