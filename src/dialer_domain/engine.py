@@ -340,6 +340,7 @@ class Dialler:
                     and s.wrapup_until.timestamp() <= t
                     and self.config.auto_ready_after_wrapup
                 ):
+                    self._record_wrapup(s, now)
                     s.ready(now, by="system: wrap-up time over")
                     self._touch(s)
                     self._agent_became_ready(s, now)
@@ -703,11 +704,17 @@ class Dialler:
         now = self._step()
         self._run_timers(now)
         s = self.agent(agent_id)
+        self._record_wrapup(s, now)
         s.ready(now)
         self._touch(s)
         self._agent_became_ready(s, now)
         self._pace_all(now)
         self._commit()
+
+    def _record_wrapup(self, s: AgentSession, now: datetime) -> None:
+        """Measured wrap-up lengths feed predictive pacing (call before readying the agent)."""
+        if s.state is AgentState.WRAP_UP and s.call_campaign in self.estimators:
+            self.estimators[s.call_campaign].wrap.add(_since(s, now))
 
     def _agent_became_ready(self, s: AgentSession, now: datetime) -> None:
         """A waiting human answer gets this agent first: higher campaign priority, then oldest."""

@@ -88,7 +88,7 @@ class PacingEstimator:
     wrap: _Window = attrs.field(factory=lambda: _Window(400, [10.0, 15.0, 20.0]))
     humans: int = 0
     abandons: int = 0
-    gain: float = 1.0  # online-tuned multiplier on the allowance
+    gain: float = 0.7  # online-tuned multiplier on the allowance; starts cautious
     _humans_at_tune: int = 0
 
     def __attrs_post_init__(self) -> None:
@@ -124,12 +124,15 @@ class PacingEstimator:
         """Integral action on log(gain): measured abandon rate below the aim raises the allowance,
         above lowers it. Steps are small and only after fresh answers, so it cannot ring."""
         fresh = self.humans - self._humans_at_tune
-        if fresh < 20 or self.humans < 100:
+        if fresh < 10 or self.humans < 50:
             return
         self._humans_at_tune = self.humans
-        aim = 0.8 * target  # leave room for day-to-day variance below the hard target
+        # Aim below the target by two standard errors of the rate measured so far, so that the
+        # day's final figure stays under the target on a bad day too (the margin shrinks as the
+        # day's answers accumulate).
+        aim = max(0.3 * target, target - 2 * math.sqrt(target * (1 - target) / self.humans))
         error = (aim - self.abandon_rate) / aim
-        self.gain = min(6.0, max(0.25, self.gain * math.exp(0.15 * max(-1.0, min(1.0, error)))))
+        self.gain = min(6.0, max(0.1, self.gain * math.exp(0.3 * max(-1.0, min(1.0, error)))))
 
     def survival_tables(self, horizon: float) -> tuple[list[float], list[float]]:
         """For each elapsed bin e: P(human answer in (e, e+h] | still ringing at e), and the same

@@ -1,0 +1,118 @@
+"""bench/pacing: every dial mode through the real engine on the in-memory store.
+
+Scenario (issue 4): N agents all logged in, 8 h measured after a 15-minute warm-up, seeds 1-5; the
+world is WorldParams' defaults (human 0.25, machine 0.15, busy 0.05 at 3 s, unreachable 0.05 at 4 s,
+else no answer; ring timeout 25 s; talk lognormal mean/SD 120 s; wrap-up mean 15 s SD 7.5 s;
+preview 10 s). Agents click Ready after their wrap-up (the campaign's own wrap-up limit is long).
+
+    .venv/bin/python -m bench.pacing                 # the full table (about 15 minutes on 2 cores)
+    .venv/bin/python -m bench.pacing --agents 20 --seeds 1 2 --modes predictive progressive
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+from adapters.eventstore import open_event_store
+from adapters.simulation import SimulationConfig, run_simulation
+from dialer_domain.values import DialMode
+
+#: (label, mode, power ratio ready, power ratio wrap-up)
+VARIANTS: dict[str, tuple[DialMode, float, float]] = {
+    "preview": (DialMode.PREVIEW, 1.7, 0.1),
+    "auto": (DialMode.AUTO, 1.7, 0.1),
+    "progressive": (DialMode.PROGRESSIVE, 1.7, 0.1),
+    "power-1.7": (DialMode.POWER, 1.7, 0.1),
+    "power-3.0": (DialMode.POWER, 3.0, 0.0),
+    "predictive": (DialMode.PREDICTIVE, 1.7, 0.1),
+}
+
+
+def target_for(agents: int) -> float:
+    """The campaign's abandon target: 3% (the default) up to 20 agents, 1% for large teams."""
+    return 0.01 if agents >= 50 else 0.03
+
+
+def one(args: tuple[str, int, int, float]) -> dict[str, Any]:
+    label, agents, seed, hours = args
+    mode, ratio_ready, ratio_wrap = VARIANTS[label]
+    cfg = SimulationConfig(
+        mode=mode,
+        agents=agents,
+        contacts=int(agents * (hours + 0.25) * 60 * 1.2) + 200,
+        hours=hours,
+        warmup_minutes=15,
+        seed=seed,
+        power_ratio_ready=ratio_ready,
+        power_ratio_wrapup=ratio_wrap,
+        target_abandon_rate=target_for(agents),
+        wrapup_seconds=600,
+    )
+    started = time.perf_counter()
+    store = open_event_store("memory:")
+    r = run_simulation(store, cfg)
+    s = r.summary
+    return {
+        "variant": label,
+        "agents": agents,
+        "seed": seed,
+        "occupancy": s["occupancy"],
+        "talk_min_per_agent_hour": s["talk_minutes_per_agent_hour"],
+        "abandon_rate": s["abandon_rate"],
+        "dials": s["dials"],
+        "events": r.events,
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--agents", type=int, nargs="+", default=[5, 20, 50])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
+    ap.add_argument("--modes", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    ap.add_argument("--hours", type=float, default=8.0)
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--json", dest="json_out", help="also write every run to this file")
+    a = ap.parse_args(argv)
+    jobs = [(m, n, s, a.hours) for n in a.agents for m in a.modes for s in a.seeds]
+    jobs.sort(key=lambda j: -j[1])  # big ones first, for a balanced pool
+    started = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=a.jobs) as pool:
+        runs = list(pool.map(one, jobs))
+    wall = time.perf_counter() - started
+    if a.json_out:
+        with open(a.json_out, "w") as fh:
+            json.dump(runs, fh, indent=1)
+    print(f"bench/pacing: {len(runs)} runs of {a.hours:g} h after 15 min warm-up, seeds {a.seeds}, {wall:.0f} s wall on {a.jobs} workers")
+    print("abandon target: 3% up to 20 agents, 1% at 50 (predictive only; the other modes have no target)")
+    head = f"{'N':>3} {'mode':<12} {'occupancy':>9} {'talk min/agent-h':>16} {'abandon mean':>12} {'abandon worst':>13} {'sim s/run':>9}"
+    print(head)
+    print("-" * len(head))
+    for n in a.agents:
+        prog = None
+        for m in a.modes:
+            rs = [r for r in runs if r["agents"] == n and r["variant"] == m]
+            occ = statistics.median(r["occupancy"] for r in rs)
+            talk = statistics.median(r["talk_min_per_agent_hour"] for r in rs)
+            ab_mean = statistics.mean(r["abandon_rate"] for r in rs)
+            ab_worst = max(r["abandon_rate"] for r in rs)
+            secs = statistics.median(r["seconds"] for r in rs)
+            if m == "progressive":
+                prog = talk
+            print(f"{n:>3} {m:<12} {occ:>9.3f} {talk:>16.1f} {ab_mean:>12.2%} {ab_worst:>13.2%} {secs:>9.1f}")
+        pred = [r for r in runs if r["agents"] == n and r["variant"] == "predictive"]
+        if prog and pred:
+            gain = statistics.median(r["talk_min_per_agent_hour"] for r in pred) / prog
+            print(f"{n:>3} predictive gain over progressive (talk minutes per agent-hour, medians): x{gain:.2f}")
+    print("(occupancy and talk: median over seeds; abandon: mean and worst seed)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
