@@ -173,15 +173,16 @@ def test_predictive_dials_more_than_ready_agents_but_keeps_the_abandon_risk_boun
 
 def test_predictive_allowance_is_tuned_down_when_abandons_run_high():
     est = PacingEstimator()
+    start = est.gain
     for _ in range(200):
         est.record_answer(abandoned=True)
     est.tune(0.03)
-    assert est.gain < 1.0
+    assert est.gain < start
     low = PacingEstimator()
     for _ in range(200):
         low.record_answer(abandoned=False)
     low.tune(0.03)
-    assert low.gain > 1.0
+    assert low.gain > start
 
 
 # ---------------------------------------------------------------- authorisation
