@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Protocol
 from uuid import UUID, uuid5
@@ -82,12 +82,6 @@ class Telephony(Protocol):
     def connect_agent(self, *, call_id: UUID, agent_id: str) -> None: ...
 
     def hang_up(self, call_id: UUID, reason: str) -> None: ...
-
-
-class ListSource(Protocol):
-    """Where contact rows come from (an uploaded file, a drop folder)."""
-
-    def rows(self) -> Iterator[dict[str, str]]: ...
 
 
 IdFactory = Callable[[], UUID]
