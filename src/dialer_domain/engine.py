@@ -27,24 +27,11 @@ from dialer_domain.campaign import Campaign
 from dialer_domain.contact import ContactAttempt
 from dialer_domain.errors import NotAllowed, NotFound
 from dialer_domain.events import (
-    AgentConnected,
+    AGENT_EVENTS,
+    CAMPAIGN_EVENTS,
     AgentLoggedIn,
-    AgentLoggedOut,
-    AgentPaused,
-    AgentReady,
-    CallOffered,
-    CampaignCreated,
-    CampaignDialModeChanged,
-    CampaignHoursChanged,
-    CampaignPriorityChanged,
-    CampaignSettingsChanged,
-    CampaignStatusChanged,
     DomainEvent,
-    OfferAccepted,
-    OfferDeclined,
     PacingDecided,
-    WrapUpExtended,
-    WrapUpStarted,
 )
 from dialer_domain.pacing import PacingEstimator, PacingSnapshot, decide
 from dialer_domain.ports import (
@@ -60,28 +47,6 @@ from dialer_domain.queue import LiveQueue
 from dialer_domain.repository import Repository
 from dialer_domain.schedule import local_time
 from dialer_domain.values import AgentState, CallOutcome, ContactData, ContactState, DialMode
-
-CAMPAIGN_EVENTS = (
-    CampaignCreated,
-    CampaignSettingsChanged,
-    CampaignDialModeChanged,
-    CampaignPriorityChanged,
-    CampaignHoursChanged,
-    CampaignStatusChanged,
-)
-AGENT_EVENTS = (
-    AgentLoggedIn,
-    AgentReady,
-    CallOffered,
-    OfferAccepted,
-    OfferDeclined,
-    AgentConnected,
-    WrapUpStarted,
-    WrapUpExtended,
-    AgentPaused,
-    AgentLoggedOut,
-)
-
 
 _LIVE_CONTACT_STATES = frozenset({ContactState.QUEUED, ContactState.OFFERED, ContactState.DIALLING, ContactState.CONNECTED})
 

@@ -327,14 +327,15 @@ class AgentLoggedOut(DomainEvent):
     by: str
 
 
-ALL_EVENTS: tuple[type[DomainEvent], ...] = (
+CAMPAIGN_EVENTS: tuple[type[DomainEvent], ...] = (
     CampaignCreated,
     CampaignSettingsChanged,
     CampaignDialModeChanged,
     CampaignPriorityChanged,
     CampaignHoursChanged,
     CampaignStatusChanged,
-    PacingDecided,
+)
+CONTACT_EVENTS: tuple[type[DomainEvent], ...] = (
     ContactImported,
     ContactUpdated,
     ContactAssigned,
@@ -351,6 +352,8 @@ ALL_EVENTS: tuple[type[DomainEvent], ...] = (
     DispositionRecorded,
     CallbackScheduled,
     AttemptsExhausted,
+)
+AGENT_EVENTS: tuple[type[DomainEvent], ...] = (
     AgentLoggedIn,
     AgentReady,
     CallOffered,
@@ -362,5 +365,8 @@ ALL_EVENTS: tuple[type[DomainEvent], ...] = (
     AgentPaused,
     AgentLoggedOut,
 )
+ALL_EVENTS: tuple[type[DomainEvent], ...] = (*CAMPAIGN_EVENTS, PacingDecided, *CONTACT_EVENTS, *AGENT_EVENTS)
 
-__all__ = ["ALL_EVENTS", "AgentState", "DomainEvent"] + [e.__name__ for e in ALL_EVENTS]
+__all__ = ["AGENT_EVENTS", "ALL_EVENTS", "CAMPAIGN_EVENTS", "CONTACT_EVENTS", "AgentState", "DomainEvent"] + [
+    e.__name__ for e in ALL_EVENTS
+]
