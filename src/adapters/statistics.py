@@ -291,7 +291,8 @@ class StatisticsFold:
         c = self.campaign_day(campaign_id)
         a = self.agents_total(agent_ids)
         hours = a.logged_in_seconds / 3600
-        ready = a.seconds.get("ready", 0.0)
+        # waiting for a call: ready, or holding an offer / a reserved call that is still ringing
+        ready = sum(a.seconds.get(k, 0.0) for k in ("ready", "offered", "reserved"))
         return {
             "dials": c.dials,
             "human_answers": c.human,
