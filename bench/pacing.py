@@ -92,10 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"bench/pacing: {len(runs)} runs of {a.hours:g} h after 15 min warm-up, seeds {a.seeds}")
     print(f"{wall:.0f} s wall on {a.jobs} workers")
     print("abandon target: 3% up to 20 agents, 1% at 50 (predictive only; the other modes have no target)")
-    head = (
-        f"{'N':>3} {'mode':<12} {'occupancy':>9} {'talk min/agent-h':>16} "
-        f"{'abandon mean':>12} {'abandon worst':>13} {'sim s/run':>9}"
-    )
+    head = f"{'N':>3} {'mode':<12} {'occupancy':>9} {'talk min/agent-h':>16} {'abandon mean':>12} {'abandon worst':>13} {'sim s/run':>9}"
     print(head)
     print("-" * len(head))
     for n in a.agents:

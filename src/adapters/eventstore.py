@@ -98,9 +98,7 @@ class EventRegistry:
         try:
             return self.by_name[name]
         except KeyError:
-            raise UnknownEventType(
-                f"stored event name {name!r} is not registered; known names: {', '.join(sorted(self.by_name))}"
-            ) from None
+            raise UnknownEventType(f"stored event name {name!r} is not registered; known names: {', '.join(sorted(self.by_name))}") from None
 
     def upcast(self, name: str, state: dict[str, Any], from_version: int, to_version: int) -> dict[str, Any]:
         if from_version > to_version:
@@ -144,8 +142,7 @@ class CattrsMapper(Mapper[UUID]):
             state = json.loads(stored_event.state)
         except ValueError as exc:
             raise EventSchemaError(
-                f"stored event {stored_event.topic} {stored_event.originator_id} v{stored_event.originator_version} "
-                f"is not valid JSON: {exc}"
+                f"stored event {stored_event.topic} {stored_event.originator_id} v{stored_event.originator_version} is not valid JSON: {exc}"
             ) from exc
         version = int(state.pop("_v", 1))
         state = self.registry.upcast(cls.NAME, state, version, cls.VERSION)
@@ -163,9 +160,7 @@ class CattrsMapper(Mapper[UUID]):
 class RecorderEventStore:
     """The EventStore port on an eventsourcing ``ApplicationRecorder``."""
 
-    def __init__(
-        self, recorder: ApplicationRecorder, mapper: CattrsMapper | None = None, *, url: str = "", factory: Any = None
-    ) -> None:
+    def __init__(self, recorder: ApplicationRecorder, mapper: CattrsMapper | None = None, *, url: str = "", factory: Any = None) -> None:
         self.recorder = recorder
         self.mapper = mapper or CattrsMapper()
         self.url = url
@@ -234,9 +229,7 @@ def infrastructure_env(url: str) -> dict[str, str]:
             # reader never skips an event that commits late. Keep it: see ADR 0003.
             "POSTGRES_ENABLE_DB_FUNCTIONS": "no",
         }
-    raise ValueError(
-        f"unsupported DIALER_DATABASE_URL {url!r}: use memory:, sqlite:///FILE or postgresql://USER@HOST:PORT/DB[?schema=S]"
-    )
+    raise ValueError(f"unsupported DIALER_DATABASE_URL {url!r}: use memory:, sqlite:///FILE or postgresql://USER@HOST:PORT/DB[?schema=S]")
 
 
 def open_factory(url: str) -> InfrastructureFactory[Any]:

@@ -327,8 +327,11 @@ def run_simulation(store: EventStore, cfg: SimulationConfig, progress: Callable[
     name = cfg.campaign_name or f"Simulated {cfg.mode.value} {cfg.day} #{existing + 1} seed {cfg.seed}"
     skill = f"sim-{cfg.mode.value}"
     end_local = start_local + timedelta(seconds=total)
-    closes = end_local.time() if end_local.date() == start_local.date() else time(23, 59, 59)
-    hours = OpeningHours(cfg.time_zone, {d: (Period(start_local.time(), closes),) for d in range(7)})
+    if end_local.date() == start_local.date():
+        periods: tuple[Period, ...] = (Period(start_local.time(), end_local.time()),)
+    else:  # the day runs past midnight: open from the start to midnight and from midnight to the end
+        periods = (Period(time(0), end_local.time()), Period(start_local.time(), time(23, 59, 59, 999999)))
+    hours = OpeningHours(cfg.time_zone, {d: periods for d in range(7)})
     settings = CampaignSettings(
         skill=skill,
         max_ring_seconds=cfg.max_ring_seconds,
@@ -378,9 +381,7 @@ def run_simulation(store: EventStore, cfg: SimulationConfig, progress: Callable[
     # End of day: stop placing calls, let calls in progress finish, then log everyone out.
     agents_world.stopping = True
     end_at = clock.now()
-    driver.call(
-        lambda: set_campaign_status(engine.repo, cid, CampaignStatus.DISABLED, by="simulation: end of day", at=clock.now())
-    )
+    driver.call(lambda: set_campaign_status(engine.repo, cid, CampaignStatus.DISABLED, by="simulation: end of day", at=clock.now()))
     driver.call(engine.sync)
     env.run(until=total + 4 * 3600)
     for a in agent_ids:

@@ -86,7 +86,11 @@ class AgentFigures:
     seconds: dict[str, float] = attrs.field(factory=dict)
     pause_seconds: dict[str, float] = attrs.field(factory=dict)
     connects: int = 0
-    talk_seconds: float = 0.0
+    campaign_connects: dict[str, int] = attrs.field(factory=dict)
+
+    @property
+    def talk_seconds(self) -> float:
+        return self.seconds.get("talking", 0.0)
 
     @property
     def logged_in_seconds(self) -> float:
@@ -122,9 +126,12 @@ class StatisticsFold:
         self.campaign_names: dict[UUID, str] = {}
         self._campaign_tz: dict[UUID, str] = {}
         self._contact_campaign: dict[UUID, UUID] = {}
-        self._call_agent: dict[UUID, str] = {}
         self._callback_pending: set[UUID] = set()
         self._agents: dict[UUID, _AgentTrack] = {}
+        # what changed since the last drain (a persisted projection writes these)
+        self.dirty_contacts: set[UUID] = set()
+        self.dirty_agents: set[UUID] = set()
+        self.dirty_campaigns: set[UUID] = set()
 
     # -------------------------------------------------------------- helpers
 
@@ -167,6 +174,7 @@ class StatisticsFold:
 
     def _agent(self, ev: DomainEvent, state: AgentState) -> _AgentTrack:
         t = self._agents[ev.originator_id]
+        self.dirty_agents.add(ev.originator_id)
         self._close_interval(t, ev.timestamp)
         t.state = state
         t.since = ev.timestamp
@@ -185,18 +193,23 @@ class StatisticsFold:
                 self.campaign_names[ev.originator_id] = ev.name
                 if ev.hours is not None:
                     self._campaign_tz[ev.originator_id] = ev.hours.time_zone
+                self.dirty_campaigns.add(ev.originator_id)
             case CampaignHoursChanged():
                 if ev.hours is not None:
                     self._campaign_tz[ev.originator_id] = ev.hours.time_zone
+                    self.dirty_campaigns.add(ev.originator_id)
             case ContactImported():
                 self._contact_campaign[ev.originator_id] = ev.campaign_id
+                self.dirty_contacts.add(ev.originator_id)
             case DialAttempted():
                 if self._inside(ev.timestamp):
                     cell = self._cell(ev.campaign_id, ev.timestamp)
                     cell.dials += 1
                     if ev.originator_id in self._callback_pending:
                         cell.callbacks_kept += 1
-                self._callback_pending.discard(ev.originator_id)
+                if ev.originator_id in self._callback_pending:
+                    self._callback_pending.discard(ev.originator_id)
+                    self.dirty_contacts.add(ev.originator_id)
             case CallProgressed():
                 if ev.progress.is_answer and self._inside(ev.timestamp):
                     c = self._contact_campaign.get(ev.originator_id)
@@ -204,7 +217,6 @@ class StatisticsFold:
                         cell = self._cell(c, ev.timestamp)
                         setattr(cell, OUTCOME_FIELDS[ev.progress], getattr(cell, OUTCOME_FIELDS[ev.progress]) + 1)
             case CallConnected():
-                self._call_agent[ev.call_id] = ev.agent_id
                 c = self._contact_campaign.get(ev.originator_id)
                 if c is not None and self._inside(ev.timestamp):
                     self._cell(c, ev.timestamp).connects += 1
@@ -214,19 +226,13 @@ class StatisticsFold:
                     self._cell(c, ev.timestamp).abandons += 1
             case CallEnded():
                 c = self._contact_campaign.get(ev.originator_id)
-                agent = self._call_agent.pop(ev.call_id, None)
                 if c is None or not self._inside(ev.timestamp):
                     return
                 cell = self._cell(c, ev.timestamp)
                 if ev.outcome in (CallOutcome.BUSY, CallOutcome.NO_ANSWER, CallOutcome.FAILED, CallOutcome.CANCELLED):
                     name = OUTCOME_FIELDS[ev.outcome]
                     setattr(cell, name, getattr(cell, name) + 1)
-                if ev.talk_seconds:
-                    cell.talk_seconds += ev.talk_seconds
-                    if agent is not None:
-                        fig = self._agent_day(agent, c, ev.timestamp)
-                        fig.connects += 1
-                        fig.talk_seconds += ev.talk_seconds
+                cell.talk_seconds += ev.talk_seconds
             case DispositionRecorded():
                 c = self._contact_campaign.get(ev.originator_id)
                 if c is not None and self._inside(ev.timestamp):
@@ -235,6 +241,7 @@ class StatisticsFold:
             case CallbackScheduled():
                 c = self._contact_campaign.get(ev.originator_id)
                 self._callback_pending.add(ev.originator_id)
+                self.dirty_contacts.add(ev.originator_id)
                 if c is not None and self._inside(ev.timestamp):
                     self._cell(c, ev.timestamp).callbacks_set += 1
             case AgentLoggedIn():
@@ -250,7 +257,13 @@ class StatisticsFold:
             case OfferDeclined():
                 self._agent(ev, AgentState.READY)
             case AgentConnected():
-                self._agent(ev, AgentState.TALKING).campaign = ev.campaign_id
+                t = self._agent(ev, AgentState.TALKING)
+                t.campaign = ev.campaign_id
+                if self._inside(ev.timestamp):
+                    fig = self._agent_day(t.agent_id, ev.campaign_id, ev.timestamp)
+                    fig.connects += 1
+                    key = str(ev.campaign_id)
+                    fig.campaign_connects[key] = fig.campaign_connects.get(key, 0) + 1
             case WrapUpStarted():
                 self._agent(ev, AgentState.WRAP_UP)
             case AgentPaused():
@@ -284,7 +297,6 @@ class StatisticsFold:
             for k, v in fig.seconds.items():
                 total.seconds[k] = total.seconds.get(k, 0.0) + v
             total.connects += fig.connects
-            total.talk_seconds += fig.talk_seconds
         return total
 
     def summary(self, campaign_id: UUID | None = None, agent_ids: Iterable[str] | None = None) -> dict[str, Any]:

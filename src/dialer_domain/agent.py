@@ -71,9 +71,7 @@ class AgentSession(Aggregate):
         if self.state in (AgentState.PAUSED, AgentState.WRAP_UP):
             self._record(AgentReady, at, by=by)
         elif self.state is not AgentState.READY:
-            raise NotAllowed(
-                f"agent {self.agent_id} is {self.state.value}; only a paused agent or one in wrap-up can become ready"
-            )
+            raise NotAllowed(f"agent {self.agent_id} is {self.state.value}; only a paused agent or one in wrap-up can become ready")
 
     def offer(self, *, offer_id: UUID, campaign_id: UUID, contact_id: UUID, expires_at: datetime, at: datetime) -> None:
         self._require(AgentState.READY, "be offered a call")

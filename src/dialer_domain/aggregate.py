@@ -31,9 +31,7 @@ class Aggregate:
 
     def _fold(self, event: DomainEvent) -> None:
         if event.originator_version != self.version + 1:
-            raise ValueError(
-                f"event {event.NAME} v{event.originator_version} does not follow version {self.version} of {self.id}"
-            )
+            raise ValueError(f"event {event.NAME} v{event.originator_version} does not follow version {self.version} of {self.id}")
         self.apply(event)
         self.version = event.originator_version
 

@@ -41,9 +41,7 @@ LIST_STATES = frozenset({ContactState.NEW, ContactState.PENDING, ContactState.CA
 #: States in which a call (or an offer of one) is in progress.
 IN_CALL_STATES = frozenset({ContactState.OFFERED, ContactState.DIALLING, ContactState.CONNECTED})
 
-_NOT_ANSWERED = frozenset(
-    {CallOutcome.NO_ANSWER, CallOutcome.BUSY, CallOutcome.FAILED, CallOutcome.ANSWERED_MACHINE, CallOutcome.ABANDONED}
-)
+_NOT_ANSWERED = frozenset({CallOutcome.NO_ANSWER, CallOutcome.BUSY, CallOutcome.FAILED, CallOutcome.ANSWERED_MACHINE, CallOutcome.ABANDONED})
 
 
 def check_contact_priority(priority: int) -> int:
@@ -219,9 +217,7 @@ class ContactAttempt(Aggregate):
         if self.state not in (ContactState.QUEUED, ContactState.OFFERED):
             raise NotAllowed(f"contact {self.key!r} is {self.state.value}; only a queued or offered contact is dialled")
         if self.attempts >= settings.max_attempts_per_contact:
-            raise NotAllowed(
-                f"contact {self.key!r} has no attempts left ({self.attempts} of {settings.max_attempts_per_contact})"
-            )
+            raise NotAllowed(f"contact {self.key!r} has no attempts left ({self.attempts} of {settings.max_attempts_per_contact})")
         index = self.dialable_number(at, settings)
         if index is None:
             raise NotAllowed(f"contact {self.key!r} has no number with attempts left outside its redial delay")

@@ -411,9 +411,7 @@ class Dialler:
             logged_in=len(agents),
             queued_contacts=self.queue.queued_count[c.id],
         )
-        if snap.ready_agents == 0 and not (
-            c.dial_mode is not DialMode.PROGRESSIVE and (snap.wrapup_elapsed or snap.talking_elapsed)
-        ):
+        if snap.ready_agents == 0 and not (c.dial_mode is not DialMode.PROGRESSIVE and (snap.wrapup_elapsed or snap.talking_elapsed)):
             return
         decision = decide(c.dial_mode, c.config, snap, self.estimators[c.id])
         in_flight = len(dialling) + waiting

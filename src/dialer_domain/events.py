@@ -367,6 +367,4 @@ AGENT_EVENTS: tuple[type[DomainEvent], ...] = (
 )
 ALL_EVENTS: tuple[type[DomainEvent], ...] = (*CAMPAIGN_EVENTS, PacingDecided, *CONTACT_EVENTS, *AGENT_EVENTS)
 
-__all__ = ["AGENT_EVENTS", "ALL_EVENTS", "CAMPAIGN_EVENTS", "CONTACT_EVENTS", "AgentState", "DomainEvent"] + [
-    e.__name__ for e in ALL_EVENTS
-]
+__all__ = ["AGENT_EVENTS", "ALL_EVENTS", "CAMPAIGN_EVENTS", "CONTACT_EVENTS", "AgentState", "DomainEvent"] + [e.__name__ for e in ALL_EVENTS]

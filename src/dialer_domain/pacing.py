@@ -200,9 +200,7 @@ def decide(
     return PacingDecision(n, reason, est)
 
 
-def _predictive(
-    settings: CampaignSettings, snap: PacingSnapshot, est: PacingEstimator, room: int
-) -> tuple[int, str, dict[str, float]]:
+def _predictive(settings: CampaignSettings, snap: PacingSnapshot, est: PacingEstimator, room: int) -> tuple[int, str, dict[str, float]]:
     est.tune(settings.target_abandon_rate)
     horizon = est.answer_time_quantile(0.7)
     p_ring, _ = est.survival_tables(horizon)
@@ -248,10 +246,7 @@ def _predictive(
         "mean_talk_s": round(est.talk.mean(), 1),
         "mean_wrap_s": round(wrap_mean, 1),
     }
-    reason = (
-        f"predictive: {mu_a:.2f} answers expected within {horizon:.0f}s against {mu_f:.2f} agents expected free; "
-        f"allowance {allowance:.4f}"
-    )
+    reason = f"predictive: {mu_a:.2f} answers expected within {horizon:.0f}s against {mu_f:.2f} agents expected free; allowance {allowance:.4f}"
     return n, reason, estimates
 
 

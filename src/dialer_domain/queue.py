@@ -68,9 +68,7 @@ class Entry:
         self.stamp = 0
 
     def key(self) -> OrderKey:
-        return dialling_order_key(
-            callback_at=self.callback_at, priority=self.priority, created_at=self.created_at, attempts=self.attempts
-        )
+        return dialling_order_key(callback_at=self.callback_at, priority=self.priority, created_at=self.created_at, attempts=self.attempts)
 
     def due_at(self) -> datetime | None:
         if self.state is ContactState.NEW:
@@ -207,11 +205,7 @@ class LiveQueue:
         while heap:
             item = heap[0]
             e = self.entries[item[2]]
-            if (
-                e.stamp != item[1]
-                or e.state is not ContactState.QUEUED
-                or (agent_id is not None and e.assigned_agent != agent_id)
-            ):
+            if e.stamp != item[1] or e.state is not ContactState.QUEUED or (agent_id is not None and e.assigned_agent != agent_id):
                 heapq.heappop(heap)
                 continue
             if item[2] in exclude:
@@ -228,6 +222,4 @@ class LiveQueue:
 
     def assigned_unprocessed(self, campaign_id: UUID, agent_id: str) -> int:
         live = (ContactState.NEW, ContactState.PENDING, ContactState.QUEUED, ContactState.CALLBACK_SCHEDULED)
-        return sum(
-            1 for e in self.entries.values() if e.campaign_id == campaign_id and e.assigned_agent == agent_id and e.state in live
-        )
+        return sum(1 for e in self.entries.values() if e.campaign_id == campaign_id and e.assigned_agent == agent_id and e.state in live)

@@ -54,9 +54,7 @@ class InMemoryEventStore:
         for e in events:
             head = heads.get(e.originator_id, len(self._streams.get(e.originator_id, ())))
             if e.originator_version != head + 1:
-                raise ConcurrencyError(
-                    f"stream {e.originator_id} is at version {head}; cannot append version {e.originator_version}"
-                )
+                raise ConcurrencyError(f"stream {e.originator_id} is at version {head}; cannot append version {e.originator_version}")
             heads[e.originator_id] = e.originator_version
         positions = []
         for e in events:

@@ -29,9 +29,7 @@ class CampaignSpec:
     dial_mode: DialMode
 
 
-def create_campaign(
-    repo: Repository, spec: CampaignSpec, *, settings: CampaignSettings, hours: OpeningHours | None, at: datetime
-) -> Campaign:
+def create_campaign(repo: Repository, spec: CampaignSpec, *, settings: CampaignSettings, hours: OpeningHours | None, at: datetime) -> Campaign:
     campaign = Campaign.create(
         campaign_id_for(spec.name),
         name=spec.name,
@@ -60,9 +58,7 @@ def set_campaign_status(repo: Repository, campaign_id: UUID, status: CampaignSta
 ContactRow = tuple[str, tuple[PhoneNumber, ...], ContactData, int, str | None]
 
 
-def add_contacts(
-    repo: Repository, campaign_id: UUID, rows: Iterable[ContactRow], *, source: str, at: datetime, batch: int = 500
-) -> int:
+def add_contacts(repo: Repository, campaign_id: UUID, rows: Iterable[ContactRow], *, source: str, at: datetime, batch: int = 500) -> int:
     """Add new contacts (key, numbers, data, priority, assigned agent) in atomic batches."""
     repo.get(Campaign, campaign_id)  # it must exist
     pending: list[ContactAttempt] = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime, time
+from enum import StrEnum
 from functools import partial
 from typing import Annotated, Any
 from uuid import UUID
@@ -14,14 +15,15 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from adapters.eventstore import RecorderEventStore, make_event_converter
+from adapters import audit, projections
+from adapters.audit import AuditTrail
+from adapters.eventstore import make_event_converter
 from adapters.phone import normalise
 from adapters.simulation import SimulationConfig, WorldParams, run_simulation
+from adapters.statistics import AgentFigures, CampaignFigures
 from dialer_domain.campaign import Campaign
-from dialer_domain.contact import ContactAttempt
 from dialer_domain.errors import DomainError
-from dialer_domain.events import ContactImported, DomainEvent, PacingDecided
-from dialer_domain.ports import campaign_id_for, contact_id_for
+from dialer_domain.ports import campaign_id_for
 from dialer_domain.services import CampaignSpec, add_contact, create_campaign, set_campaign_status
 from dialer_domain.values import (
     CampaignSettings,
@@ -44,6 +46,8 @@ audit_app = typer.Typer(help="Replay the recorded history of a contact or campai
 app.add_typer(campaign_app, name="campaign")
 app.add_typer(contact_app, name="contact")
 app.add_typer(audit_app, name="audit")
+stats_app = typer.Typer(help="Statistics by campaign, hour and agent (R19), kept as a projection of the events.", no_args_is_help=True)
+app.add_typer(stats_app, name="stats")
 console = Console()
 _conv = make_event_converter()
 
@@ -95,9 +99,7 @@ def campaign_create(
     priority: Annotated[int, typer.Option(help="1..10, 10 highest (R1).")] = 5,
     description: str = "",
     hours: Annotated[str | None, typer.Option(help="Opening hours, e.g. 'mon-fri=09:00-12:00,13:00-17:00'.")] = None,
-    exception: Annotated[
-        list[str] | None, typer.Option(help="Dated exception: 2026-12-24=closed or 2026-12-27=10:00-14:00.")
-    ] = None,
+    exception: Annotated[list[str] | None, typer.Option(help="Dated exception: 2026-12-24=closed or 2026-12-27=10:00-14:00.")] = None,
     tz: Annotated[str, typer.Option(help="Time zone of the hours.")] = "Europe/Copenhagen",
     max_ring: Annotated[int, typer.Option(help="Max ring seconds.")] = 25,
     attempts: Annotated[int, typer.Option(help="Attempts per number.")] = 3,
@@ -214,39 +216,49 @@ def contact_add(
     console.print(f"added contact {c.key} ({c.id}) with {len(c.numbers)} number(s): {', '.join(n.e164 for n in c.numbers)}")
 
 
-def _event_row(e: DomainEvent) -> dict[str, Any]:
-    body = _conv.unstructure(e)
-    for k in ("originator_id", "originator_version", "timestamp"):
-        body.pop(k, None)
-    return {
-        "event": e.NAME,
-        "version": e.originator_version,
-        "at": e.timestamp.isoformat(),
-        "stream": str(e.originator_id),
-        "data": body,
-    }
-
-
-def _print_events(title: str, events: list[DomainEvent], as_json: bool) -> None:
-    rows = [_event_row(e) for e in events]
+def _print_trail(trail: AuditTrail, as_json: bool, limit: int = 0) -> None:
+    entries = trail.entries[:limit] if limit else trail.entries
     if as_json:
-        print(json.dumps(rows, indent=2, default=str))
+        rows = [
+            {
+                "at": e.at.isoformat(),
+                "event": e.event,
+                "stream": str(e.stream),
+                "version": e.version,
+                "cause": e.cause,
+                "data": e.data,
+            }
+            for e in entries
+        ]
+        print(json.dumps({"subject": trail.subject, "state": trail.state, "events": rows}, indent=2, default=str))
         return
-    table = Table(title=title)
+    table = Table(title=f"{trail.subject}: {len(trail.entries)} events")
     table.add_column("at (UTC)")
     table.add_column("event")
+    table.add_column("cause", overflow="fold")
     table.add_column("details", overflow="fold")
-    for r in rows:
-        details = ", ".join(f"{k}={v}" for k, v in r["data"].items() if v not in (None, "", [], {}))
-        table.add_row(r["at"][:23], r["event"], details)
+    for e in entries:
+        details = ", ".join(f"{k}={v}" for k, v in e.data.items() if v not in (None, "", [], {}) and k not in _CAUSE_KEYS)
+        table.add_row(e.at.isoformat()[:23], e.event, e.cause, details)
     console.print(table)
+    state = {k: v for k, v in trail.state.items() if k in _STATE_KEYS}
+    console.print(f"state then: {json.dumps(state, default=str)}")
 
 
-def _resolve_contact(ref: str) -> UUID:
-    if "/" in ref:
-        campaign, _, key = ref.partition("/")
-        return contact_id_for(campaign_id_for(campaign), key)
-    return UUID(ref)
+_CAUSE_KEYS = {"reason", "changed_by", "by", "scheduled_by", "assigned_by", "source", "checks", "estimates"}
+_STATE_KEYS = {
+    "key",
+    "name",
+    "agent_id",
+    "state",
+    "status",
+    "attempts",
+    "priority",
+    "dial_mode",
+    "disposition",
+    "callback_at",
+    "version",
+}
 
 
 def _as_of(value: str | None) -> datetime | None:
@@ -258,83 +270,189 @@ def _as_of(value: str | None) -> datetime | None:
     return t
 
 
+AsOf = Annotated[str | None, typer.Option(help="The history and state as they were at this time (ISO 8601 with zone).")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
 @audit_app.command("contact")
-def audit_contact(
-    ref: Annotated[str, typer.Argument(help="CAMPAIGN/KEY or the contact's id.")],
-    as_of: Annotated[str | None, typer.Option(help="Only events up to this time (ISO 8601 with zone).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
-    """Every event of one contact, in order, with the pacing decision behind each dial."""
+def audit_contact(ref: Annotated[str, typer.Argument(help="CAMPAIGN/KEY or the contact's id.")], as_of: AsOf = None, as_json: AsJson = False) -> None:
+    """Every event of one contact in order, with the pacing decision behind each dial."""
     store = bootstrap.store()
     try:
-        cid = _resolve_contact(ref)
-        cutoff = _as_of(as_of)
-        events = [e for e in store.load(cid) if cutoff is None or e.timestamp <= cutoff]
-        if not events:
-            _fail(f"no contact {ref}")
-        decisions = _decisions_for(store, events)
-        merged = sorted(events + decisions, key=lambda e: (e.timestamp, 0 if isinstance(e, PacingDecided) else 1))
-        state = ContactAttempt.replay(cid, events)
+        if "/" in ref:
+            campaign, _, key = ref.partition("/")
+            trail = audit.contact_trail_by_key(store, campaign, key, as_of=_as_of(as_of))
+        else:
+            trail = audit.contact_trail(store, UUID(ref), as_of=_as_of(as_of))
     except (DomainError, ValueError) as exc:
         _fail(str(exc))
     finally:
         store.close()
-    _print_events(f"contact {state.key}: {state.state.value}, {state.attempts} attempts", merged, as_json)
-
-
-def _decisions_for(store: RecorderEventStore, events: list[DomainEvent]) -> list[DomainEvent]:
-    wanted = {getattr(e, "decision_id", None) for e in events} - {None}
-    if not wanted:
-        return []
-    from dialer_domain.ports import pacing_log_id_for
-
-    found: list[DomainEvent] = []
-    logs = {(getattr(e, "campaign_id", None), e.timestamp.date()) for e in events if getattr(e, "decision_id", None)}
-    for campaign_id, day in logs:
-        if campaign_id is None:
-            continue
-        for d in (day.fromordinal(day.toordinal() - 1), day, day.fromordinal(day.toordinal() + 1)):
-            for e in store.load(pacing_log_id_for(campaign_id, d.isoformat())):
-                if isinstance(e, PacingDecided) and e.decision_id in wanted:
-                    found.append(e)
-    return found
+    _print_trail(trail, as_json)
 
 
 @audit_app.command("campaign")
 def audit_campaign(
     name: str,
-    as_of: Annotated[str | None, typer.Option(help="Only events up to this time.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-    limit: Annotated[int, typer.Option(help="At most this many events (0: all).")] = 200,
+    as_of: AsOf = None,
+    as_json: AsJson = False,
+    limit: Annotated[int, typer.Option(help="At most this many events (0: all).")] = 0,
 ) -> None:
-    """The campaign's own events and those of its contacts, in log order."""
+    """The campaign's events, its pacing decisions and its contacts' events, in log order."""
     store = bootstrap.store()
     try:
-        cid = campaign_id_for(name)
-        cutoff = _as_of(as_of)
-        contacts: set[UUID] = set()
-        out: list[DomainEvent] = []
-        position = 0
-        while True:
-            batch = store.read(position, 5000)
-            if not batch:
-                break
-            position = batch[-1].position
-            for r in batch:
-                e = r.event
-                if isinstance(e, ContactImported) and e.campaign_id == cid:
-                    contacts.add(e.originator_id)
-                if cutoff is not None and e.timestamp > cutoff:
-                    continue
-                if e.originator_id == cid or e.originator_id in contacts or getattr(e, "campaign_id", None) == cid:
-                    out.append(e)
-        if not out:
-            _fail(f"no campaign named {name!r}")
+        trail = audit.campaign_trail(store, name, as_of=_as_of(as_of))
     except (DomainError, ValueError) as exc:
         _fail(str(exc))
     finally:
         store.close()
-    _print_events(f"campaign {name}: {len(out)} events", out[:limit] if limit else out, as_json)
+    _print_trail(trail, as_json, limit)
+
+
+@audit_app.command("agent")
+def audit_agent(agent_id: str, as_of: AsOf = None, as_json: AsJson = False) -> None:
+    """Every session of one agent: logins, offers, calls, wrap-ups, pauses."""
+    store = bootstrap.store()
+    try:
+        trail = audit.agent_trail(store, agent_id, as_of=_as_of(as_of))
+    except (DomainError, ValueError) as exc:
+        _fail(str(exc))
+    finally:
+        store.close()
+    _print_trail(trail, as_json)
+
+
+class By(StrEnum):
+    hour = "hour"
+    agent = "agent"
+
+
+class Format(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+def _progress_bar(label: str) -> Progress:
+    return Progress(TextColumn(label), BarColumn(), TextColumn("{task.completed}/{task.total} events"), TimeElapsedColumn(), console=console)
+
+
+@stats_app.command("show")
+def stats_show(
+    campaign: Annotated[str, typer.Option(help="Campaign name.")],
+    day: Annotated[str, typer.Option(help="Day in the campaign's time zone, YYYY-MM-DD.")],
+    by: Annotated[By, typer.Option(help="Rows per hour of the day, or per agent.")] = By.hour,
+    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
+) -> None:
+    """Show a campaign's figures for one day (the view is brought up to date first)."""
+    url = bootstrap.database_url()
+    store = bootstrap.store(url)
+    try:
+        datetime.fromisoformat(day)
+        view = projections.open_view(url)
+        projections.catch_up(store, view)
+        cid = str(campaign_id_for(campaign))
+        if cid not in view.campaign_names():
+            raise ValueError(f"no campaign named {campaign!r} in the statistics")
+        camp, agents = projections.figures_from_counters(view.counters(kind="campaign_hour", k1=cid, k2=day) + view.counters(kind="agent_day"))
+    except (DomainError, ValueError) as exc:
+        _fail(str(exc))
+    finally:
+        store.close()
+    rows: list[dict[str, Any]] = []
+    if by is By.hour:
+        total = CampaignFigures()
+        for (_, _, hour), fig in sorted(camp.items()):
+            rows.append({"hour": f"{hour:02d}", **_campaign_row(fig)})
+            total.add(fig)
+        rows.append({"hour": "day", **_campaign_row(total)})
+    else:
+        for (agent, d), afig in sorted(agents.items()):
+            if d == day and cid in afig.campaign_connects:
+                rows.append({"agent": agent, **_agent_row(afig)})
+    _emit(rows, fmt, f"{campaign} on {day} by {by.value}")
+
+
+def _campaign_row(f: CampaignFigures) -> dict[str, Any]:
+    return {
+        "dials": f.dials,
+        "human": f.human,
+        "machine": f.machine,
+        "busy": f.busy,
+        "no_answer": f.no_answer,
+        "failed": f.failed,
+        "connects": f.connects,
+        "abandons": f.abandons,
+        "abandon_rate": round(f.abandon_rate, 4),
+        "talk_min": round(f.talk_seconds / 60, 1),
+        "wrapup_min": round(f.wrapup_seconds / 60, 1),
+        "callbacks_set": f.callbacks_set,
+        "callbacks_kept": f.callbacks_kept,
+        "dispositions": " ".join(f"{k}={v}" for k, v in sorted(f.dispositions.items())),
+    }
+
+
+def _agent_row(a: AgentFigures) -> dict[str, Any]:
+    return {
+        "logged_in_min": round(a.logged_in_seconds / 60, 1),
+        "connects": a.connects,
+        "talk_min": round(a.talk_seconds / 60, 1),
+        "wrapup_min": round(a.seconds.get("wrap_up", 0.0) / 60, 1),
+        "ready_min": round(a.seconds.get("ready", 0.0) / 60, 1),
+        "occupancy": round(a.occupancy, 4),
+        "pause_min": " ".join(f"{k}={v / 60:.1f}" for k, v in sorted(a.pause_seconds.items())),
+    }
+
+
+def _emit(rows: list[dict[str, Any]], fmt: Format, title: str) -> None:
+    if fmt is Format.json:
+        print(json.dumps(rows, indent=2))
+    elif fmt is Format.csv:
+        import csv
+        import sys
+
+        if rows:
+            w = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]))
+            w.writeheader()
+            w.writerows(rows)
+    else:
+        table = Table(title=title)
+        for col in rows[0] if rows else ["(no figures)"]:
+            table.add_column(col, overflow="fold")
+        for r in rows:
+            table.add_row(*(str(v) for v in r.values()))
+        console.print(table)
+
+
+@stats_app.command("rebuild")
+def stats_rebuild(
+    projection: Annotated[str, typer.Option(help="Which projection to regenerate.")] = projections.PROJECTION,
+    batch: Annotated[int, typer.Option(help="Events per transaction.")] = 5000,
+) -> None:
+    """Regenerate from position 0 beside the live figures, then switch (safe while the engine writes)."""
+    if projection != projections.PROJECTION:
+        _fail(f"unknown projection {projection!r}; there is: {projections.PROJECTION}")
+    url = bootstrap.database_url()
+    store = bootstrap.store(url)
+    try:
+        view = projections.open_view(url)
+        with _progress_bar(f"rebuilding {projection}") as bar:
+            task = bar.add_task("rebuild", total=store.max_position())
+            gen, done = projections.rebuild(store, view, batch, progress=lambda pos, head: bar.update(task, completed=pos, total=head))
+    except (DomainError, ValueError) as exc:
+        _fail(str(exc))
+    finally:
+        store.close()
+    console.print(f"{projection}: generation {gen} is live, {done} events folded")
+
+
+@stats_app.command("follow")
+def stats_follow(timeout: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None) -> None:
+    """Keep the statistics current as events arrive (the library's ProjectionRunner); Ctrl-C stops."""
+    try:
+        projections.follow(bootstrap.database_url(), timeout=timeout)
+    except ValueError as exc:
+        _fail(str(exc))
 
 
 @app.command()
@@ -437,8 +555,7 @@ def simulate(
     console.print(table)
     for m, r in results:
         console.print(
-            f"{m.value}: campaign '{r.campaign_name}', {r.events} events in the store; "
-            f"replay with: dialer audit campaign '{r.campaign_name}'"
+            f"{m.value}: campaign '{r.campaign_name}', {r.events} events in the store; replay with: dialer audit campaign '{r.campaign_name}'"
         )
 
 

@@ -102,9 +102,7 @@ def test_a_conflicting_batch_stores_nothing(store, t0):
 def test_a_stored_version_1_event_is_read_through_its_upcaster(store, t0):
     stream = uuid4()
     v1_state = {"_v": 1, "timestamp": t0.isoformat(), "reason": "Break"}
-    store.recorder.insert_events(
-        [StoredEvent(originator_id=stream, originator_version=1, topic="AgentPaused", state=json.dumps(v1_state).encode())]
-    )
+    store.recorder.insert_events([StoredEvent(originator_id=stream, originator_version=1, topic="AgentPaused", state=json.dumps(v1_state).encode())])
     [event] = store.load(stream)
     assert isinstance(event, AgentPaused)
     assert (event.reason_code, event.note) == ("break", "")
@@ -117,9 +115,7 @@ def test_a_stored_version_1_event_is_read_through_its_upcaster(store, t0):
 
 def test_unknown_event_names_are_rejected_with_a_clear_error(store, t0):
     stream = uuid4()
-    store.recorder.insert_events(
-        [StoredEvent(originator_id=stream, originator_version=1, topic="dialer.events:Mystery", state=b"{}")]
-    )
+    store.recorder.insert_events([StoredEvent(originator_id=stream, originator_version=1, topic="dialer.events:Mystery", state=b"{}")])
     with pytest.raises(UnknownEventType, match=r"'dialer.events:Mystery' is not registered"):
         store.load(stream)
 

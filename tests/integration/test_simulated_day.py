@@ -68,15 +68,11 @@ def check_attempts_and_redial_delay(events):
         elif isinstance(e, DialAttempted):
             end = ended.get(e.call_id)
             if end is None or end.counts_as_attempt:
-                counted[(e.originator_id, rounds[e.originator_id], e.number)].append(
-                    (e.timestamp, end.timestamp if end else None)
-                )
+                counted[(e.originator_id, rounds[e.originator_id], e.number)].append((e.timestamp, end.timestamp if end else None))
     for key, calls in counted.items():
         assert len(calls) <= CFG["attempts_per_number"], f"{key} dialled {len(calls)} times"
         for (_, prev_end), (start, _) in itertools.pairwise(calls):
-            assert prev_end is not None and start >= prev_end + timedelta(seconds=CFG["min_redial_seconds"]), (
-                f"{key} redialled early"
-            )
+            assert prev_end is not None and start >= prev_end + timedelta(seconds=CFG["min_redial_seconds"]), f"{key} redialled early"
 
 
 def check_hours_and_status(events, result):
@@ -94,11 +90,7 @@ def check_callbacks_within_five_minutes(events, day_end):
         if cb.callback_at > day_end - timedelta(minutes=5):
             continue
         next_dial = next(
-            (
-                e
-                for e in events
-                if isinstance(e, DialAttempted) and e.originator_id == cb.originator_id and e.timestamp > cb.timestamp
-            ),
+            (e for e in events if isinstance(e, DialAttempted) and e.originator_id == cb.originator_id and e.timestamp > cb.timestamp),
             None,
         )
         assert next_dial is not None, f"callback at {cb.callback_at} never dialled"

@@ -81,9 +81,7 @@ def test_settings_reject_bad_values():
 
 
 def dial(contact, t, settings=S):
-    contact.dial(
-        call_id=uuid4(), settings=settings, dial_mode=DialMode.PROGRESSIVE, agent_id=None, decision_id=None, checks=(), at=t
-    )
+    contact.dial(call_id=uuid4(), settings=settings, dial_mode=DialMode.PROGRESSIVE, agent_id=None, decision_id=None, checks=(), at=t)
     return contact.current_call.call_id
 
 

@@ -191,9 +191,7 @@ def test_predictive_allowance_is_tuned_down_when_abandons_run_high():
 def test_every_dial_is_authorised_with_named_checks():
     t = cph(2026, 11, 23, 10)
     c = Campaign.create(uuid4(), name="x", manager="m", dial_mode=DialMode.POWER, settings=SET, hours=HOURS, at=t)
-    contact = ContactAttempt.import_(
-        uuid4(), campaign_id=c.id, key="k", numbers=(PhoneNumber("+4520000001"),), data=ContactData(), at=t
-    )
+    contact = ContactAttempt.import_(uuid4(), campaign_id=c.id, key="k", numbers=(PhoneNumber("+4520000001"),), data=ContactData(), at=t)
     blocked = authorise_dial(DialContext(c, contact, t))
     assert not blocked.allowed
     assert any("campaign_open" in r for r in blocked.reasons) and any("contact_waiting" in r for r in blocked.reasons)

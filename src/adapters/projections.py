@@ -1,0 +1,428 @@
+"""The statistics view, persisted: SQLite and PostgreSQL, on the eventsourcing library's projection
+machinery (``Projection``, ``ProjectionRunner`` and its tracking recorders).
+
+Each view row and the tracking position are written in one transaction, so processing is exactly
+once and resumes after a crash from the last committed position. Rows carry a *generation*:
+``rebuild`` builds a new generation from position 0 beside the live one while the engine keeps
+writing, catches up, then switches the live pointer in one transaction and drops the old rows, so a
+reader never sees half-built figures.
+
+The fold itself is ``adapters.statistics.StatisticsFold``; this module loads the little state the
+fold needs between batches (the contacts' campaigns and pending callbacks, agents' current states,
+campaigns' time zones) and stores what a batch changed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import Mapper, Tracking
+from eventsourcing.postgres import PostgresTrackingRecorder
+from eventsourcing.projection import Projection
+from eventsourcing.sqlite import SQLiteTrackingRecorder
+
+from adapters.eventstore import CattrsMapper, RecorderEventStore, infrastructure_env, open_factory
+from adapters.statistics import AgentFigures, CampaignFigures, StatisticsFold, _AgentTrack
+from dialer_domain.events import CONTACT_EVENTS
+from dialer_domain.ports import RecordedEvent
+from dialer_domain.values import AgentState
+
+APP_NAME = "stored"  # the library names tables after the application: ``stored_events``
+PROJECTION = "statistics"
+
+_SCHEMA = [
+    "CREATE TABLE IF NOT EXISTS {p}dialer_view_generation (projection TEXT PRIMARY KEY, live INTEGER NOT NULL, next INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS {p}dialer_stats_counter (gen INTEGER NOT NULL, kind TEXT NOT NULL, k1 TEXT NOT NULL, "
+    "k2 TEXT NOT NULL, k3 INTEGER NOT NULL, metric TEXT NOT NULL, value DOUBLE PRECISION NOT NULL, "
+    "PRIMARY KEY (gen, kind, k1, k2, k3, metric))",
+    "CREATE TABLE IF NOT EXISTS {p}dialer_stats_contact (gen INTEGER NOT NULL, contact_id TEXT NOT NULL, "
+    "campaign_id TEXT NOT NULL, callback_pending INTEGER NOT NULL, PRIMARY KEY (gen, contact_id))",
+    "CREATE TABLE IF NOT EXISTS {p}dialer_stats_agent (gen INTEGER NOT NULL, session_id TEXT NOT NULL, agent_id TEXT NOT NULL, "
+    "state TEXT NOT NULL, since TEXT, pause_reason TEXT, campaign_id TEXT, PRIMARY KEY (gen, session_id))",
+    "CREATE TABLE IF NOT EXISTS {p}dialer_stats_campaign (gen INTEGER NOT NULL, campaign_id TEXT NOT NULL, name TEXT NOT NULL, "
+    "tz TEXT, PRIMARY KEY (gen, campaign_id))",
+]
+
+
+class StatisticsViewMixin:
+    """SQL shared by the SQLite and PostgreSQL views; subclasses give the dialect."""
+
+    datastore: Any
+    placeholder = "%s"
+
+    def _prefix(self) -> str:
+        return ""
+
+    def _sql(self, statement: str) -> str:
+        s = statement.replace("{p}", self._prefix())
+        return s.replace("%s", self.placeholder) if self.placeholder != "%s" else s
+
+    def _create_view_tables(self, curs: Any) -> None:
+        for stmt in _SCHEMA:
+            curs.execute(self._sql(stmt))
+
+    def _tracking_name(self, gen: int) -> str:
+        return f"{APP_NAME}#{PROJECTION}@{gen}"
+
+    # ------------------------------------------------------------------ generations
+
+    def live_generation(self) -> int:
+        with self.datastore.transaction(commit=True) as curs:
+            return self._live(curs)
+
+    def _live(self, curs: Any) -> int:
+        curs.execute(self._sql("SELECT live FROM {p}dialer_view_generation WHERE projection = %s"), (PROJECTION,))
+        row = curs.fetchone()
+        if row is None:
+            curs.execute(
+                self._sql("INSERT INTO {p}dialer_view_generation (projection, live, next) VALUES (%s, 1, 2) ON CONFLICT DO NOTHING"),
+                (PROJECTION,),
+            )
+            return 1
+        return int(row["live"])
+
+    def new_generation(self) -> int:
+        with self.datastore.transaction(commit=True) as curs:
+            self._live(curs)
+            curs.execute(self._sql("SELECT next FROM {p}dialer_view_generation WHERE projection = %s"), (PROJECTION,))
+            gen = int(curs.fetchone()["next"])
+            curs.execute(self._sql("UPDATE {p}dialer_view_generation SET next = next + 1 WHERE projection = %s"), (PROJECTION,))
+            return gen
+
+    def switch_to(self, gen: int) -> int:
+        """Make ``gen`` live and drop the rows of the one it replaces, in one transaction."""
+        with self.datastore.transaction(commit=True) as curs:
+            old = self._live(curs)
+            curs.execute(self._sql("UPDATE {p}dialer_view_generation SET live = %s WHERE projection = %s"), (gen, PROJECTION))
+            for table in ("dialer_stats_counter", "dialer_stats_contact", "dialer_stats_agent", "dialer_stats_campaign"):
+                curs.execute(self._sql(f"DELETE FROM {{p}}{table} WHERE gen = %s"), (old,))
+            return old
+
+    def gen_position(self, gen: int) -> int:
+        found: int | None = self.max_tracking_id(self._tracking_name(gen))  # type: ignore[attr-defined]
+        return found or 0
+
+    # ------------------------------------------------------------------ the fold's state
+
+    def load_fold(self, gen: int, fold: StatisticsFold, contact_ids: Sequence[UUID]) -> None:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(self._sql("SELECT campaign_id, name, tz FROM {p}dialer_stats_campaign WHERE gen = %s"), (gen,))
+            for row in curs.fetchall():
+                cid = UUID(row["campaign_id"])
+                fold.campaign_names[cid] = row["name"]
+                if row["tz"]:
+                    fold._campaign_tz[cid] = row["tz"]
+            curs.execute(
+                self._sql("SELECT session_id, agent_id, state, since, pause_reason, campaign_id FROM {p}dialer_stats_agent WHERE gen = %s"),
+                (gen,),
+            )
+            for row in curs.fetchall():
+                fold._agents[UUID(row["session_id"])] = _AgentTrack(
+                    row["agent_id"],
+                    AgentState(row["state"]),
+                    datetime.fromisoformat(row["since"]) if row["since"] else None,
+                    row["pause_reason"],
+                    UUID(row["campaign_id"]) if row["campaign_id"] else None,
+                )
+            ids = [str(c) for c in contact_ids]
+            for i in range(0, len(ids), 500):
+                chunk = ids[i : i + 500]
+                marks = ", ".join(["%s"] * len(chunk))
+                curs.execute(
+                    self._sql(
+                        f"SELECT contact_id, campaign_id, callback_pending FROM {{p}}dialer_stats_contact WHERE gen = %s AND contact_id IN ({marks})"
+                    ),
+                    (gen, *chunk),
+                )
+                for row in curs.fetchall():
+                    cid = UUID(row["contact_id"])
+                    fold._contact_campaign[cid] = UUID(row["campaign_id"])
+                    if row["callback_pending"]:
+                        fold._callback_pending.add(cid)
+
+    def commit_fold(self, gen: int, fold: StatisticsFold, tracking: Tracking) -> None:
+        """Write what the fold counted and changed, and the tracking position, in one transaction."""
+        counters = list(_counter_rows(fold))
+        contacts = [
+            (gen, str(c), str(fold._contact_campaign[c]), int(c in fold._callback_pending))
+            for c in fold.dirty_contacts
+            if c in fold._contact_campaign
+        ]
+        agents = [
+            (
+                gen,
+                str(sid),
+                t.agent_id,
+                t.state.value,
+                t.since.isoformat() if t.since else None,
+                t.pause_reason,
+                str(t.campaign) if t.campaign else None,
+            )
+            for sid, t in ((sid, fold._agents[sid]) for sid in fold.dirty_agents if sid in fold._agents)
+        ]
+        campaigns = [(gen, str(c), fold.campaign_names.get(c, ""), fold._campaign_tz.get(c)) for c in fold.dirty_campaigns]
+        with self.datastore.transaction(commit=True) as curs:
+            if counters:
+                curs.executemany(
+                    self._sql(
+                        "INSERT INTO {p}dialer_stats_counter (gen, kind, k1, k2, k3, metric, value) VALUES (%s, %s, %s, %s, %s, %s, %s) "
+                        "ON CONFLICT (gen, kind, k1, k2, k3, metric) DO UPDATE SET value = {p}dialer_stats_counter.value + excluded.value"
+                    ),
+                    [(gen, *row) for row in counters],
+                )
+            if contacts:
+                curs.executemany(
+                    self._sql(
+                        "INSERT INTO {p}dialer_stats_contact (gen, contact_id, campaign_id, callback_pending) VALUES (%s, %s, %s, %s) "
+                        "ON CONFLICT (gen, contact_id) DO UPDATE SET campaign_id = excluded.campaign_id, callback_pending = excluded.callback_pending"
+                    ),
+                    contacts,
+                )
+            if agents:
+                curs.executemany(
+                    self._sql(
+                        "INSERT INTO {p}dialer_stats_agent (gen, session_id, agent_id, state, since, pause_reason, campaign_id) "
+                        "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (gen, session_id) DO UPDATE SET agent_id = excluded.agent_id, "
+                        "state = excluded.state, since = excluded.since, pause_reason = excluded.pause_reason, campaign_id = excluded.campaign_id"
+                    ),
+                    agents,
+                )
+            if campaigns:
+                curs.executemany(
+                    self._sql(
+                        "INSERT INTO {p}dialer_stats_campaign (gen, campaign_id, name, tz) VALUES (%s, %s, %s, %s) "
+                        "ON CONFLICT (gen, campaign_id) DO UPDATE SET name = excluded.name, tz = excluded.tz"
+                    ),
+                    campaigns,
+                )
+            self._insert_tracking(curs, Tracking(self._tracking_name(gen), tracking.notification_id))  # type: ignore[attr-defined]
+
+    # ------------------------------------------------------------------ reading
+
+    def counters(
+        self, gen: int | None = None, kind: str | None = None, k1: str | None = None, k2: str | None = None
+    ) -> list[tuple[str, str, str, int, str, float]]:
+        gen = self.live_generation() if gen is None else gen
+        where = ["gen = %s"]
+        params: list[Any] = [gen]
+        for col, val in (("kind", kind), ("k1", k1), ("k2", k2)):
+            if val is not None:
+                where.append(f"{col} = %s")
+                params.append(val)
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                self._sql(
+                    f"SELECT kind, k1, k2, k3, metric, value FROM {{p}}dialer_stats_counter WHERE {' AND '.join(where)} ORDER BY kind, k1, k2, k3, metric"
+                ),
+                tuple(params),
+            )
+            return [(r["kind"], r["k1"], r["k2"], int(r["k3"]), r["metric"], float(r["value"])) for r in curs.fetchall()]
+
+    def campaign_names(self, gen: int | None = None) -> dict[str, str]:
+        gen = self.live_generation() if gen is None else gen
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(self._sql("SELECT campaign_id, name FROM {p}dialer_stats_campaign WHERE gen = %s"), (gen,))
+            return {r["campaign_id"]: r["name"] for r in curs.fetchall()}
+
+
+class SQLiteStatisticsView(StatisticsViewMixin, SQLiteTrackingRecorder):
+    placeholder = "?"
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [*super().construct_create_table_statements(), *(self._sql(s) for s in _SCHEMA)]
+
+
+class PostgresStatisticsView(StatisticsViewMixin, PostgresTrackingRecorder):
+    def _prefix(self) -> str:
+        return f'"{self.datastore.schema}".'
+
+    def create_table(self) -> None:
+        super().create_table()
+        with self.datastore.transaction(commit=True) as curs:
+            self._create_view_tables(curs)
+
+
+def _counter_rows(fold: StatisticsFold) -> Iterator[tuple[str, str, str, int, str, float]]:
+    """The fold's figures as additive counter rows: (kind, k1, k2, k3, metric, value)."""
+    for (campaign_id, day, hour), fig in fold.by_campaign_hour.items():
+        for name in (
+            "dials",
+            "human",
+            "machine",
+            "busy",
+            "no_answer",
+            "failed",
+            "cancelled",
+            "connects",
+            "abandons",
+            "talk_seconds",
+            "wrapup_seconds",
+            "callbacks_set",
+            "callbacks_kept",
+        ):
+            v = getattr(fig, name)
+            if v:
+                yield ("campaign_hour", str(campaign_id), day, hour, name, float(v))
+        for code, n in fig.dispositions.items():
+            yield ("campaign_hour", str(campaign_id), day, hour, f"disposition:{code}", float(n))
+    for (agent_id, day), afig in fold.by_agent_day.items():
+        for state, secs in afig.seconds.items():
+            if secs:
+                yield ("agent_day", agent_id, day, 0, f"seconds:{state}", secs)
+        for reason, secs in afig.pause_seconds.items():
+            if secs:
+                yield ("agent_day", agent_id, day, 0, f"pause:{reason}", secs)
+        if afig.connects:
+            yield ("agent_day", agent_id, day, 0, "connects", float(afig.connects))
+        for cid, n in afig.campaign_connects.items():
+            yield ("agent_day", agent_id, day, 0, f"campaign:{cid}", float(n))
+
+
+def figures_from_counters(
+    rows: Sequence[tuple[str, str, str, int, str, float]],
+) -> tuple[dict[tuple[str, str, int], CampaignFigures], dict[tuple[str, str], AgentFigures]]:
+    camp: dict[tuple[str, str, int], CampaignFigures] = {}
+    agents: dict[tuple[str, str], AgentFigures] = {}
+    for kind, k1, k2, k3, metric, value in rows:
+        if kind == "campaign_hour":
+            fig = camp.setdefault((k1, k2, k3), CampaignFigures())
+            if metric.startswith("disposition:"):
+                fig.dispositions[metric.split(":", 1)[1]] = int(value)
+            else:
+                setattr(fig, metric, type(getattr(fig, metric))(value))
+        else:
+            afig = agents.setdefault((k1, k2), AgentFigures())
+            if metric.startswith("seconds:"):
+                afig.seconds[metric.split(":", 1)[1]] = value
+            elif metric.startswith("pause:"):
+                afig.pause_seconds[metric.split(":", 1)[1]] = value
+            elif metric.startswith("campaign:"):
+                afig.campaign_connects[metric.split(":", 1)[1]] = int(value)
+            elif metric == "connects":
+                afig.connects = int(value)
+    return camp, agents
+
+
+def fold_counter_rows(fold: StatisticsFold) -> list[tuple[str, str, str, int, str, float]]:
+    """The in-memory fold's figures in the persisted rows' shape, sorted (for comparisons)."""
+    return sorted(_counter_rows(fold))
+
+
+# ---------------------------------------------------------------------- processing
+
+
+class StatisticsProjection(Projection[Any]):
+    """The library's ``Projection``: the live ``ProjectionRunner`` calls ``process_event`` for each
+    new event; catch-up and rebuild call ``process_batch`` with pages of the log."""
+
+    name = PROJECTION
+
+    def __init__(self, view: Any) -> None:
+        super().__init__(view)
+        self.gen: int | None = None
+
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        gen = self.gen or self.view.live_generation()
+        self.process_batch(gen, [RecordedEvent(tracking.notification_id, domain_event)])
+
+    def process_batch(self, gen: int, batch: Sequence[RecordedEvent]) -> None:
+        if not batch:
+            return
+        fold = StatisticsFold()
+        contacts = list({r.event.originator_id for r in batch if isinstance(r.event, CONTACT_EVENTS)})
+        self.view.load_fold(gen, fold, contacts)
+        fold.apply_all(batch)
+        self.view.commit_fold(gen, fold, Tracking(APP_NAME, batch[-1].position))
+
+
+class DialerApplication(Application[UUID]):
+    """The store as a library Application, so ``ProjectionRunner`` can subscribe to it: same
+    tables (``stored_events``), our mapper."""
+
+    name = APP_NAME
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        return CattrsMapper()
+
+
+def open_view(url: str) -> StatisticsViewMixin:
+    factory = open_factory(url)
+    if url.startswith("sqlite"):
+        view: StatisticsViewMixin = SQLiteStatisticsView(datastore=factory.datastore)  # type: ignore[attr-defined]
+    elif url.startswith("postgres"):
+        view = PostgresStatisticsView(datastore=factory.datastore, tracking_table_name="dialer_tracking")  # type: ignore[attr-defined]
+    else:
+        raise ValueError(f"statistics are persisted in SQLite or PostgreSQL, not {url!r}")
+    view.create_table()  # type: ignore[attr-defined]
+    view.factory = factory  # type: ignore[attr-defined]
+    return view
+
+
+def catch_up(
+    store: RecorderEventStore,
+    view: StatisticsViewMixin,
+    gen: int | None = None,
+    batch_size: int = 5000,
+    progress: Callable[[int, int], None] | None = None,
+    stop_after: int | None = None,
+) -> int:
+    """Fold what the generation has not seen yet, one transaction per page. Returns events done."""
+    gen = view.live_generation() if gen is None else gen
+    projection = StatisticsProjection(view)
+    position = view.gen_position(gen)
+    done = 0
+    head = store.max_position()
+    while True:
+        batch = store.read(position, batch_size)
+        if not batch:
+            return done
+        projection.process_batch(gen, batch)
+        position = batch[-1].position
+        done += len(batch)
+        if progress is not None:
+            progress(position, max(head, position))
+        if stop_after is not None and done >= stop_after:
+            return done
+
+
+def rebuild(
+    store: RecorderEventStore,
+    view: StatisticsViewMixin,
+    batch_size: int = 5000,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[int, int]:
+    """Regenerate from position 0 beside the live view, catch up with what was written meanwhile,
+    then switch. Returns (new generation, events folded)."""
+    gen = view.new_generation()
+    done = catch_up(store, view, gen, batch_size, progress)
+    done += catch_up(store, view, gen, batch_size)  # what the engine wrote during the rebuild
+    view.switch_to(gen)
+    return gen, done
+
+
+def follow(url: str, timeout: float | None = None) -> None:
+    """Keep the live view current with the library's ProjectionRunner (blocks)."""
+    from eventsourcing.projection import ProjectionRunner
+
+    view_class = SQLiteStatisticsView if url.startswith("sqlite") else PostgresStatisticsView
+    env = {**infrastructure_env(url)}
+    store = RecorderEventStore(open_factory(url).application_recorder())
+    view = open_view(url)
+    catch_up(store, view)  # pages first; the runner then takes single events
+
+    class _LiveView(view_class):  # type: ignore[misc, valid-type]
+        def max_tracking_id(self, application_name: str) -> int | None:
+            name = self._tracking_name(self.live_generation()) if application_name == APP_NAME else application_name
+            found: int | None = super().max_tracking_id(name)
+            return found
+
+    with (
+        ProjectionRunner(application_class=DialerApplication, projection_class=StatisticsProjection, view_class=_LiveView, env=env) as runner,
+        contextlib.suppress(KeyboardInterrupt),
+    ):
+        runner.run_forever(timeout=timeout)
