@@ -143,7 +143,7 @@ def test_r19_a_contact_queued_before_midnight_and_called_after_counts_on_the_new
         tz = zone("Europe/Copenhagen")
 
         def day_of(e):
-            return day_of(e)
+            return e.timestamp.astimezone(tz).date().isoformat()
 
         first_day, second_day = date(2026, 11, 23).isoformat(), date(2026, 11, 24).isoformat()
         queued_before = {e.originator_id: e.timestamp for e in events if isinstance(e, ContactQueued) and day_of(e) == first_day}
