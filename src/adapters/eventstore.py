@@ -181,8 +181,9 @@ class RecorderEventStore:
         stored = self.recorder.select_events(stream_id, lte=up_to_version)
         return [self.mapper.to_domain_event(s) for s in stored]
 
-    def read(self, after: int = 0, limit: int = 1000) -> list[RecordedEvent]:
-        notes = self.recorder.select_notifications(start=after, limit=limit, inclusive_of_start=False)
+    def read(self, after: int = 0, limit: int = 1000, topics: Sequence[str] = ()) -> list[RecordedEvent]:
+        """The log from the first position after ``after``; only the named events if ``topics``."""
+        notes = self.recorder.select_notifications(start=after, limit=limit, topics=topics, inclusive_of_start=False)
         return [RecordedEvent(n.id, self.mapper.to_domain_event(n)) for n in notes]
 
     def max_position(self) -> int:

@@ -34,6 +34,8 @@ from dialer_domain.values import AgentState
 
 APP_NAME = "stored"  # the library names tables after the application: ``stored_events``
 PROJECTION = "statistics"
+#: The events the statistics fold reads; the others (queueing, pacing decisions ...) are not read at all.
+STATISTICS_TOPICS: tuple[str, ...] = tuple(cls.NAME for cls in StatisticsFold.EVENTS)
 
 _SCHEMA = [
     "CREATE TABLE IF NOT EXISTS {p}dialer_view_generation (projection TEXT PRIMARY KEY, live INTEGER NOT NULL, next INTEGER NOT NULL)",
@@ -321,6 +323,7 @@ class StatisticsProjection(Projection[Any]):
     new event; catch-up and rebuild call ``process_batch`` with pages of the log."""
 
     name = PROJECTION
+    topics = STATISTICS_TOPICS
 
     def __init__(self, view: Any) -> None:
         super().__init__(view)
@@ -378,7 +381,7 @@ def catch_up(
     done = 0
     head = store.max_position()
     while True:
-        batch = store.read(position, batch_size)
+        batch = store.read(position, batch_size, topics=STATISTICS_TOPICS)
         if not batch:
             return done
         projection.process_batch(gen, batch)

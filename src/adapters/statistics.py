@@ -118,6 +118,29 @@ class StatisticsFold:
     ``window`` (start, end) restricts what counts to events and state time inside it (used by the
     benchmark to leave out its warm-up)."""
 
+    #: every event class ``apply`` looks at
+    EVENTS: tuple[type[DomainEvent], ...] = (
+        CampaignCreated,
+        CampaignHoursChanged,
+        ContactImported,
+        DialAttempted,
+        CallProgressed,
+        CallConnected,
+        CallAbandoned,
+        CallEnded,
+        DispositionRecorded,
+        CallbackScheduled,
+        AgentLoggedIn,
+        AgentReady,
+        CallOffered,
+        OfferAccepted,
+        OfferDeclined,
+        AgentConnected,
+        WrapUpStarted,
+        AgentPaused,
+        AgentLoggedOut,
+    )
+
     def __init__(self, window: tuple[datetime, datetime] | None = None) -> None:
         self.window = window
         self.position = 0

@@ -571,7 +571,8 @@ class Dialler:
             est.record_dial_outcome(False, elapsed)
             self._hang_up(call_id, "answering machine detected")
             self._finish_call(call, CallOutcome.ANSWERED_MACHINE, "answering machine detected", now)
-        self._pace_all(now)
+        if progress is not CallOutcome.RINGING:  # ringing changes nothing pacing looks at
+            self._pace_all(now)
         self._commit()
 
     def on_call_ended(self, call_id: UUID, outcome: CallOutcome, reason: str = "") -> None:

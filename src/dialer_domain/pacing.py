@@ -25,6 +25,9 @@ from dialer_domain.values import CampaignSettings, DialMode
 
 BIN_SECONDS = 1.0
 MAX_BIN = 90
+GRID_STEP = 3
+RECENT_DECAY = 1 - 1 / 300  # the recent abandon rate weighs the last ~300 answers
+GRACE_SECONDS = 2.0
 
 
 @attrs.frozen
@@ -88,7 +91,9 @@ class PacingEstimator:
     wrap: _Window = attrs.field(factory=lambda: _Window(400, [10.0, 15.0, 20.0]))
     humans: int = 0
     abandons: int = 0
-    gain: float = 0.7  # online-tuned multiplier on the allowance; starts cautious
+    gain: float = 0.5  # online-tuned multiplier on the allowance; cautious until measured
+    recent_humans: float = 0.0
+    recent_abandons: float = 0.0
     _humans_at_tune: int = 0
 
     def __attrs_post_init__(self) -> None:
@@ -108,6 +113,8 @@ class PacingEstimator:
 
     def record_answer(self, abandoned: bool) -> None:
         self.humans += 1
+        self.recent_humans = self.recent_humans * RECENT_DECAY + 1
+        self.recent_abandons = self.recent_abandons * RECENT_DECAY + (1 if abandoned else 0)
         if abandoned:
             self.abandons += 1
 
@@ -121,18 +128,21 @@ class PacingEstimator:
         return h / total if total else 0.0
 
     def tune(self, target: float) -> None:
-        """Integral action on log(gain): measured abandon rate below the aim raises the allowance,
-        above lowers it. Steps are small and only after fresh answers, so it cannot ring."""
+        """Integral action on log(gain) towards an aim below the target.
+
+        The aim sits two standard errors of the day's measured rate below the target (so the day's
+        final figure stays under it on a bad day too; the margin shrinks as answers accumulate).
+        The error is taken on a recent, exponentially weighted abandon rate rather than the day's
+        cumulative one, so a quiet stretch does not wind the gain up into a burst later (no
+        windup, no ringing). Steps are small, bounded, and taken only after fresh answers."""
         fresh = self.humans - self._humans_at_tune
-        if fresh < 10 or self.humans < 50:
+        if fresh < 10 or self.humans < 30:
             return
         self._humans_at_tune = self.humans
-        # Aim below the target by two standard errors of the rate measured so far, so that the
-        # day's final figure stays under the target on a bad day too (the margin shrinks as the
-        # day's answers accumulate).
         aim = max(0.3 * target, target - 2 * math.sqrt(target * (1 - target) / self.humans))
-        error = (aim - self.abandon_rate) / aim
-        self.gain = min(6.0, max(0.1, self.gain * math.exp(0.3 * max(-1.0, min(1.0, error)))))
+        recent = self.recent_abandons / self.recent_humans if self.recent_humans else aim
+        error = (aim - recent) / aim
+        self.gain = min(4.0, max(0.05, self.gain * math.exp(0.15 * max(-1.0, min(1.0, error)))))
 
     def survival_tables(self, horizon: float) -> tuple[list[float], list[float]]:
         """For each elapsed bin e: P(human answer in (e, e+h] | still ringing at e), and the same
@@ -152,6 +162,34 @@ class PacingEstimator:
             upto = min(n, e + hb + 1)
             p[e] = (h_suffix[e] - h_suffix[upto]) / alive
         return p, h_suffix
+
+    def suffix_sums(self) -> tuple[list[float], list[float]]:
+        """Human answers and all outcomes at or after each bin (for conditioning on elapsed time)."""
+        n = MAX_BIN + 1
+        h = [0.0] * (n + 1)
+        a = [0.0] * (n + 1)
+        for i in range(n - 1, -1, -1):
+            h[i] = h[i + 1] + self.human_bins[i]
+            a[i] = a[i + 1] + self.human_bins[i] + self.ended_bins[i]
+        return h, a
+
+    def answer_grid(self) -> tuple[list[float], list[float], list[float]]:
+        """Moments after a dial (every GRID_STEP s to the last measured answer), the share of a new
+        call's human answers falling in each step, and P(human answer by each moment)."""
+        total = sum(self.human_bins) + sum(self.ended_bins)
+        last = max((i for i, c in enumerate(self.human_bins) if c > 0), default=25)
+        grid = [float(t) for t in range(GRID_STEP, last + GRID_STEP + 1, GRID_STEP)]
+        cum = []
+        acc = 0.0
+        b = 0
+        for t in grid:
+            while b <= MAX_BIN and b * BIN_SECONDS < t:
+                acc += self.human_bins[b]
+                b += 1
+            cum.append(acc / total if total else 0.0)
+        final = cum[-1] if cum and cum[-1] > 0 else 1.0
+        weights = [(c - p) / final for c, p in zip(cum, [0.0, *cum[:-1]], strict=True)]
+        return grid, weights, cum
 
     def answer_time_quantile(self, q: float) -> float:
         total = sum(self.human_bins)
@@ -201,52 +239,71 @@ def decide(
 
 
 def _predictive(settings: CampaignSettings, snap: PacingSnapshot, est: PacingEstimator, room: int) -> tuple[int, str, dict[str, float]]:
+    """Time-resolved expected-value pacing.
+
+    On a grid of moments t after now: A(t) = answers expected by t (waiting ones, calls in flight
+    conditioned on how long they have rung, and new calls), F(t) = agents free by t + the grace
+    an answer may wait (ready ones, and busy ones conditioned on how long they have been busy).
+    A new call answered at t is abandoned when the other answers by t already took every agent
+    free by t + grace; its abandon probability is that chance averaged over its answer-time
+    distribution. Calls are added while that stays under the allowance.
+    """
     est.tune(settings.target_abandon_rate)
-    horizon = est.answer_time_quantile(0.7)
-    p_ring, _ = est.survival_tables(horizon)
-    p_new = p_ring[0]
-    # Demand: answers expected within the horizon.
-    mu_a = float(snap.answered_waiting)
-    var_a = 0.0
-    for e in snap.dialling_elapsed:
-        p = p_ring[min(MAX_BIN, int(e / BIN_SECONDS))]
-        mu_a += p
-        var_a += p * (1 - p)
-    # Supply: ready agents now, plus busy agents expected to be free within the horizon.
-    mu_f = float(snap.ready_agents)
-    var_f = 0.0
-    for e in snap.wrapup_elapsed:
-        q = est.wrap.p_end_within(e, horizon)
-        mu_f += q
-        var_f += q * (1 - q)
+    grid, weights, c_new = est.answer_grid()
+    suffix_h, suffix_all = est.suffix_sums()
     wrap_mean = est.wrap.mean()
-    for e in snap.talking_elapsed:
-        q = est.talk.p_end_within(e, max(0.0, horizon - wrap_mean))
-        mu_f += q
-        var_f += q * (1 - q)
+    mu_a = [float(snap.answered_waiting)] * len(grid)
+    var_a = [0.0] * len(grid)
+    for e in snap.dialling_elapsed:
+        b0 = min(MAX_BIN, int(e / BIN_SECONDS))
+        alive = suffix_all[b0]
+        if alive <= 0:
+            continue
+        for i, t in enumerate(grid):
+            b1 = min(MAX_BIN + 1, b0 + int(t / BIN_SECONDS) + 1)
+            p = (suffix_h[b0] - suffix_h[b1]) / alive
+            mu_a[i] += p
+            var_a[i] += p * (1 - p)
+    mu_f = [float(snap.ready_agents)] * len(grid)
+    var_f = [0.0] * len(grid)
+    for i, t in enumerate(grid):
+        h = t + GRACE_SECONDS
+        for e in snap.wrapup_elapsed:
+            q = est.wrap.p_end_within(e, h)
+            mu_f[i] += q
+            var_f[i] += q * (1 - q)
+        for e in snap.talking_elapsed:
+            q = est.talk.p_end_within(e, max(0.0, h - wrap_mean))
+            mu_f[i] += q
+            var_f[i] += q * (1 - q)
     allowance = min(0.5, settings.target_abandon_rate * est.gain)
+    mu = [a - f for a, f in zip(mu_a, mu_f, strict=True)]
+    var = [a + f for a, f in zip(var_a, var_f, strict=True)]
     n = 0
-    mu, var = mu_a - mu_f, var_a + var_f
-    while n < room and p_new > 0:
-        # Chance that one more answered call finds every free agent taken.
-        if _p_normal_above(mu, var, -0.5) > allowance:
+    risk = 0.0
+    while n < room and c_new[-1] > 0:
+        risk = sum(w * _p_normal_above(m, v, -0.5) for w, m, v in zip(weights, mu, var, strict=True))
+        if risk > allowance:
             break
         n += 1
-        mu += p_new
-        var += p_new * (1 - p_new)
+        for i, c in enumerate(c_new):
+            mu[i] += c
+            var[i] += c * (1 - c)
     estimates = {
         "p_human": round(est.p_human(), 4),
-        "p_answer_in_horizon": round(p_new, 4),
-        "horizon_s": round(horizon, 2),
-        "expected_answers": round(mu_a, 3),
-        "expected_free_agents": round(mu_f, 3),
+        "expected_answers_25s": round(mu_a[-1], 3),
+        "expected_free_agents_27s": round(mu_f[-1], 3),
+        "marginal_abandon_risk": round(risk, 5),
         "allowance": round(allowance, 5),
         "gain": round(est.gain, 4),
         "measured_abandon_rate": round(est.abandon_rate, 5),
         "mean_talk_s": round(est.talk.mean(), 1),
         "mean_wrap_s": round(wrap_mean, 1),
     }
-    reason = f"predictive: {mu_a:.2f} answers expected within {horizon:.0f}s against {mu_f:.2f} agents expected free; allowance {allowance:.4f}"
+    reason = (
+        f"predictive: {mu_a[-1]:.2f} answers expected within {grid[-1]:.0f}s against {mu_f[-1]:.2f} agents free; "
+        f"next call's abandon risk {risk:.4f} vs allowance {allowance:.4f}"
+    )
     return n, reason, estimates
 
 

@@ -55,7 +55,7 @@ def test_live_figures_equal_rebuilt_ones_and_the_plain_fold(url):
         live = rounded(view.counters())
         assert live == memory_rows(store)
         gen, done = projections.rebuild(store, view)
-        assert (gen == 2 and done == store.max_position()) or done == len(store.read(0, 10**8))
+        assert gen == 2 and done == len(store.read(0, 10**8, topics=projections.STATISTICS_TOPICS))
         assert rounded(view.counters()) == live
     finally:
         store.close()
@@ -99,7 +99,8 @@ def test_a_failure_inside_a_batch_counts_nothing_twice(url, monkeypatch):
         with pytest.raises(RuntimeError, match="power cut"):
             projections.catch_up(store, view, batch_size=400)
         monkeypatch.setattr(view, "_insert_tracking", real)
-        assert view.gen_position(1) == 800
+        relevant = store.read(0, 10**8, topics=projections.STATISTICS_TOPICS)
+        assert view.gen_position(1) == relevant[799].position  # two batches of 400 committed, the third not
         projections.catch_up(store, view, batch_size=400)  # resumes after the last committed batch
         assert rounded(view.counters()) == memory_rows(store)
     finally:

@@ -1,0 +1,118 @@
+"""bench/rebuild: regenerate the statistics from 1,000,000 stored events on PostgreSQL.
+
+The events are real ones: simulated campaign days (power mode, 50 agents) run through the engine
+on the in-memory store, then copied as stored rows into a PostgreSQL schema (kept between runs, so
+only the first run pays for it). In one run it then measures, on the same rows:
+  1. a raw ordered SELECT of the events table (psycopg, server-side cursor, rows/s);
+  2. the library's read plus our cattrs decoding (RecorderEventStore.read, events/s);
+  3. the statistics rebuild (pages of events, one transaction each, events/s), and its ratio to 1.
+
+    .venv/bin/python -m bench.rebuild                       # postgresql://postgres@127.0.0.1:5432/test, schema bench_rebuild
+    .venv/bin/python -m bench.rebuild --events 200000 --url postgresql://...
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+
+import psycopg
+
+from adapters import projections
+from adapters.eventstore import open_event_store
+from adapters.simulation import SimulationConfig, run_simulation
+from dialer_domain.values import DialMode
+
+
+def ensure_events(url: str, target: int) -> int:
+    store = open_event_store(url)
+    have = store.max_position()
+    if have >= target:
+        store.close()
+        return have
+    print(f"generating {target - have} events (simulated days, copied into PostgreSQL) ...", flush=True)
+    seed = 100 + have // 1000
+    while have < target:
+        mem = open_event_store("memory:")
+        cfg = SimulationConfig(mode=DialMode.POWER, agents=50, contacts=30000, hours=8, seed=seed, campaign_name=f"Bench day {seed}")
+        run_simulation(mem, cfg)
+        rows = mem.recorder.select_notifications(start=1, limit=10**8)
+        for i in range(0, len(rows), 5000):
+            store.recorder.insert_events(rows[i : i + 5000])
+        have = store.max_position()
+        seed += 1
+        print(f"  {have} events stored", flush=True)
+    store.close()
+    return have
+
+
+def raw_select(conninfo: str, schema: str, limit: int) -> float:
+    with psycopg.connect(conninfo) as conn, conn.cursor(name="bench_raw") as cur:
+        cur.itersize = 5000
+        started = time.perf_counter()
+        cur.execute(
+            f'SELECT notification_id, originator_id, originator_version, topic, state FROM "{schema}".stored_events '
+            "WHERE notification_id <= %s ORDER BY notification_id",
+            (limit,),
+        )
+        n = sum(1 for _ in cur)
+        return n / (time.perf_counter() - started)
+
+
+def library_read(url: str, limit: int) -> float:
+    store = open_event_store(url)
+    started = time.perf_counter()
+    position = n = 0
+    while position < limit:
+        batch = store.read(position, 5000)
+        if not batch:
+            break
+        position = batch[-1].position
+        n += len(batch)
+    rate = n / (time.perf_counter() - started)
+    store.close()
+    return rate
+
+
+def rebuild_rate(url: str) -> tuple[float, int]:
+    store = open_event_store(url)
+    view = projections.open_view(url)
+    started = time.perf_counter()
+    _, done = projections.rebuild(store, view, batch_size=5000)
+    elapsed = time.perf_counter() - started
+    head = store.max_position()
+    store.close()
+    return head / elapsed, done
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--url", default="postgresql://postgres@127.0.0.1:5432/test")
+    ap.add_argument("--schema", default="bench_rebuild")
+    ap.add_argument("--events", type=int, default=1_000_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    a = ap.parse_args(argv)
+    with psycopg.connect(a.url, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{a.schema}"')
+    url = f"{a.url}?schema={a.schema}"
+    total = ensure_events(url, a.events)
+    raws, reads, rebuilds = [], [], []
+    decoded = 0
+    for _ in range(a.repeat):
+        raws.append(raw_select(a.url, a.schema, total))
+        reads.append(library_read(url, total))
+        rate, decoded = rebuild_rate(url)
+        rebuilds.append(rate)
+    raw, read, reb = statistics.median(raws), statistics.median(reads), statistics.median(rebuilds)
+    print(f"bench/rebuild: {total} stored events on PostgreSQL, medians of {a.repeat} rounds")
+    print(f"  raw ordered SELECT              {raw:>10,.0f} rows/s")
+    print(f"  library read + cattrs decoding  {read:>10,.0f} events/s")
+    print(f"  statistics rebuild              {reb:>10,.0f} events/s of the log ({decoded:,} events it needs decoded and folded)")
+    print(f"  rebuild / raw SELECT            {reb / raw:>10.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
