@@ -15,12 +15,14 @@ from dialer_domain.events import (
     CampaignCreated,
     CampaignDialModeChanged,
     CampaignHoursChanged,
+    CampaignListMappingSet,
     CampaignPriorityChanged,
     CampaignSettingsChanged,
     CampaignStatusChanged,
     DomainEvent,
+    ListImported,
 )
-from dialer_domain.values import CampaignSettings, CampaignStatus, DialMode, OpeningHours
+from dialer_domain.values import CampaignSettings, CampaignStatus, DialMode, ListMapping, OpeningHours
 
 
 def check_priority(priority: int) -> int:
@@ -40,6 +42,8 @@ class Campaign(Aggregate):
     settings: CampaignSettings | None = None
     hours: OpeningHours | None = None
     created_at: datetime | None = None
+    list_mapping: ListMapping | None = None
+    imports: list[ListImported] = attrs.field(factory=list)
 
     @classmethod
     def _blank(cls, aggregate_id: UUID) -> Self:
@@ -112,6 +116,14 @@ class Campaign(Aggregate):
         if status is not self.status:
             self._record(CampaignStatusChanged, at, status=status, changed_by=by)
 
+    def set_list_mapping(self, mapping: ListMapping, at: datetime) -> None:
+        if mapping != self.list_mapping:
+            self._record(CampaignListMappingSet, at, mapping=mapping)
+
+    def record_import(self, at: datetime, **report: object) -> ListImported:
+        """Keep the import history (R7): when, which file, which mode, what happened to the rows."""
+        return self._record(ListImported, at, **report)
+
     def may_dial(self, at: datetime) -> bool:
         return schedule.may_dial(self.status, self.hours, at)
 
@@ -139,5 +151,9 @@ class Campaign(Aggregate):
                 self.hours = event.hours
             case CampaignStatusChanged():
                 self.status = event.status
+            case CampaignListMappingSet():
+                self.list_mapping = event.mapping
+            case ListImported():
+                self.imports.append(event)
             case _:
                 raise TypeError(f"Campaign cannot apply {event.NAME}")

@@ -27,6 +27,7 @@ from dialer_domain.events import (
     ContactOffered,
     ContactOfferReleased,
     ContactQueued,
+    ContactReinstated,
     ContactReturnedToList,
     ContactUpdated,
     ContactWithdrawn,
@@ -140,6 +141,16 @@ class ContactAttempt(Aggregate):
             raise NotAllowed(f"contact {self.key!r} is in a call; its numbers cannot change now")
         if (numbers, data, priority) != (self.numbers, self.data, self.priority):
             self._record(ContactUpdated, at, numbers=numbers, data=data, priority=priority, source=source)
+
+    def reinstate(self, *, numbers: tuple[PhoneNumber, ...], data: ContactData, priority: int, source: str, at: datetime) -> None:
+        """A withdrawn contact comes back into the list with a fresh round of attempts."""
+        if self.state is not ContactState.WITHDRAWN:
+            raise NotAllowed(f"contact {self.key!r} is {self.state.value}, not withdrawn")
+        if not numbers:
+            raise InvalidValue(f"contact {self.key!r} would have no phone number")
+        _check_distinct(self.key, numbers)
+        check_contact_priority(priority)
+        self._record(ContactReinstated, at, numbers=numbers, data=data, priority=priority, source=source)
 
     def assign(self, agent_id: str | None, *, by: str, at: datetime) -> None:
         self._require_not(ContactState.WITHDRAWN, "assign")
@@ -372,6 +383,17 @@ class ContactAttempt(Aggregate):
                 self.numbers = event.numbers
                 self.data = event.data
                 self.priority = event.priority
+            case ContactReinstated():
+                self.numbers = event.numbers
+                self.data = event.data
+                self.priority = event.priority
+                self.number_attempts = [0] * len(event.numbers)
+                self.last_attempt_at = [None] * len(event.numbers)
+                self.attempts = 0
+                self.round += 1
+                self.next_dial_at = event.timestamp
+                self.callback_at = None
+                self.state = ContactState.NEW
             case ContactAssigned():
                 self.assigned_agent = event.agent_id
             case ContactQueued():

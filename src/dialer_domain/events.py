@@ -20,6 +20,8 @@ from dialer_domain.values import (
     CampaignStatus,
     ContactData,
     DialMode,
+    ImportMode,
+    ListMapping,
     OpeningHours,
     PhoneNumber,
 )
@@ -84,6 +86,33 @@ class CampaignStatusChanged(DomainEvent):
 
 
 @attrs.frozen(kw_only=True)
+class CampaignListMappingSet(DomainEvent):
+    NAME: ClassVar[str] = "CampaignListMappingSet"
+    mapping: ListMapping
+
+
+@attrs.frozen(kw_only=True)
+class ListImported(DomainEvent):
+    """One import of a list file into the campaign (R7's import history)."""
+
+    NAME: ClassVar[str] = "ListImported"
+    import_id: UUID
+    file_name: str
+    sha256: str
+    mode: ImportMode
+    rows: int
+    accepted: int
+    rejected: int
+    duplicates: int
+    added: int
+    updated: int
+    reinstated: int
+    withdrawn: int
+    left_in_call: int
+    started_at: datetime
+
+
+@attrs.frozen(kw_only=True)
 class PacingDecided(DomainEvent):
     """Why the dialler placed calls: the inputs of one pacing decision and its result.
 
@@ -124,6 +153,17 @@ class ContactImported(DomainEvent):
 @attrs.frozen(kw_only=True)
 class ContactUpdated(DomainEvent):
     NAME: ClassVar[str] = "ContactUpdated"
+    numbers: tuple[PhoneNumber, ...]
+    data: ContactData
+    priority: int
+    source: str
+
+
+@attrs.frozen(kw_only=True)
+class ContactReinstated(DomainEvent):
+    """A withdrawn contact back in the list (it came again in an import or through the API)."""
+
+    NAME: ClassVar[str] = "ContactReinstated"
     numbers: tuple[PhoneNumber, ...]
     data: ContactData
     priority: int
@@ -334,10 +374,13 @@ CAMPAIGN_EVENTS: tuple[type[DomainEvent], ...] = (
     CampaignPriorityChanged,
     CampaignHoursChanged,
     CampaignStatusChanged,
+    CampaignListMappingSet,
+    ListImported,
 )
 CONTACT_EVENTS: tuple[type[DomainEvent], ...] = (
     ContactImported,
     ContactUpdated,
+    ContactReinstated,
     ContactAssigned,
     ContactQueued,
     ContactReturnedToList,

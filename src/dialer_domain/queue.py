@@ -21,6 +21,7 @@ from dialer_domain.events import (
     ContactOffered,
     ContactOfferReleased,
     ContactQueued,
+    ContactReinstated,
     ContactReturnedToList,
     ContactUpdated,
     ContactWithdrawn,
@@ -116,6 +117,12 @@ class LiveQueue:
             case ContactAssigned():
                 e.assigned_agent = event.agent_id
                 self._place(e)
+            case ContactReinstated():
+                e.priority = event.priority
+                e.attempts = 0
+                e.callback_at = None
+                e.next_dial_at = event.timestamp
+                self._set_state(e, ContactState.NEW)
             case ContactQueued():
                 e.state_before_queue = e.state
                 self._set_state(e, ContactState.QUEUED)

@@ -5,8 +5,9 @@ Entrypoints translate CLI or HTTP input into calls of these; nothing here knows 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
+from typing import Protocol
 from uuid import UUID
 
 import attrs
@@ -17,7 +18,7 @@ from dialer_domain.errors import ConcurrencyError, InvalidValue, NotAllowed
 from dialer_domain.events import DomainEvent
 from dialer_domain.ports import EventStore, campaign_id_for, contact_id_for
 from dialer_domain.repository import Repository
-from dialer_domain.values import CampaignSettings, CampaignStatus, ContactData, DialMode, OpeningHours, PhoneNumber
+from dialer_domain.values import CampaignSettings, CampaignStatus, ContactData, DialMode, ImportMode, OpeningHours, PhoneNumber
 
 
 @attrs.frozen(kw_only=True)
@@ -120,3 +121,185 @@ def history(store: EventStore, stream_id: UUID, *, as_of: datetime | None = None
 def require_future(when: datetime, now: datetime, what: str) -> None:
     if when <= now:
         raise InvalidValue(f"{what} {when.isoformat()} is not in the future")
+
+
+# ---------------------------------------------------------------------- list import (R7) and assignment (R13)
+
+
+@attrs.frozen
+class ImportRow:
+    line: int
+    key: str
+    numbers: tuple[PhoneNumber, ...]
+    data: ContactData
+    priority: int = 5
+    agent: str | None = None
+
+
+@attrs.define
+class ImportReport:
+    file_name: str
+    sha256: str
+    mode: ImportMode
+    rows: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    added: int = 0
+    updated: int = 0
+    reinstated: int = 0
+    withdrawn: int = 0
+    left_in_call: int = 0
+    notes: list[str] = attrs.field(factory=list)
+
+    def as_event_fields(self) -> dict[str, object]:
+        return {k: v for k, v in attrs.asdict(self).items() if k != "notes"}
+
+
+class ListIndex(Protocol):
+    """Which keys the campaign's list already holds, and which this import has seen (an adapter
+    keeps these on disk so that memory stays flat for any list size)."""
+
+    def contains(self, key: str) -> bool: ...
+
+    def mark_seen(self, key: str) -> None: ...
+
+    def unseen(self) -> Iterator[str]: ...
+
+
+def import_list(
+    repo: Repository,
+    campaign_id: UUID,
+    rows: Iterable[ImportRow],
+    *,
+    mode: ImportMode,
+    index: ListIndex,
+    report: ImportReport,
+    import_id: UUID,
+    at: datetime,
+    batch: int = 2000,
+) -> ImportReport:
+    """Apply validated rows to the list as events: APPEND adds and updates; REPLACE also withdraws
+    the contacts the file no longer has (never deleting; a call in progress is left alone)."""
+    campaign = repo.get(Campaign, campaign_id)
+    source = f"import {import_id}"
+    pending: list[ContactAttempt] = []
+
+    def flush() -> None:
+        if pending:
+            repo.save(*pending)
+            pending.clear()
+
+    for row in rows:
+        contact_id = contact_id_for(campaign_id, row.key)
+        index.mark_seen(row.key)
+        if not index.contains(row.key):
+            pending.append(
+                ContactAttempt.import_(
+                    contact_id,
+                    campaign_id=campaign_id,
+                    key=row.key,
+                    numbers=row.numbers,
+                    data=row.data,
+                    priority=row.priority,
+                    assigned_agent=row.agent,
+                    source=source,
+                    at=at,
+                )
+            )
+            report.added += 1
+        else:
+            contact = repo.get(ContactAttempt, contact_id)
+            before = contact.version
+            try:
+                if contact.state.value == "withdrawn":
+                    contact.reinstate(numbers=row.numbers, data=row.data, priority=row.priority, source=source, at=at)
+                    report.reinstated += 1
+                else:
+                    contact.update(numbers=row.numbers, data=row.data, priority=row.priority, source=source, at=at)
+                if row.agent is not None:
+                    contact.assign(row.agent, by=source, at=at)
+            except NotAllowed as exc:
+                report.left_in_call += 1
+                report.notes.append(f"line {row.line}: {exc}")
+                continue
+            if contact.version > before:
+                report.updated += 0 if contact.pending_events and contact.pending_events[0].NAME == "ContactReinstated" else 1
+                pending.append(contact)
+        if len(pending) >= batch:
+            flush()
+    flush()
+    if mode is ImportMode.REPLACE:
+        for key in index.unseen():
+            contact = repo.get(ContactAttempt, contact_id_for(campaign_id, key))
+            if contact.state.value == "withdrawn":
+                continue
+            try:
+                contact.withdraw(f"not in the list replaced by {report.file_name}", at)
+            except NotAllowed as exc:
+                report.left_in_call += 1
+                report.notes.append(str(exc))
+                continue
+            report.withdrawn += 1
+            pending.append(contact)
+            if len(pending) >= batch:
+                flush()
+        flush()
+    campaign.record_import(at, import_id=import_id, started_at=at, **report.as_event_fields())
+    repo.save(campaign)
+    return report
+
+
+def assign_contacts(repo: Repository, contact_ids: Iterable[UUID], agent_id: str | None, *, by: str, at: datetime) -> int:
+    """An administrator assigns (or, with None, unassigns) contacts by hand."""
+    changed = []
+    for cid in contact_ids:
+        contact = repo.get(ContactAttempt, cid)
+        before = contact.version
+        contact.assign(agent_id, by=by, at=at)
+        if contact.version > before:
+            changed.append(contact)
+    if changed:
+        repo.save(*changed)
+    return len(changed)
+
+
+def obtain_contacts(repo: Repository, campaign: Campaign, agent_id: str, *, held: int, unassigned: Iterable[UUID], at: datetime) -> list[UUID]:
+    """R13: an agent obtains unassigned contacts: at most ``max_per_click`` per click, and none once
+    they hold ``max_held`` unprocessed ones. ``unassigned`` comes in dialling order."""
+    cfg = campaign.config
+    if held >= cfg.max_held:
+        raise NotAllowed(f"agent {agent_id} already holds {held} unprocessed contacts (the most is {cfg.max_held})")
+    room = min(cfg.max_per_click, cfg.max_held - held)
+    taken: list[ContactAttempt] = []
+    for cid in unassigned:
+        if len(taken) >= room:
+            break
+        contact = repo.get(ContactAttempt, cid)
+        if contact.assigned_agent is not None or contact.state.value not in ("new", "pending"):
+            continue
+        contact.assign(agent_id, by=f"agent {agent_id} (obtain)", at=at)
+        taken.append(contact)
+    if taken:
+        repo.save(*taken)
+    return [c.id for c in taken]
+
+
+def assign_evenly(repo: Repository, unassigned: Iterable[UUID], agents: list[str], *, by: str, at: datetime) -> dict[str, int]:
+    """Automatic assignment: the unassigned contacts dealt round-robin across the agents."""
+    if not agents:
+        raise InvalidValue("automatic assignment needs at least one agent")
+    counts = dict.fromkeys(agents, 0)
+    pending: list[ContactAttempt] = []
+    for i, cid in enumerate(unassigned):
+        agent = agents[i % len(agents)]
+        contact = repo.get(ContactAttempt, cid)
+        contact.assign(agent, by=by, at=at)
+        pending.append(contact)
+        counts[agent] += 1
+        if len(pending) >= 1000:
+            repo.save(*pending)
+            pending.clear()
+    if pending:
+        repo.save(*pending)
+    return counts

@@ -195,6 +195,9 @@ class CampaignSettings:
     callback_window_seconds: int = attrs.field(default=300, validator=_positive)
     extensions: tuple[str, ...] = ()
     dispositions: tuple[str, ...] = DEFAULT_DISPOSITIONS
+    max_per_click: int = attrs.field(default=10, validator=_positive)  # R13: contacts an agent obtains per click
+    max_held: int = attrs.field(default=50, validator=_positive)  # R13: no more once an agent holds this many
+    default_region: str = "DK"  # for numbers written without +country
 
     def __attrs_post_init__(self) -> None:
         if not self.skill.strip():
@@ -204,3 +207,36 @@ class CampaignSettings:
         missing = [d for d in DEFAULT_DISPOSITIONS if d not in self.dispositions]
         if missing:
             raise InvalidValue(f"dispositions must keep the defaults; missing {', '.join(missing)}")
+
+
+class ImportMode(enum.StrEnum):
+    REPLACE = "replace"
+    APPEND = "append"
+
+
+@attrs.frozen(kw_only=True)
+class ListMapping:
+    """How a campaign's list files map to contacts (R7): which columns are the key, the numbers
+    (in dialling order, R8), the name, time zone, priority and assigned agent; which are free
+    variables (all other columns when ``variables`` is empty); variables common to the whole list."""
+
+    key: str
+    phones: tuple[str, ...]
+    name: str | None = None
+    time_zone: str | None = None
+    priority: str | None = None
+    agent: str | None = None
+    variables: tuple[str, ...] = ()
+    common: dict[str, str] = attrs.field(factory=dict)
+    delimiter: str = ","
+
+    def __attrs_post_init__(self) -> None:
+        if not self.key.strip():
+            raise InvalidValue("the list mapping needs a key column")
+        if not self.phones:
+            raise InvalidValue("the list mapping needs at least one phone number column")
+        if len(self.delimiter) != 1:
+            raise InvalidValue(f"a delimiter is one character, got {self.delimiter!r}")
+        named = [self.key, *self.phones, *(c for c in (self.name, self.time_zone, self.priority, self.agent) if c)]
+        if len(set(named)) != len(named):
+            raise InvalidValue(f"a column is mapped twice: {', '.join(named)}")

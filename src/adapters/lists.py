@@ -1,0 +1,391 @@
+"""Contact list files (R7-R10): CSV in, validated rows out, applied as events by the core's
+``import_list``.
+
+* UTF-8 with or without BOM; the delimiter is declared in the campaign's list mapping.
+* Every number parsed and normalised to E.164 by phonenumbers with the campaign's default region;
+  invalid or impossible numbers reject the row; a number repeated within a row is dropped and
+  reported; a key repeated within the file is a duplicate (the first occurrence wins).
+* By default a file with any rejected row imports nothing and says why, row by row; with
+  ``skip_invalid`` the good rows are imported and the rejects written to a CSV beside the file.
+* Memory stays flat: rows stream; validated rows wait in a temporary file between the checking pass
+  and the writing pass; keys (the list's and the file's) are kept in a temporary SQLite database.
+  Number validation runs in worker processes for large files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import hashlib
+import json
+import os
+import sqlite3
+import tempfile
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import attrs
+import phonenumbers
+
+from adapters.eventstore import RecorderEventStore
+from dialer_domain.campaign import Campaign
+from dialer_domain.errors import DomainError, InvalidValue
+from dialer_domain.events import ContactImported, ContactWithdrawn
+from dialer_domain.ports import IdFactory
+from dialer_domain.repository import Repository
+from dialer_domain.schedule import zone
+from dialer_domain.services import ImportReport, ImportRow, import_list
+from dialer_domain.values import ContactData, ImportMode, ListMapping, PhoneNumber
+
+CHUNK = 2000
+
+
+class ImportRejected(DomainError):
+    """The file had rejected rows and nothing was imported (see ``rejects``)."""
+
+    def __init__(self, message: str, report: ImportReport, rejects: list[tuple[int, str, str]]) -> None:
+        super().__init__(message)
+        self.report = report
+        self.rejects = rejects
+
+
+@attrs.frozen
+class Rejected:
+    line: int
+    key: str
+    reason: str
+
+
+# ---------------------------------------------------------------------- row validation
+
+
+def _validate_chunk(args: tuple[ListMapping, str, list[tuple[int, dict[str, str]]]]) -> list[tuple[str, Any]]:
+    mapping, region, rows = args
+    out: list[tuple[str, Any]] = []
+    for line, raw in rows:
+        try:
+            out.append(("ok", _row_to_json(validate_row(mapping, region, line, raw))))
+        except InvalidValue as exc:
+            out.append(("bad", (line, (raw.get(mapping.key) or "").strip(), str(exc))))
+    return out
+
+
+def validate_row(mapping: ListMapping, region: str, line: int, raw: dict[str, str]) -> ImportRow:
+    if "__error__" in raw:
+        raise InvalidValue(raw["__error__"])
+    missing = [c for c in (mapping.key, *mapping.phones) if c not in raw]
+    if missing:
+        raise InvalidValue(f"missing column(s) {', '.join(missing)}")
+    key = (raw.get(mapping.key) or "").strip()
+    if not key:
+        raise InvalidValue(f"empty key column {mapping.key!r}")
+    numbers: list[PhoneNumber] = []
+    problems: list[str] = []
+    for col in mapping.phones:
+        text = (raw.get(col) or "").strip()
+        if not text:
+            continue
+        try:
+            parsed = phonenumbers.parse(text, region)
+        except phonenumbers.NumberParseException as exc:
+            problems.append(f"{col} {text!r} cannot be read ({exc})")
+            continue
+        if not phonenumbers.is_possible_number(parsed):
+            problems.append(f"{col} {text!r} is impossible (wrong length)")
+            continue
+        if not phonenumbers.is_valid_number(parsed):
+            problems.append(f"{col} {text!r} is not a valid number")
+            continue
+        e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        if any(n.e164 == e164 for n in numbers):
+            continue  # the same number twice in one row: dialled once
+        numbers.append(PhoneNumber(e164, col))
+    if problems:
+        raise InvalidValue("; ".join(problems))
+    if not numbers:
+        raise InvalidValue(f"no phone number in {', '.join(mapping.phones)}")
+    priority = 5
+    if mapping.priority and (raw.get(mapping.priority) or "").strip():
+        try:
+            priority = int(raw[mapping.priority])
+        except ValueError:
+            raise InvalidValue(f"priority {raw[mapping.priority]!r} is not a whole number") from None
+        if not 1 <= priority <= 10:
+            raise InvalidValue(f"priority {priority} is not 1..10")
+    tz = (raw.get(mapping.time_zone) or "").strip() if mapping.time_zone else ""
+    if tz:
+        zone(tz)
+    taken = {mapping.key, *mapping.phones, *(c for c in (mapping.name, mapping.time_zone, mapping.priority, mapping.agent) if c)}
+    names = mapping.variables or tuple(c for c in raw if c not in taken and c is not None)
+    variables = {**mapping.common, **{c: (raw.get(c) or "") for c in names if c in raw}}
+    agent = (raw.get(mapping.agent) or "").strip() or None if mapping.agent else None
+    name = (raw.get(mapping.name) or "").strip() if mapping.name else ""
+    return ImportRow(line, key, tuple(numbers), ContactData(name=name, time_zone=tz or None, variables=variables), priority, agent)
+
+
+def _row_to_json(r: ImportRow) -> str:
+    return json.dumps(
+        [r.line, r.key, [[n.e164, n.label] for n in r.numbers], r.data.name, r.data.time_zone, r.data.variables, r.priority, r.agent],
+        ensure_ascii=False,
+    )
+
+
+def _row_from_json(text: str) -> ImportRow:
+    line, key, numbers, name, tz, variables, priority, agent = json.loads(text)
+    return ImportRow(
+        line, key, tuple(PhoneNumber(e, lbl) for e, lbl in numbers), ContactData(name=name, time_zone=tz, variables=variables), priority, agent
+    )
+
+
+def read_rows(path: Path, mapping: ListMapping) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line number, row) from a CSV file; the header is line 1."""
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        reader = csv.DictReader(fh, delimiter=mapping.delimiter, restkey="__extra__")
+        if reader.fieldnames is None:
+            raise InvalidValue(f"{path.name} is empty: it has no header line")
+        missing = [c for c in (mapping.key, *mapping.phones) if c not in reader.fieldnames]
+        if missing:
+            raise InvalidValue(f"{path.name}: the header has no column {', '.join(missing)} (it has {', '.join(reader.fieldnames)})")
+        try:
+            for row in reader:
+                extra = row.pop("__extra__", None)
+                if extra:
+                    yield reader.line_num, {"__error__": f"{len(extra)} more field(s) than the header has"}
+                    continue
+                yield reader.line_num, {k: v for k, v in row.items() if v is not None}
+        except UnicodeDecodeError as exc:
+            raise InvalidValue(f"{path.name} is not UTF-8 (byte {exc.start}: {exc.reason})") from None
+        except csv.Error as exc:
+            raise InvalidValue(f"{path.name} line {reader.line_num}: {exc}") from None
+
+
+def _chunks(rows: Iterator[tuple[int, dict[str, str]]]) -> Iterator[list[tuple[int, dict[str, str]]]]:
+    chunk: list[tuple[int, dict[str, str]]] = []
+    for r in rows:
+        chunk.append(r)
+        if len(chunk) >= CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+# ---------------------------------------------------------------------- the list index on disk
+
+
+class DiskListIndex:
+    """The ListIndex port on a temporary SQLite file: the keys the list holds (from the log) and
+    the keys this import has seen."""
+
+    def __init__(self, store: RecorderEventStore, campaign_id: UUID) -> None:
+        fd, self.path = tempfile.mkstemp(prefix="dialer-list-", suffix=".db")
+        os.close(fd)
+        self.db = sqlite3.connect(self.path)
+        self.db.execute("PRAGMA journal_mode=OFF")
+        self.db.execute("PRAGMA synchronous=OFF")
+        self.db.execute("CREATE TABLE listed (key TEXT PRIMARY KEY, withdrawn INTEGER NOT NULL)")
+        self.db.execute("CREATE TABLE seen (key TEXT PRIMARY KEY)")
+        ours: dict[UUID, str] = {}
+        position = 0
+        while True:
+            batch = store.read(position, 20000, topics=("ContactImported", "ContactWithdrawn", "ContactReinstated"))
+            if not batch:
+                break
+            position = batch[-1].position
+            rows = []
+            for r in batch:
+                e = r.event
+                if isinstance(e, ContactImported):
+                    if e.campaign_id == campaign_id:
+                        ours[e.originator_id] = e.key
+                        rows.append((e.key, 0))
+                elif e.originator_id in ours:
+                    rows.append((ours[e.originator_id], 1 if isinstance(e, ContactWithdrawn) else 0))
+            self.db.executemany("INSERT INTO listed VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET withdrawn = excluded.withdrawn", rows)
+        self.db.commit()
+
+    def contains(self, key: str) -> bool:
+        return self.db.execute("SELECT 1 FROM listed WHERE key = ?", (key,)).fetchone() is not None
+
+    def first_time_in_file(self, key: str) -> bool:
+        try:
+            self.db.execute("INSERT INTO seen VALUES (?)", (key,))
+        except sqlite3.IntegrityError:
+            return False
+        return True
+
+    def mark_seen(self, key: str) -> None:
+        self.db.execute("INSERT OR IGNORE INTO seen VALUES (?)", (key,))
+
+    def unseen(self) -> Iterator[str]:
+        cur = self.db.execute("SELECT key FROM listed WHERE withdrawn = 0 AND key NOT IN (SELECT key FROM seen)")
+        while True:
+            rows = cur.fetchmany(1000)
+            if not rows:
+                return
+            for (key,) in rows:
+                yield key
+
+    def reset_seen(self) -> None:
+        self.db.execute("DELETE FROM seen")
+
+    def close(self) -> None:
+        self.db.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+
+
+# ---------------------------------------------------------------------- the import
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def import_file(
+    store: RecorderEventStore,
+    campaign_id: UUID,
+    path: Path,
+    *,
+    mode: ImportMode,
+    at: datetime,
+    ids: IdFactory,
+    skip_invalid: bool = False,
+    rejects_path: Path | None = None,
+    workers: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[ImportReport, list[tuple[int, str, str]]]:
+    """Check the whole file, then (if it may) apply it. Returns the report and the rejects."""
+    repo = Repository(store)
+    campaign = repo.get(Campaign, campaign_id)
+    if campaign.list_mapping is None:
+        raise InvalidValue(f"campaign {campaign.name!r} has no list mapping; set one first (dialer lists mapping)")
+    mapping = campaign.list_mapping
+    region = campaign.config.default_region
+    report = ImportReport(file_name=path.name, sha256=sha256_of(path), mode=mode)
+    rejects: list[tuple[int, str, str]] = []
+    with contextlib.ExitStack() as stack:
+        index = DiskListIndex(store, campaign_id)
+        stack.callback(index.close)
+        spool = stack.enter_context(tempfile.TemporaryFile("w+", encoding="utf-8"))
+        pool = stack.enter_context(ProcessPoolExecutor(max_workers=workers)) if (workers or 0) > 1 else None
+        jobs = ((mapping, region, chunk) for chunk in _chunks(read_rows(path, mapping)))
+        results = pool.map(_validate_chunk, jobs) if pool else map(_validate_chunk, jobs)
+        for chunk in results:
+            for kind, value in chunk:
+                report.rows += 1
+                if kind == "bad":
+                    report.rejected += 1
+                    rejects.append(value)
+                    continue
+                row = _row_from_json(value)
+                if not index.first_time_in_file(row.key):
+                    report.duplicates += 1
+                    rejects.append((row.line, row.key, f"duplicate key {row.key!r}: an earlier line has it"))
+                    continue
+                report.accepted += 1
+                spool.write(value + "\n")
+            if progress is not None:
+                progress(report.rows)
+        if rejects and not skip_invalid:
+            first = "; ".join(f"line {ln}: {why}" for ln, _, why in rejects[:5])
+            raise ImportRejected(
+                f"{path.name}: {len(rejects)} of {report.rows} rows rejected, nothing imported ({first}"
+                + (" ...)" if len(rejects) > 5 else ")")
+                + "; fix the file or import with --skip-invalid",
+                report,
+                rejects,
+            )
+        if rejects and rejects_path is not None:
+            with open(rejects_path, "w", encoding="utf-8", newline="") as fh:
+                w = csv.writer(fh)
+                w.writerow(["line", "key", "reason"])
+                w.writerows(rejects)
+        index.reset_seen()
+        spool.seek(0)
+        rows = (_row_from_json(line) for line in spool)
+        import_list(repo, campaign_id, rows, mode=mode, index=index, report=report, import_id=ids(), at=at)
+        return report, rejects
+
+
+# ---------------------------------------------------------------------- drop folder and assignment
+
+
+def process_drop_folder(folder: Path, run_import: Callable[[Path], tuple[ImportReport, list[tuple[int, str, str]]]]) -> Iterator[tuple[Path, str]]:
+    """Import each *.csv in the folder once, then move it to processed/ or failed/ with its report."""
+    done, failed = folder / "processed", folder / "failed"
+    done.mkdir(exist_ok=True)
+    failed.mkdir(exist_ok=True)
+    for path in sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() == ".csv"):
+        target = done
+        try:
+            report, rejects = run_import(path)
+            outcome = {"imported": attrs.asdict(report, value_serializer=_plain), "rejects": rejects}
+            text = f"imported: {report.added} added, {report.updated} updated, {report.withdrawn} withdrawn, {len(rejects)} rejected"
+        except ImportRejected as exc:
+            target = failed
+            outcome = {"error": str(exc), "rejects": exc.rejects}
+            text = f"failed: {exc}"
+        except (DomainError, ValueError, OSError) as exc:
+            target = failed
+            outcome = {"error": str(exc)}
+            text = f"failed: {exc}"
+        stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
+        dest = target / f"{path.stem}.{stamp}{path.suffix}"
+        path.rename(dest)
+        dest.with_suffix(".report.json").write_text(json.dumps(outcome, indent=2, default=str), encoding="utf-8")
+        yield path, text
+
+
+def _plain(_: object, __: object, value: Any) -> Any:
+    return value.value if isinstance(value, ImportMode) else value
+
+
+def _campaign_queue(store: RecorderEventStore, campaign_id: UUID) -> Any:
+    from dialer_domain.queue import LiveQueue
+
+    q = LiveQueue()
+    position = 0
+    while True:
+        batch = store.read(position, 20000)
+        if not batch:
+            return q
+        position = batch[-1].position
+        for r in batch:
+            q.apply(r.event)
+
+
+def _unassigned_in_order(store: RecorderEventStore, campaign_id: UUID) -> list[UUID]:
+    from dialer_domain.values import ContactState
+
+    q = _campaign_queue(store, campaign_id)
+    entries = [
+        e
+        for e in q.entries.values()
+        if e.campaign_id == campaign_id and e.assigned_agent is None and e.state in (ContactState.NEW, ContactState.PENDING)
+    ]
+    entries.sort(key=lambda e: e.key())
+    return [e.contact_id for e in entries]
+
+
+def obtain(store: RecorderEventStore, repo: Repository, campaign_id: UUID, agent_id: str, *, at: datetime) -> list[UUID]:
+    from dialer_domain.services import obtain_contacts
+
+    campaign = repo.get(Campaign, campaign_id)
+    held = _campaign_queue(store, campaign_id).assigned_unprocessed(campaign_id, agent_id)
+    return obtain_contacts(repo, campaign, agent_id, held=held, unassigned=_unassigned_in_order(store, campaign_id), at=at)
+
+
+def assign_all_evenly(store: RecorderEventStore, repo: Repository, campaign_id: UUID, agents: list[str], *, at: datetime) -> dict[str, int]:
+    from dialer_domain.services import assign_evenly
+
+    repo.get(Campaign, campaign_id)
+    return assign_evenly(repo, _unassigned_in_order(store, campaign_id), agents, by="automatic assignment", at=at)
