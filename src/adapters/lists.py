@@ -145,12 +145,12 @@ def read_rows(path: Path, mapping: ListMapping) -> Iterator[tuple[int, dict[str,
     """(line number, row) from a CSV file; the header is line 1."""
     with open(path, encoding="utf-8-sig", newline="") as fh:
         reader = csv.DictReader(fh, delimiter=mapping.delimiter, restkey="__extra__")
-        if reader.fieldnames is None:
-            raise InvalidValue(f"{path.name} is empty: it has no header line")
-        missing = [c for c in (mapping.key, *mapping.phones) if c not in reader.fieldnames]
-        if missing:
-            raise InvalidValue(f"{path.name}: the header has no column {', '.join(missing)} (it has {', '.join(reader.fieldnames)})")
         try:
+            if reader.fieldnames is None:
+                raise InvalidValue(f"{path.name} is empty: it has no header line")
+            missing = [c for c in (mapping.key, *mapping.phones) if c not in reader.fieldnames]
+            if missing:
+                raise InvalidValue(f"{path.name}: the header has no column {', '.join(missing)} (it has {', '.join(reader.fieldnames)})")
             for row in reader:
                 extra = row.pop("__extra__", None)
                 if extra:
@@ -158,7 +158,7 @@ def read_rows(path: Path, mapping: ListMapping) -> Iterator[tuple[int, dict[str,
                     continue
                 yield reader.line_num, {k: v for k, v in row.items() if v is not None}
         except UnicodeDecodeError as exc:
-            raise InvalidValue(f"{path.name} is not UTF-8 (byte {exc.start}: {exc.reason})") from None
+            raise InvalidValue(f"{path.name} is not UTF-8 (near line {reader.line_num + 1}: {exc.reason})") from None
         except csv.Error as exc:
             raise InvalidValue(f"{path.name} line {reader.line_num}: {exc}") from None
 

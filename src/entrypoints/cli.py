@@ -661,6 +661,14 @@ def assign_auto(campaign: str, agent: Annotated[list[str], typer.Option(help="Ag
 
 
 @app.command()
+def api(host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Serve the HTTP API (contacts, list uploads, assignment); OpenAPI at /docs."""
+    import uvicorn
+
+    uvicorn.run("entrypoints.api:app", host=host, port=port)
+
+
+@app.command()
 def simulate(
     mode: Annotated[DialMode, typer.Option(help="Dial mode to simulate.")] = DialMode.PREDICTIVE,
     agents: Annotated[int, typer.Option(help="Simulated agents, all logged in.")] = 10,

@@ -1,0 +1,220 @@
+"""The HTTP API (FastAPI): single contacts (add, read, edit, withdraw), list uploads and their
+history, and assignment to agents. Puzzel's Dialer API is the model. OpenAPI at /docs.
+
+Every request opens the store named by DIALER_DATABASE_URL (or the URL given to ``create_app``).
+Bad input gets a 4xx naming what was wrong: 404 unknown campaign or contact, 409 a command the
+state does not allow (a duplicate key, a contact in a call), 422 an invalid value.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+from uuid import uuid4
+
+from fastapi import Depends, FastAPI, File, HTTPException, Query, Request, UploadFile
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from adapters import lists
+from adapters.eventstore import RecorderEventStore, make_event_converter
+from adapters.phone import normalise
+from dialer_domain.campaign import Campaign
+from dialer_domain.contact import ContactAttempt
+from dialer_domain.errors import ConcurrencyError, DomainError, InvalidValue, NotAllowed, NotFound
+from dialer_domain.ports import campaign_id_for, contact_id_for
+from dialer_domain.repository import Repository
+from dialer_domain.services import add_contact, assign_contacts
+from dialer_domain.values import ContactData, ImportMode
+from entrypoints import bootstrap
+
+_conv = make_event_converter()
+
+
+class ContactIn(BaseModel):
+    key: str = Field(min_length=1, max_length=200, description="The contact's unique key in the campaign's list.")
+    numbers: list[str] = Field(min_length=1, max_length=10, description="Phone numbers in dialling order (R8).")
+    name: str = ""
+    time_zone: str | None = None
+    variables: dict[str, str] = Field(default_factory=dict)
+    priority: int = Field(5, ge=1, le=10)
+    agent: str | None = None
+
+
+class ContactEdit(BaseModel):
+    numbers: list[str] | None = Field(None, min_length=1, max_length=10)
+    name: str | None = None
+    time_zone: str | None = None
+    variables: dict[str, str] | None = None
+    priority: int | None = Field(None, ge=1, le=10)
+
+
+class ManualAssignment(BaseModel):
+    agent: str | None = Field(description="The agent, or null to unassign.")
+    keys: list[str] = Field(min_length=1)
+
+
+class AutoAssignment(BaseModel):
+    agents: list[str] = Field(min_length=1)
+
+
+def open_store(request: Request) -> Iterator[RecorderEventStore]:
+    s = bootstrap.store(request.app.state.url)
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+Store = Annotated[RecorderEventStore, Depends(open_store)]
+
+
+def create_app(url: str | None = None) -> FastAPI:
+    app = FastAPI(title="dialer-core", version="0.1.0", description=__doc__)
+    app.state.url = url
+
+    @app.exception_handler(DomainError)
+    def domain_error(_: Any, exc: DomainError) -> JSONResponse:
+        status = 404 if isinstance(exc, NotFound) else 409 if isinstance(exc, NotAllowed | ConcurrencyError) else 422
+        return JSONResponse({"detail": str(exc)}, status_code=status)
+
+    def campaign_of(repo: Repository, name: str) -> Campaign:
+        try:
+            return repo.get(Campaign, campaign_id_for(name))
+        except NotFound:
+            raise NotFound(f"no campaign named {name!r}") from None
+
+    def contact_of(repo: Repository, campaign: Campaign, key: str) -> ContactAttempt:
+        try:
+            return repo.get(ContactAttempt, contact_id_for(campaign.id, key))
+        except NotFound:
+            raise NotFound(f"campaign {campaign.name!r} has no contact {key!r}") from None
+
+    def view(c: ContactAttempt) -> dict[str, Any]:
+        return {
+            "id": str(c.id),
+            "key": c.key,
+            "state": c.state.value,
+            "numbers": [n.e164 for n in c.numbers],
+            "name": c.data.name,
+            "time_zone": c.data.time_zone,
+            "variables": c.data.variables,
+            "priority": c.priority,
+            "agent": c.assigned_agent,
+            "attempts": c.attempts,
+            "disposition": c.disposition,
+            "callback_at": c.callback_at.isoformat() if c.callback_at else None,
+            "version": c.version,
+        }
+
+    @app.post("/campaigns/{campaign}/contacts", status_code=201)
+    def add(campaign: str, body: ContactIn, s: Store) -> dict[str, Any]:
+        repo = Repository(s)
+        camp = campaign_of(repo, campaign)
+        numbers = tuple(normalise(n, camp.config.default_region) for n in body.numbers)
+        c = add_contact(
+            repo,
+            camp.id,
+            key=body.key,
+            numbers=numbers,
+            data=ContactData(name=body.name, time_zone=body.time_zone, variables=body.variables),
+            priority=body.priority,
+            assigned_agent=body.agent,
+            at=bootstrap.WallClock().now(),
+        )
+        return view(c)
+
+    @app.get("/campaigns/{campaign}/contacts/{key}")
+    def read(campaign: str, key: str, s: Store) -> dict[str, Any]:
+        repo = Repository(s)
+        return view(contact_of(repo, campaign_of(repo, campaign), key))
+
+    @app.put("/campaigns/{campaign}/contacts/{key}")
+    def edit(campaign: str, key: str, body: ContactEdit, s: Store) -> dict[str, Any]:
+        repo = Repository(s)
+        camp = campaign_of(repo, campaign)
+        c = contact_of(repo, camp, key)
+        numbers = tuple(normalise(n, camp.config.default_region) for n in body.numbers) if body.numbers else c.numbers
+        data = ContactData(
+            name=c.data.name if body.name is None else body.name,
+            time_zone=c.data.time_zone if body.time_zone is None else body.time_zone,
+            fields=c.data.fields,
+            variables=c.data.variables if body.variables is None else body.variables,
+        )
+        c.update(
+            numbers=numbers, data=data, priority=c.priority if body.priority is None else body.priority, source="api", at=bootstrap.WallClock().now()
+        )
+        repo.save(c)
+        return view(c)
+
+    @app.delete("/campaigns/{campaign}/contacts/{key}")
+    def withdraw(campaign: str, key: str, s: Store) -> dict[str, Any]:
+        """Withdraw the contact: it is never dialled again, and its history is kept."""
+        repo = Repository(s)
+        c = contact_of(repo, campaign_of(repo, campaign), key)
+        c.withdraw("deleted through the API", bootstrap.WallClock().now())
+        repo.save(c)
+        return view(c)
+
+    @app.post("/campaigns/{campaign}/imports", status_code=201)
+    def upload(
+        campaign: str,
+        s: Store,
+        file: Annotated[UploadFile, File(description="CSV list file")],
+        mode: Annotated[ImportMode, Query()] = ImportMode.APPEND,
+        skip_invalid: Annotated[bool, Query()] = False,
+    ) -> dict[str, Any]:
+        repo = Repository(s)
+        camp = campaign_of(repo, campaign)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / Path(file.filename or "upload.csv").name
+            with open(path, "wb") as fh:
+                while block := file.file.read(1 << 20):
+                    fh.write(block)
+            try:
+                report, rejects = lists.import_file(s, camp.id, path, mode=mode, at=bootstrap.WallClock().now(), ids=uuid4, skip_invalid=skip_invalid)
+            except lists.ImportRejected as exc:
+                raise HTTPException(
+                    422, {"detail": str(exc), "rejects": [{"line": ln, "key": k, "reason": r} for ln, k, r in exc.rejects[:1000]]}
+                ) from None
+        out = {k: v for k, v in report.as_event_fields().items()}
+        out["mode"] = report.mode.value
+        out["rejects"] = [{"line": ln, "key": k, "reason": r} for ln, k, r in rejects[:1000]]
+        return out
+
+    @app.get("/campaigns/{campaign}/imports")
+    def history(campaign: str, s: Store) -> list[dict[str, Any]]:
+        camp = campaign_of(Repository(s), campaign)
+        return [{k: v for k, v in _conv.unstructure(e).items() if k not in ("originator_id", "originator_version")} for e in camp.imports]
+
+    @app.post("/campaigns/{campaign}/agents/{agent}/obtain")
+    def obtain(campaign: str, agent: str, s: Store) -> dict[str, Any]:
+        """R13: the agent takes up to "max per click" unassigned contacts; refused at "max held"."""
+        repo = Repository(s)
+        camp = campaign_of(repo, campaign)
+        got = lists.obtain(s, repo, camp.id, agent, at=bootstrap.WallClock().now())
+        return {"agent": agent, "obtained": [repo.get(ContactAttempt, c).key for c in got]}
+
+    @app.post("/campaigns/{campaign}/assignments")
+    def assign(campaign: str, body: ManualAssignment, s: Store) -> dict[str, Any]:
+        repo = Repository(s)
+        camp = campaign_of(repo, campaign)
+        for k in body.keys:
+            contact_of(repo, camp, k)
+        n = assign_contacts(repo, [contact_id_for(camp.id, k) for k in body.keys], body.agent, by="api", at=bootstrap.WallClock().now())
+        return {"agent": body.agent, "changed": n}
+
+    @app.post("/campaigns/{campaign}/assignments/auto")
+    def assign_auto(campaign: str, body: AutoAssignment, s: Store) -> dict[str, int]:
+        repo = Repository(s)
+        camp = campaign_of(repo, campaign)
+        if len(set(body.agents)) != len(body.agents):
+            raise InvalidValue("an agent is named twice")
+        return lists.assign_all_evenly(s, repo, camp.id, body.agents, at=bootstrap.WallClock().now())
+
+    return app
+
+
+app = create_app()

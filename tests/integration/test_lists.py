@@ -1,0 +1,191 @@
+"""List import (R7-R10), the drop folder, assignment (R13) and the contact HTTP API, on real stores."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from uuid import uuid4
+
+import pytest
+from fastapi.testclient import TestClient
+
+from adapters import lists
+from adapters.eventstore import open_event_store
+from dialer_domain.campaign import Campaign
+from dialer_domain.contact import ContactAttempt
+from dialer_domain.events import ContactImported
+from dialer_domain.ports import campaign_id_for, contact_id_for
+from dialer_domain.repository import Repository
+from dialer_domain.services import CampaignSpec, create_campaign
+from dialer_domain.values import CampaignSettings, ContactState, DialMode, ImportMode, ListMapping
+from entrypoints.api import create_app
+
+NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+HEADER = "id;name;phone;mobile;prio;product"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/lists.db"
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def store(url):
+    s = open_event_store(url)
+    repo = Repository(s)
+    c = create_campaign(
+        repo,
+        CampaignSpec(name="Sales", manager="ann", dial_mode=DialMode.POWER),
+        settings=CampaignSettings(skill="sales", max_per_click=2, max_held=3),
+        hours=None,
+        at=NOW,
+    )
+    c.set_list_mapping(ListMapping(key="id", phones=("phone", "mobile"), name="name", priority="prio", delimiter=";", common={"src": "fair"}), NOW)
+    repo.save(c)
+    yield s
+    s.close()
+
+
+def write(tmp_path, name, *lines, encoding="utf-8"):
+    p = tmp_path / name
+    p.write_text("\n".join(lines) + "\n", encoding=encoding)
+    return p
+
+
+def do_import(store, path, mode=ImportMode.APPEND, **kw):
+    return lists.import_file(store, campaign_id_for("Sales"), path, mode=mode, at=NOW, ids=uuid4, **kw)
+
+
+def contact(store, key):
+    return Repository(store).get(ContactAttempt, contact_id_for(campaign_id_for("Sales"), key))
+
+
+def test_numbers_are_normalised_to_e164_and_variables_mapped(store, tmp_path):
+    p = write(tmp_path, "a.csv", HEADER, "1;Ann;20 12 34 56;+46 70 123 45 67;3;X", "2;Bo;31234567;31234567;;Y", encoding="utf-8-sig")
+    report, rejects = do_import(store, p)
+    assert (report.added, report.rejected, rejects) == (2, 0, [])
+    ann = contact(store, "1")
+    assert [n.e164 for n in ann.numbers] == ["+4520123456", "+46701234567"]
+    assert ann.priority == 3 and ann.data.name == "Ann" and ann.data.variables == {"src": "fair", "product": "X"}
+    assert [n.e164 for n in contact(store, "2").numbers] == ["+4531234567"]  # the repeat in the row is dialled once
+
+
+def test_a_file_with_bad_rows_imports_nothing_and_names_each_row(store, tmp_path):
+    p = write(
+        tmp_path,
+        "bad.csv",
+        HEADER,
+        "1;Ann;20 12 34 56;;3;X",
+        "2;Bo;12;;5;Y",  # impossible
+        "3;Cy;abc;;5;Y",  # not a number
+        "4;Di;20 12 34 57;;11;Y",  # priority out of range
+        "1;Ann again;20 12 34 58;;3;X",  # duplicate key
+        "5;Ed;20 12 34 59;;5;Y;extra",  # malformed: one field too many
+        ";Fi;20 12 34 60;;5;Y",  # no key
+        "6;Gu;;;5;Y",  # no number
+    )
+    with pytest.raises(lists.ImportRejected, match="7 of 8 rows rejected, nothing imported") as info:
+        do_import(store, p)
+    reasons = {line: why for line, _, why in info.value.rejects}
+    assert "impossible" in reasons[3] and "cannot be read" in reasons[4] and "not 1..10" in reasons[5]
+    assert "duplicate key" in reasons[6] and "more field" in reasons[7] and "empty key" in reasons[8] and "no phone number" in reasons[9]
+    assert not [r for r in store.read(0, 10**6) if isinstance(r.event, ContactImported)]
+
+
+def test_skip_invalid_imports_the_good_rows_and_writes_the_rejects(store, tmp_path):
+    p = write(tmp_path, "mixed.csv", HEADER, "1;Ann;20 12 34 56;;3;X", "2;Bo;12;;5;Y")
+    rej = tmp_path / "rejects.csv"
+    report, _ = do_import(store, p, skip_invalid=True, rejects_path=rej)
+    assert (report.accepted, report.rejected, report.added) == (1, 1, 1)
+    assert rej.read_text().splitlines()[1].startswith("3,2,")
+
+
+def test_header_encoding_and_empty_files_are_clear_errors(store, tmp_path):
+    with pytest.raises(Exception, match="the header has no column mobile"):
+        do_import(store, write(tmp_path, "h.csv", "id;name;phone", "1;Ann;20123456"))
+    p = tmp_path / "latin1.csv"
+    p.write_bytes((HEADER + "\n1;Åse;20123456;;3;X\n").encode("latin-1"))
+    with pytest.raises(Exception, match="not UTF-8"):
+        do_import(store, p)
+    with pytest.raises(Exception, match="empty"):
+        do_import(store, write(tmp_path, "empty.csv", ""))
+
+
+def test_replace_withdraws_what_is_gone_leaves_calls_alone_and_append_updates(store, tmp_path):
+    do_import(store, write(tmp_path, "1.csv", HEADER, "1;Ann;20123456;;3;X", "2;Bo;31234567;;5;Y", "3;Cy;40112233;;5;Z"))
+    # contact 3 is being dialled right now
+    c3 = contact(store, "3")
+    c3.queue(NOW)
+    c3.dial(call_id=uuid4(), settings=CampaignSettings(skill="sales"), dial_mode=DialMode.POWER, agent_id=None, decision_id=None, checks=(), at=NOW)
+    Repository(store).save(c3)
+    report, _ = do_import(store, write(tmp_path, "2.csv", HEADER, "1;Ann B;20123456;;3;X"), mode=ImportMode.REPLACE)
+    assert (report.updated, report.withdrawn, report.left_in_call) == (1, 1, 1)
+    assert contact(store, "2").state is ContactState.WITHDRAWN
+    assert contact(store, "3").state is ContactState.DIALLING
+    assert contact(store, "1").data.name == "Ann B"
+    assert len(store.load(contact_id_for(campaign_id_for("Sales"), "2"))) == 2  # history kept: imported, withdrawn
+    report, _ = do_import(store, write(tmp_path, "3.csv", HEADER, "2;Bo;31234567;;5;Y"), mode=ImportMode.APPEND)
+    assert report.reinstated == 1 and contact(store, "2").state is ContactState.NEW
+    history = Repository(store).get(Campaign, campaign_id_for("Sales")).imports
+    assert [(h.file_name, h.mode) for h in history] == [("1.csv", ImportMode.APPEND), ("2.csv", ImportMode.REPLACE), ("3.csv", ImportMode.APPEND)]
+    assert len(history[0].sha256) == 64
+
+
+def test_the_drop_folder_imports_each_file_once_and_files_it(store, tmp_path):
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    write(drop, "good.csv", HEADER, "1;Ann;20123456;;3;X")
+    write(drop, "bad.csv", HEADER, "2;Bo;12;;5;Y")
+    outcomes = dict((p.name, text) for p, text in lists.process_drop_folder(drop, lambda p: do_import(store, p)))
+    assert outcomes["good.csv"].startswith("imported") and outcomes["bad.csv"].startswith("failed")
+    assert not list(drop.glob("*.csv"))
+    [good] = (drop / "processed").glob("good.*.csv")
+    report = json.loads(good.with_suffix(".report.json").read_text())
+    assert report["imported"]["added"] == 1
+    [bad_report] = (drop / "failed").glob("bad.*.report.json")
+    assert "impossible" in bad_report.read_text()
+    assert list(lists.process_drop_folder(drop, lambda p: do_import(store, p))) == []
+
+
+def test_agents_obtain_contacts_up_to_max_per_click_and_max_held_r13(store, tmp_path):
+    rows = [f"{i};C{i};2012345{i};;5;X" for i in range(6)]
+    do_import(store, write(tmp_path, "l.csv", HEADER, *rows))
+    repo = Repository(store)
+    cid = campaign_id_for("Sales")
+    first = lists.obtain(store, repo, cid, "a1", at=NOW)
+    assert len(first) == 2  # max per click
+    assert len(lists.obtain(store, repo, cid, "a1", at=NOW)) == 1  # room for one more under max held 3
+    with pytest.raises(Exception, match="already holds 3"):
+        lists.obtain(store, repo, cid, "a1", at=NOW)
+    counts = lists.assign_all_evenly(store, repo, cid, ["a2", "a3"], at=NOW)
+    assert counts == {"a2": 2, "a3": 1}
+
+
+def test_the_contact_api(store, url, tmp_path):
+    client = TestClient(create_app(url))
+    r = client.post("/campaigns/Sales/contacts", json={"key": "k1", "numbers": ["20 12 34 56"], "name": "Ann", "variables": {"x": "1"}})
+    assert r.status_code == 201 and r.json()["numbers"] == ["+4520123456"]
+    assert client.post("/campaigns/Sales/contacts", json={"key": "k1", "numbers": ["20123457"]}).status_code == 409
+    bad = client.post("/campaigns/Sales/contacts", json={"key": "k2", "numbers": ["12"]})
+    assert bad.status_code == 422 and "impossible" in bad.json()["detail"]
+    assert client.post("/campaigns/Nope/contacts", json={"key": "k", "numbers": ["20123456"]}).status_code == 404
+    assert client.post("/campaigns/Sales/contacts", json={"key": "k3", "numbers": []}).status_code == 422
+    r = client.put("/campaigns/Sales/contacts/k1", json={"name": "Ann B", "priority": 8})
+    assert r.status_code == 200 and r.json()["name"] == "Ann B" and r.json()["priority"] == 8
+    assert client.get("/campaigns/Sales/contacts/none").status_code == 404
+    r = client.delete("/campaigns/Sales/contacts/k1")
+    assert r.status_code == 200 and r.json()["state"] == "withdrawn"
+    assert client.put("/campaigns/Sales/contacts/k1", json={"name": "x"}).status_code == 409
+    csv_bytes = (HEADER + "\n1;Ann;20123456;;3;X\n2;Bo;12;;5;Y\n").encode()
+    r = client.post("/campaigns/Sales/imports", files={"file": ("up.csv", csv_bytes, "text/csv")})
+    assert r.status_code == 422 and r.json()["detail"]["rejects"][0]["line"] == 3
+    r = client.post("/campaigns/Sales/imports?skip_invalid=true&mode=append", files={"file": ("up.csv", csv_bytes, "text/csv")})
+    assert r.status_code == 201 and r.json()["added"] == 1 and r.json()["rejected"] == 1
+    assert [h["file_name"] for h in client.get("/campaigns/Sales/imports").json()] == ["up.csv"]
+    r = client.post("/campaigns/Sales/agents/a1/obtain")
+    assert r.status_code == 200 and r.json()["obtained"] == ["1"]
+    assert client.post("/campaigns/Sales/assignments", json={"agent": "a2", "keys": ["1"]}).json()["changed"] == 1
+    assert client.post("/campaigns/Sales/assignments", json={"agent": "a2", "keys": ["zz"]}).status_code == 404
+    assert "/campaigns/{campaign}/contacts" in client.get("/openapi.json").json()["paths"]
