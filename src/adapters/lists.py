@@ -68,7 +68,8 @@ def _validate_chunk(args: tuple[ListMapping, str, list[tuple[int, dict[str, str]
     out: list[tuple[str, Any]] = []
     for line, raw in rows:
         try:
-            out.append(("ok", _row_to_json(validate_row(mapping, region, line, raw))))
+            row = validate_row(mapping, region, line, raw)
+            out.append(("ok", (row.line, row.key, _row_to_json(row))))
         except InvalidValue as exc:
             out.append(("bad", (line, (raw.get(mapping.key) or "").strip(), str(exc))))
     return out
@@ -286,13 +287,13 @@ def import_file(
                     report.rejected += 1
                     rejects.append(value)
                     continue
-                row = _row_from_json(value)
-                if not index.first_time_in_file(row.key):
+                line, key, text = value
+                if not index.first_time_in_file(key):
                     report.duplicates += 1
-                    rejects.append((row.line, row.key, f"duplicate key {row.key!r}: an earlier line has it"))
+                    rejects.append((line, key, f"duplicate key {key!r}: an earlier line has it"))
                     continue
                 report.accepted += 1
-                spool.write(value + "\n")
+                spool.write(text + "\n")
             if progress is not None:
                 progress(report.rows)
         if rejects and not skip_invalid:

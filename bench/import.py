@@ -1,0 +1,110 @@
+"""bench/import: a generated CSV with two numbers per row imported into PostgreSQL, validation
+included, end to end (the same `import_file` the CLI and the API use). Reports contacts/s and the
+peak memory of the importing process and of its number-checking workers, for two file sizes, so
+that flat memory shows as equal peaks.
+
+    .venv/bin/python -m bench.import                          # 100,000 and 1,000,000 rows
+    .venv/bin/python -m bench.import --rows 200000 --url postgresql://...
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+
+
+def make_csv(path: Path, rows: int, seed: int = 1) -> None:
+    """Valid Danish numbers only (drawn, then kept if phonenumbers accepts them), written as people
+    write them: one with +45 and spaces, one bare."""
+    import phonenumbers
+
+    rng = random.Random(seed)
+
+    def number(first: str) -> str:
+        while True:
+            n = f"{first}{rng.randrange(10**7):07d}"
+            if phonenumbers.is_valid_number(phonenumbers.parse(n, "DK")):
+                return n
+
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write("id,name,mobile,landline,segment,city\n")
+        for i in range(rows):
+            m, land = number(rng.choice("2345678")), number(rng.choice("3456789"))
+            fh.write(f"c{i:08d},Contact {i},+45 {m[:2]} {m[2:4]} {m[4:6]} {m[6:]},{land},{rng.choice('ABCD')},City {i % 97}\n")
+
+
+def one(url: str, schema: str, path: Path, workers: int) -> dict[str, float]:
+    """Run in a fresh process so that peak memory is this import's own."""
+    code = f"""
+import json, resource, time
+from datetime import UTC, datetime
+from pathlib import Path
+from uuid import uuid4
+from adapters.eventstore import open_event_store
+from adapters import lists
+from dialer_domain.repository import Repository
+from dialer_domain.services import CampaignSpec, create_campaign
+from dialer_domain.values import CampaignSettings, DialMode, ImportMode, ListMapping
+url = {url + "?schema=" + schema!r}
+store = open_event_store(url)
+repo = Repository(store)
+now = datetime.now(UTC)
+c = create_campaign(repo, CampaignSpec(name="Bench import", manager="bench", dial_mode=DialMode.POWER),
+                    settings=CampaignSettings(skill="bench"), hours=None, at=now)
+c.set_list_mapping(ListMapping(key="id", phones=("mobile", "landline"), name="name"), now)
+repo.save(c)
+t = time.perf_counter()
+report, rejects = lists.import_file(store, c.id, Path({str(path)!r}), mode=ImportMode.APPEND, at=now, ids=uuid4, workers={workers})
+elapsed = time.perf_counter() - t
+print(json.dumps({{"rows": report.rows, "added": report.added, "rejected": report.rejected, "seconds": elapsed,
+  "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+  "workers_peak_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}}))
+"""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"the import failed:\n{proc.stderr[-3000:]}")
+    out = proc.stdout
+    import json
+
+    return dict(json.loads(out.strip().splitlines()[-1]))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--url", default="postgresql://postgres@127.0.0.1:5432/test")
+    ap.add_argument("--schema", default="bench_import")
+    ap.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
+    ap.add_argument("--workers", type=int, default=2)
+    a = ap.parse_args(argv)
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in a.rows:
+            path = Path(tmp) / f"list-{n}.csv"
+            make_csv(path, n)
+            r = one(a.url, a.schema, path, a.workers)
+            results.append(r)
+            path.unlink()
+    print(f"bench/import: CSV with two numbers per row into PostgreSQL, validation included, {a.workers} checking workers")
+    print(f"{'rows':>10} {'added':>10} {'seconds':>8} {'contacts/s':>11} {'peak MiB (importer)':>20} {'peak MiB (a worker)':>20}")
+    for r in results:
+        print(
+            f"{int(r['rows']):>10} {int(r['added']):>10} {r['seconds']:>8.1f} {r['rows'] / r['seconds']:>11,.0f} "
+            f"{r['peak_mib']:>20.0f} {r['workers_peak_mib']:>20.0f}"
+        )
+    _ = resource, time
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
