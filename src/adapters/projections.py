@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -28,12 +29,13 @@ from eventsourcing.sqlite import SQLiteTrackingRecorder
 
 from adapters.eventstore import CattrsMapper, RecorderEventStore, infrastructure_env, open_factory
 from adapters.statistics import AgentFigures, CampaignFigures, StatisticsFold, _AgentTrack
-from dialer_domain.events import CONTACT_EVENTS
+from dialer_domain.events import CONTACT_EVENTS, ContactImported
 from dialer_domain.ports import RecordedEvent
 from dialer_domain.values import AgentState
 
 APP_NAME = "stored"  # the library names tables after the application: ``stored_events``
 PROJECTION = "statistics"
+CONTACT_CACHE = 500_000  # contacts whose campaign a catch-up keeps in memory between pages
 #: The events the statistics fold reads; the others (queueing, pacing decisions ...) are not read at all.
 STATISTICS_TOPICS: tuple[str, ...] = tuple(cls.NAME for cls in StatisticsFold.EVENTS)
 
@@ -111,26 +113,12 @@ class StatisticsViewMixin:
 
     # ------------------------------------------------------------------ the fold's state
 
-    def load_fold(self, gen: int, fold: StatisticsFold, contact_ids: Sequence[UUID]) -> None:
+    def load_fold(self, gen: int, fold: StatisticsFold, contact_ids: Sequence[UUID], *, whole: bool = True) -> None:
+        """Load the fold's state for this generation: campaigns and agents (``whole``), and the
+        given contacts' campaigns and pending callbacks."""
         with self.datastore.transaction(commit=False) as curs:
-            curs.execute(self._sql("SELECT campaign_id, name, tz FROM {p}dialer_stats_campaign WHERE gen = %s"), (gen,))
-            for row in curs.fetchall():
-                cid = UUID(row["campaign_id"])
-                fold.campaign_names[cid] = row["name"]
-                if row["tz"]:
-                    fold._campaign_tz[cid] = row["tz"]
-            curs.execute(
-                self._sql("SELECT session_id, agent_id, state, since, pause_reason, campaign_id FROM {p}dialer_stats_agent WHERE gen = %s"),
-                (gen,),
-            )
-            for row in curs.fetchall():
-                fold._agents[UUID(row["session_id"])] = _AgentTrack(
-                    row["agent_id"],
-                    AgentState(row["state"]),
-                    datetime.fromisoformat(row["since"]) if row["since"] else None,
-                    row["pause_reason"],
-                    UUID(row["campaign_id"]) if row["campaign_id"] else None,
-                )
+            if whole:
+                self._load_campaigns_and_agents(gen, fold, curs)
             ids = [str(c) for c in contact_ids]
             for i in range(0, len(ids), 500):
                 chunk = ids[i : i + 500]
@@ -146,6 +134,26 @@ class StatisticsViewMixin:
                     fold._contact_campaign[cid] = UUID(row["campaign_id"])
                     if row["callback_pending"]:
                         fold._callback_pending.add(cid)
+
+    def _load_campaigns_and_agents(self, gen: int, fold: StatisticsFold, curs: Any) -> None:
+        curs.execute(self._sql("SELECT campaign_id, name, tz FROM {p}dialer_stats_campaign WHERE gen = %s"), (gen,))
+        for row in curs.fetchall():
+            cid = UUID(row["campaign_id"])
+            fold.campaign_names[cid] = row["name"]
+            if row["tz"]:
+                fold._campaign_tz[cid] = row["tz"]
+        curs.execute(
+            self._sql("SELECT session_id, agent_id, state, since, pause_reason, campaign_id FROM {p}dialer_stats_agent WHERE gen = %s"),
+            (gen,),
+        )
+        for row in curs.fetchall():
+            fold._agents[UUID(row["session_id"])] = _AgentTrack(
+                row["agent_id"],
+                AgentState(row["state"]),
+                datetime.fromisoformat(row["since"]) if row["since"] else None,
+                row["pause_reason"],
+                UUID(row["campaign_id"]) if row["campaign_id"] else None,
+            )
 
     def commit_fold(self, gen: int, fold: StatisticsFold, tracking: Tracking) -> None:
         """Write what the fold counted and changed, and the tracking position, in one transaction."""
@@ -333,14 +341,25 @@ class StatisticsProjection(Projection[Any]):
         gen = self.gen or self.view.live_generation()
         self.process_batch(gen, [RecordedEvent(tracking.notification_id, domain_event)])
 
-    def process_batch(self, gen: int, batch: Sequence[RecordedEvent]) -> None:
+    def process_batch(self, gen: int, batch: Sequence[RecordedEvent], fold: StatisticsFold | None = None) -> None:
+        """Fold a page and commit it with its tracking position. A ``fold`` carried from the previous
+        page (one writer per generation) keeps its state, so only unknown contacts are loaded."""
         if not batch:
             return
-        fold = StatisticsFold()
-        contacts = list({r.event.originator_id for r in batch if isinstance(r.event, CONTACT_EVENTS)})
-        self.view.load_fold(gen, fold, contacts)
+        whole = fold is None
+        fold = fold or StatisticsFold()
+        known = fold._contact_campaign
+        if len(known) > CONTACT_CACHE:
+            known.clear()
+            fold._callback_pending.clear()
+        contacts = list(
+            {r.event.originator_id for r in batch if isinstance(r.event, CONTACT_EVENTS) and not isinstance(r.event, ContactImported)} - known.keys()
+        )
+        if whole or contacts:
+            self.view.load_fold(gen, fold, contacts, whole=whole)
         fold.apply_all(batch)
         self.view.commit_fold(gen, fold, Tracking(APP_NAME, batch[-1].position))
+        fold.drain()
 
 
 class DialerApplication(Application[UUID]):
@@ -374,23 +393,28 @@ def catch_up(
     progress: Callable[[int, int], None] | None = None,
     stop_after: int | None = None,
 ) -> int:
-    """Fold what the generation has not seen yet, one transaction per page. Returns events done."""
+    """Fold what the generation has not seen yet, one transaction per page (the next page is read
+    while this one is folded). Returns how many events were folded."""
     gen = view.live_generation() if gen is None else gen
     projection = StatisticsProjection(view)
-    position = view.gen_position(gen)
-    done = 0
+    fold = StatisticsFold()
+    view.load_fold(gen, fold, [])
     head = store.max_position()
-    while True:
-        batch = store.read(position, batch_size, topics=STATISTICS_TOPICS)
-        if not batch:
-            return done
-        projection.process_batch(gen, batch)
-        position = batch[-1].position
-        done += len(batch)
-        if progress is not None:
-            progress(position, max(head, position))
-        if stop_after is not None and done >= stop_after:
-            return done
+    done = 0
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dialer-read") as reader:
+        pending = reader.submit(store.read, view.gen_position(gen), batch_size, STATISTICS_TOPICS)
+        while True:
+            batch = pending.result()
+            if not batch:
+                return done
+            if stop_after is None or done + len(batch) < stop_after:
+                pending = reader.submit(store.read, batch[-1].position, batch_size, STATISTICS_TOPICS)
+            projection.process_batch(gen, batch, fold)
+            done += len(batch)
+            if progress is not None:
+                progress(batch[-1].position, max(head, batch[-1].position))
+            if stop_after is not None and done >= stop_after:
+                return done
 
 
 def rebuild(

@@ -296,6 +296,15 @@ class StatisticsFold:
             case _:
                 pass
 
+    def drain(self) -> None:
+        """Forget the figures and changes already written (a persisted view calls this after each
+        commit); the state carried between events stays."""
+        self.by_campaign_hour.clear()
+        self.by_agent_day.clear()
+        self.dirty_contacts.clear()
+        self.dirty_agents.clear()
+        self.dirty_campaigns.clear()
+
     def close(self, at: datetime) -> None:
         """Count the open state intervals up to ``at`` (for a report taken mid-day)."""
         for t in self._agents.values():
