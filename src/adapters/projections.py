@@ -35,7 +35,8 @@ from dialer_domain.values import AgentState
 
 APP_NAME = "stored"  # the library names tables after the application: ``stored_events``
 PROJECTION = "statistics"
-CONTACT_CACHE = 500_000  # contacts whose campaign a catch-up keeps in memory between pages
+CONTACT_CACHE = 500_000
+_COUNTER_COLS = ("gen", "kind", "k1", "k2", "k3", "metric", "value")  # contacts whose campaign a catch-up keeps in memory between pages
 #: The events the statistics fold reads; the others (queueing, pacing decisions ...) are not read at all.
 STATISTICS_TOPICS: tuple[str, ...] = tuple(cls.NAME for cls in StatisticsFold.EVENTS)
 
@@ -177,40 +178,48 @@ class StatisticsViewMixin:
         ]
         campaigns = [(gen, str(c), fold.campaign_names.get(c, ""), fold._campaign_tz.get(c)) for c in fold.dirty_campaigns]
         with self.datastore.transaction(commit=True) as curs:
-            if counters:
-                curs.executemany(
-                    self._sql(
-                        "INSERT INTO {p}dialer_stats_counter (gen, kind, k1, k2, k3, metric, value) VALUES (%s, %s, %s, %s, %s, %s, %s) "
-                        "ON CONFLICT (gen, kind, k1, k2, k3, metric) DO UPDATE SET value = {p}dialer_stats_counter.value + excluded.value"
-                    ),
-                    [(gen, *row) for row in counters],
-                )
-            if contacts:
-                curs.executemany(
-                    self._sql(
-                        "INSERT INTO {p}dialer_stats_contact (gen, contact_id, campaign_id, callback_pending) VALUES (%s, %s, %s, %s) "
-                        "ON CONFLICT (gen, contact_id) DO UPDATE SET campaign_id = excluded.campaign_id, callback_pending = excluded.callback_pending"
-                    ),
-                    contacts,
-                )
-            if agents:
-                curs.executemany(
-                    self._sql(
-                        "INSERT INTO {p}dialer_stats_agent (gen, session_id, agent_id, state, since, pause_reason, campaign_id) "
-                        "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (gen, session_id) DO UPDATE SET agent_id = excluded.agent_id, "
-                        "state = excluded.state, since = excluded.since, pause_reason = excluded.pause_reason, campaign_id = excluded.campaign_id"
-                    ),
-                    agents,
-                )
-            if campaigns:
-                curs.executemany(
-                    self._sql(
-                        "INSERT INTO {p}dialer_stats_campaign (gen, campaign_id, name, tz) VALUES (%s, %s, %s, %s) "
-                        "ON CONFLICT (gen, campaign_id) DO UPDATE SET name = excluded.name, tz = excluded.tz"
-                    ),
-                    campaigns,
-                )
+            self._upsert(
+                curs,
+                "dialer_stats_counter",
+                _COUNTER_COLS,
+                "gen, kind, k1, k2, k3, metric",
+                "value = {p}dialer_stats_counter.value + excluded.value",
+                [(gen, *row) for row in counters],
+            )
+            self._upsert(
+                curs,
+                "dialer_stats_contact",
+                ("gen", "contact_id", "campaign_id", "callback_pending"),
+                "gen, contact_id",
+                "campaign_id = excluded.campaign_id, callback_pending = excluded.callback_pending",
+                contacts,
+            )
+            self._upsert(
+                curs,
+                "dialer_stats_agent",
+                ("gen", "session_id", "agent_id", "state", "since", "pause_reason", "campaign_id"),
+                "gen, session_id",
+                "agent_id = excluded.agent_id, state = excluded.state, since = excluded.since, "
+                "pause_reason = excluded.pause_reason, campaign_id = excluded.campaign_id",
+                agents,
+            )
+            self._upsert(
+                curs,
+                "dialer_stats_campaign",
+                ("gen", "campaign_id", "name", "tz"),
+                "gen, campaign_id",
+                "name = excluded.name, tz = excluded.tz",
+                campaigns,
+            )
             self._insert_tracking(curs, Tracking(self._tracking_name(gen), tracking.notification_id))  # type: ignore[attr-defined]
+
+    def _upsert(self, curs: Any, table: str, cols: Sequence[str], conflict: str, update: str, rows: Sequence[Sequence[Any]]) -> None:
+        if not rows:
+            return
+        marks = ", ".join(["%s"] * len(cols))
+        curs.executemany(
+            self._sql(f"INSERT INTO {{p}}{table} ({', '.join(cols)}) VALUES ({marks}) ON CONFLICT ({conflict}) DO UPDATE SET {update}"), rows
+        )
 
     # ------------------------------------------------------------------ reading
 
@@ -250,6 +259,18 @@ class SQLiteStatisticsView(StatisticsViewMixin, SQLiteTrackingRecorder):
 class PostgresStatisticsView(StatisticsViewMixin, PostgresTrackingRecorder):
     def _prefix(self) -> str:
         return f'"{self.datastore.schema}".'
+
+    def _upsert(self, curs: Any, table: str, cols: Sequence[str], conflict: str, update: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Many rows: COPY into a temporary table, then one INSERT ... ON CONFLICT from it."""
+        if len(rows) < 50:
+            super()._upsert(curs, table, cols, conflict, update, rows)
+            return
+        names = ", ".join(cols)
+        curs.execute(f"CREATE TEMP TABLE IF NOT EXISTS tmp_{table} (LIKE {self._prefix()}{table}) ON COMMIT DELETE ROWS")
+        with curs.copy(f"COPY tmp_{table} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        curs.execute(self._sql(f"INSERT INTO {{p}}{table} ({names}) SELECT {names} FROM tmp_{table} ON CONFLICT ({conflict}) DO UPDATE SET {update}"))
 
     def create_table(self) -> None:
         super().create_table()
@@ -353,7 +374,11 @@ class StatisticsProjection(Projection[Any]):
             known.clear()
             fold._callback_pending.clear()
         contacts = list(
-            {r.event.originator_id for r in batch if isinstance(r.event, CONTACT_EVENTS) and not isinstance(r.event, ContactImported)} - known.keys()
+            {
+                r.event.originator_id
+                for r in batch
+                if isinstance(r.event, CONTACT_EVENTS) and not isinstance(r.event, ContactImported) and r.event.originator_id not in known
+            }
         )
         if whole or contacts:
             self.view.load_fold(gen, fold, contacts, whole=whole)
