@@ -30,6 +30,7 @@ from eventsourcing.persistence import (
 from dialer_domain.errors import ConcurrencyError
 from dialer_domain.events import ALL_EVENTS, DomainEvent
 from dialer_domain.ports import RecordedEvent
+from dialer_domain.values import PhoneNumber
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -75,6 +76,11 @@ def make_event_converter() -> cattrs.Converter:
     conv.register_structure_hook(datetime, lambda v, _: v if isinstance(v, datetime) else datetime.fromisoformat(v))
     conv.register_unstructure_hook(date, lambda d: d.isoformat())
     conv.register_structure_hook(date, lambda v, _: v if isinstance(v, date) else date.fromisoformat(v))
+    # homogeneous tuples are common in events; a direct hook beats cattrs' generic tuple path
+    conv.register_structure_hook_func(lambda t: t == tuple[str, ...], lambda v, _: tuple(v))
+    conv.register_structure_hook_func(
+        lambda t: t == tuple[PhoneNumber, ...], lambda v, _: tuple(PhoneNumber(n["e164"], n.get("label", "")) for n in v)
+    )
     conv.register_unstructure_hook(time, lambda t: t.isoformat())
     conv.register_structure_hook(time, lambda v, _: v if isinstance(v, time) else time.fromisoformat(v))
     return conv
@@ -146,7 +152,7 @@ class CattrsMapper(Mapper[UUID]):
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
         cls = self.registry.resolve(stored_event.topic)
         try:
-            state = json.loads(stored_event.state)
+            state = json.loads(stored_event.state.decode("utf-8"))
         except ValueError as exc:
             raise EventSchemaError(
                 f"stored event {stored_event.topic} {stored_event.originator_id} v{stored_event.originator_version} is not valid JSON: {exc}"
