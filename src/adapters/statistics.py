@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
@@ -103,6 +104,17 @@ class AgentFigures:
         return busy / total if total else 0.0
 
 
+_SLICE = 900  # 15 minutes: every zone's offset and transitions fall on quarter hours
+
+
+@lru_cache(maxsize=1 << 16)
+def _local_day_hour(tz: str | None, slice_no: int) -> tuple[str, int]:
+    """The local day and hour of a quarter-hour of UTC time (constant within it in every zone)."""
+    t = datetime.fromtimestamp(slice_no * _SLICE, UTC)
+    local = t.astimezone(zone(tz)) if tz else t
+    return local.date().isoformat(), local.hour
+
+
 @attrs.define
 class _AgentTrack:
     agent_id: str
@@ -165,12 +177,16 @@ class StatisticsFold:
         tz = self._campaign_tz.get(campaign_id) if campaign_id else None
         return at.astimezone(zone(tz)) if tz else at
 
+    def _day_hour(self, campaign_id: UUID | None, at: datetime) -> tuple[str, int]:
+        tz = self._campaign_tz.get(campaign_id) if campaign_id else None
+        return _local_day_hour(tz, int(at.timestamp()) // _SLICE)
+
     def _cell(self, campaign_id: UUID, at: datetime) -> CampaignFigures:
-        local = self._local(campaign_id, at)
-        return self.by_campaign_hour[(campaign_id, local.date().isoformat(), local.hour)]
+        day, hour = self._day_hour(campaign_id, at)
+        return self.by_campaign_hour[(campaign_id, day, hour)]
 
     def _agent_day(self, agent_id: str, campaign_id: UUID | None, at: datetime) -> AgentFigures:
-        return self.by_agent_day[(agent_id, self._local(campaign_id, at).date().isoformat())]
+        return self.by_agent_day[(agent_id, self._day_hour(campaign_id, at)[0])]
 
     def _close_interval(self, t: _AgentTrack, at: datetime) -> None:
         if t.since is None or t.state is AgentState.LOGGED_OUT:
