@@ -21,8 +21,9 @@ import json
 import os
 import sqlite3
 import tempfile
+from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -175,6 +176,18 @@ def _chunks(rows: Iterator[tuple[int, dict[str, str]]]) -> Iterator[list[tuple[i
         yield chunk
 
 
+def _bounded_map(pool: ProcessPoolExecutor, jobs: Iterator[Any], ahead: int) -> Iterator[list[tuple[str, Any]]]:
+    """Like pool.map, in order, but with at most ``ahead`` chunks in flight (pool.map would read
+    the whole file into memory first)."""
+    window: deque[Future[list[tuple[str, Any]]]] = deque()
+    for job in jobs:
+        window.append(pool.submit(_validate_chunk, job))
+        if len(window) >= ahead:
+            yield window.popleft().result()
+    while window:
+        yield window.popleft().result()
+
+
 # ---------------------------------------------------------------------- the list index on disk
 
 
@@ -279,7 +292,7 @@ def import_file(
         spool = stack.enter_context(tempfile.TemporaryFile("w+", encoding="utf-8"))
         pool = stack.enter_context(ProcessPoolExecutor(max_workers=workers)) if (workers or 0) > 1 else None
         jobs = ((mapping, region, chunk) for chunk in _chunks(read_rows(path, mapping)))
-        results = pool.map(_validate_chunk, jobs) if pool else map(_validate_chunk, jobs)
+        results = _bounded_map(pool, jobs, 2 * (workers or 1)) if pool else map(_validate_chunk, jobs)
         for chunk in results:
             for kind, value in chunk:
                 report.rows += 1
