@@ -19,6 +19,7 @@ from dialer_domain.contact import ContactAttempt
 from dialer_domain.errors import NotFound
 from dialer_domain.events import AgentLoggedIn, ContactImported, DialAttempted, DomainEvent, PacingDecided
 from dialer_domain.ports import EventStore, campaign_id_for, contact_id_for, pacing_log_id_for
+from dialer_domain.repository import iter_log
 
 _conv = make_event_converter()
 _CAUSE_FIELDS = ("reason", "changed_by", "by", "scheduled_by", "assigned_by", "source")
@@ -103,23 +104,17 @@ def campaign_trail(store: EventStore, name: str, *, as_of: datetime | None = Non
     contacts: set[UUID] = set()
     out: list[DomainEvent] = []
     decisions: dict[UUID, PacingDecided] = {}
-    position = 0
-    while True:
-        batch = store.read(position, 5000)
-        if not batch:
-            break
-        position = batch[-1].position
-        for r in batch:
-            e = r.event
-            if isinstance(e, ContactImported) and e.campaign_id == cid:
-                contacts.add(e.originator_id)
-            if as_of is not None and e.timestamp > as_of:
-                continue
-            if isinstance(e, PacingDecided) and e.campaign_id == cid:
-                decisions[e.decision_id] = e
-                out.append(e)
-            elif e.originator_id == cid or (with_contacts and e.originator_id in contacts):
-                out.append(e)
+    for r in iter_log(store):
+        e = r.event
+        if isinstance(e, ContactImported) and e.campaign_id == cid:
+            contacts.add(e.originator_id)
+        if as_of is not None and e.timestamp > as_of:
+            continue
+        if isinstance(e, PacingDecided) and e.campaign_id == cid:
+            decisions[e.decision_id] = e
+            out.append(e)
+        elif e.originator_id == cid or (with_contacts and e.originator_id in contacts):
+            out.append(e)
     state = Campaign.replay(cid, own)
     return AuditTrail(f"campaign {name}", tuple(_entry(e, decisions) for e in out), _state(state))
 
@@ -127,15 +122,9 @@ def campaign_trail(store: EventStore, name: str, *, as_of: datetime | None = Non
 def agent_trail(store: EventStore, agent_id: str, *, as_of: datetime | None = None) -> AuditTrail:
     """Every session of one agent, in log order; state of the latest session."""
     sessions: list[UUID] = []
-    position = 0
-    while True:
-        batch = store.read(position, 5000)
-        if not batch:
-            break
-        position = batch[-1].position
-        for r in batch:
-            if isinstance(r.event, AgentLoggedIn) and r.event.agent_id == agent_id and r.event.originator_id not in sessions:
-                sessions.append(r.event.originator_id)
+    for r in iter_log(store):
+        if isinstance(r.event, AgentLoggedIn) and r.event.agent_id == agent_id and r.event.originator_id not in sessions:
+            sessions.append(r.event.originator_id)
     events: list[DomainEvent] = []
     last: list[DomainEvent] = []
     for sid in sessions:

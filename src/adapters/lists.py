@@ -37,7 +37,7 @@ from dialer_domain.campaign import Campaign
 from dialer_domain.errors import DomainError, InvalidValue
 from dialer_domain.events import ContactImported, ContactWithdrawn
 from dialer_domain.ports import IdFactory
-from dialer_domain.repository import Repository
+from dialer_domain.repository import Repository, iter_log
 from dialer_domain.schedule import zone
 from dialer_domain.services import ImportReport, ImportRow, import_list
 from dialer_domain.values import ContactData, ImportMode, ListMapping, PhoneNumber
@@ -204,22 +204,15 @@ class DiskListIndex:
         self.db.execute("CREATE TABLE listed (key TEXT PRIMARY KEY, withdrawn INTEGER NOT NULL)")
         self.db.execute("CREATE TABLE seen (key TEXT PRIMARY KEY)")
         ours: dict[UUID, str] = {}
-        position = 0
-        while True:
-            batch = store.read(position, 20000, topics=("ContactImported", "ContactWithdrawn", "ContactReinstated"))
-            if not batch:
-                break
-            position = batch[-1].position
-            rows = []
-            for r in batch:
-                e = r.event
-                if isinstance(e, ContactImported):
-                    if e.campaign_id == campaign_id:
-                        ours[e.originator_id] = e.key
-                        rows.append((e.key, 0))
-                elif e.originator_id in ours:
-                    rows.append((ours[e.originator_id], 1 if isinstance(e, ContactWithdrawn) else 0))
-            self.db.executemany("INSERT INTO listed VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET withdrawn = excluded.withdrawn", rows)
+        upsert = "INSERT INTO listed VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET withdrawn = excluded.withdrawn"
+        for r in iter_log(store, page=20000, topics=("ContactImported", "ContactWithdrawn", "ContactReinstated")):
+            e = r.event
+            if isinstance(e, ContactImported):
+                if e.campaign_id == campaign_id:
+                    ours[e.originator_id] = e.key
+                    self.db.execute(upsert, (e.key, 0))
+            elif e.originator_id in ours:
+                self.db.execute(upsert, (ours[e.originator_id], 1 if isinstance(e, ContactWithdrawn) else 0))
         self.db.commit()
 
     def contains(self, key: str) -> bool:
@@ -367,14 +360,9 @@ def _campaign_queue(store: RecorderEventStore, campaign_id: UUID) -> Any:
     from dialer_domain.queue import LiveQueue
 
     q = LiveQueue()
-    position = 0
-    while True:
-        batch = store.read(position, 20000)
-        if not batch:
-            return q
-        position = batch[-1].position
-        for r in batch:
-            q.apply(r.event)
+    for r in iter_log(store, page=20000):
+        q.apply(r.event)
+    return q
 
 
 def _unassigned_in_order(store: RecorderEventStore, campaign_id: UUID) -> list[UUID]:

@@ -20,6 +20,7 @@ import simpy
 from adapters.statistics import StatisticsFold
 from dialer_domain.engine import Dialler, EngineConfig, ScreenPop
 from dialer_domain.ports import EventStore, campaign_id_for, seeded_ids
+from dialer_domain.repository import iter_log
 from dialer_domain.services import CampaignSpec, add_contacts, create_campaign, set_campaign_status
 from dialer_domain.values import (
     DEFAULT_DISPOSITIONS,
@@ -391,14 +392,9 @@ def run_simulation(store: EventStore, cfg: SimulationConfig, progress: Callable[
     driver.call(engine.tick)
     window = (start + timedelta(minutes=cfg.warmup_minutes), end_at)
     fold = StatisticsFold(window=window)
-    position = 0
     events = 0
-    while True:
-        batch = store.read(position, 5000)
-        if not batch:
-            break
-        fold.apply_all(batch)
-        position = batch[-1].position
-        events += len(batch)
+    for rec in iter_log(store):
+        fold.apply(rec.event)
+        events += 1
     fold.close(end_at)
     return SimulationResult(cid, name, fold.summary(cid, agent_ids), events, start, end_at)

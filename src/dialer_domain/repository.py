@@ -3,8 +3,8 @@ store for unit tests (the adapters' stores pass the same contract suite)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TypeVar
+from collections.abc import Iterator, Sequence
+from typing import Any, TypeVar
 from uuid import UUID
 
 from dialer_domain.aggregate import Aggregate
@@ -40,6 +40,18 @@ class Repository:
         for agg in aggregates:
             agg.collect_events()
         return events
+
+
+def iter_log(store: EventStore, after: int = 0, page: int = 5000, **read_options: Any) -> Iterator[RecordedEvent]:
+    """The whole log from ``after``, read a page at a time (options such as a topic filter go to
+    the store's ``read``)."""
+    position = after
+    while True:
+        batch = store.read(position, page, **read_options)
+        if not batch:
+            return
+        yield from batch
+        position = batch[-1].position
 
 
 class InMemoryEventStore:
