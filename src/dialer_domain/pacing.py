@@ -2,14 +2,12 @@
 
 * progressive: one call in flight per ready agent;
 * power: ``ratio_ready x ready + ratio_wrapup x in wrap-up`` calls in flight;
-* predictive: an expected-value controller. Every call in flight and every new call may become a
-  human answer within a horizon; every busy agent may become free within it (from measured
-  answer-time and handling-time distributions, conditioned on how long each call or agent has
-  already been going). Calls are added one at a time while the chance that *one more* answered
-  call would find no agent (normal approximation of answers minus free agents) stays under an
-  allowance. The allowance starts at the campaign's target abandon rate and is tuned online by an
-  integral controller on the measured abandon rate (in log space, slow, bounded), so it neither
-  oscillates around the limit nor drifts above it.
+* predictive: an expected-value controller resolved in time (see ``_predictive``): a new call is
+  placed while the probability that its answer would find no free agent, averaged over when it
+  may be answered, stays under an allowance. The allowance is the campaign's target abandon rate
+  times a gain tuned online (integral action in log space on the recent abandon rate, towards an
+  aim below the target; small bounded steps), so it neither oscillates around the limit nor drifts
+  above it. See ADR 0004.
 """
 
 from __future__ import annotations
@@ -144,25 +142,6 @@ class PacingEstimator:
         error = (aim - recent) / aim
         self.gain = min(4.0, max(0.05, self.gain * math.exp(0.15 * max(-1.0, min(1.0, error)))))
 
-    def survival_tables(self, horizon: float) -> tuple[list[float], list[float]]:
-        """For each elapsed bin e: P(human answer in (e, e+h] | still ringing at e), and the same
-        for a new call (index 0)."""
-        n = MAX_BIN + 1
-        h_suffix = [0.0] * (n + 1)
-        all_suffix = [0.0] * (n + 1)
-        for i in range(n - 1, -1, -1):
-            h_suffix[i] = h_suffix[i + 1] + self.human_bins[i]
-            all_suffix[i] = all_suffix[i + 1] + self.human_bins[i] + self.ended_bins[i]
-        hb = int(horizon / BIN_SECONDS)
-        p = [0.0] * n
-        for e in range(n):
-            alive = all_suffix[e]
-            if alive <= 0:
-                continue
-            upto = min(n, e + hb + 1)
-            p[e] = (h_suffix[e] - h_suffix[upto]) / alive
-        return p, h_suffix
-
     def suffix_sums(self) -> tuple[list[float], list[float]]:
         """Human answers and all outcomes at or after each bin (for conditioning on elapsed time)."""
         n = MAX_BIN + 1
@@ -191,16 +170,6 @@ class PacingEstimator:
         weights = [(c - p) / final for c, p in zip(cum, [0.0, *cum[:-1]], strict=True)]
         return grid, weights, cum
 
-    def answer_time_quantile(self, q: float) -> float:
-        total = sum(self.human_bins)
-        if total <= 0:
-            return 10.0
-        acc = 0.0
-        for i, c in enumerate(self.human_bins):
-            acc += c
-            if acc >= q * total:
-                return (i + 0.5) * BIN_SECONDS
-        return MAX_BIN * BIN_SECONDS
 
 
 def decide(
