@@ -171,7 +171,6 @@ class PacingEstimator:
         return grid, weights, cum
 
 
-
 def decide(
     mode: DialMode,
     settings: CampaignSettings,

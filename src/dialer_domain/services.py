@@ -14,7 +14,7 @@ import attrs
 
 from dialer_domain.campaign import Campaign
 from dialer_domain.contact import ContactAttempt
-from dialer_domain.errors import ConcurrencyError, InvalidValue, NotAllowed
+from dialer_domain.errors import ConcurrencyError, InvalidValue, NotAllowed, NotFound
 from dialer_domain.events import DomainEvent
 from dialer_domain.ports import EventStore, campaign_id_for, contact_id_for
 from dialer_domain.repository import Repository
@@ -47,6 +47,13 @@ def create_campaign(repo: Repository, spec: CampaignSpec, *, settings: CampaignS
     except ConcurrencyError:
         raise NotAllowed(f"a campaign named {spec.name!r} already exists") from None
     return campaign
+
+
+def campaign_named(repo: Repository, name: str) -> Campaign:
+    found = repo.find(Campaign, campaign_id_for(name))
+    if found is None:
+        raise NotFound(f"no campaign named {name!r}")
+    return found
 
 
 def set_campaign_status(repo: Repository, campaign_id: UUID, status: CampaignStatus, *, by: str, at: datetime) -> Campaign:

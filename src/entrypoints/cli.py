@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, time
 from enum import StrEnum
 from functools import partial
@@ -19,14 +21,15 @@ from rich.table import Table
 
 from adapters import audit, lists, projections
 from adapters.audit import AuditTrail
-from adapters.eventstore import make_event_converter
+from adapters.eventstore import RecorderEventStore, make_event_converter
 from adapters.phone import normalise
 from adapters.simulation import SimulationConfig, WorldParams, run_simulation
 from adapters.statistics import AgentFigures, CampaignFigures
 from dialer_domain.campaign import Campaign
 from dialer_domain.errors import DomainError
 from dialer_domain.ports import campaign_id_for, contact_id_for
-from dialer_domain.services import CampaignSpec, add_contact, assign_contacts, create_campaign, set_campaign_status
+from dialer_domain.repository import Repository
+from dialer_domain.services import CampaignSpec, add_contact, assign_contacts, campaign_named, create_campaign, set_campaign_status
 from dialer_domain.values import (
     CampaignSettings,
     CampaignStatus,
@@ -60,6 +63,18 @@ console = Console()
 _conv = make_event_converter()
 
 DAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
+
+
+@contextmanager
+def _open(url: str | None = None) -> Iterator[tuple[Repository, RecorderEventStore]]:
+    """The store for one command; bad input or a refused command ends it with a clear message."""
+    repo, store = bootstrap.repository(url)
+    try:
+        yield repo, store
+    except (DomainError, ValueError, OSError) as exc:
+        _fail(str(exc))
+    finally:
+        store.close()
 
 
 def _fail(msg: str) -> None:
@@ -118,8 +133,7 @@ def campaign_create(
     caller_name: Annotated[str, typer.Option(help="Caller ID name.")] = "",
 ) -> None:
     """Create a campaign (Disabled until you enable it)."""
-    repo, store = bootstrap.repository()
-    try:
+    with _open() as (repo, _store):
         settings = CampaignSettings(
             skill=skill or name,
             max_ring_seconds=max_ring,
@@ -138,36 +152,22 @@ def campaign_create(
             hours=opening,
             at=bootstrap.WallClock().now(),
         )
-    except (DomainError, ValueError) as exc:
-        _fail(str(exc))
-    finally:
-        store.close()
     console.print(f"created campaign [bold]{c.name}[/bold] ({c.id}), {c.dial_mode.value}, priority {c.priority}, disabled")
 
 
 @campaign_app.command("status")
 def campaign_status(name: str, status: CampaignStatus, by: str = "cli") -> None:
     """Enable, disable or set a campaign to Automatic (follow its hours)."""
-    repo, store = bootstrap.repository()
-    try:
-        c = set_campaign_status(repo, campaign_id_for(name), status, by=by, at=bootstrap.WallClock().now())
-    except DomainError as exc:
-        _fail(str(exc))
-    finally:
-        store.close()
+    with _open() as (repo, _store):
+        c = set_campaign_status(repo, campaign_named(repo, name).id, status, by=by, at=bootstrap.WallClock().now())
     console.print(f"campaign {c.name} is {c.status.value}")
 
 
 @campaign_app.command("show")
 def campaign_show(name: str) -> None:
     """Show a campaign's configuration as its events left it."""
-    repo, store = bootstrap.repository()
-    try:
-        c = repo.get(Campaign, campaign_id_for(name))
-    except DomainError as exc:
-        _fail(str(exc))
-    finally:
-        store.close()
+    with _open() as (repo, _store):
+        c = campaign_named(repo, name)
     console.print_json(json.dumps(_conv.unstructure(_campaign_view(c)), default=str))
 
 
@@ -198,8 +198,7 @@ def contact_add(
     var: Annotated[list[str] | None, typer.Option(help="Free variable key=value (R9); repeatable.")] = None,
 ) -> None:
     """Add one contact to a campaign's list."""
-    repo, store = bootstrap.repository()
-    try:
+    with _open() as (repo, _store):
         numbers = tuple(normalise(n, region) for n in number)
         variables = {}
         for v in var or []:
@@ -217,10 +216,6 @@ def contact_add(
             assigned_agent=agent,
             at=bootstrap.WallClock().now(),
         )
-    except (DomainError, ValueError) as exc:
-        _fail(str(exc))
-    finally:
-        store.close()
     console.print(f"added contact {c.key} ({c.id}) with {len(c.numbers)} number(s): {', '.join(n.e164 for n in c.numbers)}")
 
 
@@ -285,17 +280,12 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 @audit_app.command("contact")
 def audit_contact(ref: Annotated[str, typer.Argument(help="CAMPAIGN/KEY or the contact's id.")], as_of: AsOf = None, as_json: AsJson = False) -> None:
     """Every event of one contact in order, with the pacing decision behind each dial."""
-    store = bootstrap.store()
-    try:
+    with _open() as (_, store):
         if "/" in ref:
             campaign, _, key = ref.partition("/")
             trail = audit.contact_trail_by_key(store, campaign, key, as_of=_as_of(as_of))
         else:
             trail = audit.contact_trail(store, UUID(ref), as_of=_as_of(as_of))
-    except (DomainError, ValueError) as exc:
-        _fail(str(exc))
-    finally:
-        store.close()
     _print_trail(trail, as_json)
 
 
@@ -307,26 +297,16 @@ def audit_campaign(
     limit: Annotated[int, typer.Option(help="At most this many events (0: all).")] = 0,
 ) -> None:
     """The campaign's events, its pacing decisions and its contacts' events, in log order."""
-    store = bootstrap.store()
-    try:
+    with _open() as (_, store):
         trail = audit.campaign_trail(store, name, as_of=_as_of(as_of))
-    except (DomainError, ValueError) as exc:
-        _fail(str(exc))
-    finally:
-        store.close()
     _print_trail(trail, as_json, limit)
 
 
 @audit_app.command("agent")
 def audit_agent(agent_id: str, as_of: AsOf = None, as_json: AsJson = False) -> None:
     """Every session of one agent: logins, offers, calls, wrap-ups, pauses."""
-    store = bootstrap.store()
-    try:
+    with _open() as (_, store):
         trail = audit.agent_trail(store, agent_id, as_of=_as_of(as_of))
-    except (DomainError, ValueError) as exc:
-        _fail(str(exc))
-    finally:
-        store.close()
     _print_trail(trail, as_json)
 
 
@@ -354,8 +334,7 @@ def stats_show(
 ) -> None:
     """Show a campaign's figures for one day (the view is brought up to date first)."""
     url = bootstrap.database_url()
-    store = bootstrap.store(url)
-    try:
+    with _open(url) as (_, store):
         datetime.fromisoformat(day)
         view = projections.open_view(url)
         projections.catch_up(store, view)
@@ -363,10 +342,6 @@ def stats_show(
         if cid not in view.campaign_names():
             raise ValueError(f"no campaign named {campaign!r} in the statistics")
         camp, agents = projections.figures_from_counters(view.counters(kind="campaign_hour", k1=cid, k2=day) + view.counters(kind="agent_day"))
-    except (DomainError, ValueError) as exc:
-        _fail(str(exc))
-    finally:
-        store.close()
     rows: list[dict[str, Any]] = []
     if by is By.hour:
         total = CampaignFigures()
@@ -441,16 +416,11 @@ def stats_rebuild(
     if projection != projections.PROJECTION:
         _fail(f"unknown projection {projection!r}; there is: {projections.PROJECTION}")
     url = bootstrap.database_url()
-    store = bootstrap.store(url)
-    try:
+    with _open(url) as (_, store):
         view = projections.open_view(url)
         with _progress_bar(f"rebuilding {projection}") as bar:
             task = bar.add_task("rebuild", total=store.max_position())
             gen, done = projections.rebuild(store, view, batch, progress=lambda pos, head: bar.update(task, completed=pos, total=head))
-    except (DomainError, ValueError) as exc:
-        _fail(str(exc))
-    finally:
-        store.close()
     console.print(f"{projection}: generation {gen} is live, {done} events folded")
 
 
@@ -478,8 +448,7 @@ def lists_mapping(
     region: Annotated[str | None, typer.Option(help="Default region for numbers without +country (e.g. DK, SE).")] = None,
 ) -> None:
     """Set how the campaign's list files map to contacts."""
-    repo, store = bootstrap.repository()
-    try:
+    with _open() as (repo, _store):
         commons = {}
         for item in common or []:
             k, sep, v = item.partition("=")
@@ -499,7 +468,7 @@ def lists_mapping(
             common=commons,
             delimiter=delimiter,
         )
-        c = repo.get(Campaign, campaign_id_for(campaign))
+        c = campaign_named(repo, campaign)
         now = bootstrap.WallClock().now()
         c.set_list_mapping(mapping, now)
         if region is not None:
@@ -509,10 +478,6 @@ def lists_mapping(
                 raise ValueError(f"unknown region {region!r}")
             c.change_settings(attrs.evolve(c.config, default_region=region.upper()), now)
         repo.save(c)
-    except (DomainError, ValueError) as exc:
-        _fail(str(exc))
-    finally:
-        store.close()
     console.print(f"list mapping of {campaign}: key {key}, numbers {', '.join(phone)}")
 
 
@@ -571,13 +536,8 @@ def lists_import(
 @lists_app.command("history")
 def lists_history(campaign: str, as_json: AsJson = False) -> None:
     """The campaign's import history: when, file and hash, mode, rows accepted, rejected, duplicates."""
-    repo, store = bootstrap.repository()
-    try:
-        c = repo.get(Campaign, campaign_id_for(campaign))
-    except DomainError as exc:
-        _fail(str(exc))
-    finally:
-        store.close()
+    with _open() as (repo, _store):
+        c = campaign_named(repo, campaign)
     rows = [
         {
             "at": e.timestamp.isoformat(timespec="seconds"),
@@ -623,40 +583,25 @@ def lists_watch(
 @assign_app.command("obtain")
 def assign_obtain(campaign: str, agent: str) -> None:
     """An agent obtains unassigned contacts ("max per click", refused at "max held")."""
-    repo, store = bootstrap.repository()
-    try:
+    with _open() as (repo, store):
         got = lists.obtain(store, repo, campaign_id_for(campaign), agent, at=bootstrap.WallClock().now())
-    except DomainError as exc:
-        _fail(str(exc))
-    finally:
-        store.close()
     console.print(f"agent {agent} obtained {len(got)} contact(s)")
 
 
 @assign_app.command("manual")
 def assign_manual(campaign: str, agent: str, key: Annotated[list[str], typer.Option(help="Contact key; repeatable.")]) -> None:
     """Assign contacts to an agent by hand."""
-    repo, store = bootstrap.repository()
-    try:
+    with _open() as (repo, _store):
         cid = campaign_id_for(campaign)
         n = assign_contacts(repo, [contact_id_for(cid, k) for k in key], agent, by="cli", at=bootstrap.WallClock().now())
-    except DomainError as exc:
-        _fail(str(exc))
-    finally:
-        store.close()
     console.print(f"assigned {n} contact(s) to {agent}")
 
 
 @assign_app.command("auto")
 def assign_auto(campaign: str, agent: Annotated[list[str], typer.Option(help="Agent; repeat for each of the campaign's agents.")]) -> None:
     """Deal the unassigned contacts evenly across the agents."""
-    repo, store = bootstrap.repository()
-    try:
+    with _open() as (repo, store):
         counts = lists.assign_all_evenly(store, repo, campaign_id_for(campaign), agent, at=bootstrap.WallClock().now())
-    except DomainError as exc:
-        _fail(str(exc))
-    finally:
-        store.close()
     console.print(", ".join(f"{a}: {n}" for a, n in counts.items()))
 
 

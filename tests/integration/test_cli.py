@@ -1,0 +1,62 @@
+"""The README's commands, end to end through the `dialer` CLI on a SQLite file."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from entrypoints.cli import app
+
+
+@pytest.fixture
+def run(tmp_path, monkeypatch):
+    monkeypatch.setenv("DIALER_DATABASE_URL", f"sqlite:///{tmp_path}/cli.db")
+    monkeypatch.setenv("COLUMNS", "200")
+    runner = CliRunner()
+
+    def invoke(*args: str) -> tuple[int, str]:
+        result = runner.invoke(app, list(args))
+        return result.exit_code, result.output
+
+    return invoke
+
+
+def test_campaign_contacts_and_audit(run, tmp_path):
+    code, out = run("campaign", "create", "Win-back", "--manager", "ann", "--mode", "power", "--hours", "mon-fri=09:00-12:00,13:00-17:00")
+    assert code == 0 and "created campaign" in out
+    code, out = run("campaign", "create", "Win-back", "--manager", "ann")
+    assert code == 2 and "already exists" in out
+    code, out = run("campaign", "status", "Nope", "enabled")
+    assert code == 2 and "no campaign named 'Nope'" in out
+    code, out = run("campaign", "create", "Bad", "--manager", "ann", "--hours", "mon=12:00-09:00")
+    assert code == 2 and "must end after it starts" in out
+    code, out = run("contact", "add", "Win-back", "c-1", "--number", "+45 20 12 34 56", "--number", "31234567", "--var", "product=X")
+    assert code == 0 and "+4520123456, +4531234567" in out
+    code, out = run("contact", "add", "Win-back", "c-2", "--number", "12")
+    assert code == 2 and "impossible" in out
+    code, out = run("audit", "contact", "Win-back/c-1", "--json")
+    trail = json.loads(out)
+    assert code == 0 and [e["event"] for e in trail["events"]] == ["ContactImported"] and trail["state"]["state"] == "new"
+    code, out = run("audit", "contact", "Win-back/c-1", "--as-of", "2000-01-01T00:00:00+00:00")
+    assert code == 2 and "no contact" in out
+
+
+def test_simulate_then_stats_and_audit_on_the_store_it_leaves(run):
+    code, out = run("simulate", "--mode", "predictive", "--agents", "3", "--contacts", "150", "--hours", "0.5", "--json")
+    assert code == 0, out
+    report = json.loads(out[out.index("{") :])
+    figures = report["predictive"]
+    assert figures["dials"] > 0 and 0 <= figures["abandon_rate"] <= 1 and figures["occupancy"] > 0
+    name = figures["campaign"]
+    code, out = run("stats", "show", "--campaign", name, "--day", "2026-11-23", "--format", "json")
+    assert code == 0
+    rows = json.loads(out[out.index("[") :])
+    assert rows[-1]["hour"] == "day" and rows[-1]["dials"] == figures["dials"]
+    code, out = run("stats", "rebuild")
+    assert code == 0 and "generation 2 is live" in out
+    code, out = run("stats", "show", "--campaign", name, "--day", "2026-11-23", "--by", "agent", "--format", "csv")
+    assert code == 0 and out.count("\n") == 4  # header and three agents
+    code, out = run("audit", "campaign", name, "--limit", "5", "--json")
+    assert code == 0 and len(json.loads(out)["events"]) == 5
