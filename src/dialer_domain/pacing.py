@@ -128,7 +128,7 @@ class PacingEstimator:
     def tune(self, target: float) -> None:
         """Integral action on log(gain) towards an aim below the target.
 
-        The aim sits two standard errors of the day's measured rate below the target (so the day's
+        The aim sits one and a half standard errors of the day's measured rate below the target (so the day's
         final figure stays under it on a bad day too; the margin shrinks as answers accumulate).
         The error is taken on a recent, exponentially weighted abandon rate rather than the day's
         cumulative one, so a quiet stretch does not wind the gain up into a burst later (no
@@ -137,7 +137,7 @@ class PacingEstimator:
         if fresh < 10 or self.humans < 30:
             return
         self._humans_at_tune = self.humans
-        aim = max(0.3 * target, target - 2 * math.sqrt(target * (1 - target) / self.humans))
+        aim = max(0.3 * target, target - 1.5 * math.sqrt(target * (1 - target) / self.humans))
         recent = self.recent_abandons / self.recent_humans if self.recent_humans else aim
         error = (aim - recent) / aim
         self.gain = min(4.0, max(0.05, self.gain * math.exp(0.15 * max(-1.0, min(1.0, error)))))
