@@ -37,10 +37,11 @@ from dialer_domain.campaign import Campaign
 from dialer_domain.errors import DomainError, InvalidValue
 from dialer_domain.events import ContactImported, ContactWithdrawn
 from dialer_domain.ports import IdFactory
+from dialer_domain.queue import LiveQueue
 from dialer_domain.repository import Repository, iter_log
 from dialer_domain.schedule import zone
-from dialer_domain.services import ImportReport, ImportRow, import_list
-from dialer_domain.values import ContactData, ImportMode, ListMapping, PhoneNumber
+from dialer_domain.services import ImportReport, ImportRow, assign_evenly, import_list, obtain_contacts
+from dialer_domain.values import ContactData, ContactState, ImportMode, ListMapping, PhoneNumber
 
 CHUNK = 2000
 
@@ -356,38 +357,28 @@ def _plain(_: object, __: object, value: Any) -> Any:
     return value.value if isinstance(value, ImportMode) else value
 
 
-def _campaign_queue(store: RecorderEventStore, campaign_id: UUID) -> Any:
-    from dialer_domain.queue import LiveQueue
-
+def _campaign_queue(store: RecorderEventStore) -> LiveQueue:
+    """The list as the engine sees it: a fold of the log (one read of it)."""
     q = LiveQueue()
     for r in iter_log(store, page=20000):
         q.apply(r.event)
     return q
 
 
-def _unassigned_in_order(store: RecorderEventStore, campaign_id: UUID) -> list[UUID]:
-    from dialer_domain.values import ContactState
-
-    q = _campaign_queue(store, campaign_id)
-    entries = [
-        e
-        for e in q.entries.values()
-        if e.campaign_id == campaign_id and e.assigned_agent is None and e.state in (ContactState.NEW, ContactState.PENDING)
-    ]
+def _unassigned_in_order(q: LiveQueue, campaign_id: UUID) -> list[UUID]:
+    free = (ContactState.NEW, ContactState.PENDING)
+    entries = [e for e in q.entries.values() if e.campaign_id == campaign_id and e.assigned_agent is None and e.state in free]
     entries.sort(key=lambda e: e.key())
     return [e.contact_id for e in entries]
 
 
 def obtain(store: RecorderEventStore, repo: Repository, campaign_id: UUID, agent_id: str, *, at: datetime) -> list[UUID]:
-    from dialer_domain.services import obtain_contacts
-
     campaign = repo.get(Campaign, campaign_id)
-    held = _campaign_queue(store, campaign_id).assigned_unprocessed(campaign_id, agent_id)
-    return obtain_contacts(repo, campaign, agent_id, held=held, unassigned=_unassigned_in_order(store, campaign_id), at=at)
+    q = _campaign_queue(store)
+    held = q.assigned_unprocessed(campaign_id, agent_id)
+    return obtain_contacts(repo, campaign, agent_id, held=held, unassigned=_unassigned_in_order(q, campaign_id), at=at)
 
 
 def assign_all_evenly(store: RecorderEventStore, repo: Repository, campaign_id: UUID, agents: list[str], *, at: datetime) -> dict[str, int]:
-    from dialer_domain.services import assign_evenly
-
     repo.get(Campaign, campaign_id)
-    return assign_evenly(repo, _unassigned_in_order(store, campaign_id), agents, by="automatic assignment", at=at)
+    return assign_evenly(repo, _unassigned_in_order(_campaign_queue(store), campaign_id), agents, by="automatic assignment", at=at)

@@ -354,13 +354,8 @@ class StatisticsProjection(Projection[Any]):
     name = PROJECTION
     topics = STATISTICS_TOPICS
 
-    def __init__(self, view: Any) -> None:
-        super().__init__(view)
-        self.gen: int | None = None
-
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
-        gen = self.gen or self.view.live_generation()
-        self.process_batch(gen, [RecordedEvent(tracking.notification_id, domain_event)])
+        self.process_batch(self.view.live_generation(), [RecordedEvent(tracking.notification_id, domain_event)])
 
     def process_batch(self, gen: int, batch: Sequence[RecordedEvent], fold: StatisticsFold | None = None) -> None:
         """Fold a page and commit it with its tracking position. A ``fold`` carried from the previous

@@ -24,6 +24,7 @@ from dialer_domain.repository import iter_log
 from dialer_domain.services import CampaignSpec, add_contacts, create_campaign, set_campaign_status
 from dialer_domain.values import (
     DEFAULT_DISPOSITIONS,
+    AgentState,
     CallOutcome,
     CampaignSettings,
     CampaignStatus,
@@ -212,14 +213,14 @@ class SimulatedAgents:
     def _accept(self, agent_id: str, offer_id: UUID) -> None:
         assert self.engine is not None
         s = self.engine.agent(agent_id)
-        if s.offer_id == offer_id and s.state.value == "offered":
+        if s.offer_id == offer_id and s.state is AgentState.OFFERED:
             self.engine.accept_offer(agent_id, offer_id)
 
     def _finish_wrapup(self, agent_id: str, u: float) -> None:
         engine = self.engine
         assert engine is not None
         s = engine.agent(agent_id)
-        if s.state.value != "wrap_up":
+        if s.state is not AgentState.WRAP_UP:
             return
         callback_at = None
         if u < self.p.p_callback:
@@ -387,7 +388,7 @@ def run_simulation(store: EventStore, cfg: SimulationConfig, progress: Callable[
     env.run(until=total + 4 * 3600)
     for a in agent_ids:
         s = engine.agent(a)
-        if s.logged_in and s.state.value in ("wrap_up", "ready", "paused", "offered", "reserved"):
+        if s.logged_in and s.state is not AgentState.TALKING:
             driver.call(partial(engine.log_out, a, by="simulation: end of day"))
     driver.call(engine.tick)
     window = (start + timedelta(minutes=cfg.warmup_minutes), end_at)

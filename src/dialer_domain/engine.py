@@ -411,7 +411,8 @@ class Dialler:
             logged_in=len(agents),
             queued_contacts=self.queue.queued_count[c.id],
         )
-        if snap.ready_agents == 0 and not (c.dial_mode is not DialMode.PROGRESSIVE and (snap.wrapup_elapsed or snap.talking_elapsed)):
+        # Nobody ready: progressive waits; power and predictive may still dial for agents about to free.
+        if snap.ready_agents == 0 and (c.dial_mode is DialMode.PROGRESSIVE or not (snap.wrapup_elapsed or snap.talking_elapsed)):
             return
         decision = decide(c.dial_mode, c.config, snap, self.estimators[c.id])
         in_flight = len(dialling) + waiting
@@ -508,7 +509,7 @@ class Dialler:
     ) -> bool:
         auth = authorise_dial(DialContext(c, contact, now), self.rules)
         if not auth.allowed:
-            if contact.state.value == "queued":
+            if contact.state is ContactState.QUEUED:
                 contact.return_to_list("; ".join(auth.reasons), now)
                 self._touch(contact)
             return False
@@ -769,7 +770,7 @@ class Dialler:
         decision_id = self.offer_decisions.pop(offer_id, None)
         call_before = set(self.calls)
         if not self._dial(c, contact, now, decision_id=decision_id, agent_id=agent_id, offer_id=offer_id):
-            if contact.state.value == "offered":
+            if contact.state is ContactState.OFFERED:
                 contact.release_offer(offer_id, "dial not authorised", now)
                 self._touch(contact)
             s.decline_offer(offer_id, "dial not authorised", now)
@@ -793,13 +794,12 @@ class Dialler:
         """R6: the agent leg hung up while the contact was still ringing: not an attempt."""
         now = self._step()
         self._run_timers(now)
-        s = self.agent(agent_id)
+        self.agent(agent_id)  # an unknown agent is an error
         for call in list(self.calls.values()):
             if call.agent_id == agent_id and not call.connected and call.answered_at is None:
                 cid = call.call_id
                 self._hang_up(cid, "agent leg hung up")
                 self._finish_call(call, CallOutcome.CANCELLED, "agent leg hung up before the maximum ring time", now)
-        del s
         self._pace_all(now)
         self._commit()
 

@@ -15,10 +15,9 @@ import attrs
 from dialer_domain.campaign import Campaign
 from dialer_domain.contact import ContactAttempt
 from dialer_domain.errors import ConcurrencyError, InvalidValue, NotAllowed, NotFound
-from dialer_domain.events import DomainEvent
-from dialer_domain.ports import EventStore, campaign_id_for, contact_id_for
+from dialer_domain.ports import campaign_id_for, contact_id_for
 from dialer_domain.repository import Repository
-from dialer_domain.values import CampaignSettings, CampaignStatus, ContactData, DialMode, ImportMode, OpeningHours, PhoneNumber
+from dialer_domain.values import CampaignSettings, CampaignStatus, ContactData, ContactState, DialMode, ImportMode, OpeningHours, PhoneNumber
 
 
 @attrs.frozen(kw_only=True)
@@ -117,19 +116,6 @@ def add_contact(
     return repo.get(ContactAttempt, contact_id_for(campaign_id, key))
 
 
-def history(store: EventStore, stream_id: UUID, *, as_of: datetime | None = None) -> list[DomainEvent]:
-    """Every event of one stream in order (up to ``as_of`` when given): the auditor's replay."""
-    events = store.load(stream_id)
-    if as_of is not None:
-        events = [e for e in events if e.timestamp <= as_of]
-    return events
-
-
-def require_future(when: datetime, now: datetime, what: str) -> None:
-    if when <= now:
-        raise InvalidValue(f"{what} {when.isoformat()} is not in the future")
-
-
 # ---------------------------------------------------------------------- list import (R7) and assignment (R13)
 
 
@@ -218,10 +204,10 @@ def import_list(
         else:
             contact = repo.get(ContactAttempt, contact_id)
             before = contact.version
+            reinstating = contact.state is ContactState.WITHDRAWN
             try:
-                if contact.state.value == "withdrawn":
+                if reinstating:
                     contact.reinstate(numbers=row.numbers, data=row.data, priority=row.priority, source=source, at=at)
-                    report.reinstated += 1
                 else:
                     contact.update(numbers=row.numbers, data=row.data, priority=row.priority, source=source, at=at)
                 if row.agent is not None:
@@ -231,7 +217,10 @@ def import_list(
                 report.notes.append(f"line {row.line}: {exc}")
                 continue
             if contact.version > before:
-                report.updated += 0 if contact.pending_events and contact.pending_events[0].NAME == "ContactReinstated" else 1
+                if reinstating:
+                    report.reinstated += 1
+                else:
+                    report.updated += 1
                 pending.append(contact)
         if len(pending) >= batch:
             flush()
@@ -239,7 +228,7 @@ def import_list(
     if mode is ImportMode.REPLACE:
         for key in index.unseen():
             contact = repo.get(ContactAttempt, contact_id_for(campaign_id, key))
-            if contact.state.value == "withdrawn":
+            if contact.state is ContactState.WITHDRAWN:
                 continue
             try:
                 contact.withdraw(f"not in the list replaced by {report.file_name}", at)
@@ -283,7 +272,7 @@ def obtain_contacts(repo: Repository, campaign: Campaign, agent_id: str, *, held
         if len(taken) >= room:
             break
         contact = repo.get(ContactAttempt, cid)
-        if contact.assigned_agent is not None or contact.state.value not in ("new", "pending"):
+        if contact.assigned_agent is not None or contact.state not in (ContactState.NEW, ContactState.PENDING):
             continue
         contact.assign(agent_id, by=f"agent {agent_id} (obtain)", at=at)
         taken.append(contact)
