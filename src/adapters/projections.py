@@ -35,13 +35,13 @@ from dialer_domain.values import AgentState
 
 APP_NAME = "stored"  # the library names tables after the application: ``stored_events``
 PROJECTION = "statistics"
-CONTACT_CACHE = 500_000
-_COUNTER_COLS = ("gen", "kind", "k1", "k2", "k3", "metric", "value")  # contacts whose campaign a catch-up keeps in memory between pages
+CONTACT_CACHE = 500_000  # contacts whose campaign a catch-up keeps in memory between pages
+_COUNTER_COLS = ("gen", "kind", "k1", "k2", "k3", "metric", "value")
 #: The events the statistics fold reads; the others (queueing, pacing decisions ...) are not read at all.
 STATISTICS_TOPICS: tuple[str, ...] = tuple(cls.NAME for cls in StatisticsFold.EVENTS)
 
+_GENERATIONS = "CREATE TABLE IF NOT EXISTS {p}dialer_view_generation (projection TEXT PRIMARY KEY, live INTEGER NOT NULL, next INTEGER NOT NULL)"
 _SCHEMA = [
-    "CREATE TABLE IF NOT EXISTS {p}dialer_view_generation (projection TEXT PRIMARY KEY, live INTEGER NOT NULL, next INTEGER NOT NULL)",
     "CREATE TABLE IF NOT EXISTS {p}dialer_stats_counter (gen INTEGER NOT NULL, kind TEXT NOT NULL, k1 TEXT NOT NULL, "
     "k2 TEXT NOT NULL, k3 INTEGER NOT NULL, metric TEXT NOT NULL, value DOUBLE PRECISION NOT NULL, "
     "PRIMARY KEY (gen, kind, k1, k2, k3, metric))",
@@ -54,11 +54,20 @@ _SCHEMA = [
 ]
 
 
-class StatisticsViewMixin:
-    """SQL shared by the SQLite and PostgreSQL views; subclasses give the dialect."""
+class PositionMoved(RuntimeError):
+    """Another writer advanced this view generation while a page was being folded: nothing of the
+    page was written; catch up again from the new position."""
+
+
+class GenerationalView:
+    """What every persisted view shares, whichever dialect: generations, the tracking position
+    check, upserts. A subclass names its projection, its tables and their schema."""
 
     datastore: Any
     placeholder = "%s"
+    projection = ""
+    tables: tuple[str, ...] = ()
+    schema: tuple[str, ...] = ()
 
     def _prefix(self) -> str:
         return ""
@@ -68,11 +77,17 @@ class StatisticsViewMixin:
         return s.replace("%s", self.placeholder) if self.placeholder != "%s" else s
 
     def _create_view_tables(self, curs: Any) -> None:
-        for stmt in _SCHEMA:
+        for stmt in (_GENERATIONS, *self.schema):
             curs.execute(self._sql(stmt))
 
     def _tracking_name(self, gen: int) -> str:
-        return f"{APP_NAME}#{PROJECTION}@{gen}"
+        return f"{APP_NAME}#{self.projection}@{gen}"
+
+    def _tracking_table(self) -> str:
+        return "tracking"
+
+    def _lock_clause(self) -> str:
+        return ""
 
     # ------------------------------------------------------------------ generations
 
@@ -81,12 +96,12 @@ class StatisticsViewMixin:
             return self._live(curs)
 
     def _live(self, curs: Any) -> int:
-        curs.execute(self._sql("SELECT live FROM {p}dialer_view_generation WHERE projection = %s"), (PROJECTION,))
+        curs.execute(self._sql("SELECT live FROM {p}dialer_view_generation WHERE projection = %s"), (self.projection,))
         row = curs.fetchone()
         if row is None:
             curs.execute(
                 self._sql("INSERT INTO {p}dialer_view_generation (projection, live, next) VALUES (%s, 1, 2) ON CONFLICT DO NOTHING"),
-                (PROJECTION,),
+                (self.projection,),
             )
             return 1
         return int(row["live"])
@@ -94,23 +109,55 @@ class StatisticsViewMixin:
     def new_generation(self) -> int:
         with self.datastore.transaction(commit=True) as curs:
             self._live(curs)
-            curs.execute(self._sql("SELECT next FROM {p}dialer_view_generation WHERE projection = %s"), (PROJECTION,))
+            curs.execute(self._sql("SELECT next FROM {p}dialer_view_generation WHERE projection = %s"), (self.projection,))
             gen = int(curs.fetchone()["next"])
-            curs.execute(self._sql("UPDATE {p}dialer_view_generation SET next = next + 1 WHERE projection = %s"), (PROJECTION,))
+            curs.execute(self._sql("UPDATE {p}dialer_view_generation SET next = next + 1 WHERE projection = %s"), (self.projection,))
             return gen
 
     def switch_to(self, gen: int) -> int:
-        """Make ``gen`` live and drop the rows of the one it replaces, in one transaction."""
+        """Make ``gen`` live and drop the rows of every older generation, in one transaction."""
         with self.datastore.transaction(commit=True) as curs:
             old = self._live(curs)
-            curs.execute(self._sql("UPDATE {p}dialer_view_generation SET live = %s WHERE projection = %s"), (gen, PROJECTION))
-            for table in ("dialer_stats_counter", "dialer_stats_contact", "dialer_stats_agent", "dialer_stats_campaign"):
-                curs.execute(self._sql(f"DELETE FROM {{p}}{table} WHERE gen = %s"), (old,))
+            curs.execute(self._sql("UPDATE {p}dialer_view_generation SET live = %s WHERE projection = %s"), (gen, self.projection))
+            for table in self.tables:
+                curs.execute(self._sql(f"DELETE FROM {{p}}{table} WHERE gen < %s"), (gen,))
             return old
 
     def gen_position(self, gen: int) -> int:
         found: int | None = self.max_tracking_id(self._tracking_name(gen))  # type: ignore[attr-defined]
         return found or 0
+
+    def _advance(self, curs: Any, gen: int, start: int, position: int) -> None:
+        """Record the page's tracking position, in the page's transaction, only if the generation
+        is still where the page started (one writer at a time; a second one gets PositionMoved)."""
+        name = self._tracking_name(gen)
+        select = self._sql(f"SELECT notification_id FROM {{p}}{self._tracking_table()} WHERE application_name = %s{self._lock_clause()}")
+        curs.execute(select, (name,))
+        row = curs.fetchone()
+        if row is None:  # the first page: a row to lock (a concurrent first page waits here, then finds it moved)
+            curs.execute(self._sql(f"INSERT INTO {{p}}{self._tracking_table()} VALUES (%s, 0) ON CONFLICT DO NOTHING"), (name,))
+            curs.execute(select, (name,))
+            row = curs.fetchone()
+        current = int(row["notification_id"]) if row and row["notification_id"] is not None else 0
+        if current != start:
+            raise PositionMoved(f"{self.projection} generation {gen} moved to {current} while a page from {start} was folded")
+        self._insert_tracking(curs, Tracking(name, position))  # type: ignore[attr-defined]
+
+    def _upsert(self, curs: Any, table: str, cols: Sequence[str], conflict: str, update: str, rows: Sequence[Sequence[Any]]) -> None:
+        if not rows:
+            return
+        marks = ", ".join(["%s"] * len(cols))
+        curs.executemany(
+            self._sql(f"INSERT INTO {{p}}{table} ({', '.join(cols)}) VALUES ({marks}) ON CONFLICT ({conflict}) DO UPDATE SET {update}"), rows
+        )
+
+
+class StatisticsViewMixin(GenerationalView):
+    """The statistics view's SQL, shared by the SQLite and PostgreSQL views."""
+
+    projection = PROJECTION
+    tables = ("dialer_stats_counter", "dialer_stats_contact", "dialer_stats_agent", "dialer_stats_campaign")
+    schema = tuple(_SCHEMA)
 
     # ------------------------------------------------------------------ the fold's state
 
@@ -156,7 +203,7 @@ class StatisticsViewMixin:
                 UUID(row["campaign_id"]) if row["campaign_id"] else None,
             )
 
-    def commit_fold(self, gen: int, fold: StatisticsFold, tracking: Tracking) -> None:
+    def commit_fold(self, gen: int, fold: StatisticsFold, start: int, tracking: Tracking) -> None:
         """Write what the fold counted and changed, and the tracking position, in one transaction."""
         counters = list(_counter_rows(fold))
         contacts = [
@@ -178,6 +225,7 @@ class StatisticsViewMixin:
         ]
         campaigns = [(gen, str(c), fold.campaign_names.get(c, ""), fold._campaign_tz.get(c)) for c in fold.dirty_campaigns]
         with self.datastore.transaction(commit=True) as curs:
+            self._advance(curs, gen, start, tracking.notification_id)
             self._upsert(
                 curs,
                 "dialer_stats_counter",
@@ -211,15 +259,6 @@ class StatisticsViewMixin:
                 "name = excluded.name, tz = excluded.tz",
                 campaigns,
             )
-            self._insert_tracking(curs, Tracking(self._tracking_name(gen), tracking.notification_id))  # type: ignore[attr-defined]
-
-    def _upsert(self, curs: Any, table: str, cols: Sequence[str], conflict: str, update: str, rows: Sequence[Sequence[Any]]) -> None:
-        if not rows:
-            return
-        marks = ", ".join(["%s"] * len(cols))
-        curs.executemany(
-            self._sql(f"INSERT INTO {{p}}{table} ({', '.join(cols)}) VALUES ({marks}) ON CONFLICT ({conflict}) DO UPDATE SET {update}"), rows
-        )
 
     # ------------------------------------------------------------------ reading
 
@@ -249,33 +288,56 @@ class StatisticsViewMixin:
             return {r["campaign_id"]: r["name"] for r in curs.fetchall()}
 
 
-class SQLiteStatisticsView(StatisticsViewMixin, SQLiteTrackingRecorder):
+class SQLiteDialect:
+    """SQLite: ``?`` placeholders, the library's ``tracking`` table, whole-database write locks."""
+
     placeholder = "?"
+    schema: tuple[str, ...]
 
     def construct_create_table_statements(self) -> list[str]:
-        return [*super().construct_create_table_statements(), *(self._sql(s) for s in _SCHEMA)]
+        base: list[str] = super().construct_create_table_statements()  # type: ignore[misc]
+        return [*base, *(self._sql(s) for s in (_GENERATIONS, *self.schema))]  # type: ignore[attr-defined]
 
 
-class PostgresStatisticsView(StatisticsViewMixin, PostgresTrackingRecorder):
+class PostgresDialect:
+    """PostgreSQL: schema-qualified tables, a row lock on the tracking position, COPY for many rows."""
+
+    datastore: Any
+    tracking_table_name: str
+
     def _prefix(self) -> str:
         return f'"{self.datastore.schema}".'
+
+    def _tracking_table(self) -> str:
+        return self.tracking_table_name
+
+    def _lock_clause(self) -> str:
+        return " FOR UPDATE"
 
     def _upsert(self, curs: Any, table: str, cols: Sequence[str], conflict: str, update: str, rows: Sequence[Sequence[Any]]) -> None:
         """Many rows: COPY into a temporary table, then one INSERT ... ON CONFLICT from it."""
         if len(rows) < 50:
-            super()._upsert(curs, table, cols, conflict, update, rows)
+            super()._upsert(curs, table, cols, conflict, update, rows)  # type: ignore[misc]
             return
         names = ", ".join(cols)
         curs.execute(f"CREATE TEMP TABLE IF NOT EXISTS tmp_{table} (LIKE {self._prefix()}{table}) ON COMMIT DELETE ROWS")
         with curs.copy(f"COPY tmp_{table} ({names}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
-        curs.execute(self._sql(f"INSERT INTO {{p}}{table} ({names}) SELECT {names} FROM tmp_{table} ON CONFLICT ({conflict}) DO UPDATE SET {update}"))
+        curs.execute(self._sql(f"INSERT INTO {{p}}{table} ({names}) SELECT {names} FROM tmp_{table} ON CONFLICT ({conflict}) DO UPDATE SET {update}"))  # type: ignore[attr-defined]
 
     def create_table(self) -> None:
-        super().create_table()
+        super().create_table()  # type: ignore[misc]
         with self.datastore.transaction(commit=True) as curs:
-            self._create_view_tables(curs)
+            self._create_view_tables(curs)  # type: ignore[attr-defined]
+
+
+class SQLiteStatisticsView(SQLiteDialect, StatisticsViewMixin, SQLiteTrackingRecorder):
+    pass
+
+
+class PostgresStatisticsView(PostgresDialect, StatisticsViewMixin, PostgresTrackingRecorder):
+    pass
 
 
 def _counter_rows(fold: StatisticsFold) -> Iterator[tuple[str, str, str, int, str, float]]:
@@ -347,23 +409,39 @@ def fold_counter_rows(fold: StatisticsFold) -> list[tuple[str, str, str, int, st
 # ---------------------------------------------------------------------- processing
 
 
-class StatisticsProjection(Projection[Any]):
-    """The library's ``Projection``: the live ``ProjectionRunner`` calls ``process_event`` for each
-    new event; catch-up and rebuild call ``process_batch`` with pages of the log."""
+class ViewProjection(Projection[Any]):
+    """A library ``Projection`` whose pages are folded by ``catch_up``: ``begin`` makes the state a
+    catch-up carries from page to page (one writer per generation), ``process_batch`` folds a page
+    and commits it with its tracking position. The live ``ProjectionRunner`` calls ``process_event``."""
 
+    topics: tuple[str, ...] = ()
+
+    def begin(self, gen: int) -> Any:
+        return None
+
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        gen = self.view.live_generation()
+        self.process_batch(gen, self.view.gen_position(gen), [RecordedEvent(tracking.notification_id, domain_event)], self.begin(gen))
+
+    def process_batch(self, gen: int, start: int, batch: Sequence[RecordedEvent], carry: Any) -> None:
+        raise NotImplementedError
+
+
+class StatisticsProjection(ViewProjection):
     name = PROJECTION
     topics = STATISTICS_TOPICS
 
-    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
-        self.process_batch(self.view.live_generation(), [RecordedEvent(tracking.notification_id, domain_event)])
+    def begin(self, gen: int) -> StatisticsFold:
+        fold = StatisticsFold()
+        self.view.load_fold(gen, fold, [])
+        return fold
 
-    def process_batch(self, gen: int, batch: Sequence[RecordedEvent], fold: StatisticsFold | None = None) -> None:
-        """Fold a page and commit it with its tracking position. A ``fold`` carried from the previous
-        page (one writer per generation) keeps its state, so only unknown contacts are loaded."""
+    def process_batch(self, gen: int, start: int, batch: Sequence[RecordedEvent], carry: Any) -> None:
+        """Fold a page and commit it with its tracking position. The fold carried from the previous
+        page keeps its state, so only unknown contacts are loaded."""
         if not batch:
             return
-        whole = fold is None
-        fold = fold or StatisticsFold()
+        fold: StatisticsFold = carry
         known = fold._contact_campaign
         if len(known) > CONTACT_CACHE:
             known.clear()
@@ -375,11 +453,13 @@ class StatisticsProjection(Projection[Any]):
                 if isinstance(r.event, CONTACT_EVENTS) and not isinstance(r.event, ContactImported) and r.event.originator_id not in known
             }
         )
-        if whole or contacts:
-            self.view.load_fold(gen, fold, contacts, whole=whole)
+        if contacts:
+            self.view.load_fold(gen, fold, contacts, whole=False)
         fold.apply_all(batch)
-        self.view.commit_fold(gen, fold, Tracking(APP_NAME, batch[-1].position))
-        fold.drain()
+        try:
+            self.view.commit_fold(gen, fold, start, Tracking(APP_NAME, batch[-1].position))
+        finally:
+            fold.drain()
 
 
 class DialerApplication(Application[UUID]):
@@ -392,54 +472,70 @@ class DialerApplication(Application[UUID]):
         return CattrsMapper()
 
 
-def open_view(url: str) -> StatisticsViewMixin:
+def open_view(url: str, projection: str = PROJECTION) -> Any:
+    """The persisted view of that projection (``statistics`` or ``queue``), its tables created."""
+    from adapters.queue_view import PostgresQueueView, SQLiteQueueView
+
+    kinds: dict[str, tuple[type, type]] = {
+        PROJECTION: (SQLiteStatisticsView, PostgresStatisticsView),
+        "queue": (SQLiteQueueView, PostgresQueueView),
+    }
+    if projection not in kinds:
+        raise ValueError(f"unknown projection {projection!r}; there are: {', '.join(kinds)}")
     factory = open_factory(url)
+    sqlite_class, postgres_class = kinds[projection]
     if url.startswith("sqlite"):
-        view: StatisticsViewMixin = SQLiteStatisticsView(datastore=factory.datastore)  # type: ignore[attr-defined]
+        view = sqlite_class(datastore=factory.datastore)  # type: ignore[attr-defined]
     elif url.startswith("postgres"):
-        view = PostgresStatisticsView(datastore=factory.datastore, tracking_table_name="dialer_tracking")  # type: ignore[attr-defined]
+        view = postgres_class(datastore=factory.datastore, tracking_table_name="dialer_tracking")  # type: ignore[attr-defined]
     else:
-        raise ValueError(f"statistics are persisted in SQLite or PostgreSQL, not {url!r}")
-    view.create_table()  # type: ignore[attr-defined]
-    view.factory = factory  # type: ignore[attr-defined]
+        raise ValueError(f"views are persisted in SQLite or PostgreSQL, not {url!r}")
+    view.create_table()
+    view.factory = factory
     return view
 
 
 def catch_up(
     store: RecorderEventStore,
-    view: StatisticsViewMixin,
+    view: Any,
     gen: int | None = None,
     batch_size: int = 5000,
     progress: Callable[[int, int], None] | None = None,
     stop_after: int | None = None,
+    prefetch: bool = True,
 ) -> int:
-    """Fold what the generation has not seen yet, one transaction per page (the next page is read
-    while this one is folded). Returns how many events were folded."""
+    """Fold what the generation has not seen yet, one transaction per page (with ``prefetch``, the
+    next page is read while this one is folded). Returns how many events were folded."""
     gen = view.live_generation() if gen is None else gen
-    projection = StatisticsProjection(view)
-    fold = StatisticsFold()
-    view.load_fold(gen, fold, [])
-    head = store.max_position()
+    projection: ViewProjection = view.projection_class(view)
+    carry = projection.begin(gen)
+    topics = projection.topics
+    head = store.max_position() if progress is not None else 0
+    start = view.gen_position(gen)
     done = 0
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dialer-read") as reader:
-        pending = reader.submit(store.read, view.gen_position(gen), batch_size, STATISTICS_TOPICS)
+    with contextlib.ExitStack() as stack:
+        reader = stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="dialer-read")) if prefetch else None
+        read: Callable[[int], Any] = (lambda after: reader.submit(store.read, after, batch_size, topics)) if reader else (lambda after: store.read(after, batch_size, topics))
+        pending = read(start)
         while True:
-            batch = pending.result()
+            batch = pending.result() if reader else pending
             if not batch:
                 return done
             if stop_after is None or done + len(batch) < stop_after:
-                pending = reader.submit(store.read, batch[-1].position, batch_size, STATISTICS_TOPICS)
-            projection.process_batch(gen, batch, fold)
+                pending = read(batch[-1].position)
+            projection.process_batch(gen, start, batch, carry)
+            start = batch[-1].position
             done += len(batch)
             if progress is not None:
                 progress(batch[-1].position, max(head, batch[-1].position))
             if stop_after is not None and done >= stop_after:
                 return done
+    return done
 
 
 def rebuild(
     store: RecorderEventStore,
-    view: StatisticsViewMixin,
+    view: Any,
     batch_size: int = 5000,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[int, int]:
@@ -452,15 +548,15 @@ def rebuild(
     return gen, done
 
 
-def follow(url: str, timeout: float | None = None) -> None:
+def follow(url: str, timeout: float | None = None, projection: str = PROJECTION) -> None:
     """Keep the live view current with the library's ProjectionRunner (blocks)."""
     from eventsourcing.projection import ProjectionRunner
 
-    view_class = SQLiteStatisticsView if url.startswith("sqlite") else PostgresStatisticsView
     env = {**infrastructure_env(url)}
     store = RecorderEventStore(open_factory(url).application_recorder())
-    view = open_view(url)
+    view = open_view(url, projection)
     catch_up(store, view)  # pages first; the runner then takes single events
+    view_class = type(view)
 
     class _LiveView(view_class):  # type: ignore[misc, valid-type]
         def max_tracking_id(self, application_name: str) -> int | None:
@@ -469,7 +565,10 @@ def follow(url: str, timeout: float | None = None) -> None:
             return found
 
     with (
-        ProjectionRunner(application_class=DialerApplication, projection_class=StatisticsProjection, view_class=_LiveView, env=env) as runner,
+        ProjectionRunner(application_class=DialerApplication, projection_class=view.projection_class, view_class=_LiveView, env=env) as runner,
         contextlib.suppress(KeyboardInterrupt),
     ):
         runner.run_forever(timeout=timeout)
+
+
+StatisticsViewMixin.projection_class = StatisticsProjection  # type: ignore[attr-defined]

@@ -20,6 +20,7 @@ import simpy
 from adapters.statistics import StatisticsFold
 from dialer_domain.engine import Dialler, EngineConfig, ScreenPop
 from dialer_domain.ports import EventStore, campaign_id_for, seeded_ids
+from dialer_domain.queue import QueueView
 from dialer_domain.repository import iter_log
 from dialer_domain.services import CampaignSpec, add_contacts, create_campaign, set_campaign_status
 from dialer_domain.values import (
@@ -306,7 +307,11 @@ class SimulationResult:
     ended: datetime
 
 
-def run_simulation(store: EventStore, cfg: SimulationConfig, progress: Callable[[float], None] | None = None) -> SimulationResult:
+def run_simulation(
+    store: EventStore, cfg: SimulationConfig, progress: Callable[[float], None] | None = None, queue: QueueView | None = None
+) -> SimulationResult:
+    """One simulated day. ``queue`` is the engine's queue view (the persisted one on SQLite and
+    PostgreSQL); without it the engine folds the queue in memory."""
     rng = random.Random(cfg.seed)
     env = simpy.Environment()
     h, m = (int(x) for x in cfg.opens_at.split(":"))
@@ -319,7 +324,7 @@ def run_simulation(store: EventStore, cfg: SimulationConfig, progress: Callable[
     dispositions = (*DEFAULT_DISPOSITIONS, "not_interested", "callback")
     telephony = SimulatedTelephony(env, random.Random(rng.getrandbits(64)), cfg.world)
     agents_world = SimulatedAgents(env, random.Random(rng.getrandbits(64)), cfg.world, dispositions)
-    engine = Dialler(store, telephony, clock, seeded_ids(cfg.seed), desktop=agents_world, config=EngineConfig())
+    engine = Dialler(store, telephony, clock, seeded_ids(cfg.seed), desktop=agents_world, config=EngineConfig(), queue=queue)
     engine.sync()
     telephony.engine = agents_world.engine = engine
     driver = SimulationDriver(env, engine)

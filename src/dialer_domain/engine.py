@@ -43,7 +43,7 @@ from dialer_domain.ports import (
     agent_session_id_for,
     pacing_log_id_for,
 )
-from dialer_domain.queue import LiveQueue
+from dialer_domain.queue import LiveQueue, QueueView
 from dialer_domain.repository import Repository
 from dialer_domain.schedule import local_time
 from dialer_domain.values import AgentState, CallOutcome, ContactData, ContactState, DialMode
@@ -134,6 +134,7 @@ class Dialler:
         desktop: AgentDesktop | None = None,
         rules: Sequence[tuple[str, Rule]] = DEFAULT_RULES,
         config: EngineConfig | None = None,
+        queue: QueueView | None = None,
     ) -> None:
         self.store = store
         self.repo = Repository(store)
@@ -143,7 +144,7 @@ class Dialler:
         self.desktop: AgentDesktop = desktop or NoDesktop()
         self.rules = tuple(rules)
         self.config = config or EngineConfig()
-        self.queue = LiveQueue()
+        self.queue: QueueView = queue if queue is not None else LiveQueue()
         self.campaigns: dict[UUID, Campaign] = {}
         self.sessions: dict[UUID, AgentSession] = {}
         self.agents: dict[str, AgentSession] = {}
@@ -165,8 +166,23 @@ class Dialler:
     # ================================================================== views and commits
 
     def sync(self) -> int:
-        """Fold what was appended since our position into the views; returns how many events."""
+        """Fold what was appended since our position into the views; returns how many events.
+
+        On start (position 0) with a queue view that keeps its own position, only the campaigns'
+        and agents' events are read: the contacts are in that view, and loaded one by one as needed."""
         count = 0
+        if self.position == 0 and not self.queue.replays_log:
+            head = self.store.max_position()
+            topics = tuple(cls.NAME for cls in (*CAMPAIGN_EVENTS, *AGENT_EVENTS))
+            after = 0
+            while True:
+                page = [r for r in self.store.read(after, 5000, topics) if r.position <= head]
+                if not page:
+                    break
+                self._ingest(page, observed=False)
+                after = page[-1].position
+                count += len(page)
+            self.position = head
         while True:
             batch = self.store.read(self.position, 5000)
             if not batch:
@@ -174,11 +190,12 @@ class Dialler:
             self._ingest(batch)
             count += len(batch)
 
-    def _ingest(self, batch: Sequence[RecordedEvent]) -> None:
+    def _ingest(self, batch: Sequence[RecordedEvent], observed: bool = True) -> None:
+        if observed:
+            self.queue.observe(batch)
         for rec in batch:
             ev = rec.event
             self.position = rec.position
-            self.queue.apply(ev)
             sid = ev.originator_id
             if isinstance(ev, CAMPAIGN_EVENTS):
                 c = self.campaigns.get(sid)
@@ -349,12 +366,15 @@ class Dialler:
         if not force and last is not None and t - last < self.config.queue_every_seconds:
             return
         self._last_queue_run[c.id] = t
-        if not c.is_active(now) and self.queue.queued_count[c.id] > 0:
+        if not c.is_active(now) and self.queue.queued_count(c.id) > 0:
             why = "campaign disabled" if c.status.value == "disabled" else "campaign outside its hours"
             for cid in self.queue.queued(c.id):
                 contact = self.contact(cid)
-                contact.return_to_list(why, now)
-                self._touch(contact)
+                if contact.state is ContactState.QUEUED:  # the aggregate decides; the view may lag
+                    contact.return_to_list(why, now)
+                    self._touch(contact)
+                else:
+                    self._forget_contact(cid)
             return
         if not c.may_dial(now):
             return
@@ -362,7 +382,7 @@ class Dialler:
         if agents == 0:
             return
         target = max(10, 8 * agents)
-        need = target - self.queue.queued_count[c.id]
+        need = target - self.queue.queued_count(c.id)
         if need <= 0:
             return
         for cid in self.queue.take_due(c.id, now, need, agent_owned=c.dial_mode is DialMode.AUTO):
@@ -409,7 +429,7 @@ class Dialler:
             dialling_elapsed=tuple((now - call.dialled_at).total_seconds() for call in dialling),
             answered_waiting=waiting,
             logged_in=len(agents),
-            queued_contacts=self.queue.queued_count[c.id],
+            queued_contacts=self.queue.queued_count(c.id),
         )
         # Nobody ready: progressive waits; power and predictive may still dial for agents about to free.
         if snap.ready_agents == 0 and (c.dial_mode is DialMode.PROGRESSIVE or not (snap.wrapup_elapsed or snap.talking_elapsed)):
@@ -442,7 +462,11 @@ class Dialler:
             if cid is None:
                 break
             tried.add(cid)
-            if self._dial(c, self.contact(cid), now, decision_id=decision_id, agent_id=None, offer_id=None):
+            contact = self.contact(cid)
+            if contact.state is not ContactState.QUEUED:  # a view that lags: the aggregate says no
+                self._forget_contact(cid)
+                continue
+            if self._dial(c, contact, now, decision_id=decision_id, agent_id=None, offer_id=None):
                 placed += 1
 
     def _pace_agent_first(self, c: Campaign, now: datetime, claimed: set[str]) -> None:
@@ -455,13 +479,17 @@ class Dialler:
         offers: list[tuple[AgentSession, UUID]] = []
         taken: set[UUID] = set()
         for s in ready:
-            cid = self.queue.next_queued(c.id, s.agent_id if c.dial_mode is DialMode.AUTO else None, frozenset(taken))
-            if cid is None:
-                continue
-            taken.add(cid)
-            offers.append((s, cid))
+            while True:
+                cid = self.queue.next_queued(c.id, s.agent_id if c.dial_mode is DialMode.AUTO else None, frozenset(taken))
+                if cid is None:
+                    break
+                taken.add(cid)
+                if self.contact(cid).state is ContactState.QUEUED:  # a view that lags: the aggregate decides
+                    offers.append((s, cid))
+                    break
+                self._forget_contact(cid)
         if not offers:
-            if self.queue.queued_count[c.id] == 0:
+            if self.queue.queued_count(c.id) == 0:
                 self._queue_run(c, now, force=self._last_queue_run.get(c.id, 0.0) + 5 <= now.timestamp())
             return
         decision_id = self._log_decision(

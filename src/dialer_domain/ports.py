@@ -53,8 +53,9 @@ class EventStore(Protocol):
         """The stream's events in version order (empty if there is no such stream)."""
         ...
 
-    def read(self, after: int = 0, limit: int = 1000) -> list[RecordedEvent]:
-        """The log in order, from the first position greater than ``after``."""
+    def read(self, after: int = 0, limit: int = 1000, topics: Sequence[str] = ()) -> list[RecordedEvent]:
+        """The log in order, from the first position greater than ``after``; only the events with
+        these names (``NAME``) if ``topics`` is not empty."""
         ...
 
     def max_position(self) -> int: ...

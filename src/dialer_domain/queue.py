@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import heapq
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Protocol
 from uuid import UUID
 
 from dialer_domain.events import (
@@ -28,6 +30,7 @@ from dialer_domain.events import (
     DialAttempted,
     DomainEvent,
 )
+from dialer_domain.ports import RecordedEvent
 from dialer_domain.values import CallOutcome, ContactState
 
 OrderKey = tuple[float, ...]
@@ -41,6 +44,8 @@ def dialling_order_key(*, callback_at: datetime | None, priority: int, created_a
 
 
 class Entry:
+    """One contact as the queue sees it: what decides whether and when it is dialable, and its order."""
+
     __slots__ = (
         "assigned_agent",
         "attempts",
@@ -68,10 +73,15 @@ class Entry:
         self.state_before_queue = ContactState.NEW
         self.stamp = 0
 
+    @classmethod
+    def imported(cls, event: ContactImported) -> Entry:
+        return cls(event.originator_id, event.campaign_id, event.timestamp, event.priority, event.assigned_agent)
+
     def key(self) -> OrderKey:
         return dialling_order_key(callback_at=self.callback_at, priority=self.priority, created_at=self.created_at, attempts=self.attempts)
 
     def due_at(self) -> datetime | None:
+        """When the contact may next be taken from the list (None: not from the list)."""
         if self.state is ContactState.NEW:
             return self.next_dial_at or self.created_at
         if self.state is ContactState.PENDING:
@@ -80,13 +90,106 @@ class Entry:
             return self.callback_at
         return None
 
+    def apply(self, event: DomainEvent) -> bool:
+        """Fold one of the contact's events; False if the queue does not care about it."""
+        match event:
+            case ContactUpdated():
+                self.priority = event.priority
+            case ContactAssigned():
+                self.assigned_agent = event.agent_id
+            case ContactReinstated():
+                self.priority = event.priority
+                self.attempts = 0
+                self.callback_at = None
+                self.next_dial_at = event.timestamp
+                self.state = ContactState.NEW
+            case ContactQueued():
+                self.state_before_queue = self.state
+                self.state = ContactState.QUEUED
+            case ContactReturnedToList():
+                self.state = self.state_before_queue
+            case ContactWithdrawn():
+                self.state = ContactState.WITHDRAWN
+            case ContactOffered():
+                self.state = ContactState.OFFERED
+            case ContactOfferReleased():
+                self.state = ContactState.QUEUED
+            case DialAttempted():
+                self.state = ContactState.DIALLING
+            case CallEnded():
+                if event.counts_as_attempt:
+                    self.attempts += 1
+                self.callback_at = None
+                if event.outcome is CallOutcome.COMPLETED:
+                    self.state = ContactState.DONE
+                else:
+                    self.next_dial_at = event.next_dial_at
+                    self.state = ContactState.PENDING
+            case AttemptsExhausted():
+                self.state = ContactState.EXHAUSTED
+            case CallbackScheduled():
+                self.callback_at = event.callback_at
+                self.attempts = 0
+                self.state = ContactState.CALLBACK_SCHEDULED
+            case _:
+                return False
+        return True
+
+
+#: The events that change a contact's place in the queue.
+QUEUE_EVENTS = (
+    ContactImported,
+    ContactUpdated,
+    ContactAssigned,
+    ContactReinstated,
+    ContactQueued,
+    ContactReturnedToList,
+    ContactWithdrawn,
+    ContactOffered,
+    ContactOfferReleased,
+    DialAttempted,
+    CallEnded,
+    AttemptsExhausted,
+    CallbackScheduled,
+)
+
+
+class QueueView(Protocol):
+    """What the engine asks of the queue (R4, R11). An implementation may be a view kept elsewhere
+    that lags the log: the engine checks every contact against its aggregate, the authority, before
+    it queues or dials it, so a stale answer costs a skipped contact, never a second dial."""
+
+    #: True if the view is a fold the engine must feed with the whole log on start (in memory);
+    #: False if it keeps its own position (persisted), so the engine's start reads only campaigns and agents.
+    replays_log: bool
+
+    def observe(self, batch: Sequence[RecordedEvent]) -> None:
+        """Events the engine has committed or read, in log order."""
+        ...
+
+    def take_due(self, campaign_id: UUID, now: datetime, limit: int, agent_owned: bool = False) -> list[UUID]:
+        """Up to ``limit`` list contacts of the campaign due by ``now``, in R11 order
+        (``agent_owned``: only contacts assigned to an agent)."""
+        ...
+
+    def next_queued(self, campaign_id: UUID, agent_id: str | None = None, exclude: frozenset[UUID] = frozenset()) -> UUID | None:
+        """The first queued contact in R11 order (an agent's own, for auto mode), not in ``exclude``."""
+        ...
+
+    def queued(self, campaign_id: UUID) -> list[UUID]: ...
+
+    def queued_count(self, campaign_id: UUID) -> int: ...
+
 
 _HeapItem = tuple[OrderKey, int, UUID]
 _WaitItem = tuple[float, int, UUID]
 
 
 class LiveQueue:
-    """Per campaign: contacts waiting for their time, due contacts in the list, and queued ones."""
+    """The queue as an in-memory fold: per campaign, contacts waiting for their time, due contacts
+    in the list, and queued ones, in heaps (O(log n) a step). It replays the log on start."""
+
+    replays_log = True
 
     def __init__(self) -> None:
         self.entries: dict[UUID, Entry] = {}
@@ -94,73 +197,30 @@ class LiveQueue:
         self._due: dict[UUID, list[_HeapItem]] = defaultdict(list)
         self._queued: dict[UUID, list[_HeapItem]] = defaultdict(list)
         self._queued_by_agent: dict[tuple[UUID, str], list[_HeapItem]] = defaultdict(list)
-        self.queued_count: dict[UUID, int] = defaultdict(int)
+        self._queued_count: dict[UUID, int] = defaultdict(int)
         self._stamp = 0
 
     # ------------------------------------------------------------------ fold
 
+    def observe(self, batch: Sequence[RecordedEvent]) -> None:
+        for rec in batch:
+            self.apply(rec.event)
+
     def apply(self, event: DomainEvent) -> None:
-        cid = event.originator_id
         if isinstance(event, ContactImported):
-            e = Entry(cid, event.campaign_id, event.timestamp, event.priority, event.assigned_agent)
-            self.entries[cid] = e
+            e = self.entries[event.originator_id] = Entry.imported(event)
             self._place(e)
             return
-        e_opt = self.entries.get(cid)
-        if e_opt is None:
+        found = self.entries.get(event.originator_id)
+        if found is None:
             return
-        e = e_opt
-        match event:
-            case ContactUpdated():
-                e.priority = event.priority
-                self._place(e)
-            case ContactAssigned():
-                e.assigned_agent = event.agent_id
-                self._place(e)
-            case ContactReinstated():
-                e.priority = event.priority
-                e.attempts = 0
-                e.callback_at = None
-                e.next_dial_at = event.timestamp
-                self._set_state(e, ContactState.NEW)
-            case ContactQueued():
-                e.state_before_queue = e.state
-                self._set_state(e, ContactState.QUEUED)
-            case ContactReturnedToList():
-                self._set_state(e, e.state_before_queue)
-            case ContactWithdrawn():
-                self._set_state(e, ContactState.WITHDRAWN)
-            case ContactOffered():
-                self._set_state(e, ContactState.OFFERED)
-            case ContactOfferReleased():
-                self._set_state(e, ContactState.QUEUED)
-            case DialAttempted():
-                self._set_state(e, ContactState.DIALLING)
-            case CallEnded():
-                if event.counts_as_attempt:
-                    e.attempts += 1
-                e.callback_at = None
-                if event.outcome is CallOutcome.COMPLETED:
-                    self._set_state(e, ContactState.DONE)
-                else:
-                    e.next_dial_at = event.next_dial_at
-                    self._set_state(e, ContactState.PENDING)
-            case AttemptsExhausted():
-                self._set_state(e, ContactState.EXHAUSTED)
-            case CallbackScheduled():
-                e.callback_at = event.callback_at
-                e.attempts = 0
-                self._set_state(e, ContactState.CALLBACK_SCHEDULED)
-            case _:
-                pass
-
-    def _set_state(self, e: Entry, state: ContactState) -> None:
-        if e.state is ContactState.QUEUED and state is not ContactState.QUEUED:
-            self.queued_count[e.campaign_id] -= 1
-        elif state is ContactState.QUEUED and e.state is not ContactState.QUEUED:
-            self.queued_count[e.campaign_id] += 1
-        e.state = state
-        self._place(e)
+        was_queued = found.state is ContactState.QUEUED
+        if not found.apply(event):
+            return
+        now_queued = found.state is ContactState.QUEUED
+        if was_queued != now_queued:
+            self._queued_count[found.campaign_id] += 1 if now_queued else -1
+        self._place(found)
 
     def _place(self, e: Entry) -> None:
         self._stamp += 1
@@ -225,7 +285,12 @@ class LiveQueue:
         return found
 
     def queued(self, campaign_id: UUID) -> list[UUID]:
-        return [cid for cid, e in self.entries.items() if e.campaign_id == campaign_id and e.state is ContactState.QUEUED]
+        """The campaign's queued contacts in R11 order."""
+        live = [e for e in self.entries.values() if e.campaign_id == campaign_id and e.state is ContactState.QUEUED]
+        return [e.contact_id for e in sorted(live, key=lambda e: (e.key(), e.stamp))]
+
+    def queued_count(self, campaign_id: UUID) -> int:
+        return self._queued_count[campaign_id]
 
     def assigned_unprocessed(self, campaign_id: UUID, agent_id: str) -> int:
         live = (ContactState.NEW, ContactState.PENDING, ContactState.QUEUED, ContactState.CALLBACK_SCHEDULED)

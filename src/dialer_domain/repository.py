@@ -79,8 +79,17 @@ class InMemoryEventStore:
         events = self._streams.get(stream_id, [])
         return [e for e in events if up_to_version is None or e.originator_version <= up_to_version]
 
-    def read(self, after: int = 0, limit: int = 1000) -> list[RecordedEvent]:
-        return [RecordedEvent(after + 1 + i, e) for i, e in enumerate(self._log[after : after + limit])]
+    def read(self, after: int = 0, limit: int = 1000, topics: Sequence[str] = ()) -> list[RecordedEvent]:
+        if not topics:
+            return [RecordedEvent(after + 1 + i, e) for i, e in enumerate(self._log[after : after + limit])]
+        wanted = set(topics)
+        out: list[RecordedEvent] = []
+        for i in range(after, len(self._log)):
+            if self._log[i].NAME in wanted:
+                out.append(RecordedEvent(i + 1, self._log[i]))
+                if len(out) == limit:
+                    break
+        return out
 
     def max_position(self) -> int:
         return len(self._log)

@@ -6,6 +6,7 @@ import os
 from datetime import UTC, datetime
 
 from adapters.eventstore import DEFAULT_DATABASE_URL, RecorderEventStore, open_event_store
+from dialer_domain.queue import QueueView
 from dialer_domain.repository import Repository
 
 
@@ -27,3 +28,14 @@ def store(url: str | None = None) -> RecorderEventStore:
 def repository(url: str | None = None) -> tuple[Repository, RecorderEventStore]:
     s = store(url)
     return Repository(s), s
+
+
+def queue(store: RecorderEventStore, url: str | None = None) -> QueueView | None:
+    """The engine's queue view: the persisted one on SQLite and PostgreSQL; None (the engine folds
+    it in memory) on the memory store."""
+    url = url or database_url()
+    if url.startswith(("sqlite", "postgres")):
+        from adapters.queue_view import open_queue
+
+        return open_queue(store, url)
+    return None

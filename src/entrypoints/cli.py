@@ -671,7 +671,7 @@ def simulate(
                     power_ratio_ready=power_ratio,
                     target_abandon_rate=target_abandon,
                 )
-                r = run_simulation(store, cfg, progress=partial(_advance, bar, task))
+                r = run_simulation(store, cfg, progress=partial(_advance, bar, task), queue=bootstrap.queue(store, url))
             except (DomainError, ValueError) as exc:
                 _fail(str(exc))
             finally:

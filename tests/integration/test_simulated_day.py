@@ -22,6 +22,7 @@ from dialer_domain.events import (
     DialAttempted,
 )
 from dialer_domain.values import CallOutcome, CampaignStatus, DialMode
+from entrypoints import bootstrap
 
 CFG = dict(agents=5, contacts=250, hours=1.5, seed=3, min_redial_seconds=600, attempts_per_number=2)
 WORLD = WorldParams(p_callback=0.3, p_sale=0.2)
@@ -30,7 +31,7 @@ WORLD = WorldParams(p_callback=0.3, p_sale=0.2)
 def run(url: str, mode: DialMode):
     store = open_event_store(url)
     try:
-        result = run_simulation(store, SimulationConfig(mode=mode, world=WORLD, **CFG))
+        result = run_simulation(store, SimulationConfig(mode=mode, world=WORLD, **CFG), queue=bootstrap.queue(store, url))
         events = [r.event for r in store.read(0, 10**7)]
     finally:
         store.close()

@@ -262,12 +262,12 @@ def test_a_disabled_campaign_places_nothing_and_its_queue_is_taken_back():
     login(engine, "a1")
     engine.tick()
     cid = campaign_id_for("Sales")
-    assert engine.queue.queued_count[cid] > 0
+    assert engine.queue.queued_count(cid) > 0
     set_campaign_status(Repository(store), cid, CampaignStatus.DISABLED, by="test", at=clock.t)
     engine.sync()
     clock.advance(61)
     engine.tick()
-    assert engine.queue.queued_count[cid] == 0
+    assert engine.queue.queued_count(cid) == 0
     placed = len(tel.placed)
     engine.on_call_ended(tel.placed[0], CallOutcome.NO_ANSWER)
     engine.tick()
@@ -306,6 +306,6 @@ def test_the_engine_rebuilds_its_views_from_the_log():
     again = Dialler(store, RecordingTelephony(), clock, seeded_ids(8))
     again.sync()
     cid = campaign_id_for("Sales")
-    assert again.queue.queued_count[cid] == engine.queue.queued_count[cid]
+    assert again.queue.queued_count(cid) == engine.queue.queued_count(cid)
     assert again.agents["a1"] == engine.agents["a1"]
     assert again.campaigns[cid] == engine.campaigns[cid]

@@ -115,7 +115,7 @@ def test_live_queue_takes_due_contacts_in_order_and_skips_stale_entries():
         )
     assert q.take_due(camp, t + timedelta(seconds=10), 2) == ids[:2]
     q.apply(ContactQueued(originator_id=ids[0], originator_version=2, timestamp=t, campaign_id=camp))
-    assert q.queued_count[camp] == 1
+    assert q.queued_count(camp) == 1
     assert q.next_queued(camp) == ids[0]
     assert q.take_due(camp, t + timedelta(seconds=10), 5) == ids[1:]
 

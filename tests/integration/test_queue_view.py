@@ -1,0 +1,194 @@
+"""The persisted queue view on SQLite and PostgreSQL: the engine reading it makes the very same day
+as the engine folding the queue in memory; the view equals the in-memory fold and a rebuild equals
+the live view; a second writer is refused; and a view that lags never causes a second dial."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from adapters import projections
+from adapters.eventstore import open_event_store
+from adapters.queue_view import QUEUE_TOPICS, PersistedQueue, PositionMoved, QueueProjection, open_queue
+from adapters.simulation import SimulationConfig, WorldParams, run_simulation
+from dialer_domain.events import CampaignCreated, DialAttempted
+from dialer_domain.queue import LiveQueue
+from dialer_domain.values import ContactState, DialMode
+from tests.integration.test_simulated_day import check_attempts_and_redial_delay, check_no_contact_dialled_twice_at_once
+
+WORLD = WorldParams(p_callback=0.3, p_sale=0.2)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/queue.db"
+    return request.getfixturevalue("pg_url")
+
+
+def simulate(store, queue=None, **kw):
+    cfg = dict(mode=DialMode.PREDICTIVE, agents=4, contacts=200, hours=1.0, seed=11, min_redial_seconds=600, attempts_per_number=2, world=WORLD)
+    cfg.update(kw)
+    return run_simulation(store, SimulationConfig(**cfg), queue=queue)
+
+
+def fingerprint(e):
+    return (e.state, e.state_before_queue, e.assigned_agent, e.priority, e.attempts, e.callback_at, e.next_dial_at, e.created_at)
+
+
+def memory_entries(store):
+    q = LiveQueue()
+    q.observe(store.read(0, 10**8))
+    return q, {cid: fingerprint(e) for cid, e in q.entries.items()}
+
+
+def view_entries(view, gen=None):
+    return {cid: fingerprint(e) for cid, (e, _) in view.entries(gen).items()}
+
+
+def campaigns(store):
+    return [r.event.originator_id for r in store.read(0, 10**8) if isinstance(r.event, CampaignCreated)]
+
+
+@pytest.mark.parametrize("mode", [DialMode.PREDICTIVE, DialMode.PREVIEW, DialMode.AUTO])
+def test_the_engine_on_the_persisted_view_makes_the_same_day_as_in_memory(url, mode):
+    memory = open_event_store("memory:")
+    simulate(memory, mode=mode)
+    store = open_event_store(url)
+    try:
+        simulate(store, queue=open_queue(store, url), mode=mode)
+        stored = [(type(r.event).__name__, r.event.originator_id, r.event.originator_version) for r in store.read(0, 10**8)]
+    finally:
+        store.close()
+    expected = [(type(r.event).__name__, r.event.originator_id, r.event.originator_version) for r in memory.read(0, 10**8)]
+    assert sum(1 for name, _, _ in stored if name == "DialAttempted") > 50
+    assert stored == expected
+
+
+def test_the_view_equals_the_in_memory_fold_and_a_rebuild_equals_the_live_view(url):
+    store = open_event_store(url)
+    try:
+        queue = open_queue(store, url)
+        result = simulate(store, queue=queue)
+        queue.refresh()
+        live_q, expected = memory_entries(store)
+        assert view_entries(queue.view) == expected and len(expected) == 200
+        gen = queue.view.live_generation()
+        # the R11 order of what is due, at several moments, asked of both
+        for hours in (0, 1, 3, 30):
+            at = result.ended + timedelta(hours=hours)
+            for cid in campaigns(store):
+                assert queue.view.due(gen, cid, at, 500) == live_q.take_due(cid, at, 500)
+                assert queue.view.due(gen, cid, at, 7) == live_q.take_due(cid, at, 7)
+        new_gen, done = projections.rebuild(store, queue.view, batch_size=97)
+        assert new_gen == gen + 1 and done == len(store.read(0, 10**8, topics=QUEUE_TOPICS))
+        assert view_entries(queue.view) == expected
+        assert queue.view.entries(gen) == {}, "the old generation's rows are dropped at the switch"
+        # the engine's port follows the switch on its next question
+        queue._gen_checked = -1e18
+        assert queue.queued_count(campaigns(store)[0]) == 0 and queue._gen == new_gen
+    finally:
+        store.close()
+
+
+def test_a_second_writer_is_refused_and_writes_nothing(url):
+    store = open_event_store(url)
+    try:
+        simulate(store, hours=0.25, contacts=60)
+        view = projections.open_view(url, "queue")
+        projections.catch_up(store, view, batch_size=50, stop_after=100)
+        gen = view.live_generation()
+        position = view.gen_position(gen)
+        before = view_entries(view, gen)
+        page = store.read(position, 40, QUEUE_TOPICS)
+        stale_start = 1  # a writer that read the view before the other one committed
+        with pytest.raises(PositionMoved):
+            QueueProjection(view).process_batch(gen, stale_start, page, {})
+        assert view.gen_position(gen) == position and view_entries(view, gen) == before
+        # and the same holds for the statistics view
+        stats = projections.open_view(url)
+        projections.catch_up(store, stats, batch_size=50, stop_after=100)
+        counted = stats.counters()
+        sgen = stats.live_generation()
+        spage = store.read(stats.gen_position(sgen), 40, projections.STATISTICS_TOPICS)
+        projection = projections.StatisticsProjection(stats)
+        with pytest.raises(PositionMoved):
+            projection.process_batch(sgen, 1, spage, projection.begin(sgen))
+        assert stats.counters() == counted
+    finally:
+        store.close()
+
+
+class LaggingQueue(LiveQueue):
+    """An in-memory queue that sees the log late, as a view kept elsewhere may: each batch the
+    engine hands it is held back and folded only after ``lag`` later questions."""
+
+    def __init__(self, lag: int) -> None:
+        super().__init__()
+        self.lag = lag
+        self.backlog: list = []
+        self.truth = LiveQueue()  # what a current view would say
+        self.stale_answers = 0
+
+    def observe(self, batch):
+        self.backlog.append([self.lag, list(batch)])
+        self.truth.observe(batch)
+
+    def _age(self):
+        for item in self.backlog:
+            item[0] -= 1
+        while self.backlog and self.backlog[0][0] <= 0:
+            super().observe(self.backlog.pop(0)[1])
+
+    def take_due(self, *a, **kw):
+        self._age()
+        return super().take_due(*a, **kw)
+
+    def next_queued(self, *a, **kw):
+        self._age()
+        found = super().next_queued(*a, **kw)
+        if found is not None and self.truth.entries[found].state is not ContactState.QUEUED:
+            self.stale_answers += 1
+        return found
+
+    def queued_count(self, *a, **kw):
+        self._age()
+        return super().queued_count(*a, **kw)
+
+
+@pytest.mark.parametrize("mode", [DialMode.PREDICTIVE, DialMode.PREVIEW, DialMode.AUTO])
+def test_a_view_that_lags_never_causes_a_second_dial(mode):
+    store = open_event_store("memory:")
+    lagging = LaggingQueue(lag=25)
+    result = simulate(store, queue=lagging, mode=mode, agents=5, contacts=300, hours=1.5)
+    assert lagging.stale_answers > 20, "the view should have offered contacts that were no longer queued"
+    events = [r.event for r in store.read(0, 10**8)]
+    dials = [e for e in events if isinstance(e, DialAttempted)]
+    assert len(dials) > 100 and result.summary["connects"] > 0
+    check_no_contact_dialled_twice_at_once(events)
+    check_attempts_and_redial_delay(events)
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    mode=st.sampled_from(list(DialMode)),
+    agents=st.integers(1, 4),
+    seed=st.integers(0, 10_000),
+    minutes=st.integers(10, 50),
+    batch=st.integers(1, 300),
+)
+def test_property_for_random_histories_the_rebuilt_queue_equals_the_live_one_and_the_fold(tmp_path_factory, mode, agents, seed, minutes, batch):
+    url = f"sqlite:///{tmp_path_factory.mktemp('q')}/h.db"
+    store = open_event_store(url)
+    try:
+        queue = PersistedQueue(store, projections.open_view(url, "queue"), batch_size=batch)
+        simulate(store, queue=queue, mode=mode, agents=agents, seed=seed, hours=minutes / 60, contacts=agents * minutes * 2 + 20)
+        queue.refresh()
+        live = view_entries(queue.view)
+        projections.rebuild(store, queue.view, batch_size=batch)
+        assert view_entries(queue.view) == live == memory_entries(store)[1]
+    finally:
+        store.close()
