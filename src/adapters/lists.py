@@ -22,25 +22,28 @@ import os
 import sqlite3
 import tempfile
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import attrs
 import phonenumbers
+from eventsourcing.persistence import StoredEvent
 
-from adapters.eventstore import RecorderEventStore
+from adapters.eventstore import CattrsMapper, RecorderEventStore
 from dialer_domain.campaign import Campaign
+from dialer_domain.contact import ContactAttempt
 from dialer_domain.errors import DomainError, InvalidValue
 from dialer_domain.events import ContactImported, ContactWithdrawn
-from dialer_domain.ports import IdFactory
+from dialer_domain.ports import IdFactory, contact_id_for
 from dialer_domain.queue import LiveQueue
 from dialer_domain.repository import Repository, iter_log
 from dialer_domain.schedule import zone
-from dialer_domain.services import ImportReport, ImportRow, assign_evenly, import_list, obtain_contacts
+from dialer_domain.services import ImportReport, ImportRow, assign_evenly, import_list, import_source, obtain_contacts
 from dialer_domain.values import ContactData, ContactState, ImportMode, ListMapping, PhoneNumber
 
 CHUNK = 2000
@@ -65,13 +68,48 @@ class Rejected:
 # ---------------------------------------------------------------------- row validation
 
 
-def _validate_chunk(args: tuple[ListMapping, str, list[tuple[int, dict[str, str]]]]) -> list[tuple[str, Any]]:
-    mapping, region, rows = args
+@attrs.frozen
+class Prepare:
+    """What a worker needs to make each row's ContactImported ahead of time (the import's
+    campaign, source and time)."""
+
+    campaign_id: UUID
+    source: str
+    at: datetime
+
+
+_MAPPER: CattrsMapper | None = None
+
+
+def _prepared(prep: Prepare, row: ImportRow) -> bytes:
+    """The stored state of the ContactImported the core's ``ContactAttempt.import_`` makes for
+    this row, if the contact is new (checked by the core's rules here, in the worker)."""
+    global _MAPPER
+    if _MAPPER is None:
+        _MAPPER = CattrsMapper()
+    contact = ContactAttempt.import_(
+        contact_id_for(prep.campaign_id, row.key),
+        campaign_id=prep.campaign_id,
+        key=row.key,
+        numbers=row.numbers,
+        data=row.data,
+        priority=row.priority,
+        assigned_agent=row.agent,
+        source=prep.source,
+        at=prep.at,
+    )
+    (event,) = contact.collect_events()
+    return bytes(_MAPPER.to_stored_event(event).state)
+
+
+def _validate_chunk(args: tuple[ListMapping, str, list[tuple[int, dict[str, str]]], Prepare | None]) -> list[tuple[str, Any]]:
+    mapping, region, rows, prep = args
     out: list[tuple[str, Any]] = []
     for line, raw in rows:
         try:
             row = validate_row(mapping, region, line, raw)
-            out.append(("ok", (row.line, row.key, _row_to_json(row))))
+            state = _prepared(prep, row) if prep is not None else None
+            out.append(("ok", (row.line, row.key, _row_to_json(row, state))))
         except InvalidValue as exc:
             out.append(("bad", (line, (raw.get(mapping.key) or "").strip(), str(exc))))
     return out
@@ -130,17 +168,33 @@ def validate_row(mapping: ListMapping, region: str, line: int, raw: dict[str, st
     return ImportRow(line, key, tuple(numbers), ContactData(name=name, time_zone=tz or None, variables=variables), priority, agent)
 
 
-def _row_to_json(r: ImportRow) -> str:
+def _row_to_json(r: ImportRow, prepared: bytes | None = None) -> str:
     return json.dumps(
-        [r.line, r.key, [[n.e164, n.label] for n in r.numbers], r.data.name, r.data.time_zone, r.data.variables, r.priority, r.agent],
+        [
+            r.line,
+            r.key,
+            [[n.e164, n.label] for n in r.numbers],
+            r.data.name,
+            r.data.time_zone,
+            r.data.variables,
+            r.priority,
+            r.agent,
+            None if prepared is None else prepared.decode("utf-8"),
+        ],
         ensure_ascii=False,
     )
 
 
 def _row_from_json(text: str) -> ImportRow:
-    line, key, numbers, name, tz, variables, priority, agent = json.loads(text)
+    line, key, numbers, name, tz, variables, priority, agent, prepared = json.loads(text)
     return ImportRow(
-        line, key, tuple(PhoneNumber(e, lbl) for e, lbl in numbers), ContactData(name=name, time_zone=tz, variables=variables), priority, agent
+        line,
+        key,
+        tuple(PhoneNumber(e, lbl) for e, lbl in numbers),
+        ContactData(name=name, time_zone=tz, variables=variables),
+        priority,
+        agent,
+        None if prepared is None else prepared.encode("utf-8"),
     )
 
 
@@ -215,8 +269,13 @@ class DiskListIndex:
             elif e.originator_id in ours:
                 self.db.execute(upsert, (ours[e.originator_id], 1 if isinstance(e, ContactWithdrawn) else 0))
         self.db.commit()
+        self.listed = self.db.execute("SELECT count(*) FROM listed").fetchone()[0]
+        #: Set once the checking pass has recorded every accepted key: marking them again is then a no-op.
+        self.seen_complete = False
 
     def contains(self, key: str) -> bool:
+        if not self.listed:  # a new list: nothing to look up
+            return False
         return self.db.execute("SELECT 1 FROM listed WHERE key = ?", (key,)).fetchone() is not None
 
     def first_time_in_file(self, key: str) -> bool:
@@ -227,7 +286,8 @@ class DiskListIndex:
         return True
 
     def mark_seen(self, key: str) -> None:
-        self.db.execute("INSERT OR IGNORE INTO seen VALUES (?)", (key,))
+        if not self.seen_complete:
+            self.db.execute("INSERT OR IGNORE INTO seen VALUES (?)", (key,))
 
     def unseen(self) -> Iterator[str]:
         cur = self.db.execute("SELECT key FROM listed WHERE withdrawn = 0 AND key NOT IN (SELECT key FROM seen)")
@@ -237,9 +297,6 @@ class DiskListIndex:
                 return
             for (key,) in rows:
                 yield key
-
-    def reset_seen(self) -> None:
-        self.db.execute("DELETE FROM seen")
 
     def close(self) -> None:
         self.db.close()
@@ -280,12 +337,14 @@ def import_file(
     region = campaign.config.default_region
     report = ImportReport(file_name=path.name, sha256=sha256_of(path), mode=mode)
     rejects: list[tuple[int, str, str]] = []
+    import_id = ids()
+    prep = Prepare(campaign_id, import_source(import_id), at)
     with contextlib.ExitStack() as stack:
         index = DiskListIndex(store, campaign_id)
         stack.callback(index.close)
         spool = stack.enter_context(tempfile.TemporaryFile("w+", encoding="utf-8"))
         pool = stack.enter_context(ProcessPoolExecutor(max_workers=workers)) if (workers or 0) > 1 else None
-        jobs = ((mapping, region, chunk) for chunk in _chunks(read_rows(path, mapping)))
+        jobs = ((mapping, region, chunk, prep) for chunk in _chunks(read_rows(path, mapping)))
         results = _bounded_map(pool, jobs, 2 * (workers or 1)) if pool else map(_validate_chunk, jobs)
         for chunk in results:
             for kind, value in chunk:
@@ -317,11 +376,27 @@ def import_file(
                 w = csv.writer(fh)
                 w.writerow(["line", "key", "reason"])
                 w.writerows(rejects)
-        index.reset_seen()
+        index.seen_complete = True  # the checking pass recorded every accepted key, as the writing pass would
         spool.seek(0)
         rows = (_row_from_json(line) for line in spool)
-        import_list(repo, campaign_id, rows, mode=mode, index=index, report=report, import_id=ids(), at=at)
+        add_new = partial(_add_prepared, store, prep)
+        import_list(repo, campaign_id, rows, mode=mode, index=index, report=report, import_id=import_id, at=at, add_new=add_new)
         return report, rejects
+
+
+def _add_prepared(store: RecorderEventStore, prep: Prepare, rows: Sequence[ImportRow]) -> None:
+    """The bulk path for new contacts: their ContactImported, made by the workers, appended as
+    they are (one transaction per batch; COPY on PostgreSQL)."""
+    stored = [
+        StoredEvent(
+            originator_id=contact_id_for(prep.campaign_id, r.key),
+            originator_version=1,
+            topic=ContactImported.NAME,
+            state=r.prepared if r.prepared is not None else _prepared(prep, r),
+        )
+        for r in rows
+    ]
+    store.append_stored(stored)
 
 
 # ---------------------------------------------------------------------- drop folder and assignment

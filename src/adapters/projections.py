@@ -420,8 +420,17 @@ class ViewProjection(Projection[Any]):
         return None
 
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        """One event from the runner, unless another writer (the engine, for the queue) has folded it already."""
         gen = self.view.live_generation()
-        self.process_batch(gen, self.view.gen_position(gen), [RecordedEvent(tracking.notification_id, domain_event)], self.begin(gen))
+        while True:
+            start = self.view.gen_position(gen)
+            if tracking.notification_id <= start:
+                return
+            try:
+                self.process_batch(gen, start, [RecordedEvent(tracking.notification_id, domain_event)], self.begin(gen))
+                return
+            except PositionMoved:
+                continue
 
     def process_batch(self, gen: int, start: int, batch: Sequence[RecordedEvent], carry: Any) -> None:
         raise NotImplementedError

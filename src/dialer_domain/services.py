@@ -5,7 +5,7 @@ Entrypoints translate CLI or HTTP input into calls of these; nothing here knows 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Protocol
 from uuid import UUID
@@ -127,6 +127,8 @@ class ImportRow:
     data: ContactData
     priority: int = 5
     agent: str | None = None
+    #: An adapter's ready-made form of the new contact's ContactImported (see ``import_list``'s ``add_new``).
+    prepared: bytes | None = attrs.field(default=None, eq=False, repr=False)
 
 
 @attrs.define
@@ -160,6 +162,11 @@ class ListIndex(Protocol):
     def unseen(self) -> Iterator[str]: ...
 
 
+def import_source(import_id: UUID) -> str:
+    """The ``source`` an import's events carry."""
+    return f"import {import_id}"
+
+
 def import_list(
     repo: Repository,
     campaign_id: UUID,
@@ -171,25 +178,40 @@ def import_list(
     import_id: UUID,
     at: datetime,
     batch: int = 2000,
+    add_new: Callable[[Sequence[ImportRow]], None] | None = None,
 ) -> ImportReport:
     """Apply validated rows to the list as events: APPEND adds and updates; REPLACE also withdraws
-    the contacts the file no longer has (never deleting; a call in progress is left alone)."""
+    the contacts the file no longer has (never deleting; a call in progress is left alone).
+
+    ``add_new``, if given, appends the contacts the list does not hold yet, a batch at a time: an
+    adapter's bulk path, which must append exactly the ``ContactImported`` that
+    ``ContactAttempt.import_`` makes for the row with ``import_source(import_id)`` and ``at`` (the
+    list import's workers make it so, ahead of time)."""
     campaign = repo.get(Campaign, campaign_id)
-    source = f"import {import_id}"
+    source = import_source(import_id)
     pending: list[ContactAttempt] = []
+    new_rows: list[ImportRow] = []
 
     def flush() -> None:
+        if new_rows and add_new is not None:
+            add_new(list(new_rows))
+            new_rows.clear()
         if pending:
             repo.save(*pending)
             pending.clear()
 
     for row in rows:
-        contact_id = contact_id_for(campaign_id, row.key)
         index.mark_seen(row.key)
         if not index.contains(row.key):
+            report.added += 1
+            if add_new is not None:
+                new_rows.append(row)
+                if len(new_rows) >= batch:
+                    flush()
+                continue
             pending.append(
                 ContactAttempt.import_(
-                    contact_id,
+                    contact_id_for(campaign_id, row.key),
                     campaign_id=campaign_id,
                     key=row.key,
                     numbers=row.numbers,
@@ -200,9 +222,8 @@ def import_list(
                     at=at,
                 )
             )
-            report.added += 1
         else:
-            contact = repo.get(ContactAttempt, contact_id)
+            contact = repo.get(ContactAttempt, contact_id_for(campaign_id, row.key))
             before = contact.version
             reinstating = contact.state is ContactState.WITHDRAWN
             try:

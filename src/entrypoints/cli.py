@@ -407,28 +407,37 @@ def _emit(rows: list[dict[str, Any]], fmt: Format, title: str) -> None:
         console.print(table)
 
 
+class ProjectionName(StrEnum):
+    statistics = "statistics"
+    queue = "queue"
+
+
 @stats_app.command("rebuild")
 def stats_rebuild(
-    projection: Annotated[str, typer.Option(help="Which projection to regenerate.")] = projections.PROJECTION,
+    projection: Annotated[ProjectionName, typer.Option(help="Which projection to regenerate.")] = ProjectionName.statistics,
     batch: Annotated[int, typer.Option(help="Events per transaction.")] = 5000,
 ) -> None:
-    """Regenerate from position 0 beside the live figures, then switch (safe while the engine writes)."""
-    if projection != projections.PROJECTION:
-        _fail(f"unknown projection {projection!r}; there is: {projections.PROJECTION}")
+    """Regenerate a view (the statistics or the engine's queue) from position 0 beside the live
+    one, then switch (safe while the engine writes)."""
     url = bootstrap.database_url()
     with _open(url) as (_, store):
-        view = projections.open_view(url)
-        with _progress_bar(f"rebuilding {projection}") as bar:
+        view = projections.open_view(url, projection.value)
+        with _progress_bar(f"rebuilding {projection.value}") as bar:
             task = bar.add_task("rebuild", total=store.max_position())
             gen, done = projections.rebuild(store, view, batch, progress=lambda pos, head: bar.update(task, completed=pos, total=head))
-    console.print(f"{projection}: generation {gen} is live, {done} events folded")
+    console.print(f"{projection.value}: generation {gen} is live, {done} events folded")
 
 
 @stats_app.command("follow")
-def stats_follow(timeout: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None) -> None:
-    """Keep the statistics current as events arrive (the library's ProjectionRunner); Ctrl-C stops."""
+def stats_follow(
+    timeout: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
+    projection: Annotated[ProjectionName, typer.Option(help="Which view to keep current.")] = ProjectionName.statistics,
+) -> None:
+    """Keep a view current as events arrive (the library's ProjectionRunner); Ctrl-C stops. The
+    queue view is also kept current by the engine itself; a follower lets the engine start with it
+    current after a large import."""
     try:
-        projections.follow(bootstrap.database_url(), timeout=timeout)
+        projections.follow(bootstrap.database_url(), timeout=timeout, projection=projection.value)
     except ValueError as exc:
         _fail(str(exc))
 

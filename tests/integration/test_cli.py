@@ -56,6 +56,12 @@ def test_simulate_then_stats_and_audit_on_the_store_it_leaves(run):
     assert rows[-1]["hour"] == "day" and rows[-1]["dials"] == figures["dials"]
     code, out = run("stats", "rebuild")
     assert code == 0 and "generation 2 is live" in out
+    code, out = run("stats", "rebuild", "--projection", "queue")  # the engine's queue view, built as the day ran
+    assert code == 0 and "queue: generation 2 is live" in out
+    code, out = run("stats", "follow", "--projection", "queue", "--timeout", "1")
+    assert code == 0, out
+    code, out = run("stats", "rebuild", "--projection", "agenda")
+    assert code == 2 and "agenda" in out
     code, out = run("stats", "show", "--campaign", name, "--day", "2026-11-23", "--by", "agent", "--format", "csv")
     assert code == 0 and out.count("\n") == 4  # header and three agents
     code, out = run("audit", "campaign", name, "--limit", "5", "--json")

@@ -189,3 +189,49 @@ def test_the_contact_api(store, url, tmp_path):
     assert client.post("/campaigns/Sales/assignments", json={"agent": "a2", "keys": ["1"]}).json()["changed"] == 1
     assert client.post("/campaigns/Sales/assignments", json={"agent": "a2", "keys": ["zz"]}).status_code == 404
     assert "/campaigns/{campaign}/contacts" in client.get("/openapi.json").json()["paths"]
+
+
+def test_the_workers_bulk_path_stores_exactly_what_the_core_makes(store, tmp_path):
+    """New contacts go by the bulk path (made by the workers, COPY on PostgreSQL); the events are
+    the very ones the core's import use case makes, and a conflicting batch stores nothing."""
+    from dialer_domain.errors import ConcurrencyError
+    from dialer_domain.services import ImportReport, import_list
+
+    lines = [f"{i};Name {i};2012{i:04d};;{i % 10 + 1};P{i % 3}" for i in range(400)]
+    p = write(tmp_path, "big.csv", HEADER, *lines)
+    import_id = uuid4()
+    report, rejects = lists.import_file(store, campaign_id_for("Sales"), p, mode=ImportMode.APPEND, at=NOW, ids=lambda: import_id, workers=2)
+    assert report.added == 400 and rejects == []
+    again, _ = do_import(store, p, workers=2)
+    assert again.added == 0 and again.updated == 0  # the second time, every row is known and unchanged
+    stored = {r.event.originator_id: r.event for r in store.read(0, 10**6) if isinstance(r.event, ContactImported)}
+
+    # the same rows through the core's use case alone, on a memory store
+    memory = open_event_store("memory:")
+    memory.append(store.load(campaign_id_for("Sales"))[:2])  # the campaign and its list mapping
+    c = Repository(memory).get(Campaign, campaign_id_for("Sales"))
+    header = HEADER.split(";")
+    region = c.config.default_region
+    rows = [lists.validate_row(c.list_mapping, region, n + 2, dict(zip(header, line.split(";"), strict=True))) for n, line in enumerate(lines)]
+
+    class NewList:
+        def contains(self, key):
+            return False
+
+        def mark_seen(self, key):
+            pass
+
+        def unseen(self):
+            return iter(())
+
+    report3 = ImportReport("big.csv", "", ImportMode.APPEND)
+    import_list(Repository(memory), c.id, rows, mode=ImportMode.APPEND, index=NewList(), report=report3, import_id=import_id, at=NOW)
+    made = {r.event.originator_id: r.event for r in memory.read(0, 10**6) if isinstance(r.event, ContactImported)}
+    assert made == stored and len(made) == 400
+
+    # a batch that collides with stored streams: nothing of it is stored
+    clash = [lists.StoredEvent(originator_id=cid, originator_version=1, topic="ContactImported", state=b"{}") for cid in list(stored)[:150]]
+    before = store.max_position()
+    with pytest.raises(ConcurrencyError):
+        store.append_stored(clash)
+    assert store.max_position() == before

@@ -91,7 +91,7 @@ def test_a_failure_inside_a_batch_counts_nothing_twice(url, monkeypatch):
 
         def flaky(curs, tracking):
             calls["n"] += 1
-            if calls["n"] == 3:  # the view rows of this batch are written, its tracking is not
+            if calls["n"] == 3:  # the third batch's transaction fails: neither its rows nor its tracking are kept
                 raise RuntimeError("power cut")
             return real(curs, tracking)
 
