@@ -131,13 +131,12 @@ class GenerationalView:
         """Record the page's tracking position, in the page's transaction, only if the generation
         is still where the page started (one writer at a time; a second one gets PositionMoved)."""
         name = self._tracking_name(gen)
-        select = self._sql(f"SELECT notification_id FROM {{p}}{self._tracking_table()} WHERE application_name = %s{self._lock_clause()}")
-        curs.execute(select, (name,))
+        # A write first: the row to lock exists from then on, and on SQLite the transaction holds the
+        # write lock from its first statement (a read first would have to upgrade, which SQLite
+        # refuses at once, "database is locked", when another connection writes meanwhile).
+        curs.execute(self._sql(f"INSERT INTO {{p}}{self._tracking_table()} VALUES (%s, 0) ON CONFLICT DO NOTHING"), (name,))
+        curs.execute(self._sql(f"SELECT notification_id FROM {{p}}{self._tracking_table()} WHERE application_name = %s{self._lock_clause()}"), (name,))
         row = curs.fetchone()
-        if row is None:  # the first page: a row to lock (a concurrent first page waits here, then finds it moved)
-            curs.execute(self._sql(f"INSERT INTO {{p}}{self._tracking_table()} VALUES (%s, 0) ON CONFLICT DO NOTHING"), (name,))
-            curs.execute(select, (name,))
-            row = curs.fetchone()
         current = int(row["notification_id"]) if row and row["notification_id"] is not None else 0
         if current != start:
             raise PositionMoved(f"{self.projection} generation {gen} moved to {current} while a page from {start} was folded")
@@ -558,12 +557,26 @@ def rebuild(
 
 
 def follow(url: str, timeout: float | None = None, projection: str = PROJECTION) -> None:
-    """Keep the live view current with the library's ProjectionRunner (blocks)."""
+    """Keep the live view current (blocks): on PostgreSQL with the library's ProjectionRunner
+    (LISTEN/NOTIFY subscription); on SQLite, whose recorder has no subscription, by catching up
+    in pages every half second."""
+    import time
+
     from eventsourcing.projection import ProjectionRunner
 
     env = {**infrastructure_env(url)}
     store = RecorderEventStore(open_factory(url).application_recorder())
     view = open_view(url, projection)
+    if url.startswith("sqlite"):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with contextlib.suppress(KeyboardInterrupt):
+            while deadline is None or time.monotonic() < deadline:
+                try:
+                    catch_up(store, view, prefetch=False)
+                except PositionMoved:  # the engine folded the same page first: go on from there
+                    continue
+                time.sleep(0.5)
+        return
     catch_up(store, view)  # pages first; the runner then takes single events
     view_class = type(view)
 

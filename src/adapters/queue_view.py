@@ -245,8 +245,8 @@ class PersistedQueue:
     generation up to what the engine has seen: the events the engine hands it (its own commits and
     what it read) are folded directly, one transaction per engine commit, with the entries kept in
     memory between commits; after a gap (on start, or when another writer moved the view) it
-    catches up from the log, reading only queue events. It looks for a rebuilt generation every
-    ``generation_check_seconds``."""
+    catches up from the log, reading only queue events. It looks for a rebuilt generation each time
+    it folds, and at least every ``generation_check_seconds`` when it only answers."""
 
     replays_log = False
 
@@ -280,12 +280,10 @@ class PersistedQueue:
 
     def refresh(self) -> int:
         """Bring the live generation up to what the engine has seen; returns how many events were folded."""
-        now = time.monotonic()
-        if now - self._gen_checked >= self.generation_check_seconds:
-            self._gen_checked = now
-            gen = self.view.live_generation()
-            if gen != self._gen:
-                self._gen, self._tracked = gen, None
+        self._gen_checked = time.monotonic()
+        gen = self.view.live_generation()
+        if gen != self._gen:  # a rebuild switched generations: catch the new one up
+            self._gen, self._tracked = gen, None
         done = 0
         for _ in range(3):
             try:

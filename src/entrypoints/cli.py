@@ -433,7 +433,8 @@ def stats_follow(
     timeout: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
     projection: Annotated[ProjectionName, typer.Option(help="Which view to keep current.")] = ProjectionName.statistics,
 ) -> None:
-    """Keep a view current as events arrive (the library's ProjectionRunner); Ctrl-C stops. The
+    """Keep a view current as events arrive (PostgreSQL: the library's ProjectionRunner; SQLite:
+    catching up every half second); Ctrl-C stops. The
     queue view is also kept current by the engine itself; a follower lets the engine start with it
     current after a large import."""
     try:

@@ -192,3 +192,21 @@ def test_property_for_random_histories_the_rebuilt_queue_equals_the_live_one_and
         assert view_entries(queue.view) == live == memory_entries(store)[1]
     finally:
         store.close()
+
+
+def test_a_follower_keeps_the_queue_view_current(url):
+    """`dialer stats follow --projection queue` while another process writes: PostgreSQL's
+    ProjectionRunner, SQLite's polling."""
+    import threading
+
+    store = open_event_store(url)
+    try:
+        simulate(store, hours=0.1, contacts=30)  # the engine folds in memory here: the view starts empty
+        follower = threading.Thread(target=projections.follow, args=(url,), kwargs={"timeout": 8, "projection": "queue"})
+        follower.start()
+        simulate(store, hours=0.25, contacts=60, seed=12)  # events arrive while it follows
+        follower.join()
+        view = projections.open_view(url, "queue")
+        assert view_entries(view) == memory_entries(store)[1] and len(view_entries(view)) == 90
+    finally:
+        store.close()
