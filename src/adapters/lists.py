@@ -40,13 +40,14 @@ from dialer_domain.contact import ContactAttempt
 from dialer_domain.errors import DomainError, InvalidValue
 from dialer_domain.events import ContactImported, ContactWithdrawn
 from dialer_domain.ports import IdFactory, contact_id_for
-from dialer_domain.queue import LiveQueue
+from dialer_domain.queue import QUEUE_EVENTS, LiveQueue
 from dialer_domain.repository import Repository, iter_log
 from dialer_domain.schedule import zone
 from dialer_domain.services import ImportReport, ImportRow, assign_evenly, import_list, import_source, obtain_contacts
 from dialer_domain.values import ContactData, ContactState, ImportMode, ListMapping, PhoneNumber
 
 CHUNK = 2000
+QUEUE_TOPICS = tuple(cls.NAME for cls in QUEUE_EVENTS)
 
 
 class ImportRejected(DomainError):
@@ -433,9 +434,9 @@ def _plain(_: object, __: object, value: Any) -> Any:
 
 
 def _campaign_queue(store: RecorderEventStore) -> LiveQueue:
-    """The list as the engine sees it: a fold of the log (one read of it)."""
+    """The list as the engine sees it, on the memory store: a fold of the log (one read of it)."""
     q = LiveQueue()
-    for r in iter_log(store, page=20000):
+    for r in iter_log(store, page=20000, topics=QUEUE_TOPICS):
         q.apply(r.event)
     return q
 
@@ -443,17 +444,37 @@ def _campaign_queue(store: RecorderEventStore) -> LiveQueue:
 def _unassigned_in_order(q: LiveQueue, campaign_id: UUID) -> list[UUID]:
     free = (ContactState.NEW, ContactState.PENDING)
     entries = [e for e in q.entries.values() if e.campaign_id == campaign_id and e.assigned_agent is None and e.state in free]
-    entries.sort(key=lambda e: e.key())
+    entries.sort(key=lambda e: (e.key(), e.stamp))
     return [e.contact_id for e in entries]
 
 
+def _queue_view(store: RecorderEventStore) -> tuple[Any, int] | None:
+    """The persisted queue view, caught up with the log (SQLite and PostgreSQL), and its live generation."""
+    if not store.url.startswith(("sqlite", "postgres")):
+        return None
+    from adapters.queue_view import PersistedQueue, open_queue
+
+    queue: PersistedQueue = open_queue(store, store.url)
+    queue.refresh()
+    return queue.view, queue._gen
+
+
 def obtain(store: RecorderEventStore, repo: Repository, campaign_id: UUID, agent_id: str, *, at: datetime) -> list[UUID]:
+    """R13 on the queue view: the agent's unprocessed contacts counted, the first unassigned ones taken."""
     campaign = repo.get(Campaign, campaign_id)
-    q = _campaign_queue(store)
-    held = q.assigned_unprocessed(campaign_id, agent_id)
-    return obtain_contacts(repo, campaign, agent_id, held=held, unassigned=_unassigned_in_order(q, campaign_id), at=at)
+    found = _queue_view(store)
+    if found is None:
+        q = _campaign_queue(store)
+        held, unassigned = q.assigned_unprocessed(campaign_id, agent_id), _unassigned_in_order(q, campaign_id)
+    else:
+        view, gen = found
+        held = view.held_by(gen, campaign_id, agent_id)
+        unassigned = view.unassigned(gen, campaign_id, limit=campaign.config.max_per_click + 100)
+    return obtain_contacts(repo, campaign, agent_id, held=held, unassigned=unassigned, at=at)
 
 
 def assign_all_evenly(store: RecorderEventStore, repo: Repository, campaign_id: UUID, agents: list[str], *, at: datetime) -> dict[str, int]:
     repo.get(Campaign, campaign_id)
-    return assign_evenly(repo, _unassigned_in_order(_campaign_queue(store), campaign_id), agents, by="automatic assignment", at=at)
+    found = _queue_view(store)
+    unassigned = _unassigned_in_order(_campaign_queue(store), campaign_id) if found is None else found[0].unassigned(found[1], campaign_id)
+    return assign_evenly(repo, unassigned, agents, by="automatic assignment", at=at)

@@ -184,6 +184,30 @@ class QueueViewMixin(GenerationalView):
             )
             return int(curs.fetchone()["n"])
 
+    def held_by(self, gen: int, campaign_id: UUID, agent_id: str) -> int:
+        """R13: the contacts assigned to the agent that are not processed yet."""
+        live = ("new", "pending", "queued", "callback_scheduled")
+        marks = ", ".join(["%s"] * len(live))
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                self._sql(f"SELECT count(*) AS n FROM {{p}}dialer_queue WHERE gen = %s AND campaign_id = %s AND agent = %s AND state IN ({marks})"),
+                (gen, str(campaign_id), agent_id, *live),
+            )
+            return int(curs.fetchone()["n"])
+
+    def unassigned(self, gen: int, campaign_id: UUID, limit: int | None = None) -> list[UUID]:
+        """R13: the campaign's unassigned new and pending contacts, in R11 order."""
+        sql = (
+            "SELECT contact_id FROM {p}dialer_queue WHERE gen = %s AND campaign_id = %s AND agent IS NULL AND state IN (%s, %s) "
+            "ORDER BY k0, k1, k2, k3, seq"
+        )
+        params: tuple[Any, ...] = (gen, str(campaign_id), "new", "pending")
+        if limit is not None:
+            sql, params = sql + " LIMIT %s", (*params, limit)
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(self._sql(sql), params)
+            return [UUID(r["contact_id"]) for r in curs.fetchall()]
+
     def entries(self, gen: int | None = None, campaign_id: UUID | None = None) -> dict[UUID, tuple[Entry, int]]:
         """Every entry of the generation (of one campaign): for tests and inspection."""
         gen = self.live_generation() if gen is None else gen
