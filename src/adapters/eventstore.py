@@ -8,7 +8,6 @@ version up to the class's ``VERSION`` before cattrs builds the object.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, time
 from functools import lru_cache
@@ -17,6 +16,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 from uuid import UUID
 
 import cattrs
+import orjson
 from cattrs.preconf.json import make_converter
 from eventsourcing.persistence import (
     ApplicationRecorder,
@@ -146,14 +146,14 @@ class CattrsMapper(Mapper[UUID]):
             originator_id=UUID(originator_id),
             originator_version=originator_version,
             topic=domain_event.NAME,
-            state=json.dumps(state, separators=(",", ":"), ensure_ascii=False).encode("utf-8"),
+            state=orjson.dumps(state, option=orjson.OPT_NON_STR_KEYS),
         )
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
         cls = self.registry.resolve(stored_event.topic)
         try:
-            state = json.loads(stored_event.state.decode("utf-8"))
-        except ValueError as exc:
+            state = orjson.loads(stored_event.state)
+        except orjson.JSONDecodeError as exc:
             raise EventSchemaError(
                 f"stored event {stored_event.topic} {stored_event.originator_id} v{stored_event.originator_version} is not valid JSON: {exc}"
             ) from exc

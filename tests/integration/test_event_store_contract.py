@@ -178,3 +178,23 @@ def test_store_urls_are_checked():
     assert env["POSTGRES_ENABLE_DB_FUNCTIONS"] == "no"
     assert (env["POSTGRES_HOST"], env["POSTGRES_PORT"], env["POSTGRES_SCHEMA"]) == ("h", "5433", "s1")
     assert infrastructure_env("sqlite:///dialer.db")["SQLITE_DBNAME"] == "dialer.db"
+
+
+def test_every_event_of_simulated_days_round_trips_and_states_written_before_orjson_still_read():
+    from adapters.simulation import SimulationConfig, WorldParams, run_simulation
+    from dialer_domain.values import DialMode
+
+    mapper = CattrsMapper()
+    seen: dict[str, DomainEvent] = {}
+    for mode in (DialMode.PREDICTIVE, DialMode.PREVIEW, DialMode.AUTO):
+        mem = InMemoryEventStore()
+        run_simulation(mem, SimulationConfig(mode=mode, agents=3, contacts=80, hours=0.5, seed=4, world=WorldParams(p_callback=0.3)))
+        for r in mem.read(0, 10**6):
+            seen.setdefault(r.event.NAME, r.event)
+            stored = mapper.to_stored_event(r.event)
+            assert mapper.to_domain_event(stored) == r.event
+            # the encoding used before orjson: the standard library's compact JSON
+            legacy = json.loads(stored.state)
+            old = StoredEvent(stored.originator_id, stored.originator_version, stored.topic, json.dumps(legacy, separators=(",", ":")).encode())
+            assert mapper.to_domain_event(old) == r.event
+    assert len(seen) >= 20, sorted(seen)
