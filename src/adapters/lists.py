@@ -31,6 +31,7 @@ from typing import Any
 from uuid import UUID
 
 import attrs
+import orjson
 import phonenumbers
 from eventsourcing.persistence import StoredEvent
 
@@ -170,7 +171,7 @@ def validate_row(mapping: ListMapping, region: str, line: int, raw: dict[str, st
 
 
 def _row_to_json(r: ImportRow, prepared: bytes | None = None) -> str:
-    return json.dumps(
+    return orjson.dumps(
         [
             r.line,
             r.key,
@@ -182,12 +183,11 @@ def _row_to_json(r: ImportRow, prepared: bytes | None = None) -> str:
             r.agent,
             None if prepared is None else prepared.decode("utf-8"),
         ],
-        ensure_ascii=False,
-    )
+    ).decode("utf-8")
 
 
 def _row_from_json(text: str) -> ImportRow:
-    line, key, numbers, name, tz, variables, priority, agent, prepared = json.loads(text)
+    line, key, numbers, name, tz, variables, priority, agent, prepared = orjson.loads(text)
     return ImportRow(
         line,
         key,
