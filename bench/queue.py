@@ -81,8 +81,7 @@ def ensure_contacts(url: str, n: int) -> UUID:
         print(f"importing {n - have:,} contacts ...", flush=True)
         for lo in range(have, n, 50_000):
             rows = [
-                (f"b{i:07d}", (PhoneNumber(f"+4531{i:06d}"[:11]),), ContactData(name=f"Contact {i}"), 5, None)
-                for i in range(lo, min(n, lo + 50_000))
+                (f"b{i:07d}", (PhoneNumber(f"+4531{i:06d}"[:11]),), ContactData(name=f"Contact {i}"), 5, None) for i in range(lo, min(n, lo + 50_000))
             ]
             add_contacts(repo, cid, rows, source="bench", at=START - timedelta(days=1))
             print(f"  {min(n, lo + 50_000):,}", flush=True)

@@ -139,11 +139,11 @@ class CattrsMapper(Mapper[UUID]):
 
     def to_stored_event(self, domain_event: Any) -> StoredEvent:
         state = self.converter.unstructure(domain_event)
-        originator_id = state.pop("originator_id")
+        del state["originator_id"]  # the event's own UUID is used, not parsed back from text
         originator_version = state.pop("originator_version")
         state["_v"] = type(domain_event).VERSION
         return StoredEvent(
-            originator_id=UUID(originator_id),
+            originator_id=domain_event.originator_id,
             originator_version=originator_version,
             topic=domain_event.NAME,
             state=orjson.dumps(state, option=orjson.OPT_NON_STR_KEYS),

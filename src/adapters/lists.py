@@ -105,69 +105,94 @@ def _prepared(prep: Prepare, row: ImportRow) -> bytes:
 
 
 def _validate_chunk(args: tuple[ListMapping, str, list[tuple[int, dict[str, str]]], Prepare | None]) -> list[tuple[str, Any]]:
+    """A worker's job: check a chunk of rows, then make the accepted rows' events (the two loops
+    apart: each runs hot in its own library code, measurably faster than interleaved)."""
     mapping, region, rows, prep = args
-    out: list[tuple[str, Any]] = []
+    check = RowChecker(mapping, region)
+    checked: list[ImportRow | tuple[int, str, str]] = []
     for line, raw in rows:
         try:
-            row = validate_row(mapping, region, line, raw)
-            state = _prepared(prep, row) if prep is not None else None
-            out.append(("ok", (row.line, row.key, _row_to_json(row, state))))
+            checked.append(check(line, raw))
         except InvalidValue as exc:
-            out.append(("bad", (line, (raw.get(mapping.key) or "").strip(), str(exc))))
+            checked.append((line, (raw.get(mapping.key) or "").strip(), str(exc)))
+    out: list[tuple[str, Any]] = []
+    for row in checked:
+        if isinstance(row, ImportRow):
+            out.append(("ok", (row.line, row.key, _row_to_json(row, _prepared(prep, row) if prep is not None else None))))
+        else:
+            out.append(("bad", row))
     return out
 
 
+class RowChecker:
+    """Checks raw CSV rows against one campaign's mapping and default region (what depends on
+    the mapping alone is worked out once)."""
+
+    def __init__(self, mapping: ListMapping, region: str) -> None:
+        self.mapping = mapping
+        self.region = region
+        self.required = (mapping.key, *mapping.phones)
+        self.taken = {mapping.key, *mapping.phones, *(c for c in (mapping.name, mapping.time_zone, mapping.priority, mapping.agent) if c)}
+
+    def __call__(self, line: int, raw: dict[str, str]) -> ImportRow:
+        mapping = self.mapping
+        if "__error__" in raw:
+            raise InvalidValue(raw["__error__"])
+        missing = [c for c in self.required if c not in raw]
+        if missing:
+            raise InvalidValue(f"missing column(s) {', '.join(missing)}")
+        key = (raw.get(mapping.key) or "").strip()
+        if not key:
+            raise InvalidValue(f"empty key column {mapping.key!r}")
+        numbers: list[PhoneNumber] = []
+        problems: list[str] = []
+        for col in mapping.phones:
+            text = (raw.get(col) or "").strip()
+            if not text:
+                continue
+            try:
+                parsed = phonenumbers.parse(text, self.region)
+            except phonenumbers.NumberParseException as exc:
+                problems.append(f"{col} {text!r} cannot be read ({exc})")
+                continue
+            # a valid number is a possible one: the possibility check only words the rejection
+            if not phonenumbers.is_valid_number(parsed):
+                why = "is not a valid number" if phonenumbers.is_possible_number(parsed) else "is impossible (wrong length)"
+                problems.append(f"{col} {text!r} {why}")
+                continue
+            e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+            if any(n.e164 == e164 for n in numbers):
+                continue  # the same number twice in one row: dialled once
+            numbers.append(PhoneNumber(e164, col))
+        if problems:
+            raise InvalidValue("; ".join(problems))
+        if not numbers:
+            raise InvalidValue(f"no phone number in {', '.join(mapping.phones)}")
+        priority = 5
+        if mapping.priority and (raw.get(mapping.priority) or "").strip():
+            try:
+                priority = int(raw[mapping.priority])
+            except ValueError:
+                raise InvalidValue(f"priority {raw[mapping.priority]!r} is not a whole number") from None
+            if not 1 <= priority <= 10:
+                raise InvalidValue(f"priority {priority} is not 1..10")
+        tz = (raw.get(mapping.time_zone) or "").strip() if mapping.time_zone else ""
+        if tz:
+            zone(tz)
+        if mapping.variables:
+            own = {c: (raw.get(c) or "") for c in mapping.variables if c in raw}
+        else:
+            taken = self.taken
+            own = {c: (v or "") for c, v in raw.items() if c not in taken and c is not None}
+        variables = {**mapping.common, **own} if mapping.common else own
+        agent = (raw.get(mapping.agent) or "").strip() or None if mapping.agent else None
+        name = (raw.get(mapping.name) or "").strip() if mapping.name else ""
+        return ImportRow(line, key, tuple(numbers), ContactData(name=name, time_zone=tz or None, variables=variables), priority, agent)
+
+
 def validate_row(mapping: ListMapping, region: str, line: int, raw: dict[str, str]) -> ImportRow:
-    if "__error__" in raw:
-        raise InvalidValue(raw["__error__"])
-    missing = [c for c in (mapping.key, *mapping.phones) if c not in raw]
-    if missing:
-        raise InvalidValue(f"missing column(s) {', '.join(missing)}")
-    key = (raw.get(mapping.key) or "").strip()
-    if not key:
-        raise InvalidValue(f"empty key column {mapping.key!r}")
-    numbers: list[PhoneNumber] = []
-    problems: list[str] = []
-    for col in mapping.phones:
-        text = (raw.get(col) or "").strip()
-        if not text:
-            continue
-        try:
-            parsed = phonenumbers.parse(text, region)
-        except phonenumbers.NumberParseException as exc:
-            problems.append(f"{col} {text!r} cannot be read ({exc})")
-            continue
-        if not phonenumbers.is_possible_number(parsed):
-            problems.append(f"{col} {text!r} is impossible (wrong length)")
-            continue
-        if not phonenumbers.is_valid_number(parsed):
-            problems.append(f"{col} {text!r} is not a valid number")
-            continue
-        e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-        if any(n.e164 == e164 for n in numbers):
-            continue  # the same number twice in one row: dialled once
-        numbers.append(PhoneNumber(e164, col))
-    if problems:
-        raise InvalidValue("; ".join(problems))
-    if not numbers:
-        raise InvalidValue(f"no phone number in {', '.join(mapping.phones)}")
-    priority = 5
-    if mapping.priority and (raw.get(mapping.priority) or "").strip():
-        try:
-            priority = int(raw[mapping.priority])
-        except ValueError:
-            raise InvalidValue(f"priority {raw[mapping.priority]!r} is not a whole number") from None
-        if not 1 <= priority <= 10:
-            raise InvalidValue(f"priority {priority} is not 1..10")
-    tz = (raw.get(mapping.time_zone) or "").strip() if mapping.time_zone else ""
-    if tz:
-        zone(tz)
-    taken = {mapping.key, *mapping.phones, *(c for c in (mapping.name, mapping.time_zone, mapping.priority, mapping.agent) if c)}
-    names = mapping.variables or tuple(c for c in raw if c not in taken and c is not None)
-    variables = {**mapping.common, **{c: (raw.get(c) or "") for c in names if c in raw}}
-    agent = (raw.get(mapping.agent) or "").strip() or None if mapping.agent else None
-    name = (raw.get(mapping.name) or "").strip() if mapping.name else ""
-    return ImportRow(line, key, tuple(numbers), ContactData(name=name, time_zone=tz or None, variables=variables), priority, agent)
+    """One row checked (see RowChecker)."""
+    return RowChecker(mapping, region)(line, raw)
 
 
 def _row_to_json(r: ImportRow, prepared: bytes | None = None) -> str:

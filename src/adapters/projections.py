@@ -135,7 +135,9 @@ class GenerationalView:
         # write lock from its first statement (a read first would have to upgrade, which SQLite
         # refuses at once, "database is locked", when another connection writes meanwhile).
         curs.execute(self._sql(f"INSERT INTO {{p}}{self._tracking_table()} VALUES (%s, 0) ON CONFLICT DO NOTHING"), (name,))
-        curs.execute(self._sql(f"SELECT notification_id FROM {{p}}{self._tracking_table()} WHERE application_name = %s{self._lock_clause()}"), (name,))
+        curs.execute(
+            self._sql(f"SELECT notification_id FROM {{p}}{self._tracking_table()} WHERE application_name = %s{self._lock_clause()}"), (name,)
+        )
         row = curs.fetchone()
         current = int(row["notification_id"]) if row and row["notification_id"] is not None else 0
         if current != start:
@@ -523,7 +525,9 @@ def catch_up(
     done = 0
     with contextlib.ExitStack() as stack:
         reader = stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="dialer-read")) if prefetch else None
-        read: Callable[[int], Any] = (lambda after: reader.submit(store.read, after, batch_size, topics)) if reader else (lambda after: store.read(after, batch_size, topics))
+        read: Callable[[int], Any] = (
+            (lambda after: reader.submit(store.read, after, batch_size, topics)) if reader else (lambda after: store.read(after, batch_size, topics))
+        )
         pending = read(start)
         while True:
             batch = pending.result() if reader else pending

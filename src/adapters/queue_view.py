@@ -367,4 +367,3 @@ def open_queue(store: RecorderEventStore, url: str) -> PersistedQueue:
     from adapters.projections import open_view
 
     return PersistedQueue(store, open_view(url, QUEUE_PROJECTION))
-
