@@ -32,10 +32,10 @@ from uuid import UUID
 
 import attrs
 import orjson
-import phonenumbers
 from eventsourcing.persistence import StoredEvent
 
 from adapters.eventstore import CattrsMapper, RecorderEventStore
+from adapters.phone import e164
 from dialer_domain.campaign import Campaign
 from dialer_domain.contact import ContactAttempt
 from dialer_domain.errors import DomainError, InvalidValue
@@ -151,19 +151,13 @@ class RowChecker:
             if not text:
                 continue
             try:
-                parsed = phonenumbers.parse(text, self.region)
-            except phonenumbers.NumberParseException as exc:
-                problems.append(f"{col} {text!r} cannot be read ({exc})")
+                number = e164(text, self.region)
+            except InvalidValue as exc:
+                problems.append(f"{col} {text!r} {exc}")
                 continue
-            # a valid number is a possible one: the possibility check only words the rejection
-            if not phonenumbers.is_valid_number(parsed):
-                why = "is not a valid number" if phonenumbers.is_possible_number(parsed) else "is impossible (wrong length)"
-                problems.append(f"{col} {text!r} {why}")
-                continue
-            e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-            if any(n.e164 == e164 for n in numbers):
+            if any(n.e164 == number for n in numbers):
                 continue  # the same number twice in one row: dialled once
-            numbers.append(PhoneNumber(e164, col))
+            numbers.append(PhoneNumber(number, col))
         if problems:
             raise InvalidValue("; ".join(problems))
         if not numbers:

@@ -7,17 +7,30 @@ import phonenumbers
 from dialer_domain.errors import InvalidValue
 from dialer_domain.values import PhoneNumber
 
+_E164 = phonenumbers.PhoneNumberFormat.E164
+
+
+def e164(text: str, region: str) -> str:
+    """The E.164 form of a number as written (``region`` for numbers written without their
+    country code). Raises InvalidValue whose message says what is wrong with it: 'cannot be read
+    (...)', 'is impossible (wrong length)' or 'is not a valid number in region XX'."""
+    try:
+        parsed = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidValue(f"cannot be read ({exc})") from None
+    # a valid number is a possible one: the possibility check only words the rejection
+    if not phonenumbers.is_valid_number(parsed):
+        if not phonenumbers.is_possible_number(parsed):
+            raise InvalidValue("is impossible (wrong length)")
+        raise InvalidValue(f"is not a valid number in region {region}")
+    return phonenumbers.format_number(parsed, _E164)
+
 
 def normalise(raw: str, default_region: str = "DK", label: str = "") -> PhoneNumber:
     text = raw.strip()
     if not text:
         raise InvalidValue("empty phone number")
     try:
-        parsed = phonenumbers.parse(text, default_region)
-    except phonenumbers.NumberParseException as exc:
-        raise InvalidValue(f"phone number {raw!r} cannot be read: {exc}") from None
-    if not phonenumbers.is_possible_number(parsed):
-        raise InvalidValue(f"phone number {raw!r} is impossible (wrong length for its country)")
-    if not phonenumbers.is_valid_number(parsed):
-        raise InvalidValue(f"phone number {raw!r} is not a valid number in region {default_region}")
-    return PhoneNumber(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164), label)
+        return PhoneNumber(e164(text, default_region), label)
+    except InvalidValue as exc:
+        raise InvalidValue(f"phone number {raw!r} {exc}") from None
