@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import resource
 import subprocess
 import sys
 import tempfile
@@ -141,7 +140,6 @@ def main(argv: list[str] | None = None) -> int:
             f"{int(r['rows']):>10} {int(r['added']):>10} {r['seconds']:>8.1f} {r['rows'] / r['seconds']:>11,.0f} "
             f"{r['peak_mib']:>20.0f} {r['workers_peak_mib']:>20.0f}"
         )
-    _ = resource
     return 0
 
 

@@ -474,8 +474,7 @@ def _queue_view(store: RecorderEventStore) -> tuple[Any, int] | None:
     from adapters.queue_view import PersistedQueue, open_queue
 
     queue: PersistedQueue = open_queue(store, store.url)
-    queue.refresh()
-    return queue.view, queue._gen
+    return queue.view, queue.generation()
 
 
 def obtain(store: RecorderEventStore, repo: Repository, campaign_id: UUID, agent_id: str, *, at: datetime) -> list[UUID]:

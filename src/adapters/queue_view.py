@@ -331,6 +331,10 @@ class PersistedQueue:
         self._windows.clear()
         return done
 
+    def generation(self) -> int:
+        """The live generation, brought up to what the engine has seen (for readers besides the engine)."""
+        return self._fresh()
+
     def _fresh(self) -> int:
         if self._tracked is None or self._pending or time.monotonic() - self._gen_checked >= self.generation_check_seconds:
             self.refresh()
