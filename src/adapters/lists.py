@@ -36,19 +36,19 @@ from eventsourcing.persistence import StoredEvent
 
 from adapters.eventstore import CattrsMapper, RecorderEventStore
 from adapters.phone import e164
+from adapters.queue_view import QUEUE_TOPICS, QueueViewMixin, open_queue
 from dialer_domain.campaign import Campaign
 from dialer_domain.contact import ContactAttempt
 from dialer_domain.errors import DomainError, InvalidValue
 from dialer_domain.events import ContactImported, ContactWithdrawn
 from dialer_domain.ports import IdFactory, contact_id_for
-from dialer_domain.queue import QUEUE_EVENTS, LiveQueue
+from dialer_domain.queue import LiveQueue
 from dialer_domain.repository import Repository, iter_log
 from dialer_domain.schedule import zone
 from dialer_domain.services import ImportReport, ImportRow, assign_evenly, import_list, import_source, obtain_contacts
 from dialer_domain.values import ContactData, ContactState, ImportMode, ListMapping, PhoneNumber
 
 CHUNK = 2000
-QUEUE_TOPICS = tuple(cls.NAME for cls in QUEUE_EVENTS)
 
 
 class ImportRejected(DomainError):
@@ -467,13 +467,11 @@ def _unassigned_in_order(q: LiveQueue, campaign_id: UUID) -> list[UUID]:
     return [e.contact_id for e in entries]
 
 
-def _queue_view(store: RecorderEventStore) -> tuple[Any, int] | None:
+def _queue_view(store: RecorderEventStore) -> tuple[QueueViewMixin, int] | None:
     """The persisted queue view, caught up with the log (SQLite and PostgreSQL), and its live generation."""
     if not store.url.startswith(("sqlite", "postgres")):
         return None
-    from adapters.queue_view import PersistedQueue, open_queue
-
-    queue: PersistedQueue = open_queue(store, store.url)
+    queue = open_queue(store, store.url)
     return queue.view, queue.generation()
 
 
