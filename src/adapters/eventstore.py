@@ -26,7 +26,9 @@ from eventsourcing.persistence import (
     StoredEvent,
     Transcoder,
 )
+from eventsourcing.popo import POPOApplicationRecorder
 
+from adapters.schema import GAP_MESSAGE, ensure_event_schema
 from dialer_domain.errors import ConcurrencyError
 from dialer_domain.events import ALL_EVENTS, DomainEvent
 from dialer_domain.ports import RecordedEvent
@@ -171,6 +173,41 @@ class CattrsMapper(Mapper[UUID]):
             ) from exc
 
 
+def _check_contiguous_batch(stored: Sequence[StoredEvent]) -> None:
+    """Within one append, each stream's versions must rise by one."""
+    last: dict[Any, int] = {}
+    for e in stored:
+        before = last.get(e.originator_id)
+        if before is not None and e.originator_version != before + 1:
+            raise ConcurrencyError(
+                f"event {e.topic} v{e.originator_version} of stream {e.originator_id} does not follow v{before} in the same append; nothing was stored"
+            )
+        last[e.originator_id] = e.originator_version
+
+
+class MemoryRecorder(POPOApplicationRecorder):
+    """The library's in-memory recorder plus the databases' gap trigger (``adapters.schema``):
+    an event whose previous version is not stored is refused."""
+
+    def _assert_uniqueness(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
+        super()._assert_uniqueness(stored_events, **kwargs)
+        seen: set[tuple[str, int]] = set()
+        for e in stored_events:
+            oid = str(e.originator_id)
+            v = e.originator_version
+            if v > 1 and (oid, v - 1) not in seen and (v - 1) not in self._stored_events_index.get(oid, ()):
+                raise IntegrityError(f"event {oid} v{v} {GAP_MESSAGE}")
+            seen.add((oid, v))
+
+
+def _conflict(stored: Sequence[StoredEvent], exc: Exception) -> ConcurrencyError:
+    streams = sorted({f"{e.originator_id} v{e.originator_version}" for e in stored})
+    shown = ", ".join(streams[:5]) + (f" and {len(streams) - 5} more" if len(streams) > 5 else "")
+    if GAP_MESSAGE in str(exc):
+        return ConcurrencyError(f"an event {GAP_MESSAGE} (a version is missing before it); none of these were stored: {shown}")
+    return ConcurrencyError(f"another writer appended first; none of these were stored: {shown}")
+
+
 class RecorderEventStore:
     """The EventStore port on an eventsourcing ``ApplicationRecorder``."""
 
@@ -181,14 +218,16 @@ class RecorderEventStore:
         self.factory = factory
 
     def append(self, events: Sequence[DomainEvent]) -> list[int]:
+        """Append atomically; refused, storing nothing, unless each event follows its stream's
+        stored version (no second event at a version, no gap)."""
         if not events:
             return []
         stored = [self.mapper.to_stored_event(e) for e in events]
+        _check_contiguous_batch(stored)
         try:
             ids = self.recorder.insert_events(stored)
         except IntegrityError as exc:
-            streams = sorted({f"{e.originator_id} v{e.originator_version}" for e in events})
-            raise ConcurrencyError(f"another writer appended first; none of these were stored: {', '.join(streams[:5])}") from exc
+            raise _conflict(stored, exc) from exc
         return list(ids or [])
 
     def append_stored(self, stored: Sequence[StoredEvent]) -> None:
@@ -201,10 +240,11 @@ class RecorderEventStore:
 
         rec = self.recorder
         if not isinstance(rec, PostgresApplicationRecorder) or len(stored) < 100:
+            _check_contiguous_batch(stored)
             try:
                 rec.insert_events(stored)
             except IntegrityError as exc:
-                raise ConcurrencyError(f"another writer appended first; none of these {len(stored)} events were stored") from exc
+                raise _conflict(stored, exc) from exc
             return
         import psycopg.errors
         from psycopg.sql import SQL, Identifier
@@ -218,8 +258,8 @@ class RecorderEventStore:
                 with curs.copy(copy_sql) as copy:
                     for e in stored:
                         copy.write_row((e.originator_id, e.originator_version, e.topic, e.state))
-        except (IntegrityError, psycopg.errors.UniqueViolation) as exc:
-            raise ConcurrencyError(f"another writer appended first; none of these {len(stored)} events were stored") from exc
+        except (IntegrityError, psycopg.errors.IntegrityError) as exc:
+            raise _conflict(stored, exc) from exc
 
     def load(self, stream_id: UUID, *, up_to_version: int | None = None) -> list[DomainEvent]:
         stored = self.recorder.select_events(stream_id, lte=up_to_version)
@@ -278,10 +318,17 @@ def infrastructure_env(url: str) -> dict[str, str]:
 
 
 def open_factory(url: str) -> InfrastructureFactory[Any]:
-    return InfrastructureFactory.construct(env=infrastructure_env(url))
+    """The library's factory for that URL; tables are created by ``ensure_event_schema`` and the
+    views' own set-up, under the schema lock, never by the factory."""
+    return InfrastructureFactory.construct(env={**infrastructure_env(url), "CREATE_TABLE": "no"})
 
 
 def open_event_store(url: str = DEFAULT_DATABASE_URL, registry: EventRegistry | None = None) -> RecorderEventStore:
     factory = open_factory(url)
-    recorder = factory.application_recorder()
+    try:
+        recorder = MemoryRecorder() if url in ("memory:", "memory://") else factory.application_recorder()
+        ensure_event_schema(recorder)
+    except BaseException:
+        factory.close()
+        raise
     return RecorderEventStore(recorder, CattrsMapper(registry), url=url, factory=factory)

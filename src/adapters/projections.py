@@ -27,7 +27,8 @@ from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.projection import Projection
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 
-from adapters.eventstore import CattrsMapper, RecorderEventStore, infrastructure_env, open_factory
+from adapters.eventstore import CattrsMapper, RecorderEventStore, infrastructure_env, open_event_store, open_factory
+from adapters.schema import ensure_view_schema
 from adapters.statistics import AgentFigures, CampaignFigures, StatisticsFold, _AgentTrack
 from dialer_domain.events import CONTACT_EVENTS, ContactImported
 from dialer_domain.ports import RecordedEvent
@@ -500,7 +501,7 @@ def open_view(url: str, projection: str = PROJECTION) -> Any:
         view = postgres_class(datastore=factory.datastore, tracking_table_name="dialer_tracking")  # type: ignore[attr-defined]
     else:
         raise ValueError(f"views are persisted in SQLite or PostgreSQL, not {url!r}")
-    view.create_table()
+    ensure_view_schema(view)
     view.factory = factory
     return view
 
@@ -569,7 +570,7 @@ def follow(url: str, timeout: float | None = None, projection: str = PROJECTION)
     from eventsourcing.projection import ProjectionRunner
 
     env = {**infrastructure_env(url)}
-    store = RecorderEventStore(open_factory(url).application_recorder())
+    store = open_event_store(url)
     view = open_view(url, projection)
     if url.startswith("sqlite"):
         deadline = None if timeout is None else time.monotonic() + timeout

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 from uuid import uuid4
 
 import attrs
 import pytest
+from eventsourcing.persistence import IntegrityError as PersistenceIntegrityError
 from eventsourcing.persistence import StoredEvent
 
 from adapters.eventstore import CattrsMapper, EventRegistry, UnknownEventType, open_event_store
@@ -97,6 +99,45 @@ def test_a_conflicting_batch_stores_nothing(store, t0):
     with pytest.raises(ConcurrencyError, match="another writer"):
         store.append([_queued(b, 1, t0), _queued(a, 1, t0)])
     assert store.load(b) == []
+
+
+def test_a_version_gap_is_refused_and_nothing_is_stored(store, t0):
+    a, b = uuid4(), uuid4()
+    store.append([_queued(a, 1, t0)])
+    with pytest.raises(ConcurrencyError, match="does not follow"):
+        store.append([_queued(b, 1, t0), _queued(a, 3, t0)])
+    with pytest.raises(ConcurrencyError, match="does not follow"):
+        store.append([_queued(a, 2, t0), _queued(a, 4, t0)])  # a gap inside one append
+    assert store.load(b) == [] and [e.originator_version for e in store.load(a)] == [1]
+    # the database refuses it for every writer, not only through this adapter
+    raw = CattrsMapper().to_stored_event(_queued(a, 3, t0))
+    with pytest.raises(PersistenceIntegrityError):
+        store.recorder.insert_events([raw])
+    store.append([_queued(a, 2, t0), _queued(a, 3, t0)])
+    assert [e.originator_version for e in store.load(a)] == [1, 2, 3]
+
+
+def _open_and_write(url: str) -> None:
+    from adapters.projections import open_view
+
+    s = open_event_store(url)
+    for projection in ("statistics", "queue"):
+        open_view(url, projection).factory.close()
+    s.append([_queued(uuid4(), 1, datetime.now(UTC))])
+    s.close()
+
+
+def test_ten_processes_opening_a_fresh_postgres_store_at_once_all_succeed(pg_url):
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_open_and_write, args=(pg_url,)) for _ in range(10)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    assert [p.exitcode for p in procs] == [0] * 10
+    s = open_event_store(pg_url)
+    assert s.max_position() == 10
+    s.close()
 
 
 def test_a_stored_version_1_event_is_read_through_its_upcaster(store, t0):
