@@ -180,7 +180,7 @@ def _check_contiguous_batch(stored: Sequence[StoredEvent]) -> None:
         before = last.get(e.originator_id)
         if before is not None and e.originator_version != before + 1:
             raise ConcurrencyError(
-                f"event {e.topic} v{e.originator_version} of stream {e.originator_id} does not follow v{before} in the same append; nothing was stored"
+                f"event {e.topic} v{e.originator_version} of stream {e.originator_id} does not follow v{before} in one append; nothing was stored"
             )
         last[e.originator_id] = e.originator_version
 
