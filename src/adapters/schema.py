@@ -96,8 +96,8 @@ def ensure_event_schema(recorder: Any) -> None:
         recorder.create_table()
         ids = {"schema": Identifier(schema), "table": Identifier(table)}
         with conn.transaction():
-            conn.execute(SQL(_PG_GAP_FUNCTION).format(**ids))  # type: ignore[arg-type]
-            conn.execute(SQL(_PG_GAP_TRIGGER).format(**ids))  # type: ignore[arg-type]
+            conn.execute(SQL(_PG_GAP_FUNCTION).format(**ids))
+            conn.execute(SQL(_PG_GAP_TRIGGER).format(**ids))
 
 
 def ensure_view_schema(view: Any) -> None:
