@@ -15,7 +15,7 @@ import heapq
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Protocol, Self
+from typing import Protocol, Self, TypeVar
 from uuid import UUID
 
 import attrs
@@ -25,7 +25,7 @@ from dialer_domain.aggregate import Aggregate
 from dialer_domain.authorisation import DEFAULT_RULES, DialContext, Rule, authorise_dial
 from dialer_domain.campaign import Campaign
 from dialer_domain.contact import ContactAttempt
-from dialer_domain.errors import NotAllowed, NotFound
+from dialer_domain.errors import ConcurrencyError, NotAllowed, NotFound
 from dialer_domain.events import (
     AGENT_EVENTS,
     CAMPAIGN_EVENTS,
@@ -46,7 +46,13 @@ from dialer_domain.ports import (
 from dialer_domain.queue import LiveQueue, QueueView
 from dialer_domain.repository import Repository
 from dialer_domain.schedule import local_time
+from dialer_domain.undo import UndoLog
 from dialer_domain.values import AgentState, CallOutcome, ContactData, ContactState, DialMode
+
+R = TypeVar("R")
+
+#: How often a step is run again on fresh aggregates when another writer changed one first.
+STEP_ATTEMPTS = 8
 
 _LIVE_CONTACT_STATES = frozenset({ContactState.QUEUED, ContactState.OFFERED, ContactState.DIALLING, ContactState.CONNECTED})
 
@@ -161,6 +167,7 @@ class Dialler:
         self._last_queue_run: dict[UUID, float] = {}
         self._dirty: dict[UUID, Aggregate] = {}
         self._effects: list[Callable[[], None]] = []
+        self._undo = UndoLog()
         self.now = clock.now()
 
     # ================================================================== views and commits
@@ -228,23 +235,72 @@ class Dialler:
     def _touch(self, agg: Aggregate) -> None:
         self._dirty[agg.id] = agg
 
+    def _in_step(self, body: Callable[[datetime], R], *, now: datetime | None = None, run_timers: bool = True) -> R:
+        """Run one step: timers, ``body``, one atomic append, then the effects on the world. When
+        the append is refused because another writer changed an aggregate first, the step is undone
+        and run again on fresh aggregates (the same instant: a fact keeps its time). Any other
+        failure undoes the step and is raised."""
+        now = self._step() if now is None else now
+        for attempt in range(1, STEP_ATTEMPTS + 1):
+            self._undo.begin()
+            try:
+                if run_timers:
+                    self._run_timers(now)
+                result = body(now)
+                self._commit()
+                return result
+            except ConcurrencyError:
+                if not self._undo.active:
+                    raise
+                self._rollback()
+                if attempt == STEP_ATTEMPTS:
+                    raise
+            except BaseException:
+                if self._undo.active:
+                    self._rollback()
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _rollback(self) -> None:
+        """Undo the open step: the engine's own state back as it was, the aggregates it changed
+        reloaded from the store, and what other writers appended folded in."""
+        self._undo.undo()
+        self._effects.clear()
+        changed = list(self._dirty.values()) + [s for s in self.sessions.values() if s.pending_events]
+        self._dirty.clear()
+        for a in changed:
+            a.collect_events()
+            if isinstance(a, AgentSession):
+                self._reload_session(a)
+            elif isinstance(a, PacingLog):
+                for cid in [k for k, v in self.pacing_logs.items() if v is a]:
+                    del self.pacing_logs[cid]
+            else:
+                self.contacts.pop(a.id, None)
+        self.sync()
+
+    def _reload_session(self, stale: AgentSession) -> None:
+        fresh = self.repo.find(AgentSession, stale.id)
+        if fresh is None:
+            self.sessions.pop(stale.id, None)
+        else:
+            self.sessions[stale.id] = fresh
+        for agent_id, s in list(self.agents.items()):
+            if s is stale:
+                if fresh is None:
+                    del self.agents[agent_id]
+                else:
+                    self.agents[agent_id] = fresh
+
     def _commit(self) -> None:
         aggs = list(self._dirty.values())
-        self._dirty.clear()
         events: list[DomainEvent] = []
         for a in aggs:
             events.extend(a.pending_events)
         if events:
-            try:
-                positions = self.store.append(events)
-            except Exception:
-                for a in aggs:  # our copies ran ahead of the store: reload them next time
-                    a.collect_events()
-                    self.contacts.pop(a.id, None)
-                    self.pacing_logs.pop(a.id, None)
-                self._effects.clear()
-                self.sync()
-                raise
+            positions = self.store.append(events)  # refused: the caller undoes the step
+            self._undo.end()
+            self._dirty.clear()
             for a in aggs:
                 a.collect_events()
                 if isinstance(a, ContactAttempt) and a.state not in _LIVE_CONTACT_STATES:
@@ -254,6 +310,9 @@ class Dialler:
                 self._ingest([RecordedEvent(p, e) for p, e in zip(positions, events, strict=True)])
             else:
                 self.sync()
+        else:
+            self._undo.end()
+            self._dirty.clear()
         effects, self._effects = self._effects, []
         for effect in effects:
             effect()
@@ -287,7 +346,30 @@ class Dialler:
 
     # ================================================================== timers
 
+    def _keep_timers(self) -> None:
+        def save() -> Callable[[], None]:
+            heap, seq = list(self._timers), self._timer_seq
+
+            def restore() -> None:
+                self._timers, self._timer_seq = heap, seq
+
+            return restore
+
+        self._undo.keep_once("timers", save)
+
+    def _estimator(self, campaign_id: UUID) -> PacingEstimator:
+        """The campaign's measurements, kept as they were before this step in case it is undone."""
+        est = self.estimators[campaign_id]
+
+        def save() -> Callable[[], None]:
+            kept = est.copy()
+            return lambda: self.estimators.__setitem__(campaign_id, kept)
+
+        self._undo.keep_once(("estimator", campaign_id), save)
+        return est
+
     def _timer(self, at: datetime, kind: str, a: UUID | str, b: UUID | None = None) -> None:
+        self._keep_timers()
         self._timer_seq += 1
         heapq.heappush(self._timers, (at.timestamp(), self._timer_seq, kind, a, b))
 
@@ -298,6 +380,8 @@ class Dialler:
 
     def _run_timers(self, now: datetime) -> None:
         t = now.timestamp()
+        if self._timers and self._timers[0][0] <= t:
+            self._keep_timers()
         while self._timers and self._timers[0][0] <= t:
             _, _, kind, a, b = heapq.heappop(self._timers)
             if kind == "abandon":
@@ -345,13 +429,13 @@ class Dialler:
 
     def tick(self) -> None:
         """Timers, the periodic queue top-up (R4) and pacing for every campaign."""
+        def top_up(now: datetime) -> None:
+            for c in self._by_priority():
+                self._queue_run(c, now)
+
         now = self._step()
-        self._run_timers(now)
-        for c in self._by_priority():
-            self._queue_run(c, now)
-        self._commit()  # what timers released and the queue run added is visible to pacing
-        self._pace_all(now)
-        self._commit()
+        self._in_step(top_up, now=now)  # what timers released and the queue run added is visible to pacing
+        self._in_step(self._pace_all, now=now, run_timers=False)
 
     def _by_priority(self) -> list[Campaign]:
         return sorted((c for c in self.campaigns.values() if c.settings is not None), key=lambda c: (-c.priority, c.name))
@@ -365,7 +449,7 @@ class Dialler:
         last = self._last_queue_run.get(c.id)
         if not force and last is not None and t - last < self.config.queue_every_seconds:
             return
-        self._last_queue_run[c.id] = t
+        self._undo.put(self._last_queue_run, c.id, t)
         if not c.is_active(now) and self.queue.queued_count(c.id) > 0:
             why = "campaign disabled" if c.status.value == "disabled" else "campaign outside its hours"
             for cid in self.queue.queued(c.id):
@@ -434,7 +518,7 @@ class Dialler:
         # Nobody ready: progressive waits; power and predictive may still dial for agents about to free.
         if snap.ready_agents == 0 and (c.dial_mode is DialMode.PROGRESSIVE or not (snap.wrapup_elapsed or snap.talking_elapsed)):
             return
-        decision = decide(c.dial_mode, c.config, snap, self.estimators[c.id])
+        decision = decide(c.dial_mode, c.config, snap, self._estimator(c.id))
         in_flight = len(dialling) + waiting
         for s in ready[: in_flight + decision.calls]:
             claimed.add(s.agent_id)
@@ -519,7 +603,7 @@ class Dialler:
             self._touch(s)
             self._touch(contact)
             claimed.add(s.agent_id)
-            self.offer_decisions[offer_id] = decision_id
+            self._undo.put(self.offer_decisions, offer_id, decision_id)
             self._timer(expires, "offer", s.agent_id, offer_id)
             pop = _pop(c, contact)
             auto = c.config.auto_answer
@@ -552,7 +636,7 @@ class Dialler:
             at=now,
         )
         self._touch(contact)
-        self.calls[call_id] = LiveCall(call_id, c.id, contact.id, now, agent_id=agent_id, offer_id=offer_id)
+        self._undo.put(self.calls, call_id, LiveCall(call_id, c.id, contact.id, now, agent_id=agent_id, offer_id=offer_id))
         self._timer(now + timedelta(seconds=c.config.max_ring_seconds + self.config.ring_backstop_seconds), "ring", call_id)
         cfg = c.config
         self._effects.append(
@@ -570,53 +654,53 @@ class Dialler:
     # ================================================================== call progress (telephony -> engine)
 
     def on_call_progress(self, call_id: UUID, progress: CallOutcome) -> None:
-        now = self._step()
-        self._run_timers(now)
-        call = self.calls.get(call_id)
-        if call is None or call.answered_at is not None:
-            return
-        contact = self.contact(call.contact_id)
-        c = self.campaign(call.campaign_id)
-        est = self.estimators[c.id]
-        elapsed = (now - call.dialled_at).total_seconds()
-        contact.progress(call_id, progress, now)
-        self._touch(contact)
-        if progress is CallOutcome.ANSWERED_HUMAN:
-            call.answered_at = now
-            est.record_dial_outcome(True, elapsed)
-            if call.agent_id is not None:
-                s = self.agent(call.agent_id)
-                self._connect(call, s, now)
-            else:
-                s_opt = self._free_agent_for(c)
-                if s_opt is not None:
-                    self._connect(call, s_opt, now)
+        def step(now: datetime) -> None:
+            call = self.calls.get(call_id)
+            if call is None or call.answered_at is not None:
+                return
+            contact = self.contact(call.contact_id)
+            c = self.campaign(call.campaign_id)
+            est = self._estimator(c.id)
+            elapsed = (now - call.dialled_at).total_seconds()
+            contact.progress(call_id, progress, now)
+            self._touch(contact)
+            if progress is CallOutcome.ANSWERED_HUMAN:
+                self._undo.set(call, answered_at=now)
+                est.record_dial_outcome(True, elapsed)
+                if call.agent_id is not None:
+                    s = self.agent(call.agent_id)
+                    self._connect(call, s, now)
                 else:
-                    call.waiting = True
-                    self.waiting[call_id] = call
-                    self._timer(now + timedelta(seconds=self.config.abandon_after_seconds), "abandon", call_id)
-        elif progress is CallOutcome.ANSWERED_MACHINE:
-            call.answered_at = now
-            est.record_dial_outcome(False, elapsed)
-            self._hang_up(call_id, "answering machine detected")
-            self._finish_call(call, CallOutcome.ANSWERED_MACHINE, "answering machine detected", now)
-        if progress is not CallOutcome.RINGING:  # ringing changes nothing pacing looks at
-            self._pace_all(now)
-        self._commit()
+                    s_opt = self._free_agent_for(c)
+                    if s_opt is not None:
+                        self._connect(call, s_opt, now)
+                    else:
+                        self._undo.set(call, waiting=True)
+                        self._undo.put(self.waiting, call_id, call)
+                        self._timer(now + timedelta(seconds=self.config.abandon_after_seconds), "abandon", call_id)
+            elif progress is CallOutcome.ANSWERED_MACHINE:
+                self._undo.set(call, answered_at=now)
+                est.record_dial_outcome(False, elapsed)
+                self._hang_up(call_id, "answering machine detected")
+                self._finish_call(call, CallOutcome.ANSWERED_MACHINE, "answering machine detected", now)
+            if progress is not CallOutcome.RINGING:  # ringing changes nothing pacing looks at
+                self._pace_all(now)
+
+        self._in_step(step)
 
     def on_call_ended(self, call_id: UUID, outcome: CallOutcome, reason: str = "") -> None:
-        now = self._step()
-        self._run_timers(now)
-        call = self.calls.get(call_id)
-        if call is not None:
-            if call.waiting:
-                self._abandon(call, "contact hung up before an agent was free", now, hang_up=False)
-            else:
-                if not call.connected and call.answered_at is None and outcome is not CallOutcome.CANCELLED:
-                    self.estimators[call.campaign_id].record_dial_outcome(False, (now - call.dialled_at).total_seconds())
-                self._finish_call(call, outcome, reason or outcome.value, now)
-        self._pace_all(now)
-        self._commit()
+        def step(now: datetime) -> None:
+            call = self.calls.get(call_id)
+            if call is not None:
+                if call.waiting:
+                    self._abandon(call, "contact hung up before an agent was free", now, hang_up=False)
+                else:
+                    if not call.connected and call.answered_at is None and outcome is not CallOutcome.CANCELLED:
+                        self._estimator(call.campaign_id).record_dial_outcome(False, (now - call.dialled_at).total_seconds())
+                    self._finish_call(call, outcome, reason or outcome.value, now)
+            self._pace_all(now)
+
+        self._in_step(step)
 
     def _free_agent_for(self, c: Campaign) -> AgentSession | None:
         skill = c.config.skill
@@ -633,12 +717,9 @@ class Dialler:
         s.connect(call_id=call.call_id, campaign_id=c.id, contact_id=contact.id, at=now)
         self._touch(contact)
         self._touch(s)
-        call.connected = True
-        call.agent_id = s.agent_id
-        if call.waiting:
-            call.waiting = False
-            self.waiting.pop(call.call_id, None)
-        self.estimators[c.id].record_answer(abandoned=False)
+        self._undo.set(call, connected=True, agent_id=s.agent_id, waiting=False)
+        self._undo.pop(self.waiting, call.call_id)
+        self._estimator(c.id).record_answer(abandoned=False)
         self._timer(now + timedelta(seconds=c.config.max_call_seconds), "maxdur", call.call_id)
         pop = _pop(c, contact)
         cid, aid = call.call_id, s.agent_id
@@ -649,16 +730,16 @@ class Dialler:
         contact = self.contact(call.contact_id)
         contact.abandon(call.call_id, reason, now)
         self._touch(contact)
-        self.waiting.pop(call.call_id, None)
-        call.waiting = False
-        self.estimators[call.campaign_id].record_answer(abandoned=True)
+        self._undo.pop(self.waiting, call.call_id)
+        self._undo.set(call, waiting=False)
+        self._estimator(call.campaign_id).record_answer(abandoned=True)
         if hang_up:
             cid = call.call_id
             self._hang_up(cid, "abandoned: no agent free")
         self._finish_call(call, CallOutcome.ABANDONED, reason, now)
 
     def _finish_call(self, call: LiveCall, outcome: CallOutcome, reason: str, now: datetime) -> None:
-        self.calls.pop(call.call_id, None)
+        self._undo.pop(self.calls, call.call_id)
         c = self.campaign(call.campaign_id)
         contact = self.contact(call.contact_id)
         ended = contact.end_call(call.call_id, outcome, reason, c.config, now)
@@ -672,7 +753,7 @@ class Dialler:
                 self._timer(s.wrapup_until, "wrapup", s.agent_id)
                 until, aid, cid = s.wrapup_until, s.agent_id, call.call_id
                 self._effects.append(lambda: self.desktop.wrapup_started(aid, cid, until))
-            self.estimators[c.id].talk.add(ended.talk_seconds)
+            self._estimator(c.id).talk.add(ended.talk_seconds)
         elif call.agent_id is not None and call.offer_id is not None:
             s = self.agent(call.agent_id)
             if s.state is AgentState.RESERVED and s.offer_id == call.offer_id:
@@ -682,32 +763,35 @@ class Dialler:
     # ================================================================== agents (desktop -> engine)
 
     def log_in(self, agent_id: str, *, name: str = "", skills: Sequence[str]) -> AgentSession:
-        now = self._step()
-        current = self.agents.get(agent_id)
-        if current is not None and current.logged_in:
-            raise NotAllowed(f"agent {agent_id} is already logged in")
-        sid = agent_session_id_for(agent_id, now.date().isoformat())
-        s = self.sessions.get(sid) or AgentSession(id=sid)
-        s.log_in(agent_id, name=name or agent_id, skills=tuple(skills), at=now)
-        self._touch(s)
-        self._commit()
-        return s
+
+        def step(now: datetime) -> AgentSession:
+            current = self.agents.get(agent_id)
+            if current is not None and current.logged_in:
+                raise NotAllowed(f"agent {agent_id} is already logged in")
+            sid = agent_session_id_for(agent_id, now.date().isoformat())
+            s = self.sessions.get(sid) or AgentSession(id=sid)
+            s.log_in(agent_id, name=name or agent_id, skills=tuple(skills), at=now)
+            self._touch(s)
+            return s
+
+        self._in_step(step, run_timers=False)
+        return self.agent(agent_id)
 
     def ready(self, agent_id: str) -> None:
-        now = self._step()
-        self._run_timers(now)
-        s = self.agent(agent_id)
-        self._record_wrapup(s, now)
-        s.ready(now)
-        self._touch(s)
-        self._agent_became_ready(s, now)
-        self._pace_all(now)
-        self._commit()
+        def step(now: datetime) -> None:
+            s = self.agent(agent_id)
+            self._record_wrapup(s, now)
+            s.ready(now)
+            self._touch(s)
+            self._agent_became_ready(s, now)
+            self._pace_all(now)
+
+        self._in_step(step)
 
     def _record_wrapup(self, s: AgentSession, now: datetime) -> None:
         """Measured wrap-up lengths feed predictive pacing (call before readying the agent)."""
         if s.state is AgentState.WRAP_UP and s.call_campaign in self.estimators:
-            self.estimators[s.call_campaign].wrap.add(_since(s, now))
+            self._estimator(s.call_campaign).wrap.add(_since(s, now))
 
     def _agent_became_ready(self, s: AgentSession, now: datetime) -> None:
         """A waiting human answer gets this agent first: higher campaign priority, then oldest."""
@@ -725,24 +809,24 @@ class Dialler:
             self._connect(best, s, now)
 
     def pause(self, agent_id: str, reason_code: str, note: str = "") -> None:
-        now = self._step()
-        self._run_timers(now)
-        s = self.agent(agent_id)
-        self._leave_before_call(s, f"agent paused ({reason_code})", now)
-        s.pause(reason_code, now, note)
-        self._touch(s)
-        self._pace_all(now)
-        self._commit()
+        def step(now: datetime) -> None:
+            s = self.agent(agent_id)
+            self._leave_before_call(s, f"agent paused ({reason_code})", now)
+            s.pause(reason_code, now, note)
+            self._touch(s)
+            self._pace_all(now)
+
+        self._in_step(step)
 
     def log_out(self, agent_id: str, by: str = "agent") -> None:
-        now = self._step()
-        self._run_timers(now)
-        s = self.agent(agent_id)
-        self._leave_before_call(s, "agent logged out", now)
-        s.log_out(now, by=by)
-        self._touch(s)
-        self._pace_all(now)
-        self._commit()
+        def step(now: datetime) -> None:
+            s = self.agent(agent_id)
+            self._leave_before_call(s, "agent logged out", now)
+            s.log_out(now, by=by)
+            self._touch(s)
+            self._pace_all(now)
+
+        self._in_step(step)
 
     def _leave_before_call(self, s: AgentSession, why: str, now: datetime) -> None:
         """R17: an agent who pauses or logs out while a call placed for them is ringing."""
@@ -787,79 +871,83 @@ class Dialler:
 
     def accept_offer(self, agent_id: str, offer_id: UUID) -> UUID | None:
         """The agent answered the offer (agent leg first): now the contact is dialled."""
-        now = self._step()
-        self._run_timers(now)
-        s = self.agent(agent_id)
-        s.accept_offer(offer_id, now)
-        self._touch(s)
-        assert s.offer_contact is not None and s.offer_campaign is not None
-        c = self.campaign(s.offer_campaign)
-        contact = self.contact(s.offer_contact)
-        decision_id = self.offer_decisions.pop(offer_id, None)
-        call_before = set(self.calls)
-        if not self._dial(c, contact, now, decision_id=decision_id, agent_id=agent_id, offer_id=offer_id):
-            if contact.state is ContactState.OFFERED:
-                contact.release_offer(offer_id, "dial not authorised", now)
-                self._touch(contact)
-            s.decline_offer(offer_id, "dial not authorised", now)
-        self._pace_all(now)
-        self._commit()
-        new = set(self.calls) - call_before
-        return next(iter(new), None)
+
+        def step(now: datetime) -> UUID | None:
+            s = self.agent(agent_id)
+            s.accept_offer(offer_id, now)
+            self._touch(s)
+            assert s.offer_contact is not None and s.offer_campaign is not None
+            c = self.campaign(s.offer_campaign)
+            contact = self.contact(s.offer_contact)
+            decision_id = self._undo.pop(self.offer_decisions, offer_id)
+            call_before = set(self.calls)
+            if not self._dial(c, contact, now, decision_id=decision_id, agent_id=agent_id, offer_id=offer_id):
+                if contact.state is ContactState.OFFERED:
+                    contact.release_offer(offer_id, "dial not authorised", now)
+                    self._touch(contact)
+                s.decline_offer(offer_id, "dial not authorised", now)
+            new = set(self.calls) - call_before
+            self._pace_all(now)
+            return next(iter(new), None)
+
+        return self._in_step(step)
 
     def decline_offer(self, agent_id: str, offer_id: UUID, reason: str = "declined by agent") -> None:
-        now = self._step()
-        self._run_timers(now)
-        s = self.agent(agent_id)
-        if s.state is not AgentState.OFFERED or s.offer_id != offer_id:
-            raise NotAllowed(f"agent {agent_id} holds no offer {offer_id}")
-        self._release_offer(s, reason, now)
-        self.offer_decisions.pop(offer_id, None)
-        self._pace_all(now)
-        self._commit()
+        def step(now: datetime) -> None:
+            s = self.agent(agent_id)
+            if s.state is not AgentState.OFFERED or s.offer_id != offer_id:
+                raise NotAllowed(f"agent {agent_id} holds no offer {offer_id}")
+            self._release_offer(s, reason, now)
+            self._undo.pop(self.offer_decisions, offer_id)
+            self._pace_all(now)
+
+        self._in_step(step)
 
     def agent_hung_up(self, agent_id: str) -> None:
         """R6: the agent leg hung up while the contact was still ringing: not an attempt."""
-        now = self._step()
-        self._run_timers(now)
-        self.agent(agent_id)  # an unknown agent is an error
-        for call in list(self.calls.values()):
-            if call.agent_id == agent_id and not call.connected and call.answered_at is None:
-                cid = call.call_id
-                self._hang_up(cid, "agent leg hung up")
-                self._finish_call(call, CallOutcome.CANCELLED, "agent leg hung up before the maximum ring time", now)
-        self._pace_all(now)
-        self._commit()
+        def step(now: datetime) -> None:
+            self.agent(agent_id)  # an unknown agent is an error
+            for call in list(self.calls.values()):
+                if call.agent_id == agent_id and not call.connected and call.answered_at is None:
+                    cid = call.call_id
+                    self._hang_up(cid, "agent leg hung up")
+                    self._finish_call(call, CallOutcome.CANCELLED, "agent leg hung up before the maximum ring time", now)
+            self._pace_all(now)
+
+        self._in_step(step)
 
     def extend_wrapup(self, agent_id: str, seconds: float) -> None:
-        now = self._step()
-        s = self.agent(agent_id)
-        s.extend_wrapup(seconds, now)
-        self._touch(s)
-        self._commit()
+        def step(now: datetime) -> None:
+            s = self.agent(agent_id)
+            s.extend_wrapup(seconds, now)
+            self._touch(s)
+
+        self._in_step(step, run_timers=False)
 
     def dispose(self, agent_id: str, code: str, note: str = "", callback_at: datetime | None = None) -> None:
         """The agent's wrap-up code for their last call (R18), and optionally a callback (R12)."""
-        now = self._step()
-        s = self.agent(agent_id)
-        if s.call_contact is None or s.call_campaign is None:
-            raise NotAllowed(f"agent {agent_id} has had no call to dispose")
-        if s.state is AgentState.TALKING:
-            raise NotAllowed(f"agent {agent_id} is still talking; dispose in wrap-up")
-        c = self.campaign(s.call_campaign)
-        contact = self.contact(s.call_contact)
-        contact.record_disposition(s.call_id, code, agent_id=agent_id, note=note, settings=c.config, at=now)
-        if callback_at is not None:
-            contact.schedule_callback(callback_at, agent_id=agent_id, by=f"agent {agent_id}", now=now)
-        self._touch(contact)
-        self._commit()
+        def step(now: datetime) -> None:
+            s = self.agent(agent_id)
+            if s.call_contact is None or s.call_campaign is None:
+                raise NotAllowed(f"agent {agent_id} has had no call to dispose")
+            if s.state is AgentState.TALKING:
+                raise NotAllowed(f"agent {agent_id} is still talking; dispose in wrap-up")
+            c = self.campaign(s.call_campaign)
+            contact = self.contact(s.call_contact)
+            contact.record_disposition(s.call_id, code, agent_id=agent_id, note=note, settings=c.config, at=now)
+            if callback_at is not None:
+                contact.schedule_callback(callback_at, agent_id=agent_id, by=f"agent {agent_id}", now=now)
+            self._touch(contact)
+
+        self._in_step(step, run_timers=False)
 
     def schedule_callback(self, contact_id: UUID, callback_at: datetime, *, agent_id: str | None, by: str) -> None:
-        now = self._step()
-        contact = self.contact(contact_id)
-        contact.schedule_callback(callback_at, agent_id=agent_id, by=by, now=now)
-        self._touch(contact)
-        self._commit()
+        def step(now: datetime) -> None:
+            contact = self.contact(contact_id)
+            contact.schedule_callback(callback_at, agent_id=agent_id, by=by, now=now)
+            self._touch(contact)
+
+        self._in_step(step, run_timers=False)
 
     # ================================================================== state for reports
 

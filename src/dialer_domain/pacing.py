@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import bisect
+import copy
 import math
 from collections import deque
 from collections.abc import Sequence
@@ -76,6 +77,11 @@ class _Window:
     def mean(self) -> float:
         return sum(self.sorted) / len(self.sorted) if self.sorted else 0.0
 
+    def copy(self) -> _Window:
+        new = _Window.__new__(_Window)
+        new.size, new.fifo, new.sorted = self.size, deque(self.fifo), list(self.sorted)
+        return new
+
 
 @attrs.define
 class PacingEstimator:
@@ -100,6 +106,13 @@ class PacingEstimator:
             self.record_dial_outcome(True, float(t))
         for _ in range(15):
             self.record_dial_outcome(False, 20.0)
+
+    def copy(self) -> PacingEstimator:
+        """An independent copy (the engine keeps one to undo a step that could not be stored)."""
+        new = copy.copy(self)  # no __init__: the prior is not added again
+        new.human_bins, new.ended_bins, new._outcomes = list(self.human_bins), list(self.ended_bins), deque(self._outcomes)
+        new.talk, new.wrap = self.talk.copy(), self.wrap.copy()
+        return new
 
     def record_dial_outcome(self, human: bool, seconds: float) -> None:
         b = min(MAX_BIN, max(0, int(seconds / BIN_SECONDS)))

@@ -208,6 +208,7 @@ ALLOWED_STDLIB = {
     "__future__",
     "abc",
     "bisect",
+    "copy",
     "collections",
     "dataclasses",
     "datetime",
