@@ -21,6 +21,7 @@ from rich.table import Table
 
 from adapters import audit, lists, projections
 from adapters.audit import AuditTrail
+from adapters.engine_lock import EngineAlreadyRunning, engine_lock
 from adapters.eventstore import RecorderEventStore, make_event_converter
 from adapters.phone import normalise
 from adapters.simulation import SimulationConfig, WorldParams, run_simulation
@@ -681,8 +682,9 @@ def simulate(
                     power_ratio_ready=power_ratio,
                     target_abandon_rate=target_abandon,
                 )
-                r = run_simulation(store, cfg, progress=partial(_advance, bar, task), queue=bootstrap.queue(store, url))
-            except (DomainError, ValueError) as exc:
+                with engine_lock(store):
+                    r = run_simulation(store, cfg, progress=partial(_advance, bar, task), queue=bootstrap.queue(store, url))
+            except (DomainError, ValueError, EngineAlreadyRunning) as exc:
                 _fail(str(exc))
             finally:
                 store.close()
