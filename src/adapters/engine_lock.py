@@ -27,7 +27,7 @@ _MEMORY_HOLDERS: set[int] = set()
 def engine_lock(store: Any) -> Iterator[None]:
     """Hold the store's engine lock for the block, or raise ``EngineAlreadyRunning`` at once."""
     recorder = store.recorder
-    datastore = getattr(recorder, "datastore", None)
+    datastore: Any = getattr(recorder, "datastore", None)
     module = type(datastore).__module__ if datastore is not None else ""
     if module.startswith("eventsourcing.postgres"):
         with _postgres_lock(datastore):
