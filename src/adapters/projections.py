@@ -1,5 +1,5 @@
 """The statistics view, persisted: SQLite and PostgreSQL, on the eventsourcing library's projection
-machinery (``Projection``, ``ProjectionRunner`` and its tracking recorders).
+machinery (``Projection`` and its tracking recorders).
 
 Each view row and the tracking position are written in one transaction, so processing is exactly
 once and resumes after a crash from the last committed position. Rows carry a *generation*:
@@ -15,19 +15,19 @@ campaigns' time zones) and stores what a batch changed.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import Application
-from eventsourcing.persistence import Mapper, Tracking
+from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.projection import Projection
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 
-from adapters.eventstore import CattrsMapper, RecorderEventStore, infrastructure_env, open_event_store, open_factory
+from adapters.eventstore import RecorderEventStore, open_event_store, open_factory
 from adapters.schema import ensure_view_schema
 from adapters.statistics import AgentFigures, CampaignFigures, StatisticsFold, _AgentTrack
 from dialer_domain.events import CONTACT_EVENTS, ContactImported
@@ -414,7 +414,8 @@ def fold_counter_rows(fold: StatisticsFold) -> list[tuple[str, str, str, int, st
 class ViewProjection(Projection[Any]):
     """A library ``Projection`` whose pages are folded by ``catch_up``: ``begin`` makes the state a
     catch-up carries from page to page (one writer per generation), ``process_batch`` folds a page
-    and commits it with its tracking position. The live ``ProjectionRunner`` calls ``process_event``."""
+    and commits it with its tracking position. There is no other way in: the library's
+    ``ProjectionRunner`` kept its own position beside the view's and counted twice (ADR 0008)."""
 
     topics: tuple[str, ...] = ()
 
@@ -422,17 +423,7 @@ class ViewProjection(Projection[Any]):
         return None
 
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
-        """One event from the runner, unless another writer (the engine, for the queue) has folded it already."""
-        gen = self.view.live_generation()
-        while True:
-            start = self.view.gen_position(gen)
-            if tracking.notification_id <= start:
-                return
-            try:
-                self.process_batch(gen, start, [RecordedEvent(tracking.notification_id, domain_event)], self.begin(gen))
-                return
-            except PositionMoved:
-                continue
+        raise NotImplementedError("views advance by pages through catch_up, never event by event")
 
     def process_batch(self, gen: int, start: int, batch: Sequence[RecordedEvent], carry: Any) -> None:
         raise NotImplementedError
@@ -471,16 +462,6 @@ class StatisticsProjection(ViewProjection):
             self.view.commit_fold(gen, fold, start, Tracking(APP_NAME, batch[-1].position))
         finally:
             fold.drain()
-
-
-class DialerApplication(Application[UUID]):
-    """The store as a library Application, so ``ProjectionRunner`` can subscribe to it: same
-    tables (``stored_events``), our mapper."""
-
-    name = APP_NAME
-
-    def construct_mapper(self) -> Mapper[UUID]:
-        return CattrsMapper()
 
 
 def open_view(url: str, projection: str = PROJECTION) -> Any:
@@ -561,41 +542,63 @@ def rebuild(
     return gen, done
 
 
-def follow(url: str, timeout: float | None = None, projection: str = PROJECTION) -> None:
-    """Keep the live view current (blocks): on PostgreSQL with the library's ProjectionRunner
-    (LISTEN/NOTIFY subscription); on SQLite, whose recorder has no subscription, by catching up
-    in pages every half second."""
+def follow(
+    url: str,
+    timeout: float | None = None,
+    projection: str = PROJECTION,
+    *,
+    stop: threading.Event | None = None,
+    progress: Callable[[int, int, int], None] | None = None,
+) -> int:
+    """Keep the live view current (blocks until ``timeout``, ``stop`` or Ctrl-C); returns how many
+    events it folded. Every page goes through ``catch_up`` and the view's own tracking position
+    (compare-and-set), so a view is advanced exactly once whoever advances it: this follower, a
+    rebuild that switches generations under it, or the engine folding the queue. On PostgreSQL it
+    wakes on the store's NOTIFY; on SQLite, whose recorder has no subscription, every half second.
+    ``progress(folded_now, folded_in_all, lag)`` is called after each round that folded something."""
     import time
 
-    from eventsourcing.projection import ProjectionRunner
-
-    env = {**infrastructure_env(url)}
     store = open_event_store(url)
     view = open_view(url, projection)
-    if url.startswith("sqlite"):
-        deadline = None if timeout is None else time.monotonic() + timeout
-        with contextlib.suppress(KeyboardInterrupt):
-            while deadline is None or time.monotonic() < deadline:
-                try:
-                    catch_up(store, view, prefetch=False)
-                except PositionMoved:  # the engine folded the same page first: go on from there
-                    continue
-                time.sleep(0.5)
-        return
-    catch_up(store, view)  # pages first; the runner then takes single events
-    view_class = type(view)
+    stop = stop or threading.Event()
+    deadline = None if timeout is None else time.monotonic() + timeout
+    folded = 0
+    with contextlib.ExitStack() as stack, contextlib.suppress(KeyboardInterrupt):
+        stack.callback(store.close)
+        stack.callback(view.factory.close)
+        wait = _notifications(store, stack) or (lambda seconds: stop.wait(seconds))
+        while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
+            try:
+                done = catch_up(store, view, prefetch=False)
+            except PositionMoved:  # another writer folded the same page first: go on from there
+                continue
+            folded += done
+            if done and progress is not None:
+                progress(done, folded, max(0, store.max_position() - view.gen_position(view.live_generation())))
+            if not done:
+                wait(0.5 if deadline is None else max(0.0, min(0.5, deadline - time.monotonic())))
+    return folded
 
-    class _LiveView(view_class):  # type: ignore[misc, valid-type]
-        def max_tracking_id(self, application_name: str) -> int | None:
-            name = self._tracking_name(self.live_generation()) if application_name == APP_NAME else application_name
-            found: int | None = super().max_tracking_id(name)
-            return found
 
-    with (
-        ProjectionRunner(application_class=DialerApplication, projection_class=view.projection_class, view_class=_LiveView, env=env) as runner,
-        contextlib.suppress(KeyboardInterrupt),
-    ):
-        runner.run_forever(timeout=timeout)
+def _notifications(store: RecorderEventStore, stack: contextlib.ExitStack) -> Callable[[float], None] | None:
+    """On PostgreSQL: a wait that returns as soon as an append commits (LISTEN on the channel the
+    library's insert notifies), or after the given seconds."""
+    from eventsourcing.postgres import PostgresApplicationRecorder
+
+    rec = store.recorder
+    if not isinstance(rec, PostgresApplicationRecorder):
+        return None
+    from psycopg.sql import SQL, Identifier
+
+    conn = stack.enter_context(rec.datastore.get_connection())
+    conn.execute(SQL("LISTEN {0}").format(Identifier(rec.channel_name)))
+    stack.callback(conn.execute, SQL("UNLISTEN {0}").format(Identifier(rec.channel_name)))
+
+    def wait(seconds: float) -> None:
+        for _ in conn.notifies(timeout=seconds, stop_after=1):
+            pass
+
+    return wait
 
 
 StatisticsViewMixin.projection_class = StatisticsProjection  # type: ignore[attr-defined]

@@ -61,6 +61,7 @@ app.add_typer(assign_app, name="assign")
 stats_app = typer.Typer(help="Statistics by campaign, hour and agent (R19), kept as a projection of the events.", no_args_is_help=True)
 app.add_typer(stats_app, name="stats")
 console = Console()
+err_console = Console(stderr=True)  # progress and status: never mixed into a command's output
 _conv = make_event_converter()
 
 DAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
@@ -434,14 +435,19 @@ def stats_follow(
     timeout: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
     projection: Annotated[ProjectionName, typer.Option(help="Which view to keep current.")] = ProjectionName.statistics,
 ) -> None:
-    """Keep a view current as events arrive (PostgreSQL: the library's ProjectionRunner; SQLite:
-    catching up every half second); Ctrl-C stops. The
-    queue view is also kept current by the engine itself; a follower lets the engine start with it
-    current after a large import."""
+    """Keep a view current as events arrive (PostgreSQL: woken by the store's notifications; SQLite:
+    catching up every half second); Ctrl-C stops. Prints what it folded and how far behind the log
+    it is. The queue view is also kept current by the engine itself; a follower lets the engine
+    start with it current after a large import."""
+
+    def report(now: int, total: int, lag: int) -> None:
+        err_console.print(f"folded {now} events ({total} since start); {lag} behind the log")
+
     try:
-        projections.follow(bootstrap.database_url(), timeout=timeout, projection=projection.value)
+        total = projections.follow(bootstrap.database_url(), timeout=timeout, projection=projection.value, progress=report)
     except ValueError as exc:
         _fail(str(exc))
+    err_console.print(f"stopped: {total} events folded into the {projection.value} view")
 
 
 @lists_app.command("mapping")

@@ -81,6 +81,46 @@ def test_a_rebuild_does_not_show_half_built_figures_and_catches_up_with_new_even
         store.close()
 
 
+def wait_until(condition, timeout=120.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def caught_up(store, view, topics):
+    last = store.read(max(0, store.max_position() - 5000), 5000, topics)
+    return bool(last) and view.gen_position(view.live_generation()) >= last[-1].position
+
+
+def test_a_follower_counts_every_event_once_through_catch_ups_and_a_rebuild_under_it(url):
+    """`dialer stats follow` after a catch-up, with a rebuild switching generations while it runs,
+    and events arriving all the while: the view equals a fresh fold, figure for figure."""
+    import threading
+
+    store = open_event_store(url)
+    view = projections.open_view(url)
+    stop = threading.Event()
+    try:
+        simulate(store, hours=0.25)
+        projections.catch_up(store, view, batch_size=50)  # advanced by a catch-up first
+        follower = threading.Thread(target=projections.follow, args=(url,), kwargs={"stop": stop})
+        follower.start()
+        simulate(store, hours=0.25, seed=6)
+        projections.rebuild(store, view)  # a new generation, switched under the running follower
+        simulate(store, hours=0.25, seed=7)
+        wait_until(lambda: caught_up(store, view, projections.STATISTICS_TOPICS), what="the follower")
+        stop.set()
+        follower.join(60)
+        assert not follower.is_alive()
+        assert rounded(view.counters()) == memory_rows(store)
+        projections.catch_up(store, view)  # and a catch-up after the follower adds nothing
+        assert rounded(view.counters()) == memory_rows(store)
+    finally:
+        stop.set()
+        store.close()
+
+
 def test_a_failure_inside_a_batch_counts_nothing_twice(url, monkeypatch):
     store = open_event_store(url)
     view = projections.open_view(url)

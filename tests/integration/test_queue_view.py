@@ -199,18 +199,24 @@ def test_property_for_random_histories_the_rebuilt_queue_equals_the_live_one_and
 
 
 def test_a_follower_keeps_the_queue_view_current(url):
-    """`dialer stats follow --projection queue` while another process writes: PostgreSQL's
-    ProjectionRunner, SQLite's polling."""
+    """`dialer stats follow --projection queue` while another process writes: woken by PostgreSQL's
+    notifications, SQLite's polling."""
     import threading
 
+    from tests.integration.test_projections import caught_up, wait_until
+
     store = open_event_store(url)
+    stop = threading.Event()
     try:
         simulate(store, hours=0.1, contacts=30)  # the engine folds in memory here: the view starts empty
-        follower = threading.Thread(target=projections.follow, args=(url,), kwargs={"timeout": 8, "projection": "queue"})
+        follower = threading.Thread(target=projections.follow, args=(url,), kwargs={"stop": stop, "projection": "queue"})
         follower.start()
         simulate(store, hours=0.25, contacts=60, seed=12)  # events arrive while it follows
-        follower.join()
         view = projections.open_view(url, "queue")
+        wait_until(lambda: caught_up(store, view, QUEUE_TOPICS), what="the follower")
+        stop.set()
+        follower.join(60)
         assert view_entries(view) == memory_entries(store)[1] and len(view_entries(view)) == 90
     finally:
+        stop.set()
         store.close()
