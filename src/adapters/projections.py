@@ -29,7 +29,7 @@ from eventsourcing.sqlite import SQLiteTrackingRecorder
 
 from adapters.eventstore import RecorderEventStore, open_event_store, open_factory
 from adapters.schema import ensure_view_schema
-from adapters.statistics import AgentFigures, CampaignFigures, StatisticsFold, _AgentTrack
+from adapters.statistics import AgentFigures, CampaignFigures, PendingCallback, StatisticsFold, _AgentTrack
 from dialer_domain.events import CONTACT_EVENTS, ContactImported
 from dialer_domain.ports import RecordedEvent
 from dialer_domain.values import AgentState
@@ -52,7 +52,28 @@ _SCHEMA = [
     "state TEXT NOT NULL, since TEXT, pause_reason TEXT, campaign_id TEXT, PRIMARY KEY (gen, session_id))",
     "CREATE TABLE IF NOT EXISTS {p}dialer_stats_campaign (gen INTEGER NOT NULL, campaign_id TEXT NOT NULL, name TEXT NOT NULL, "
     "tz TEXT, PRIMARY KEY (gen, campaign_id))",
+    # each campaign's callback window (R12); a generation built before this table existed reads the default
+    "CREATE TABLE IF NOT EXISTS {p}dialer_stats_callback_window (gen INTEGER NOT NULL, campaign_id TEXT NOT NULL, "
+    "seconds INTEGER NOT NULL, PRIMARY KEY (gen, campaign_id))",
 ]
+
+# dialer_stats_contact.callback_pending: 0 none; > 1 the pending callback's deadline (epoch seconds);
+# < 0 minus the deadline of one already counted missed; 1 (written before deadlines were kept) pending, deadline unknown.
+_LEGACY_PENDING = 1
+
+
+def _encode_pending(cb: PendingCallback | None) -> int:
+    if cb is None:
+        return 0
+    return -int(cb.deadline) if cb.missed else max(2, int(cb.deadline))
+
+
+def _decode_pending(campaign_id: UUID, value: int) -> PendingCallback | None:
+    if not value:
+        return None
+    if value == _LEGACY_PENDING:
+        return PendingCallback(campaign_id, float("inf"))
+    return PendingCallback(campaign_id, float(abs(value)), missed=value < 0)
 
 
 class PositionMoved(RuntimeError):
@@ -158,7 +179,7 @@ class StatisticsViewMixin(GenerationalView):
     """The statistics view's SQL, shared by the SQLite and PostgreSQL views."""
 
     projection = PROJECTION
-    tables = ("dialer_stats_counter", "dialer_stats_contact", "dialer_stats_agent", "dialer_stats_campaign")
+    tables = ("dialer_stats_counter", "dialer_stats_contact", "dialer_stats_agent", "dialer_stats_campaign", "dialer_stats_callback_window")
     schema = tuple(_SCHEMA)
 
     # ------------------------------------------------------------------ the fold's state
@@ -181,9 +202,9 @@ class StatisticsViewMixin(GenerationalView):
                 )
                 for row in curs.fetchall():
                     cid = UUID(row["contact_id"])
-                    fold._contact_campaign[cid] = UUID(row["campaign_id"])
-                    if row["callback_pending"]:
-                        fold._callback_pending.add(cid)
+                    campaign_id = fold._contact_campaign[cid] = UUID(row["campaign_id"])
+                    if cid not in fold._callback_pending and (cb := _decode_pending(campaign_id, row["callback_pending"])) is not None:
+                        fold.track_callback(cid, cb)
 
     def _load_campaigns_and_agents(self, gen: int, fold: StatisticsFold, curs: Any) -> None:
         curs.execute(self._sql("SELECT campaign_id, name, tz FROM {p}dialer_stats_campaign WHERE gen = %s"), (gen,))
@@ -192,6 +213,17 @@ class StatisticsViewMixin(GenerationalView):
             fold.campaign_names[cid] = row["name"]
             if row["tz"]:
                 fold._campaign_tz[cid] = row["tz"]
+        curs.execute(self._sql("SELECT campaign_id, seconds FROM {p}dialer_stats_callback_window WHERE gen = %s"), (gen,))
+        for row in curs.fetchall():
+            fold._campaign_window[UUID(row["campaign_id"])] = int(row["seconds"])
+        # every pending callback: the fold counts one missed when the log passes its deadline
+        curs.execute(self._sql("SELECT contact_id, campaign_id, callback_pending FROM {p}dialer_stats_contact WHERE gen = %s AND callback_pending > 0"), (gen,))
+        for row in curs.fetchall():
+            cid = UUID(row["contact_id"])
+            campaign_id = fold._contact_campaign[cid] = UUID(row["campaign_id"])
+            cb = _decode_pending(campaign_id, row["callback_pending"])
+            if cb is not None:
+                fold.track_callback(cid, cb)
         curs.execute(
             self._sql("SELECT session_id, agent_id, state, since, pause_reason, campaign_id FROM {p}dialer_stats_agent WHERE gen = %s"),
             (gen,),
@@ -209,7 +241,7 @@ class StatisticsViewMixin(GenerationalView):
         """Write what the fold counted and changed, and the tracking position, in one transaction."""
         counters = list(_counter_rows(fold))
         contacts = [
-            (gen, str(c), str(fold._contact_campaign[c]), int(c in fold._callback_pending))
+            (gen, str(c), str(fold._contact_campaign[c]), _encode_pending(fold._callback_pending.get(c)))
             for c in fold.dirty_contacts
             if c in fold._contact_campaign
         ]
@@ -261,6 +293,14 @@ class StatisticsViewMixin(GenerationalView):
                 "name = excluded.name, tz = excluded.tz",
                 campaigns,
             )
+            self._upsert(
+                curs,
+                "dialer_stats_callback_window",
+                ("gen", "campaign_id", "seconds"),
+                "gen, campaign_id",
+                "seconds = excluded.seconds",
+                [(gen, str(c), fold._campaign_window[c]) for c in fold.dirty_campaigns if c in fold._campaign_window],
+            )
 
     # ------------------------------------------------------------------ reading
 
@@ -268,7 +308,7 @@ class StatisticsViewMixin(GenerationalView):
         self, gen: int | None = None, kind: str | None = None, k1: str | None = None, k2: str | None = None
     ) -> list[tuple[str, str, str, int, str, float]]:
         gen = self.live_generation() if gen is None else gen
-        where = ["gen = %s"]
+        where = ["gen = %s", "value <> 0"]  # a missed callback later kept late leaves a zero behind
         params: list[Any] = [gen]
         for col, val in (("kind", kind), ("k1", k1), ("k2", k2)):
             if val is not None:
@@ -359,6 +399,8 @@ def _counter_rows(fold: StatisticsFold) -> Iterator[tuple[str, str, str, int, st
             "wrapup_seconds",
             "callbacks_set",
             "callbacks_kept",
+            "callbacks_late",
+            "callbacks_missed",
         ):
             v = getattr(fig, name)
             if v:
@@ -447,7 +489,7 @@ class StatisticsProjection(ViewProjection):
         known = fold._contact_campaign
         if len(known) > CONTACT_CACHE:
             known.clear()
-            fold._callback_pending.clear()
+            # pending callbacks stay: they are few, and a missed one is counted from them
         contacts = list(
             {
                 r.event.originator_id

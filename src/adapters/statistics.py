@@ -7,6 +7,7 @@ campaign's time zone (UTC when it has no hours); an event counts on the day it h
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
@@ -30,6 +31,7 @@ from dialer_domain.events import (
     CallProgressed,
     CampaignCreated,
     CampaignHoursChanged,
+    CampaignSettingsChanged,
     ContactImported,
     DialAttempted,
     DispositionRecorded,
@@ -66,7 +68,9 @@ class CampaignFigures:
     talk_seconds: float = 0.0
     wrapup_seconds: float = 0.0
     callbacks_set: int = 0
-    callbacks_kept: int = 0
+    callbacks_kept: int = 0  # dialled within the campaign's callback window after the appointment (R12: five minutes)
+    callbacks_late: int = 0  # dialled after the window had passed
+    callbacks_missed: int = 0  # the window passed with no dial (as far as the log goes; one dialled later moves to late)
     dispositions: dict[str, int] = attrs.field(factory=dict)
 
     @property
@@ -115,6 +119,20 @@ def _local_day_hour(tz: str | None, slice_no: int) -> tuple[str, int]:
     return local.date().isoformat(), local.hour
 
 
+#: R12: a callback is dialled within five minutes after its appointment (a campaign may set its own window).
+DEFAULT_CALLBACK_WINDOW = 300
+
+
+@attrs.define
+class PendingCallback:
+    """A scheduled callback not dialled yet: its campaign, when its window closes, and whether the
+    fold has already counted it missed."""
+
+    campaign_id: UUID
+    deadline: float  # epoch seconds: the appointment plus the campaign's callback window
+    missed: bool = False
+
+
 @attrs.define
 class _AgentTrack:
     agent_id: str
@@ -134,6 +152,7 @@ class StatisticsFold:
     EVENTS: tuple[type[DomainEvent], ...] = (
         CampaignCreated,
         CampaignHoursChanged,
+        CampaignSettingsChanged,
         ContactImported,
         DialAttempted,
         CallProgressed,
@@ -161,7 +180,9 @@ class StatisticsFold:
         self.campaign_names: dict[UUID, str] = {}
         self._campaign_tz: dict[UUID, str] = {}
         self._contact_campaign: dict[UUID, UUID] = {}
-        self._callback_pending: set[UUID] = set()
+        self._campaign_window: dict[UUID, int] = {}
+        self._callback_pending: dict[UUID, PendingCallback] = {}
+        self._callback_deadlines: list[tuple[float, UUID]] = []  # a heap; entries of replaced callbacks are skipped
         self._agents: dict[UUID, _AgentTrack] = {}
         # what changed since the last drain (a persisted projection writes these)
         self.dirty_contacts: set[UUID] = set()
@@ -226,12 +247,54 @@ class StatisticsFold:
             self.apply(r.event)
             self.position = r.position
 
+    def track_callback(self, contact_id: UUID, callback: PendingCallback) -> None:
+        """A pending callback (scheduled by an event, or loaded by a persisted view)."""
+        self._callback_pending[contact_id] = callback
+        if not callback.missed:
+            heapq.heappush(self._callback_deadlines, (callback.deadline, contact_id))
+
+    def _pass_deadlines(self, now: float) -> None:
+        """Count as missed every pending callback whose window closed before ``now``."""
+        heap = self._callback_deadlines
+        while heap and heap[0][0] < now:
+            deadline, cid = heapq.heappop(heap)
+            cb = self._callback_pending.get(cid)
+            if cb is None or cb.missed or cb.deadline != deadline:
+                continue  # dialled, or replaced by a later appointment
+            cb.missed = True
+            self.dirty_contacts.add(cid)
+            at = datetime.fromtimestamp(deadline, UTC)
+            if self._inside(at):
+                self._cell(cb.campaign_id, at).callbacks_missed += 1
+
+    def _dialled_callback(self, ev: DialAttempted) -> None:
+        cb = self._callback_pending.pop(ev.originator_id, None)
+        if cb is None:
+            return
+        self.dirty_contacts.add(ev.originator_id)
+        if cb.missed:  # counted missed when its window closed: now it is kept, late
+            at = datetime.fromtimestamp(cb.deadline, UTC)
+            if self._inside(at):
+                self._cell(cb.campaign_id, at).callbacks_missed -= 1
+        if self._inside(ev.timestamp):
+            cell = self._cell(ev.campaign_id, ev.timestamp)
+            if cb.missed or ev.timestamp.timestamp() > cb.deadline:
+                cell.callbacks_late += 1
+            else:
+                cell.callbacks_kept += 1
+
     def apply(self, ev: DomainEvent) -> None:
+        if self._callback_deadlines and self._callback_deadlines[0][0] < ev.timestamp.timestamp():
+            self._pass_deadlines(ev.timestamp.timestamp())
         match ev:
             case CampaignCreated():
                 self.campaign_names[ev.originator_id] = ev.name
+                self._campaign_window[ev.originator_id] = ev.settings.callback_window_seconds
                 if ev.hours is not None:
                     self._campaign_tz[ev.originator_id] = ev.hours.time_zone
+                self.dirty_campaigns.add(ev.originator_id)
+            case CampaignSettingsChanged():
+                self._campaign_window[ev.originator_id] = ev.settings.callback_window_seconds
                 self.dirty_campaigns.add(ev.originator_id)
             case CampaignHoursChanged():
                 if ev.hours is not None:
@@ -242,13 +305,9 @@ class StatisticsFold:
                 self.dirty_contacts.add(ev.originator_id)
             case DialAttempted():
                 if self._inside(ev.timestamp):
-                    cell = self._cell(ev.campaign_id, ev.timestamp)
-                    cell.dials += 1
-                    if ev.originator_id in self._callback_pending:
-                        cell.callbacks_kept += 1
+                    self._cell(ev.campaign_id, ev.timestamp).dials += 1
                 if ev.originator_id in self._callback_pending:
-                    self._callback_pending.discard(ev.originator_id)
-                    self.dirty_contacts.add(ev.originator_id)
+                    self._dialled_callback(ev)
             case CallProgressed():
                 if ev.progress.is_answer and self._inside(ev.timestamp):
                     c = self._contact_campaign.get(ev.originator_id)
@@ -279,9 +338,12 @@ class StatisticsFold:
                     d[ev.code] = d.get(ev.code, 0) + 1
             case CallbackScheduled():
                 c = self._contact_campaign.get(ev.originator_id)
-                self._callback_pending.add(ev.originator_id)
+                if c is None:
+                    return
+                window = self._campaign_window.get(c, DEFAULT_CALLBACK_WINDOW)
+                self.track_callback(ev.originator_id, PendingCallback(c, ev.callback_at.timestamp() + window))
                 self.dirty_contacts.add(ev.originator_id)
-                if c is not None and self._inside(ev.timestamp):
+                if self._inside(ev.timestamp):
                     self._cell(c, ev.timestamp).callbacks_set += 1
             case AgentLoggedIn():
                 self._agents[ev.originator_id] = _AgentTrack(ev.agent_id)
@@ -370,5 +432,7 @@ class StatisticsFold:
             "agent_hours": hours,
             "callbacks_set": c.callbacks_set,
             "callbacks_kept": c.callbacks_kept,
+            "callbacks_late": c.callbacks_late,
+            "callbacks_missed": c.callbacks_missed,
             "dispositions": dict(sorted(c.dispositions.items())),
         }

@@ -373,6 +373,8 @@ def _campaign_row(f: CampaignFigures) -> dict[str, Any]:
         "wrapup_min": round(f.wrapup_seconds / 60, 1),
         "callbacks_set": f.callbacks_set,
         "callbacks_kept": f.callbacks_kept,
+        "callbacks_late": f.callbacks_late,
+        "callbacks_missed": f.callbacks_missed,
         "dispositions": " ".join(f"{k}={v}" for k, v in sorted(f.dispositions.items())),
     }
 
@@ -714,7 +716,7 @@ def simulate(
         ("agent occupancy", "occupancy", "{:.1%}"),
         ("talk minutes per agent-hour", "talk_minutes_per_agent_hour", "{:.1f}"),
         ("mean wait between calls (s)", "mean_wait_between_calls_s", "{:.1f}"),
-        ("callbacks set / kept", None, None),
+        ("callbacks set / kept on time / late / missed", None, None),
     ]
     for label, key, fmt in rows:
         cells = []
@@ -723,7 +725,7 @@ def simulate(
             if label.startswith("busy"):
                 cells.append(f"{s['busy']} / {s['no_answer']} / {s['failed']}")
             elif label.startswith("callbacks"):
-                cells.append(f"{s['callbacks_set']} / {s['callbacks_kept']}")
+                cells.append(f"{s['callbacks_set']} / {s['callbacks_kept']} / {s['callbacks_late']} / {s['callbacks_missed']}")
             else:
                 assert key is not None and fmt is not None
                 cells.append(fmt.format(s[key]))

@@ -235,3 +235,98 @@ def test_property_for_random_histories_rebuilt_equals_live_and_replay_is_determi
         assert memory_rows(store) == memory_rows(store)
     finally:
         store.close()
+
+
+def test_callbacks_are_counted_kept_on_time_late_or_missed(url):
+    """R12: a callback dialled within five minutes of its time is kept; one dialled later is late;
+    one whose five minutes passed with no dial is missed (until it is dialled: then late). The
+    persisted view, one event per page, gives the same figures as the plain fold."""
+    from datetime import UTC, datetime, timedelta
+    from uuid import uuid4
+
+    from dialer_domain.events import CallbackScheduled, CampaignCreated
+    from dialer_domain.values import CampaignSettings, ContactData, PhoneNumber
+
+    t0 = datetime(2026, 11, 23, 9, tzinfo=UTC)
+    camp = uuid4()
+    events = [
+        CampaignCreated(
+            originator_id=camp,
+            originator_version=1,
+            timestamp=t0,
+            name="Callbacks",
+            description="",
+            manager="m",
+            priority=5,
+            dial_mode=DialMode.PROGRESSIVE,
+            settings=CampaignSettings(skill="s"),
+            hours=None,
+        )
+    ]
+    on_time, late, missed, missed_then_dialled = (uuid4() for _ in range(4))
+    due = t0 + timedelta(hours=1)
+
+    def imported(c):
+        return ContactImported(
+            originator_id=c,
+            originator_version=1,
+            timestamp=t0,
+            campaign_id=camp,
+            key=str(c),
+            numbers=(PhoneNumber("+4520000000"),),
+            data=ContactData(),
+            priority=5,
+            assigned_agent=None,
+            source="test",
+        )
+
+    def scheduled(c):
+        return CallbackScheduled(originator_id=c, originator_version=2, timestamp=t0, callback_at=due, agent_id=None, scheduled_by="agent a1")
+
+    def dialled(c, at):
+        return DialAttempted(
+            originator_id=c,
+            originator_version=3,
+            timestamp=at,
+            campaign_id=camp,
+            call_id=uuid4(),
+            number="+4520000000",
+            number_index=0,
+            attempt_no=1,
+            dial_mode=DialMode.PROGRESSIVE,
+            agent_id=None,
+            decision_id=None,
+            checks=(),
+            caller_id_number="",
+            caller_id_name="",
+            max_ring_seconds=30,
+        )
+
+    for c in (on_time, late, missed, missed_then_dialled):
+        events += [imported(c), scheduled(c)]
+    events += [
+        dialled(on_time, due + timedelta(minutes=4)),
+        dialled(late, due + timedelta(minutes=6)),  # the first event past the window: the other two are now missed
+        ContactQueued(originator_id=uuid4(), originator_version=1, timestamp=due + timedelta(hours=2), campaign_id=camp),  # time passes
+        dialled(missed_then_dialled, due + timedelta(hours=3)),
+    ]
+    store = open_event_store(url)
+    view = projections.open_view(url)
+    try:
+        for e in events:
+            store.append([e])
+        projections.catch_up(store, view, batch_size=1)
+        fold = StatisticsFold()
+        fold.apply_all(store.read(0, 10**8))
+        [fig] = [f for (c, _d, _h), f in fold.by_campaign_hour.items() if c == camp and f.callbacks_set]
+        totals = {
+            k: sum(getattr(f, k) for (c, _d, _h), f in fold.by_campaign_hour.items() if c == camp)
+            for k in ("callbacks_set", "callbacks_kept", "callbacks_late", "callbacks_missed")
+        }
+        assert fig.callbacks_set == 4
+        assert totals == {"callbacks_set": 4, "callbacks_kept": 1, "callbacks_late": 2, "callbacks_missed": 1}
+        assert rounded(view.counters()) == memory_rows(store)
+        projections.rebuild(store, view, batch_size=2)
+        assert rounded(view.counters()) == memory_rows(store)
+    finally:
+        store.close()
