@@ -8,7 +8,10 @@ version up to the class's ``VERSION`` before cattrs builds the object.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import contextlib
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, datetime, time
 from functools import lru_cache
 from typing import Any
@@ -208,6 +211,33 @@ def _conflict(stored: Sequence[StoredEvent], exc: Exception) -> ConcurrencyError
     return ConcurrencyError(f"another writer appended first; none of these were stored: {shown}")
 
 
+def _kind(recorder: Any) -> str:
+    module = type(recorder).__module__
+    return "postgres" if module.startswith("eventsourcing.postgres") else "sqlite" if module.startswith("eventsourcing.sqlite") else "memory"
+
+
+def _copy(rec: Any, curs: Any, stored: Sequence[StoredEvent]) -> None:
+    from psycopg.sql import SQL, Identifier
+
+    table = SQL("{0}.{1}").format(Identifier(rec.datastore.schema), Identifier(rec.events_table_name))
+    with curs.copy(SQL("COPY {0} (originator_id, originator_version, topic, state) FROM STDIN").format(table)) as copy:
+        for e in stored:
+            copy.write_row((e.originator_id, e.originator_version, e.topic, e.state))
+
+
+def _integrity_errors() -> tuple[type[Exception], ...]:
+    """The library's and the drivers' (a statement inside ``transaction()`` goes to the driver directly)."""
+    errors: list[type[Exception]] = [IntegrityError, sqlite3.IntegrityError]
+    with contextlib.suppress(ImportError):
+        import psycopg
+
+        errors.append(psycopg.IntegrityError)
+    return tuple(errors)
+
+
+_INTEGRITY_ERRORS = _integrity_errors()
+
+
 class RecorderEventStore:
     """The EventStore port on an eventsourcing ``ApplicationRecorder``."""
 
@@ -216,49 +246,82 @@ class RecorderEventStore:
         self.mapper = mapper or CattrsMapper()
         self.url = url
         self.factory = factory
+        self._local = threading.local()  # the thread's open transaction(), if any
 
     def append(self, events: Sequence[DomainEvent]) -> list[int]:
         """Append atomically; refused, storing nothing, unless each event follows its stream's
-        stored version (no second event at a version, no gap)."""
+        stored version (no second event at a version, no gap). Inside ``transaction()`` the
+        events commit with the rest of the block."""
         if not events:
             return []
         stored = [self.mapper.to_stored_event(e) for e in events]
-        _check_contiguous_batch(stored)
-        try:
-            ids = self.recorder.insert_events(stored)
-        except IntegrityError as exc:
-            raise _conflict(stored, exc) from exc
-        return list(ids or [])
+        return self._insert(stored, bulk=False)
 
     def append_stored(self, stored: Sequence[StoredEvent]) -> None:
         """Append events already mapped (a list import's new contacts, mapped by its workers), in
-        one transaction. On PostgreSQL a large batch goes by COPY, under the same table lock and
-        notification as the library's insert (ADR 0003), so positions still commit in order."""
-        if not stored:
-            return
-        from eventsourcing.postgres import PostgresApplicationRecorder
+        one transaction (or the open ``transaction()``). On PostgreSQL a large batch goes by COPY,
+        under the same table lock and notification as the library's insert (ADR 0003), so
+        positions still commit in order."""
+        if stored:
+            self._insert(stored, bulk=True)
 
-        rec = self.recorder
-        if not isinstance(rec, PostgresApplicationRecorder) or len(stored) < 100:
-            _check_contiguous_batch(stored)
-            try:
-                rec.insert_events(stored)
-            except IntegrityError as exc:
-                raise _conflict(stored, exc) from exc
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Every append this thread makes in the block commits together, or none does (a list
+        import: ADR 0008). On PostgreSQL the block holds the events table's write lock, on SQLite
+        the database's write lock, from its start to its end. A block inside a block joins it."""
+        if getattr(self._local, "tx", None) is not None:
+            yield
             return
-        import psycopg.errors
-        from psycopg.sql import SQL, Identifier
-
-        table = SQL("{0}.{1}").format(Identifier(rec.datastore.schema), Identifier(rec.events_table_name))
+        rec: Any = self.recorder
+        kind = _kind(rec)
         try:
-            with rec.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
-                rec._lock_table(curs)
-                rec._notify_channel(curs)
-                copy_sql = SQL("COPY {0} (originator_id, originator_version, topic, state) FROM STDIN").format(table)
-                with curs.copy(copy_sql) as copy:
-                    for e in stored:
-                        copy.write_row((e.originator_id, e.originator_version, e.topic, e.state))
-        except (IntegrityError, psycopg.errors.IntegrityError) as exc:
+            if kind == "postgres":
+                with rec.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
+                    rec._lock_table(curs)
+                    rec._notify_channel(curs)
+                    self._local.tx = (kind, curs)
+                    yield
+            elif kind == "sqlite":
+                with rec.datastore.transaction(commit=True) as curs:
+                    self._local.tx = (kind, curs)
+                    yield
+            else:
+                buffered: list[StoredEvent] = []
+                self._local.tx = (kind, buffered)
+                yield
+                self._local.tx = None
+                self._insert(buffered, bulk=False)
+        except IntegrityError as exc:  # raised at commit (a deferred check)
+            raise ConcurrencyError(f"another writer appended first; nothing of this transaction was stored ({exc})") from exc
+        finally:
+            self._local.tx = None
+
+    def _insert(self, stored: Sequence[StoredEvent], *, bulk: bool) -> list[int]:
+        _check_contiguous_batch(stored)
+        rec: Any = self.recorder
+        tx = getattr(self._local, "tx", None)
+        try:
+            if tx is None:
+                if bulk and len(stored) >= 100 and _kind(rec) == "postgres":
+                    with rec.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
+                        rec._lock_table(curs)
+                        rec._notify_channel(curs)
+                        _copy(rec, curs, stored)
+                    return []
+                return list(rec.insert_events(stored) or [])
+            kind, target = tx
+            if kind == "postgres":
+                if bulk and len(stored) >= 100:
+                    _copy(rec, target, stored)
+                    return []
+                rec._insert_stored_events(target, stored)
+                return list(rec._fetch_ids_after_insert_events(target, stored) or [])
+            if kind == "sqlite":
+                return list(rec._insert_events(target, stored) or [])
+            target.extend(stored)
+            return []
+        except _INTEGRITY_ERRORS as exc:
             raise _conflict(stored, exc) from exc
 
     def load(self, stream_id: UUID, *, up_to_version: int | None = None) -> list[DomainEvent]:

@@ -10,6 +10,9 @@
 * Memory stays flat: rows stream; validated rows wait in a temporary file between the checking pass
   and the writing pass; keys (the list's and the file's) are kept in a temporary SQLite database.
   Number validation runs in worker processes for large files.
+* An import is one unit (ADR 0008): the writing pass, its contacts and its history record, commits
+  in one transaction, so a crash or a conflict leaves nothing of it. The temporary files are unlinked
+  while open, and the workers die with their parent, so a SIGKILL leaves nothing behind either.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from adapters.phone import e164
 from adapters.queue_view import QUEUE_TOPICS, QueueViewMixin, open_queue
 from dialer_domain.campaign import Campaign
 from dialer_domain.contact import ContactAttempt
-from dialer_domain.errors import DomainError, InvalidValue
+from dialer_domain.errors import ConcurrencyError, DomainError, InvalidValue
 from dialer_domain.events import ContactImported, ContactWithdrawn
 from dialer_domain.ports import IdFactory, contact_id_for
 from dialer_domain.queue import LiveQueue
@@ -102,6 +105,28 @@ def _prepared(prep: Prepare, row: ImportRow) -> bytes:
     )
     (event,) = contact.collect_events()
     return bytes(_MAPPER.to_stored_event(event).state)
+
+
+def die_with_parent(parent: int) -> None:
+    """A checking worker's initializer: the kernel kills it when its parent dies (Linux), and a
+    watchdog thread does where that is not available."""
+    import signal
+    import threading
+    import time
+
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the parent died before the line above
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="dialer-parent-watch", daemon=True).start()
 
 
 def _validate_chunk(args: tuple[ListMapping, str, list[tuple[int, dict[str, str]]], Prepare | None]) -> list[tuple[str, Any]]:
@@ -271,9 +296,9 @@ class DiskListIndex:
     the keys this import has seen."""
 
     def __init__(self, store: RecorderEventStore, campaign_id: UUID) -> None:
-        fd, self.path = tempfile.mkstemp(prefix="dialer-list-", suffix=".db")
-        os.close(fd)
-        self.db = sqlite3.connect(self.path)
+        # SQLite's anonymous temporary database: on disk past its cache, unlinked as soon as it is
+        # opened, so nothing is left behind even when the process is killed
+        self.db = sqlite3.connect("")
         self.db.execute("PRAGMA journal_mode=OFF")
         self.db.execute("PRAGMA synchronous=OFF")
         self.db.execute("CREATE TABLE listed (key TEXT PRIMARY KEY, withdrawn INTEGER NOT NULL)")
@@ -309,6 +334,12 @@ class DiskListIndex:
         if not self.seen_complete:
             self.db.execute("INSERT OR IGNORE INTO seen VALUES (?)", (key,))
 
+    def counts(self) -> tuple[int, int]:
+        """(contacts the list holds now, how many of them the file does not have)."""
+        live = self.db.execute("SELECT count(*) FROM listed WHERE withdrawn = 0").fetchone()[0]
+        gone = self.db.execute("SELECT count(*) FROM listed WHERE withdrawn = 0 AND key NOT IN (SELECT key FROM seen)").fetchone()[0]
+        return int(live), int(gone)
+
     def unseen(self) -> Iterator[str]:
         cur = self.db.execute("SELECT key FROM listed WHERE withdrawn = 0 AND key NOT IN (SELECT key FROM seen)")
         while True:
@@ -320,8 +351,6 @@ class DiskListIndex:
 
     def close(self) -> None:
         self.db.close()
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.path)
 
 
 # ---------------------------------------------------------------------- the import
@@ -347,8 +376,12 @@ def import_file(
     rejects_path: Path | None = None,
     workers: int | None = None,
     progress: Callable[[int], None] | None = None,
+    max_withdraw_share: float = 0.5,
+    force: bool = False,
 ) -> tuple[ImportReport, list[tuple[int, str, str]]]:
-    """Check the whole file, then (if it may) apply it. Returns the report and the rejects."""
+    """Check the whole file, then (if it may) apply it, all in one transaction. Returns the report
+    and the rejects. A REPLACE that would withdraw more than ``max_withdraw_share`` of the list
+    (or that has no valid row at all) is refused unless ``force``."""
     repo = Repository(store)
     campaign = repo.get(Campaign, campaign_id)
     if campaign.list_mapping is None:
@@ -363,7 +396,9 @@ def import_file(
         index = DiskListIndex(store, campaign_id)
         stack.callback(index.close)
         spool = stack.enter_context(tempfile.TemporaryFile("w+", encoding="utf-8"))
-        pool = stack.enter_context(ProcessPoolExecutor(max_workers=workers)) if (workers or 0) > 1 else None
+        pool = None
+        if (workers or 0) > 1:
+            pool = stack.enter_context(ProcessPoolExecutor(max_workers=workers, initializer=die_with_parent, initargs=(os.getpid(),)))
         jobs = ((mapping, region, chunk, prep) for chunk in _chunks(read_rows(path, mapping)))
         results = _bounded_map(pool, jobs, 2 * (workers or 1)) if pool else map(_validate_chunk, jobs)
         for chunk in results:
@@ -397,10 +432,27 @@ def import_file(
                 w.writerow(["line", "key", "reason"])
                 w.writerows(rejects)
         index.seen_complete = True  # the checking pass recorded every accepted key, as the writing pass would
+        if mode is ImportMode.REPLACE and not force:
+            live, gone = index.counts()
+            if live and (report.accepted == 0 or gone > max_withdraw_share * live):
+                why = "has no valid row" if report.accepted == 0 else f"has {report.accepted} valid rows"
+                raise ImportRejected(
+                    f"{path.name} {why}: replacing the list with it would withdraw {gone} of its {live} contacts "
+                    f"(more than {max_withdraw_share:.0%}); nothing imported. Check the file, or force the replace",
+                    report,
+                    rejects,
+                )
         spool.seek(0)
         rows = (_row_from_json(line) for line in spool)
         add_new = partial(_add_prepared, store, prep)
-        import_list(repo, campaign_id, rows, mode=mode, index=index, report=report, import_id=import_id, at=at, add_new=add_new)
+        try:
+            with store.transaction():  # all of it, with its history record, or nothing
+                import_list(repo, campaign_id, rows, mode=mode, index=index, report=report, import_id=import_id, at=at, add_new=add_new)
+        except ConcurrencyError as exc:
+            raise ConcurrencyError(
+                f"{path.name}: another import or an edit changed the list of {campaign.name!r} while this file was being written; "
+                f"nothing of it was stored: import it again ({exc})"
+            ) from exc
         return report, rejects
 
 

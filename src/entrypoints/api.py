@@ -165,6 +165,8 @@ def create_app(url: str | None = None) -> FastAPI:
         file: Annotated[UploadFile, File(description="CSV list file")],
         mode: Annotated[ImportMode, Query()] = ImportMode.APPEND,
         skip_invalid: Annotated[bool, Query()] = False,
+        max_withdraw: Annotated[float, Query(ge=0.0, le=1.0, description="replace: refuse a file that would withdraw more than this share.")] = 0.5,
+        force: Annotated[bool, Query(description="replace: withdraw however much of the list the file leaves out.")] = False,
     ) -> dict[str, Any]:
         repo = Repository(s)
         camp = campaign_of(repo, campaign)
@@ -174,7 +176,17 @@ def create_app(url: str | None = None) -> FastAPI:
                 while block := file.file.read(1 << 20):
                     fh.write(block)
             try:
-                report, rejects = lists.import_file(s, camp.id, path, mode=mode, at=bootstrap.WallClock().now(), ids=uuid4, skip_invalid=skip_invalid)
+                report, rejects = lists.import_file(
+                    s,
+                    camp.id,
+                    path,
+                    mode=mode,
+                    at=bootstrap.WallClock().now(),
+                    ids=uuid4,
+                    skip_invalid=skip_invalid,
+                    max_withdraw_share=max_withdraw,
+                    force=force,
+                )
             except lists.ImportRejected as exc:
                 raise HTTPException(
                     422, {"detail": str(exc), "rejects": [{"line": ln, "key": k, "reason": r} for ln, k, r in exc.rejects[:1000]]}

@@ -500,10 +500,19 @@ def lists_mapping(
     console.print(f"list mapping of {campaign}: key {key}, numbers {', '.join(phone)}")
 
 
-def _import(campaign: str, path: Path, mode: ImportMode, skip_invalid: bool, rejects: Path | None, workers: int) -> tuple[Any, list[Any]]:
+def _import(
+    campaign: str,
+    path: Path,
+    mode: ImportMode,
+    skip_invalid: bool,
+    rejects: Path | None,
+    workers: int,
+    max_withdraw: float = 0.5,
+    force: bool = False,
+) -> tuple[Any, list[Any]]:
     store = bootstrap.store()
     try:
-        with Progress(TextColumn(f"importing {path.name}"), TextColumn("{task.completed} rows"), TimeElapsedColumn(), console=console) as bar:
+        with Progress(TextColumn(f"importing {path.name}"), TextColumn("{task.completed} rows"), TimeElapsedColumn(), console=err_console) as bar:
             task = bar.add_task("import", total=None)
             return lists.import_file(
                 store,
@@ -516,6 +525,8 @@ def _import(campaign: str, path: Path, mode: ImportMode, skip_invalid: bool, rej
                 rejects_path=rejects or (path.with_suffix(path.suffix + ".rejects.csv") if skip_invalid else None),
                 workers=workers,
                 progress=lambda n: bar.update(task, completed=n),
+                max_withdraw_share=max_withdraw,
+                force=force,
             )
     finally:
         store.close()
@@ -537,10 +548,15 @@ def lists_import(
     skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Import the good rows; write the rejects to a file.")] = False,
     rejects: Annotated[Path | None, typer.Option(help="Where the rejects go (default FILE.rejects.csv).")] = None,
     workers: Annotated[int, typer.Option(help="Processes that check numbers.")] = 2,
+    max_withdraw: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="replace: refuse a file that would withdraw more than this share of the list.")
+    ] = 0.5,
+    force: Annotated[bool, typer.Option("--force", help="replace: withdraw however much of the list the file leaves out.")] = False,
 ) -> None:
-    """Import a list file. By default a file with any rejected row imports nothing and says why."""
+    """Import a list file, all of it or nothing. By default a file with any rejected row imports
+    nothing and says why; a replace that would withdraw more than half the list is refused."""
     try:
-        report, rej = _import(campaign, path, mode, skip_invalid, rejects, workers)
+        report, rej = _import(campaign, path, mode, skip_invalid, rejects, workers, max_withdraw, force)
     except lists.ImportRejected as exc:
         for line, key, why in exc.rejects[:50]:
             console.print(f"  line {line} ({key or 'no key'}): {why}")

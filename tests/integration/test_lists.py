@@ -33,6 +33,13 @@ def url(request, tmp_path):
 
 @pytest.fixture
 def store(url):
+    s = open_sales_store(url)
+    yield s
+    s.close()
+
+
+def open_sales_store(url):
+    """The store with the campaign "Sales" and its list mapping."""
     s = open_event_store(url)
     repo = Repository(s)
     c = create_campaign(
@@ -44,8 +51,7 @@ def store(url):
     )
     c.set_list_mapping(ListMapping(key="id", phones=("phone", "mobile"), name="name", priority="prio", delimiter=";", common={"src": "fair"}), NOW)
     repo.save(c)
-    yield s
-    s.close()
+    return s
 
 
 def write(tmp_path, name, *lines, encoding="utf-8"):
@@ -120,7 +126,7 @@ def test_replace_withdraws_what_is_gone_leaves_calls_alone_and_append_updates(st
     c3.queue(NOW)
     c3.dial(call_id=uuid4(), settings=CampaignSettings(skill="sales"), dial_mode=DialMode.POWER, agent_id=None, decision_id=None, checks=(), at=NOW)
     Repository(store).save(c3)
-    report, _ = do_import(store, write(tmp_path, "2.csv", HEADER, "1;Ann B;20123456;;3;X"), mode=ImportMode.REPLACE)
+    report, _ = do_import(store, write(tmp_path, "2.csv", HEADER, "1;Ann B;20123456;;3;X"), mode=ImportMode.REPLACE, force=True)  # 2 of 3 go
     assert (report.updated, report.withdrawn, report.left_in_call) == (1, 1, 1)
     assert contact(store, "2").state is ContactState.WITHDRAWN
     assert contact(store, "3").state is ContactState.DIALLING
