@@ -41,7 +41,7 @@ from adapters.eventstore import CattrsMapper, RecorderEventStore
 from adapters.phone import e164
 from adapters.queue_view import QUEUE_TOPICS, QueueViewMixin, open_queue
 from dialer_domain.campaign import Campaign
-from dialer_domain.contact import ContactAttempt
+from dialer_domain.contact import ContactAttempt, check_contact_data
 from dialer_domain.errors import ConcurrencyError, DomainError, InvalidValue
 from dialer_domain.events import ContactImported, ContactWithdrawn
 from dialer_domain.ports import IdFactory, contact_id_for
@@ -49,6 +49,7 @@ from dialer_domain.queue import LiveQueue
 from dialer_domain.repository import Repository, iter_log
 from dialer_domain.schedule import zone
 from dialer_domain.services import ImportReport, ImportRow, assign_evenly, import_list, import_source, obtain_contacts
+from dialer_domain.text import check_agent_id, check_contact_key
 from dialer_domain.values import ContactData, ContactState, ImportMode, ListMapping, PhoneNumber
 
 CHUNK = 2000
@@ -169,6 +170,7 @@ class RowChecker:
         key = (raw.get(mapping.key) or "").strip()
         if not key:
             raise InvalidValue(f"empty key column {mapping.key!r}")
+        check_contact_key(key)
         numbers: list[PhoneNumber] = []
         problems: list[str] = []
         for col in mapping.phones:
@@ -206,7 +208,11 @@ class RowChecker:
         variables = {**mapping.common, **own} if mapping.common else own
         agent = (raw.get(mapping.agent) or "").strip() or None if mapping.agent else None
         name = (raw.get(mapping.name) or "").strip() if mapping.name else ""
-        return ImportRow(line, key, tuple(numbers), ContactData(name=name, time_zone=tz or None, variables=variables), priority, agent)
+        data = ContactData(name=name, time_zone=tz or None, variables=variables)
+        check_contact_data(key, data)
+        if agent is not None:
+            check_agent_id(agent)
+        return ImportRow(line, key, tuple(numbers), data, priority, agent)
 
 
 def validate_row(mapping: ListMapping, region: str, line: int, raw: dict[str, str]) -> ImportRow:
@@ -529,6 +535,7 @@ def _queue_view(store: RecorderEventStore) -> tuple[QueueViewMixin, int] | None:
 
 def obtain(store: RecorderEventStore, repo: Repository, campaign_id: UUID, agent_id: str, *, at: datetime) -> list[UUID]:
     """R13 on the queue view: the agent's unprocessed contacts counted, the first unassigned ones taken."""
+    check_agent_id(agent_id)  # before the view is asked: a NUL breaks PostgreSQL's text
     campaign = repo.get(Campaign, campaign_id)
     found = _queue_view(store)
     if found is None:
@@ -543,6 +550,8 @@ def obtain(store: RecorderEventStore, repo: Repository, campaign_id: UUID, agent
 
 def assign_all_evenly(store: RecorderEventStore, repo: Repository, campaign_id: UUID, agents: list[str], *, at: datetime) -> dict[str, int]:
     repo.get(Campaign, campaign_id)
+    for agent in agents:
+        check_agent_id(agent)
     found = _queue_view(store)
     unassigned = _unassigned_in_order(_campaign_queue(store), campaign_id) if found is None else found[0].unassigned(found[1], campaign_id)
     return assign_evenly(repo, unassigned, agents, by="automatic assignment", at=at)

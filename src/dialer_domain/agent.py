@@ -23,6 +23,7 @@ from dialer_domain.events import (
     WrapUpExtended,
     WrapUpStarted,
 )
+from dialer_domain.text import MAX_NAME, check_agent_id, check_text
 from dialer_domain.values import PAUSE_REASONS, AgentState
 
 
@@ -63,6 +64,8 @@ class AgentSession(Aggregate):
             raise NotAllowed(f"agent {self.agent_id} is already logged in")
         if not agent_id.strip():
             raise InvalidValue("an agent needs an id")
+        check_agent_id(agent_id)
+        check_text(f"agent {agent_id!r} name", name, MAX_NAME)
         if not skills:
             raise InvalidValue(f"agent {agent_id} logs in with no skill; it could take no campaign's calls (R15)")
         self._record(AgentLoggedIn, at, agent_id=agent_id, name=name, skills=tuple(skills))

@@ -22,6 +22,7 @@ from dialer_domain.events import (
     DomainEvent,
     ListImported,
 )
+from dialer_domain.text import MAX_NAME, MAX_NOTE, check_text
 from dialer_domain.values import CampaignSettings, CampaignStatus, DialMode, ListMapping, OpeningHours
 
 
@@ -67,6 +68,9 @@ class Campaign(Aggregate):
             raise InvalidValue("a campaign needs a name")
         if not manager.strip():
             raise InvalidValue("a campaign needs a manager")
+        check_text("campaign name", name, MAX_NAME)
+        check_text("campaign manager", manager, MAX_NAME)
+        check_text("campaign description", description, MAX_NOTE)
         check_priority(priority)
         if hours is not None:
             schedule.zone(hours.time_zone)

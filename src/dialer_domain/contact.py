@@ -35,6 +35,7 @@ from dialer_domain.events import (
     DispositionRecorded,
     DomainEvent,
 )
+from dialer_domain.text import MAX_NAME, check_agent_id, check_contact_key, check_text, check_variables
 from dialer_domain.values import CallOutcome, CampaignSettings, ContactData, ContactState, DialMode, PhoneNumber
 
 #: States from which a contact may be put in the campaign queue once it is due.
@@ -113,10 +114,14 @@ class ContactAttempt(Aggregate):
     ) -> ContactAttempt:
         if not key.strip():
             raise InvalidValue("a contact needs a key")
+        check_contact_key(key)
         if not numbers:
             raise InvalidValue(f"contact {key!r} has no phone number")
         _check_distinct(key, numbers)
         check_contact_priority(priority)
+        check_contact_data(key, data)
+        if assigned_agent is not None:
+            check_agent_id(assigned_agent)
         contact = cls(id=contact_id)
         contact._record(
             ContactImported,
@@ -137,6 +142,7 @@ class ContactAttempt(Aggregate):
             raise InvalidValue(f"contact {self.key!r} would have no phone number")
         _check_distinct(self.key, numbers)
         check_contact_priority(priority)
+        check_contact_data(self.key, data)
         if self.state in IN_CALL_STATES and numbers != self.numbers:
             raise NotAllowed(f"contact {self.key!r} is in a call; its numbers cannot change now")
         if (numbers, data, priority) != (self.numbers, self.data, self.priority):
@@ -150,10 +156,13 @@ class ContactAttempt(Aggregate):
             raise InvalidValue(f"contact {self.key!r} would have no phone number")
         _check_distinct(self.key, numbers)
         check_contact_priority(priority)
+        check_contact_data(self.key, data)
         self._record(ContactReinstated, at, numbers=numbers, data=data, priority=priority, source=source)
 
     def assign(self, agent_id: str | None, *, by: str, at: datetime) -> None:
         self._require_not(ContactState.WITHDRAWN, "assign")
+        if agent_id is not None:
+            check_agent_id(agent_id)
         if agent_id != self.assigned_agent:
             self._record(ContactAssigned, at, agent_id=agent_id, assigned_by=by)
 
@@ -467,6 +476,15 @@ class ContactAttempt(Aggregate):
                 self.next_dial_at = None
             case _:
                 raise TypeError(f"ContactAttempt cannot apply {event.NAME}")
+
+
+def check_contact_data(key: str, data: ContactData) -> None:
+    """What a contact shows an agent: text without control characters, of sensible size."""
+    check_text(f"contact {key[:40]!r} name", data.name, MAX_NAME)
+    if data.time_zone is not None:
+        check_text(f"contact {key[:40]!r} time zone", data.time_zone, MAX_NAME)
+    check_variables(f"contact {key[:40]!r} field", data.fields)
+    check_variables(f"contact {key[:40]!r} variable", data.variables)
 
 
 def _check_distinct(key: str, numbers: tuple[PhoneNumber, ...]) -> None:

@@ -241,3 +241,30 @@ def test_the_workers_bulk_path_stores_exactly_what_the_core_makes(store, tmp_pat
     with pytest.raises(ConcurrencyError):
         store.append_stored(clash)
     assert store.max_position() == before
+
+
+def test_control_characters_are_refused_at_the_edge_and_nothing_reaches_the_store(store, url, tmp_path):
+    """A NUL once reached PostgreSQL and broke the queue view; now every way in refuses it."""
+    from adapters import projections
+
+    client = TestClient(create_app(url))
+    before = store.max_position()
+    r = client.post("/campaigns/Sales/contacts", json={"key": "k1", "numbers": ["20123456"], "name": "A\u0000nn"})
+    assert r.status_code == 422 and "control character U+0000 at position 2" in r.json()["detail"]
+    r = client.post("/campaigns/Sales/contacts", json={"key": "k1", "numbers": ["20123456"], "variables": {"note": "a\u2028b"}})
+    assert r.status_code == 422 and "U+2028" in r.json()["detail"]
+    r = client.post("/campaigns/Sales/contacts", json={"key": "k\u0007", "numbers": ["20123456"]})
+    assert r.status_code == 422 and "contact key" in r.json()["detail"]
+    assert store.max_position() == before
+    assert client.post("/campaigns/Sales/contacts", json={"key": "k1", "numbers": ["20123456"], "name": "Ann"}).status_code == 201
+    r = client.post("/campaigns/Sales/agents/ag%00ent/obtain")
+    assert r.status_code == 422 and "agent id" in r.json()["detail"]
+    r = client.post("/campaigns/Sales/assignments", json={"agent": "a\u0000", "keys": ["k1"]})
+    assert r.status_code == 422
+    with pytest.raises(lists.ImportRejected) as rejected:
+        do_import(store, write(tmp_path, "nul.csv", HEADER, "1;Ann;20123456;;3;X", "2;B\u0000o;31234567;;5;Y"))
+    assert [(ln, k) for ln, k, _ in rejected.value.rejects] == [(3, "2")] and "U+0000" in rejected.value.rejects[0][2]
+    # the views still fold and the agent can obtain
+    view = projections.open_view(url, "queue")
+    projections.rebuild(store, view)
+    assert client.post("/campaigns/Sales/agents/a1/obtain").json()["obtained"] == ["k1"]
