@@ -9,6 +9,7 @@ version up to the class's ``VERSION`` before cattrs builds the object.
 from __future__ import annotations
 
 import contextlib
+import re
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -247,6 +248,9 @@ class RecorderEventStore:
         self.url = url
         self.factory = factory
         self._local = threading.local()  # the thread's open transaction(), if any
+        self._shared: dict[str, Any] = {}
+        self._closers: list[Callable[[], None]] = []
+        self._shared_lock = threading.Lock()
 
     def append(self, events: Sequence[DomainEvent]) -> list[int]:
         """Append atomically; refused, storing nothing, unless each event follows its stream's
@@ -336,13 +340,41 @@ class RecorderEventStore:
     def max_position(self) -> int:
         return self.recorder.max_notification_id() or 0
 
+    def shared(self, key: str, make: Callable[[], Any], close: Callable[[Any], None]) -> Any:
+        """One ``make()`` per store (a persisted view with its connection pool), closed with the store."""
+        with self._shared_lock:
+            if key not in self._shared:
+                obj = self._shared[key] = make()
+                self._closers.append(lambda: close(obj))
+            return self._shared[key]
+
     def close(self) -> None:
+        for closer in reversed(self._closers):
+            closer()
+        self._closers.clear()
+        self._shared.clear()
         if self.factory is not None:
             self.factory.close()
 
 
+_SCHEMA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+
+
+def redact(url: str) -> str:
+    """The URL with any password replaced by ``***`` (for messages and logs)."""
+    return re.sub(r"(://[^/@:]*:)[^/@]*@", r"\1***@", url)
+
+
 def infrastructure_env(url: str) -> dict[str, str]:
-    """Translate ``DIALER_DATABASE_URL`` into the library's environment for its factory."""
+    """Translate ``DIALER_DATABASE_URL`` into the library's environment for its factory. A bad URL
+    gives a ValueError naming what is wrong, with any password left out."""
+    try:
+        return _infrastructure_env(url)
+    except ValueError as exc:
+        raise ValueError(str(exc).replace(url, redact(url)).replace(repr(url), repr(redact(url)))) from None
+
+
+def _infrastructure_env(url: str) -> dict[str, str]:
     if url in ("memory:", "memory://"):
         return {"PERSISTENCE_MODULE": "eventsourcing.popo"}
     parsed = urlparse(url)
@@ -357,16 +389,23 @@ def infrastructure_env(url: str) -> dict[str, str]:
         dbname = parsed.path.lstrip("/")
         if not dbname:
             raise ValueError(f"postgresql URL {url!r} names no database")
+        try:
+            port = parsed.port or 5432
+        except ValueError:
+            raise ValueError(f"postgresql URL {url!r}: the port is not a number from 1 to 65535") from None
         query = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
         unknown = set(query) - {"host", "schema"}
         if unknown:
             raise ValueError(f"postgresql URL {url!r}: unsupported parameter(s) {', '.join(sorted(unknown))} (host, schema)")
+        schema = query.get("schema", "")
+        if schema and not _SCHEMA_NAME.fullmatch(schema):
+            raise ValueError(f"postgresql URL {url!r}: schema {schema!r} is not a plain name (letters, digits and _, at most 63)")
         return {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
             "POSTGRES_DBNAME": unquote(dbname),
             "POSTGRES_HOST": query.get("host") or parsed.hostname or "127.0.0.1",
-            "POSTGRES_SCHEMA": query.get("schema", ""),
-            "POSTGRES_PORT": str(parsed.port or 5432),
+            "POSTGRES_SCHEMA": schema,
+            "POSTGRES_PORT": str(port),
             "POSTGRES_USER": unquote(parsed.username or "postgres"),
             "POSTGRES_PASSWORD": unquote(parsed.password or ""),
             "POSTGRES_POOL_SIZE": "5",

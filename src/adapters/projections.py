@@ -348,7 +348,9 @@ class PostgresDialect:
     tracking_table_name: str
 
     def _prefix(self) -> str:
-        return f'"{self.datastore.schema}".'
+        from psycopg.sql import Identifier
+
+        return f"{Identifier(self.datastore.schema).as_string()}."
 
     def _tracking_table(self) -> str:
         return self.tracking_table_name

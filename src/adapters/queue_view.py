@@ -368,6 +368,8 @@ class PersistedQueue:
 
 
 def open_queue(store: RecorderEventStore, url: str) -> PersistedQueue:
+    """The queue port on the store's persisted view (one view and pool per store)."""
     from adapters.projections import open_view
 
-    return PersistedQueue(store, open_view(url, QUEUE_PROJECTION))
+    view = store.shared(f"view:{QUEUE_PROJECTION}:{url}", lambda: open_view(url, QUEUE_PROJECTION), lambda v: v.factory.close())
+    return PersistedQueue(store, view)

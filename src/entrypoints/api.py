@@ -1,15 +1,18 @@
 """The HTTP API (FastAPI): single contacts (add, read, edit, withdraw), list uploads and their
 history, and assignment to agents. Puzzel's Dialer API is the model. OpenAPI at /docs.
 
-Every request opens the store named by DIALER_DATABASE_URL (or the URL given to ``create_app``).
+The process opens the store named by DIALER_DATABASE_URL (or the URL given to ``create_app``) once,
+on its first request, and shares it (one connection pool) between requests until it stops.
 Bad input gets a 4xx naming what was wrong: 404 unknown campaign or contact, 409 a command the
 state does not allow (a duplicate key, a contact in a call), 422 an invalid value.
 """
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
-from collections.abc import Iterator
+import threading
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
 from uuid import uuid4
@@ -60,20 +63,46 @@ class AutoAssignment(BaseModel):
     agents: list[str] = Field(min_length=1)
 
 
-def open_store(request: Request) -> Iterator[RecorderEventStore]:
-    s = bootstrap.store(request.app.state.url)
-    try:
-        yield s
-    finally:
-        s.close()
+class SharedStore:
+    """One store (and pool) per process, opened by the first request that needs it."""
+
+    def __init__(self, url: str | None) -> None:
+        self.url = url
+        self._store: RecorderEventStore | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> RecorderEventStore:
+        with self._lock:
+            if self._store is None:
+                self._store = bootstrap.store(self.url)
+            return self._store
+
+    def close(self) -> None:
+        with self._lock:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
 
 
-Store = Annotated[RecorderEventStore, Depends(open_store)]
+def shared_store(request: Request) -> RecorderEventStore:
+    holder: SharedStore = request.app.state.store
+    return holder.get()
+
+
+Store = Annotated[RecorderEventStore, Depends(shared_store)]
 
 
 def create_app(url: str | None = None) -> FastAPI:
-    app = FastAPI(title="dialer-core", version="0.1.0", description=__doc__)
+    holder = SharedStore(url)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        holder.close()
+
+    app = FastAPI(title="dialer-core", version="0.1.0", description=__doc__, lifespan=lifespan)
     app.state.url = url
+    app.state.store = holder
 
     @app.exception_handler(DomainError)
     def domain_error(_: Any, exc: DomainError) -> JSONResponse:

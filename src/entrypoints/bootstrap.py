@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime
 
-from adapters.eventstore import DEFAULT_DATABASE_URL, RecorderEventStore, open_event_store
+from eventsourcing.persistence import PersistenceError
+
+from adapters.eventstore import DEFAULT_DATABASE_URL, RecorderEventStore, open_event_store, redact
 from dialer_domain.queue import QueueView
 from dialer_domain.repository import Repository
 
@@ -21,8 +23,17 @@ def database_url() -> str:
     return os.environ.get("DIALER_DATABASE_URL", DEFAULT_DATABASE_URL)
 
 
+class StoreUnavailable(RuntimeError):
+    """The store could not be opened (unreachable, refused, misconfigured); the message names the
+    store without its password."""
+
+
 def store(url: str | None = None) -> RecorderEventStore:
-    return open_event_store(url or database_url())
+    url = url or database_url()
+    try:
+        return open_event_store(url)
+    except PersistenceError as exc:
+        raise StoreUnavailable(f"cannot open the store {redact(url)}: {str(exc).replace(url, redact(url))}") from None
 
 
 def repository(url: str | None = None) -> tuple[Repository, RecorderEventStore]:

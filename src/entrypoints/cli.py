@@ -47,6 +47,7 @@ from entrypoints import bootstrap
 app = typer.Typer(
     help="Event-sourced outbound dialer core. The store is DIALER_DATABASE_URL (default sqlite:///dialer.db).",
     no_args_is_help=True,
+    pretty_exceptions_show_locals=False,  # a traceback never shows a URL with its password
 )
 campaign_app = typer.Typer(help="Create and run campaigns.", no_args_is_help=True)
 contact_app = typer.Typer(help="Add contacts to a campaign's list.", no_args_is_help=True)
@@ -70,7 +71,10 @@ DAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
 @contextmanager
 def _open(url: str | None = None) -> Iterator[tuple[Repository, RecorderEventStore]]:
     """The store for one command; bad input or a refused command ends it with a clear message."""
-    repo, store = bootstrap.repository(url)
+    try:
+        repo, store = bootstrap.repository(url)
+    except (ValueError, bootstrap.StoreUnavailable) as exc:
+        _fail(str(exc))
     try:
         yield repo, store
     except (DomainError, ValueError, OSError) as exc:
@@ -561,7 +565,7 @@ def lists_import(
         for line, key, why in exc.rejects[:50]:
             console.print(f"  line {line} ({key or 'no key'}): {why}")
         _fail(str(exc))
-    except (DomainError, ValueError, OSError) as exc:
+    except (DomainError, ValueError, OSError, bootstrap.StoreUnavailable) as exc:
         _fail(str(exc))
     console.print(_report_text(report))
     if rej:
@@ -693,7 +697,10 @@ def simulate(
     ) as bar:
         for m in modes:
             task = bar.add_task(f"{m.value:<11} {agents} agents, {hours:g} h", total=1.0)
-            store = bootstrap.store(url)
+            try:
+                store = bootstrap.store(url)
+            except (ValueError, bootstrap.StoreUnavailable) as exc:
+                _fail(str(exc))
             try:
                 cfg = SimulationConfig(
                     mode=m,

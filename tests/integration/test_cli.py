@@ -66,3 +66,22 @@ def test_simulate_then_stats_and_audit_on_the_store_it_leaves(run):
     assert code == 0 and out.count("\n") == 4  # header and three agents
     code, out = run("audit", "campaign", name, "--limit", "5", "--json")
     assert code == 0 and len(json.loads(out)["events"]) == 5
+
+
+@pytest.mark.parametrize(
+    "url, says",
+    [
+        ("postgresql://bob:s3cret@127.0.0.1:99999/db", "the port is not a number"),
+        ("postgresql://bob:s3cret@127.0.0.1:5432/db?schema=a;drop", "is not a plain name"),
+        ("postgresql://bob:s3cret@127.0.0.1:1/db", "cannot open the store postgresql://bob:***@127.0.0.1:1/db"),
+        ("mysql://bob:s3cret@h/db", "unsupported DIALER_DATABASE_URL"),
+    ],
+)
+def test_a_bad_or_unreachable_database_url_is_named_without_its_password(monkeypatch, url, says):
+    monkeypatch.setenv("DIALER_DATABASE_URL", url)
+    monkeypatch.setenv("COLUMNS", "300")
+    for args in (["campaign", "show", "X"], ["stats", "rebuild"]):
+        result = CliRunner().invoke(app, args)
+        text = result.output + (repr(result.exception) if result.exception and not isinstance(result.exception, SystemExit) else "")
+        assert result.exit_code == 2, text
+        assert says in text and "s3cret" not in text
