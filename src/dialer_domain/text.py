@@ -18,8 +18,9 @@ MAX_VARIABLE_NAME = 100
 MAX_VARIABLE_VALUE = 2000
 MAX_NOTE = 2000
 
-#: C0 and C1 control characters (tab and newline included) and the Unicode line and paragraph separators
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+#: C0 and C1 control characters (tab and newline included), the Unicode line and paragraph
+#: separators, and halves of surrogate pairs (which no UTF-8 text can hold)
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 
 
 def check_text(what: str, value: str, max_length: int, *, allow_empty: bool = True) -> None:
@@ -30,7 +31,8 @@ def check_text(what: str, value: str, max_length: int, *, allow_empty: bool = Tr
     m = _CONTROL.search(value)
     if m is not None:
         code = f"U+{ord(m.group()):04X}"
-        raise InvalidValue(f"{what} contains the control character {code} at position {m.start() + 1}; control characters are not allowed")
+        kind = "half of a surrogate pair" if 0xD800 <= ord(m.group()) <= 0xDFFF else "control character"
+        raise InvalidValue(f"{what} contains the {kind} {code} at position {m.start() + 1}; it is not allowed in text")
 
 
 def check_variables(what: str, variables: Mapping[str, str]) -> None:

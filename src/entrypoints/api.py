@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from uuid import uuid4
 
-from fastapi import Depends, FastAPI, File, HTTPException, Query, Request, UploadFile
+from fastapi import Depends, FastAPI, File, Query, Request, UploadFile
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -26,12 +26,13 @@ from adapters.eventstore import RecorderEventStore, make_event_converter
 from adapters.phone import normalise
 from dialer_domain.campaign import Campaign
 from dialer_domain.contact import ContactAttempt
-from dialer_domain.errors import ConcurrencyError, DomainError, InvalidValue, NotAllowed, NotFound
+from dialer_domain.errors import InvalidValue, NotFound
 from dialer_domain.ports import campaign_id_for, contact_id_for
 from dialer_domain.repository import Repository
 from dialer_domain.services import add_contact, assign_contacts
 from dialer_domain.values import ContactData, ImportMode
 from entrypoints import bootstrap
+from entrypoints.api_guards import ERROR_RESPONSES, BodyLimit, install_error_handlers, upload_name
 
 _conv = make_event_converter()
 
@@ -100,14 +101,16 @@ def create_app(url: str | None = None) -> FastAPI:
         yield
         holder.close()
 
-    app = FastAPI(title="dialer-core", version="0.1.0", description=__doc__, lifespan=lifespan)
+    app = FastAPI(title="dialer-core", version="0.1.0", description=__doc__, lifespan=lifespan, responses=ERROR_RESPONSES)
     app.state.url = url
     app.state.store = holder
+    app.add_middleware(BodyLimit)
+    install_error_handlers(app)
 
-    @app.exception_handler(DomainError)
-    def domain_error(_: Any, exc: DomainError) -> JSONResponse:
-        status = 404 if isinstance(exc, NotFound) else 409 if isinstance(exc, NotAllowed | ConcurrencyError) else 422
-        return JSONResponse({"detail": str(exc)}, status_code=status)
+    @app.exception_handler(lists.ImportRejected)
+    def import_rejected(_: Request, exc: lists.ImportRejected) -> JSONResponse:
+        rejects = [{"line": ln, "key": k, "reason": r} for ln, k, r in exc.rejects[:1000]]
+        return JSONResponse({"detail": str(exc), "rejects": rejects}, status_code=422)
 
     def campaign_of(repo: Repository, name: str) -> Campaign:
         try:
@@ -200,26 +203,21 @@ def create_app(url: str | None = None) -> FastAPI:
         repo = Repository(s)
         camp = campaign_of(repo, campaign)
         with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / Path(file.filename or "upload.csv").name
+            path = Path(tmp) / upload_name(file.filename)
             with open(path, "wb") as fh:
                 while block := file.file.read(1 << 20):
                     fh.write(block)
-            try:
-                report, rejects = lists.import_file(
-                    s,
-                    camp.id,
-                    path,
-                    mode=mode,
-                    at=bootstrap.WallClock().now(),
-                    ids=uuid4,
-                    skip_invalid=skip_invalid,
-                    max_withdraw_share=max_withdraw,
-                    force=force,
-                )
-            except lists.ImportRejected as exc:
-                raise HTTPException(
-                    422, {"detail": str(exc), "rejects": [{"line": ln, "key": k, "reason": r} for ln, k, r in exc.rejects[:1000]]}
-                ) from None
+            report, rejects = lists.import_file(
+                s,
+                camp.id,
+                path,
+                mode=mode,
+                at=bootstrap.WallClock().now(),
+                ids=uuid4,
+                skip_invalid=skip_invalid,
+                max_withdraw_share=max_withdraw,
+                force=force,
+            )
         out = {k: v for k, v in report.as_event_fields().items()}
         out["mode"] = report.mode.value
         out["rejects"] = [{"line": ln, "key": k, "reason": r} for ln, k, r in rejects[:1000]]

@@ -186,7 +186,7 @@ def test_the_contact_api(store, url, tmp_path):
     assert client.put("/campaigns/Sales/contacts/k1", json={"name": "x"}).status_code == 409
     csv_bytes = (HEADER + "\n1;Ann;20123456;;3;X\n2;Bo;12;;5;Y\n").encode()
     r = client.post("/campaigns/Sales/imports", files={"file": ("up.csv", csv_bytes, "text/csv")})
-    assert r.status_code == 422 and r.json()["detail"]["rejects"][0]["line"] == 3
+    assert r.status_code == 422 and r.json()["rejects"][0]["line"] == 3 and "1 of 2 rows rejected" in r.json()["detail"]
     r = client.post("/campaigns/Sales/imports?skip_invalid=true&mode=append", files={"file": ("up.csv", csv_bytes, "text/csv")})
     assert r.status_code == 201 and r.json()["added"] == 1 and r.json()["rejected"] == 1
     assert [h["file_name"] for h in client.get("/campaigns/Sales/imports").json()] == ["up.csv"]
@@ -268,3 +268,43 @@ def test_control_characters_are_refused_at_the_edge_and_nothing_reaches_the_stor
     view = projections.open_view(url, "queue")
     projections.rebuild(store, view)
     assert client.post("/campaigns/Sales/agents/a1/obtain").json()["obtained"] == ["k1"]
+
+
+def test_the_api_refuses_bad_input_with_clear_json_errors_and_documents_them(store, url, monkeypatch):
+    from entrypoints import api_guards
+
+    client = TestClient(create_app(url), raise_server_exceptions=False)
+    before = store.max_position()
+    good = (HEADER + "\n1;Ann;20123456;;3;X\n").encode()
+    for name, says in [
+        ("..", "names no file"),
+        (".", "names no file"),
+        ("/", "names no file"),
+        ("a\u0000b.csv", "U+0000"),
+        ("x" * 300, "at most 255"),
+    ]:
+        body = b'--B\r\nContent-Disposition: form-data; name="file"; filename="' + name.encode() + b'"\r\nContent-Type: text/csv\r\n\r\n'
+        multipart = {"content-type": "multipart/form-data; boundary=B"}
+        r = client.post("/campaigns/Sales/imports", content=body + good + b"\r\n--B--\r\n", headers=multipart)
+        assert r.status_code == 422 and says in r.json()["detail"], (name, r.text)
+    headers = {"content-type": "application/json"}
+    r = client.post("/campaigns/Sales/contacts", content=b'{"key": "k", "numbers": ["20123456"], "priority": NaN}', headers=headers)
+    assert r.status_code == 422 and "priority" in r.json()["detail"]
+    r = client.post("/campaigns/Sales/contacts", content=b'{"key": "k", "numbers": ["20123456"], "name": "\\ud800"}', headers=headers)
+    assert r.status_code == 422 and "surrogate" in r.json()["detail"]
+    r = client.post("/campaigns/Sales/contacts", json={"key": "k", "numbers": ["20123456"], "name": "x" * (2 << 20)})
+    assert r.status_code == 413 and "larger than" in r.json()["detail"]
+    monkeypatch.setattr(api_guards, "MAX_UPLOAD_BYTES", 1000)
+    r = client.post("/campaigns/Sales/imports", files={"file": ("big.csv", good * 100, "text/csv")})
+    assert r.status_code == 413
+    assert store.max_position() == before  # nothing of the above was stored
+
+    def broken(*a, **k):
+        raise RuntimeError("a fault of ours, with secret details")
+
+    monkeypatch.setattr(lists, "obtain", broken)
+    r = client.post("/campaigns/Sales/agents/a1/obtain")
+    assert r.status_code == 500 and r.headers["content-type"] == "application/json"
+    assert r.json()["detail"].startswith("internal error ") and "secret" not in r.text
+    documented = client.get("/openapi.json").json()["paths"]["/campaigns/{campaign}/contacts"]["post"]["responses"]
+    assert {"404", "409", "413", "422"} <= set(documented)
