@@ -18,7 +18,6 @@
 from __future__ import annotations
 
 import contextlib
-import csv
 import hashlib
 import json
 import os
@@ -38,6 +37,7 @@ import orjson
 from eventsourcing.persistence import StoredEvent
 
 from adapters.eventstore import CattrsMapper, RecorderEventStore
+from adapters.listfile import ROW_ERROR, Row, read_rows, write_rejects
 from adapters.phone import e164
 from adapters.queue_view import QUEUE_TOPICS, QueueViewMixin, open_queue
 from dialer_domain.campaign import Campaign
@@ -130,7 +130,7 @@ def die_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="dialer-parent-watch", daemon=True).start()
 
 
-def _validate_chunk(args: tuple[ListMapping, str, list[tuple[int, dict[str, str]]], Prepare | None]) -> list[tuple[str, Any]]:
+def _validate_chunk(args: tuple[ListMapping, str, list[tuple[int, Row]], Prepare | None]) -> list[tuple[str, Any]]:
     """A worker's job: check a chunk of rows, then make the accepted rows' events (the two loops
     apart: each runs hot in its own library code, measurably faster than interleaved)."""
     mapping, region, rows, prep = args
@@ -160,10 +160,10 @@ class RowChecker:
         self.required = (mapping.key, *mapping.phones)
         self.taken = {mapping.key, *mapping.phones, *(c for c in (mapping.name, mapping.time_zone, mapping.priority, mapping.agent) if c)}
 
-    def __call__(self, line: int, raw: dict[str, str]) -> ImportRow:
+    def __call__(self, line: int, raw: Row) -> ImportRow:
         mapping = self.mapping
-        if "__error__" in raw:
-            raise InvalidValue(raw["__error__"])
+        if ROW_ERROR in raw:
+            raise InvalidValue(raw[ROW_ERROR])
         missing = [c for c in self.required if c not in raw]
         if missing:
             raise InvalidValue(f"missing column(s) {', '.join(missing)}")
@@ -215,7 +215,7 @@ class RowChecker:
         return ImportRow(line, key, tuple(numbers), data, priority, agent)
 
 
-def validate_row(mapping: ListMapping, region: str, line: int, raw: dict[str, str]) -> ImportRow:
+def validate_row(mapping: ListMapping, region: str, line: int, raw: Row) -> ImportRow:
     """One row checked (see RowChecker)."""
     return RowChecker(mapping, region)(line, raw)
 
@@ -249,30 +249,8 @@ def _row_from_json(text: str) -> ImportRow:
     )
 
 
-def read_rows(path: Path, mapping: ListMapping) -> Iterator[tuple[int, dict[str, str]]]:
-    """(line number, row) from a CSV file; the header is line 1."""
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        reader = csv.DictReader(fh, delimiter=mapping.delimiter, restkey="__extra__")
-        try:
-            if reader.fieldnames is None:
-                raise InvalidValue(f"{path.name} is empty: it has no header line")
-            missing = [c for c in (mapping.key, *mapping.phones) if c not in reader.fieldnames]
-            if missing:
-                raise InvalidValue(f"{path.name}: the header has no column {', '.join(missing)} (it has {', '.join(reader.fieldnames)})")
-            for row in reader:
-                extra = row.pop("__extra__", None)
-                if extra:
-                    yield reader.line_num, {"__error__": f"{len(extra)} more field(s) than the header has"}
-                    continue
-                yield reader.line_num, {k: v for k, v in row.items() if v is not None}
-        except UnicodeDecodeError as exc:
-            raise InvalidValue(f"{path.name} is not UTF-8 (near line {reader.line_num + 1}: {exc.reason})") from None
-        except csv.Error as exc:
-            raise InvalidValue(f"{path.name} line {reader.line_num}: {exc}") from None
-
-
-def _chunks(rows: Iterator[tuple[int, dict[str, str]]]) -> Iterator[list[tuple[int, dict[str, str]]]]:
-    chunk: list[tuple[int, dict[str, str]]] = []
+def _chunks(rows: Iterator[tuple[int, Row]]) -> Iterator[list[tuple[int, Row]]]:
+    chunk: list[tuple[int, Row]] = []
     for r in rows:
         chunk.append(r)
         if len(chunk) >= CHUNK:
@@ -384,6 +362,7 @@ def import_file(
     progress: Callable[[int], None] | None = None,
     max_withdraw_share: float = 0.5,
     force: bool = False,
+    encoding: str = "utf-8",
 ) -> tuple[ImportReport, list[tuple[int, str, str]]]:
     """Check the whole file, then (if it may) apply it, all in one transaction. Returns the report
     and the rejects. A REPLACE that would withdraw more than ``max_withdraw_share`` of the list
@@ -405,7 +384,7 @@ def import_file(
         pool = None
         if (workers or 0) > 1:
             pool = stack.enter_context(ProcessPoolExecutor(max_workers=workers, initializer=die_with_parent, initargs=(os.getpid(),)))
-        jobs = ((mapping, region, chunk, prep) for chunk in _chunks(read_rows(path, mapping)))
+        jobs = ((mapping, region, chunk, prep) for chunk in _chunks(read_rows(path, mapping, encoding)))
         results = _bounded_map(pool, jobs, 2 * (workers or 1)) if pool else map(_validate_chunk, jobs)
         for chunk in results:
             for kind, value in chunk:
@@ -433,10 +412,7 @@ def import_file(
                 rejects,
             )
         if rejects and rejects_path is not None:
-            with open(rejects_path, "w", encoding="utf-8", newline="") as fh:
-                w = csv.writer(fh)
-                w.writerow(["line", "key", "reason"])
-                w.writerows(rejects)
+            write_rejects(rejects_path, rejects)
         index.seen_complete = True  # the checking pass recorded every accepted key, as the writing pass would
         if mode is ImportMode.REPLACE and not force:
             live, gone = index.counts()

@@ -18,6 +18,8 @@ def e164(text: str, region: str) -> str:
         parsed = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:
         raise InvalidValue(f"cannot be read ({exc})") from None
+    if parsed.extension:
+        raise InvalidValue(f"has an extension ({parsed.extension}), which cannot be dialled; give the number without it")
     # a valid number is a possible one: the possibility check only words the rejection
     if not phonenumbers.is_valid_number(parsed):
         if not phonenumbers.is_possible_number(parsed):

@@ -199,6 +199,7 @@ def create_app(url: str | None = None) -> FastAPI:
         skip_invalid: Annotated[bool, Query()] = False,
         max_withdraw: Annotated[float, Query(ge=0.0, le=1.0, description="replace: refuse a file that would withdraw more than this share.")] = 0.5,
         force: Annotated[bool, Query(description="replace: withdraw however much of the list the file leaves out.")] = False,
+        encoding: Annotated[str, Query(max_length=40, description="The file's encoding, e.g. cp1252 for a spreadsheet's export.")] = "utf-8",
     ) -> dict[str, Any]:
         repo = Repository(s)
         camp = campaign_of(repo, campaign)
@@ -217,6 +218,7 @@ def create_app(url: str | None = None) -> FastAPI:
                 skip_invalid=skip_invalid,
                 max_withdraw_share=max_withdraw,
                 force=force,
+                encoding=encoding,
             )
         out = {k: v for k, v in report.as_event_fields().items()}
         out["mode"] = report.mode.value

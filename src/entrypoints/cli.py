@@ -513,6 +513,7 @@ def _import(
     workers: int,
     max_withdraw: float = 0.5,
     force: bool = False,
+    encoding: str = "utf-8",
 ) -> tuple[Any, list[Any]]:
     store = bootstrap.store()
     try:
@@ -531,6 +532,7 @@ def _import(
                 progress=lambda n: bar.update(task, completed=n),
                 max_withdraw_share=max_withdraw,
                 force=force,
+                encoding=encoding,
             )
     finally:
         store.close()
@@ -556,11 +558,12 @@ def lists_import(
         float, typer.Option(min=0.0, max=1.0, help="replace: refuse a file that would withdraw more than this share of the list.")
     ] = 0.5,
     force: Annotated[bool, typer.Option("--force", help="replace: withdraw however much of the list the file leaves out.")] = False,
+    encoding: Annotated[str, typer.Option(help="The file's encoding, e.g. cp1252 for a spreadsheet's export.")] = "utf-8",
 ) -> None:
     """Import a list file, all of it or nothing. By default a file with any rejected row imports
     nothing and says why; a replace that would withdraw more than half the list is refused."""
     try:
-        report, rej = _import(campaign, path, mode, skip_invalid, rejects, workers, max_withdraw, force)
+        report, rej = _import(campaign, path, mode, skip_invalid, rejects, workers, max_withdraw, force, encoding)
     except lists.ImportRejected as exc:
         for line, key, why in exc.rejects[:50]:
             console.print(f"  line {line} ({key or 'no key'}): {why}")
