@@ -695,9 +695,14 @@ class Dialler:
                 if call.waiting:
                     self._abandon(call, "contact hung up before an agent was free", now, hang_up=False)
                 else:
-                    if not call.connected and call.answered_at is None and outcome is not CallOutcome.CANCELLED:
-                        self._estimator(call.campaign_id).record_dial_outcome(False, (now - call.dialled_at).total_seconds())
-                    self._finish_call(call, outcome, reason or outcome.value, now)
+                    ended, why = outcome, reason or outcome.value
+                    if not call.connected and call.answered_at is None:
+                        if outcome in (CallOutcome.COMPLETED, CallOutcome.ANSWERED_HUMAN, CallOutcome.RINGING):
+                            # never dropped: an end the contact's state cannot take is kept as a failed call, with what was reported
+                            ended, why = CallOutcome.FAILED, f"the network reported {outcome.value} before any answer"
+                        if outcome is not CallOutcome.CANCELLED:
+                            self._estimator(call.campaign_id).record_dial_outcome(False, (now - call.dialled_at).total_seconds())
+                    self._finish_call(call, ended, why, now)
             self._pace_all(now)
 
         self._in_step(step)
