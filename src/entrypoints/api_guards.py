@@ -114,7 +114,10 @@ def upload_name(name: str | None) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     def domain_error(_: Request, exc: DomainError) -> JSONResponse:
-        status = 404 if isinstance(exc, NotFound) else 409 if isinstance(exc, NotAllowed | ConcurrencyError) else 422
+        if isinstance(exc, ConcurrencyError):
+            detail = "another writer changed this at the same moment; nothing of this request was stored: read it again and retry"
+            return JSONResponse({"detail": detail}, status_code=409)
+        status = 404 if isinstance(exc, NotFound) else 409 if isinstance(exc, NotAllowed) else 422
         return JSONResponse({"detail": str(exc)}, status_code=status)
 
     @app.exception_handler(RequestValidationError)

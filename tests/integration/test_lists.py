@@ -308,3 +308,20 @@ def test_the_api_refuses_bad_input_with_clear_json_errors_and_documents_them(sto
     assert r.json()["detail"].startswith("internal error ") and "secret" not in r.text
     documented = client.get("/openapi.json").json()["paths"]["/campaigns/{campaign}/contacts"]["post"]["responses"]
     assert {"404", "409", "413", "422"} <= set(documented)
+
+
+def test_an_api_edit_on_stale_state_gets_a_clear_409_and_stores_nothing(store, url, monkeypatch):
+    from dialer_domain.errors import ConcurrencyError
+
+    client = TestClient(create_app(url))
+    assert client.post("/campaigns/Sales/contacts", json={"key": "k1", "numbers": ["20123456"], "name": "Ann"}).status_code == 201
+    real_save = Repository.save
+
+    def someone_else_first(self, *aggregates):
+        raise ConcurrencyError("another writer appended first; none of these were stored: x v2")
+
+    monkeypatch.setattr(Repository, "save", someone_else_first)
+    r = client.put("/campaigns/Sales/contacts/k1", json={"name": "Ann B"})
+    assert r.status_code == 409 and "read it again and retry" in r.json()["detail"]
+    monkeypatch.setattr(Repository, "save", real_save)
+    assert client.get("/campaigns/Sales/contacts/k1").json()["name"] == "Ann"
