@@ -80,7 +80,8 @@ def test_simulate_then_stats_and_audit_on_the_store_it_leaves(run):
 def test_a_bad_or_unreachable_database_url_is_named_without_its_password(monkeypatch, url, says):
     monkeypatch.setenv("DIALER_DATABASE_URL", url)
     monkeypatch.setenv("COLUMNS", "300")
-    for args in (["campaign", "show", "X"], ["stats", "rebuild"]):
+    commands = (["campaign", "show", "X"], ["stats", "rebuild"])
+    for args in commands[:1] if ":1/" in url else commands:  # an unreachable server takes the connect timeout once
         result = CliRunner().invoke(app, args)
         text = result.output + (repr(result.exception) if result.exception and not isinstance(result.exception, SystemExit) else "")
         assert result.exit_code == 2, text
