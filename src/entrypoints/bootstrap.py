@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from eventsourcing.persistence import PersistenceError
-
-from adapters.eventstore import DEFAULT_DATABASE_URL, RecorderEventStore, open_event_store, redact
-from dialer_domain.queue import QueueView
-from dialer_domain.repository import Repository
+if TYPE_CHECKING:  # imported when used: `dialer --help` starts without the store's libraries
+    from adapters.eventstore import RecorderEventStore
+    from dialer_domain.queue import QueueView
+    from dialer_domain.repository import Repository
 
 
 class WallClock:
@@ -20,6 +20,8 @@ class WallClock:
 
 
 def database_url() -> str:
+    from adapters.eventstore import DEFAULT_DATABASE_URL
+
     return os.environ.get("DIALER_DATABASE_URL", DEFAULT_DATABASE_URL)
 
 
@@ -29,6 +31,10 @@ class StoreUnavailable(RuntimeError):
 
 
 def store(url: str | None = None) -> RecorderEventStore:
+    from eventsourcing.persistence import PersistenceError
+
+    from adapters.eventstore import open_event_store, redact
+
     url = url or database_url()
     try:
         return open_event_store(url)
@@ -37,6 +43,8 @@ def store(url: str | None = None) -> RecorderEventStore:
 
 
 def repository(url: str | None = None) -> tuple[Repository, RecorderEventStore]:
+    from dialer_domain.repository import Repository
+
     s = store(url)
     return Repository(s), s
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterator
@@ -10,7 +11,7 @@ from datetime import datetime, time
 from enum import StrEnum
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from uuid import UUID, uuid4
 
 import attrs
@@ -19,18 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from adapters import audit, lists, projections
-from adapters.audit import AuditTrail
-from adapters.engine_lock import EngineAlreadyRunning, engine_lock
-from adapters.eventstore import RecorderEventStore, make_event_converter
-from adapters.phone import normalise
-from adapters.simulation import SimulationConfig, WorldParams, run_simulation
-from adapters.statistics import AgentFigures, CampaignFigures
-from dialer_domain.campaign import Campaign
 from dialer_domain.errors import DomainError
-from dialer_domain.ports import campaign_id_for, contact_id_for
-from dialer_domain.repository import Repository
-from dialer_domain.services import CampaignSpec, add_contact, assign_contacts, campaign_named, create_campaign, set_campaign_status
 from dialer_domain.values import (
     CampaignSettings,
     CampaignStatus,
@@ -43,6 +33,13 @@ from dialer_domain.values import (
     Period,
 )
 from entrypoints import bootstrap
+
+if TYPE_CHECKING:
+    from adapters.audit import AuditTrail
+    from adapters.eventstore import RecorderEventStore
+    from adapters.statistics import AgentFigures, CampaignFigures
+    from dialer_domain.campaign import Campaign
+    from dialer_domain.repository import Repository
 
 app = typer.Typer(
     help="Event-sourced outbound dialer core. The store is DIALER_DATABASE_URL (default sqlite:///dialer.db).",
@@ -63,7 +60,13 @@ stats_app = typer.Typer(help="Statistics by campaign, hour and agent (R19), kept
 app.add_typer(stats_app, name="stats")
 console = Console()
 err_console = Console(stderr=True)  # progress and status: never mixed into a command's output
-_conv = make_event_converter()
+
+
+@functools.cache
+def _converter() -> Any:
+    from adapters.eventstore import make_event_converter
+
+    return make_event_converter()
 
 DAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
 
@@ -139,6 +142,7 @@ def campaign_create(
     caller_name: Annotated[str, typer.Option(help="Caller ID name.")] = "",
 ) -> None:
     """Create a campaign (Disabled until you enable it)."""
+    from dialer_domain.services import CampaignSpec, create_campaign
     with _open() as (repo, _store):
         settings = CampaignSettings(
             skill=skill or name,
@@ -164,6 +168,7 @@ def campaign_create(
 @campaign_app.command("status")
 def campaign_status(name: str, status: CampaignStatus, by: str = "cli") -> None:
     """Enable, disable or set a campaign to Automatic (follow its hours)."""
+    from dialer_domain.services import campaign_named, set_campaign_status
     with _open() as (repo, _store):
         c = set_campaign_status(repo, campaign_named(repo, name).id, status, by=by, at=bootstrap.WallClock().now())
     console.print(f"campaign {c.name} is {c.status.value}")
@@ -172,9 +177,10 @@ def campaign_status(name: str, status: CampaignStatus, by: str = "cli") -> None:
 @campaign_app.command("show")
 def campaign_show(name: str) -> None:
     """Show a campaign's configuration as its events left it."""
+    from dialer_domain.services import campaign_named
     with _open() as (repo, _store):
         c = campaign_named(repo, name)
-    console.print_json(json.dumps(_conv.unstructure(_campaign_view(c)), default=str))
+    console.print_json(json.dumps(_converter().unstructure(_campaign_view(c)), default=str))
 
 
 def _campaign_view(c: Campaign) -> dict[str, Any]:
@@ -186,8 +192,8 @@ def _campaign_view(c: Campaign) -> dict[str, Any]:
         "priority": c.priority,
         "dial_mode": c.dial_mode.value,
         "status": c.status.value,
-        "settings": _conv.unstructure(c.settings),
-        "hours": _conv.unstructure(c.hours),
+        "settings": _converter().unstructure(c.settings),
+        "hours": _converter().unstructure(c.hours),
         "version": c.version,
     }
 
@@ -204,6 +210,9 @@ def contact_add(
     var: Annotated[list[str] | None, typer.Option(help="Free variable key=value (R9); repeatable.")] = None,
 ) -> None:
     """Add one contact to a campaign's list."""
+    from adapters.phone import normalise
+    from dialer_domain.ports import campaign_id_for
+    from dialer_domain.services import add_contact
     with _open() as (repo, _store):
         numbers = tuple(normalise(n, region) for n in number)
         variables = {}
@@ -286,6 +295,7 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 @audit_app.command("contact")
 def audit_contact(ref: Annotated[str, typer.Argument(help="CAMPAIGN/KEY or the contact's id.")], as_of: AsOf = None, as_json: AsJson = False) -> None:
     """Every event of one contact in order, with the pacing decision behind each dial."""
+    from adapters import audit
     with _open() as (_, store):
         if "/" in ref:
             campaign, _, key = ref.partition("/")
@@ -303,6 +313,7 @@ def audit_campaign(
     limit: Annotated[int, typer.Option(help="At most this many events (0: all).")] = 0,
 ) -> None:
     """The campaign's events, its pacing decisions and its contacts' events, in log order."""
+    from adapters import audit
     with _open() as (_, store):
         trail = audit.campaign_trail(store, name, as_of=_as_of(as_of))
     _print_trail(trail, as_json, limit)
@@ -311,6 +322,7 @@ def audit_campaign(
 @audit_app.command("agent")
 def audit_agent(agent_id: str, as_of: AsOf = None, as_json: AsJson = False) -> None:
     """Every session of one agent: logins, offers, calls, wrap-ups, pauses."""
+    from adapters import audit
     with _open() as (_, store):
         trail = audit.agent_trail(store, agent_id, as_of=_as_of(as_of))
     _print_trail(trail, as_json)
@@ -339,6 +351,9 @@ def stats_show(
     fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
 ) -> None:
     """Show a campaign's figures for one day (the view is brought up to date first)."""
+    from adapters import projections
+    from adapters.statistics import CampaignFigures
+    from dialer_domain.ports import campaign_id_for
     url = bootstrap.database_url()
     with _open(url) as (_, store):
         datetime.fromisoformat(day)
@@ -427,6 +442,7 @@ def stats_rebuild(
 ) -> None:
     """Regenerate a view (the statistics or the engine's queue) from position 0 beside the live
     one, then switch (safe while the engine writes)."""
+    from adapters import projections
     url = bootstrap.database_url()
     with _open(url) as (_, store):
         view = projections.open_view(url, projection.value)
@@ -445,6 +461,7 @@ def stats_follow(
     catching up every half second); Ctrl-C stops. Prints what it folded and how far behind the log
     it is. The queue view is also kept current by the engine itself; a follower lets the engine
     start with it current after a large import."""
+    from adapters import projections
 
     def report(now: int, total: int, lag: int) -> None:
         err_console.print(f"folded {now} events ({total} since start); {lag} behind the log")
@@ -471,6 +488,7 @@ def lists_mapping(
     region: Annotated[str | None, typer.Option(help="Default region for numbers without +country (e.g. DK, SE).")] = None,
 ) -> None:
     """Set how the campaign's list files map to contacts."""
+    from dialer_domain.services import campaign_named
     with _open() as (repo, _store):
         commons = {}
         for item in common or []:
@@ -515,6 +533,8 @@ def _import(
     force: bool = False,
     encoding: str = "utf-8",
 ) -> tuple[Any, list[Any]]:
+    from adapters import lists
+    from dialer_domain.ports import campaign_id_for
     store = bootstrap.store()
     try:
         with Progress(TextColumn(f"importing {path.name}"), TextColumn("{task.completed} rows"), TimeElapsedColumn(), console=err_console) as bar:
@@ -562,6 +582,7 @@ def lists_import(
 ) -> None:
     """Import a list file, all of it or nothing. By default a file with any rejected row imports
     nothing and says why; a replace that would withdraw more than half the list is refused."""
+    from adapters import lists
     try:
         report, rej = _import(campaign, path, mode, skip_invalid, rejects, workers, max_withdraw, force, encoding)
     except lists.ImportRejected as exc:
@@ -578,6 +599,7 @@ def lists_import(
 @lists_app.command("history")
 def lists_history(campaign: str, as_json: AsJson = False) -> None:
     """The campaign's import history: when, file and hash, mode, rows accepted, rejected, duplicates."""
+    from dialer_domain.services import campaign_named
     with _open() as (repo, _store):
         c = campaign_named(repo, campaign)
     rows = [
@@ -612,6 +634,8 @@ def lists_watch(
     processed/ or failed/ with its report."""
     import time as _time
 
+    from adapters import lists
+
     if not folder.is_dir():
         _fail(f"{folder} is not a folder")
     while True:
@@ -625,6 +649,8 @@ def lists_watch(
 @assign_app.command("obtain")
 def assign_obtain(campaign: str, agent: str) -> None:
     """An agent obtains unassigned contacts ("max per click", refused at "max held")."""
+    from adapters import lists
+    from dialer_domain.ports import campaign_id_for
     with _open() as (repo, store):
         got = lists.obtain(store, repo, campaign_id_for(campaign), agent, at=bootstrap.WallClock().now())
     console.print(f"agent {agent} obtained {len(got)} contact(s)")
@@ -633,6 +659,8 @@ def assign_obtain(campaign: str, agent: str) -> None:
 @assign_app.command("manual")
 def assign_manual(campaign: str, agent: str, key: Annotated[list[str], typer.Option(help="Contact key; repeatable.")]) -> None:
     """Assign contacts to an agent by hand."""
+    from dialer_domain.ports import campaign_id_for, contact_id_for
+    from dialer_domain.services import assign_contacts
     with _open() as (repo, _store):
         cid = campaign_id_for(campaign)
         n = assign_contacts(repo, [contact_id_for(cid, k) for k in key], agent, by="cli", at=bootstrap.WallClock().now())
@@ -642,6 +670,8 @@ def assign_manual(campaign: str, agent: str, key: Annotated[list[str], typer.Opt
 @assign_app.command("auto")
 def assign_auto(campaign: str, agent: Annotated[list[str], typer.Option(help="Agent; repeat for each of the campaign's agents.")]) -> None:
     """Deal the unassigned contacts evenly across the agents."""
+    from adapters import lists
+    from dialer_domain.ports import campaign_id_for
     with _open() as (repo, store):
         counts = lists.assign_all_evenly(store, repo, campaign_id_for(campaign), agent, at=bootstrap.WallClock().now())
     console.print(", ".join(f"{a}: {n}" for a, n in counts.items()))
@@ -675,6 +705,8 @@ def simulate(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Run a simulated campaign day through the real engine and store, then print the report."""
+    from adapters.engine_lock import EngineAlreadyRunning, engine_lock
+    from adapters.simulation import SimulationConfig, WorldParams, run_simulation
     try:
         world = WorldParams(
             p_human=p_human,

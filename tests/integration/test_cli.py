@@ -86,3 +86,14 @@ def test_a_bad_or_unreachable_database_url_is_named_without_its_password(monkeyp
         text = result.output + (repr(result.exception) if result.exception and not isinstance(result.exception, SystemExit) else "")
         assert result.exit_code == 2, text
         assert says in text and "s3cret" not in text
+
+
+def test_the_cli_starts_without_the_store_and_simulation_libraries():
+    """`dialer --help` must start fast (issue: 5 s): a command imports what it needs when it runs."""
+    import subprocess
+    import sys
+
+    heavy = "('psycopg', 'eventsourcing', 'simpy', 'phonenumbers', 'cattrs', 'fastapi')"
+    code = f"import sys, entrypoints.cli; print(sorted(m for m in {heavy} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[]"
