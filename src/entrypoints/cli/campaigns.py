@@ -1,0 +1,136 @@
+"""`dialer campaign` and `dialer contact`: create and run campaigns, add contacts."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from dialer_domain.values import (
+    CampaignSettings,
+    CampaignStatus,
+    ContactData,
+    DialMode,
+)
+from entrypoints import bootstrap
+from entrypoints.cli.common import _converter, _open, campaign_app, console, contact_app, parse_hours
+
+if TYPE_CHECKING:
+    from dialer_domain.campaign import Campaign
+
+
+@campaign_app.command("create")
+def campaign_create(
+    name: str,
+    manager: Annotated[str, typer.Option(help="Who manages the campaign.")],
+    mode: Annotated[DialMode, typer.Option(help="Dial mode.")] = DialMode.PROGRESSIVE,
+    skill: Annotated[str | None, typer.Option(help="Skill agents need (default: the campaign name).")] = None,
+    priority: Annotated[int, typer.Option(help="1..10, 10 highest (R1).")] = 5,
+    description: str = "",
+    hours: Annotated[str | None, typer.Option(help="Opening hours, e.g. 'mon-fri=09:00-12:00,13:00-17:00'.")] = None,
+    exception: Annotated[list[str] | None, typer.Option(help="Dated exception: 2026-12-24=closed or 2026-12-27=10:00-14:00.")] = None,
+    tz: Annotated[str, typer.Option(help="Time zone of the hours.")] = "Europe/Copenhagen",
+    max_ring: Annotated[int, typer.Option(help="Max ring seconds.")] = 25,
+    attempts: Annotated[int, typer.Option(help="Attempts per number.")] = 3,
+    max_attempts: Annotated[int, typer.Option(help="Attempts per contact (R14).")] = 6,
+    redial_delay: Annotated[int, typer.Option(help="Minimum seconds before redialling a number.")] = 3600,
+    wrapup: Annotated[int, typer.Option(help="Wrap-up seconds.")] = 15,
+    caller_id: Annotated[str, typer.Option(help="Caller ID number (E.164).")] = "",
+    caller_name: Annotated[str, typer.Option(help="Caller ID name.")] = "",
+) -> None:
+    """Create a campaign (Disabled until you enable it)."""
+    from dialer_domain.services import CampaignSpec, create_campaign
+
+    with _open() as (repo, _store):
+        settings = CampaignSettings(
+            skill=skill or name,
+            max_ring_seconds=max_ring,
+            attempts_per_number=attempts,
+            max_attempts_per_contact=max_attempts,
+            min_redial_seconds=redial_delay,
+            wrapup_seconds=wrapup,
+            caller_id_number=caller_id,
+            caller_id_name=caller_name,
+        )
+        opening = parse_hours(hours, tz, exception) if hours else None
+        c = create_campaign(
+            repo,
+            CampaignSpec(name=name, description=description, manager=manager, priority=priority, dial_mode=mode),
+            settings=settings,
+            hours=opening,
+            at=bootstrap.WallClock().now(),
+        )
+    console.print(f"created campaign [bold]{c.name}[/bold] ({c.id}), {c.dial_mode.value}, priority {c.priority}, disabled")
+
+
+@campaign_app.command("status")
+def campaign_status(name: str, status: CampaignStatus, by: str = "cli") -> None:
+    """Enable, disable or set a campaign to Automatic (follow its hours)."""
+    from dialer_domain.services import campaign_named, set_campaign_status
+
+    with _open() as (repo, _store):
+        c = set_campaign_status(repo, campaign_named(repo, name).id, status, by=by, at=bootstrap.WallClock().now())
+    console.print(f"campaign {c.name} is {c.status.value}")
+
+
+@campaign_app.command("show")
+def campaign_show(name: str) -> None:
+    """Show a campaign's configuration as its events left it."""
+    from dialer_domain.services import campaign_named
+
+    with _open() as (repo, _store):
+        c = campaign_named(repo, name)
+    console.print_json(json.dumps(_converter().unstructure(_campaign_view(c)), default=str))
+
+
+def _campaign_view(c: Campaign) -> dict[str, Any]:
+    return {
+        "id": str(c.id),
+        "name": c.name,
+        "description": c.description,
+        "manager": c.manager,
+        "priority": c.priority,
+        "dial_mode": c.dial_mode.value,
+        "status": c.status.value,
+        "settings": _converter().unstructure(c.settings),
+        "hours": _converter().unstructure(c.hours),
+        "version": c.version,
+    }
+
+
+@contact_app.command("add")
+def contact_add(
+    campaign: str,
+    key: str,
+    number: Annotated[list[str], typer.Option(help="Phone number; repeat for several, in dialling order (R8).")],
+    name: str = "",
+    region: Annotated[str, typer.Option(help="Default region for numbers without +country.")] = "DK",
+    priority: int = 5,
+    agent: Annotated[str | None, typer.Option(help="Assign to this agent (R13).")] = None,
+    var: Annotated[list[str] | None, typer.Option(help="Free variable key=value (R9); repeatable.")] = None,
+) -> None:
+    """Add one contact to a campaign's list."""
+    from adapters.phone import normalise
+    from dialer_domain.ports import campaign_id_for
+    from dialer_domain.services import add_contact
+
+    with _open() as (repo, _store):
+        numbers = tuple(normalise(n, region) for n in number)
+        variables = {}
+        for v in var or []:
+            k, sep, val = v.partition("=")
+            if not sep or not k:
+                raise ValueError(f"variable {v!r} is not key=value")
+            variables[k] = val
+        c = add_contact(
+            repo,
+            campaign_id_for(campaign),
+            key=key,
+            numbers=numbers,
+            data=ContactData(name=name, variables=variables),
+            priority=priority,
+            assigned_agent=agent,
+            at=bootstrap.WallClock().now(),
+        )
+    console.print(f"added contact {c.key} ({c.id}) with {len(c.numbers)} number(s): {', '.join(n.e164 for n in c.numbers)}")
