@@ -35,6 +35,7 @@ from dialer_domain.events import (
     DispositionRecorded,
     DomainEvent,
 )
+from dialer_domain.schedule import zone
 from dialer_domain.text import MAX_NAME, check_agent_id, check_contact_key, check_text, check_variables
 from dialer_domain.values import CallOutcome, CampaignSettings, ContactData, ContactState, DialMode, PhoneNumber
 
@@ -483,6 +484,7 @@ def check_contact_data(key: str, data: ContactData) -> None:
     check_text(f"contact {key[:40]!r} name", data.name, MAX_NAME)
     if data.time_zone is not None:
         check_text(f"contact {key[:40]!r} time zone", data.time_zone, MAX_NAME)
+        zone(data.time_zone)
     check_variables(f"contact {key[:40]!r} field", data.fields)
     check_variables(f"contact {key[:40]!r} variable", data.variables)
 

@@ -112,6 +112,15 @@ def add_contact(
     assigned_agent: str | None = None,
     at: datetime,
 ) -> ContactAttempt:
+    """One new contact; a withdrawn contact's key starts a new life of that contact (its history
+    is kept and its attempts start again)."""
+    existing = repo.find(ContactAttempt, contact_id_for(campaign_id, key))
+    if existing is not None and existing.state is ContactState.WITHDRAWN:
+        existing.reinstate(numbers=numbers, data=data, priority=priority, source="api", at=at)
+        if assigned_agent is not None:
+            existing.assign(assigned_agent, by="api", at=at)
+        repo.save(existing)
+        return existing
     add_contacts(repo, campaign_id, [(key, numbers, data, priority, assigned_agent)], source="api", at=at)
     return repo.get(ContactAttempt, contact_id_for(campaign_id, key))
 

@@ -19,6 +19,7 @@ from uuid import uuid4
 
 from fastapi import Depends, FastAPI, File, Query, Request, UploadFile
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field
 
 from adapters import lists
@@ -101,7 +102,8 @@ def create_app(url: str | None = None) -> FastAPI:
         yield
         holder.close()
 
-    app = FastAPI(title="dialer-core", version="0.1.0", description=__doc__, lifespan=lifespan, responses=ERROR_RESPONSES)
+    # the /docs page's scripts and styles are served by the app itself (fastapi-offline), not a CDN
+    app = FastAPIOffline(title="dialer-core", version="0.1.0", description=__doc__, lifespan=lifespan, responses=ERROR_RESPONSES)
     app.state.url = url
     app.state.store = holder
     app.add_middleware(BodyLimit)
@@ -158,12 +160,12 @@ def create_app(url: str | None = None) -> FastAPI:
         )
         return view(c)
 
-    @app.get("/campaigns/{campaign}/contacts/{key}")
+    @app.get("/campaigns/{campaign}/contacts/{key:path}")
     def read(campaign: str, key: str, s: Store) -> dict[str, Any]:
         repo = Repository(s)
         return view(contact_of(repo, campaign_of(repo, campaign), key))
 
-    @app.put("/campaigns/{campaign}/contacts/{key}")
+    @app.put("/campaigns/{campaign}/contacts/{key:path}")
     def edit(campaign: str, key: str, body: ContactEdit, s: Store) -> dict[str, Any]:
         repo = Repository(s)
         camp = campaign_of(repo, campaign)
@@ -181,7 +183,7 @@ def create_app(url: str | None = None) -> FastAPI:
         repo.save(c)
         return view(c)
 
-    @app.delete("/campaigns/{campaign}/contacts/{key}")
+    @app.delete("/campaigns/{campaign}/contacts/{key:path}")
     def withdraw(campaign: str, key: str, s: Store) -> dict[str, Any]:
         """Withdraw the contact: it is never dialled again, and its history is kept."""
         repo = Repository(s)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from uuid import uuid4
 
@@ -325,3 +326,23 @@ def test_an_api_edit_on_stale_state_gets_a_clear_409_and_stores_nothing(store, u
     assert r.status_code == 409 and "read it again and retry" in r.json()["detail"]
     monkeypatch.setattr(Repository, "save", real_save)
     assert client.get("/campaigns/Sales/contacts/k1").json()["name"] == "Ann"
+
+
+def test_the_api_limits_text_checks_zones_takes_any_key_re_adds_withdrawn_ones_and_serves_docs_offline(store, url):
+    client = TestClient(create_app(url))
+    r = client.post("/campaigns/Sales/contacts", json={"key": "k1", "numbers": ["20123456"], "name": "x" * 300})
+    assert r.status_code == 422 and "at most 200" in r.json()["detail"]
+    r = client.post("/campaigns/Sales/contacts", json={"key": "k1", "numbers": ["20123456"], "time_zone": "Mars/Olympus"})
+    assert r.status_code == 422 and "unknown time zone 'Mars/Olympus'" in r.json()["detail"]
+    assert client.post("/campaigns/Sales/contacts", json={"key": "A/1", "numbers": ["20123456"], "name": "Ann"}).status_code == 201
+    assert client.get("/campaigns/Sales/contacts/A/1").json()["name"] == "Ann"
+    assert client.put("/campaigns/Sales/contacts/A/1", json={"name": "Ann B"}).json()["name"] == "Ann B"
+    assert client.delete("/campaigns/Sales/contacts/A/1").json()["state"] == "withdrawn"
+    again = client.post("/campaigns/Sales/contacts", json={"key": "A/1", "numbers": ["31234567"], "name": "Ann again"})
+    assert again.status_code == 201 and again.json()["state"] == "new" and again.json()["numbers"] == ["+4531234567"]
+    history = store.load(contact_id_for(campaign_id_for("Sales"), "A/1"))
+    assert [e.NAME for e in history] == ["ContactImported", "ContactUpdated", "ContactWithdrawn", "ContactReinstated"]
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "cdn.jsdelivr" not in docs.text and "unpkg" not in docs.text
+    assets = re.findall(r'(?:src|href)="(/[^"]+\.(?:js|css))"', docs.text)
+    assert assets and all(client.get(a).status_code == 200 for a in assets)
