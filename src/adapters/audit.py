@@ -17,7 +17,7 @@ from dialer_domain.agent import AgentSession
 from dialer_domain.campaign import Campaign
 from dialer_domain.contact import ContactAttempt
 from dialer_domain.errors import NotFound
-from dialer_domain.events import AgentLoggedIn, ContactImported, DialAttempted, DomainEvent, PacingDecided
+from dialer_domain.events import AgentLoggedIn, ContactAssigned, ContactImported, DialAttempted, DomainEvent, PacingDecided
 from dialer_domain.ports import EventStore, campaign_id_for, contact_id_for, pacing_log_id_for
 from dialer_domain.repository import iter_log
 
@@ -83,7 +83,7 @@ def _state(obj: Any) -> dict[str, Any]:
 def contact_trail(store: EventStore, contact_id: UUID, *, as_of: datetime | None = None) -> AuditTrail:
     events = [e for e in store.load(contact_id) if as_of is None or e.timestamp <= as_of]
     if not events:
-        raise NotFound(f"no contact {contact_id}" + (f" before {as_of.isoformat()}" if as_of else ""))
+        raise NotFound(f"no contact with id {contact_id}" + (f" before {as_of.isoformat()}" if as_of else ""))
     dials = [e for e in events if isinstance(e, DialAttempted)]
     decisions = _decisions(store, dials)
     merged: list[DomainEvent] = sorted([*events, *decisions.values()], key=lambda e: (e.timestamp, not isinstance(e, PacingDecided)))
@@ -92,11 +92,18 @@ def contact_trail(store: EventStore, contact_id: UUID, *, as_of: datetime | None
 
 
 def contact_trail_by_key(store: EventStore, campaign: str, key: str, *, as_of: datetime | None = None) -> AuditTrail:
-    return contact_trail(store, contact_id_for(campaign_id_for(campaign), key), as_of=as_of)
+    cid = campaign_id_for(campaign)
+    if not store.load(cid, up_to_version=1):
+        raise NotFound(f"no campaign named {campaign!r}")
+    try:
+        return contact_trail(store, contact_id_for(cid, key), as_of=as_of)
+    except NotFound:
+        raise NotFound(f"campaign {campaign!r} has no contact {key!r}" + (f" before {as_of.isoformat()}" if as_of else "")) from None
 
 
-def campaign_trail(store: EventStore, name: str, *, as_of: datetime | None = None, with_contacts: bool = True) -> AuditTrail:
-    """The campaign's own events, its pacing decisions and (by default) its contacts' events."""
+def campaign_trail(store: EventStore, name: str, *, as_of: datetime | None = None, with_contacts: bool = True, limit: int = 0) -> AuditTrail:
+    """The campaign's own events, its pacing decisions and (by default) its contacts' events; with
+    ``limit``, the first that many, read no further than needed."""
     cid = campaign_id_for(name)
     own = [e for e in store.load(cid) if as_of is None or e.timestamp <= as_of]
     if not own:
@@ -115,17 +122,29 @@ def campaign_trail(store: EventStore, name: str, *, as_of: datetime | None = Non
             out.append(e)
         elif e.originator_id == cid or (with_contacts and e.originator_id in contacts):
             out.append(e)
+        if limit and len(out) >= limit:
+            break
     state = Campaign.replay(cid, own)
     return AuditTrail(f"campaign {name}", tuple(_entry(e, decisions) for e in out), _state(state))
 
 
 def agent_trail(store: EventStore, agent_id: str, *, as_of: datetime | None = None) -> AuditTrail:
-    """Every session of one agent, in log order; state of the latest session."""
+    """Every session of one agent and every contact assigned to (or taken from) them, in time
+    order; the state of the latest session (none for an agent who never logged in)."""
     sessions: list[UUID] = []
-    for r in iter_log(store):
-        if isinstance(r.event, AgentLoggedIn) and r.event.agent_id == agent_id and r.event.originator_id not in sessions:
-            sessions.append(r.event.originator_id)
     events: list[DomainEvent] = []
+    for r in iter_log(store, topics=(AgentLoggedIn.NAME, ContactAssigned.NAME, ContactImported.NAME)):
+        e = r.event
+        if isinstance(e, AgentLoggedIn):
+            if e.agent_id == agent_id and e.originator_id not in sessions:
+                sessions.append(e.originator_id)
+        elif as_of is not None and e.timestamp > as_of:
+            continue
+        elif isinstance(e, ContactImported):
+            if e.assigned_agent == agent_id:
+                events.append(e)
+        elif isinstance(e, ContactAssigned) and (e.agent_id == agent_id or _previous_holder(store, e) == agent_id):
+            events.append(e)
     last: list[DomainEvent] = []
     for sid in sessions:
         evs = [e for e in store.load(sid) if as_of is None or e.timestamp <= as_of]
@@ -133,7 +152,15 @@ def agent_trail(store: EventStore, agent_id: str, *, as_of: datetime | None = No
         if evs:
             last = evs
     if not events:
-        raise NotFound(f"no agent {agent_id!r}" + (f" before {as_of.isoformat()}" if as_of else ""))
+        raise NotFound(f"no agent {agent_id!r}: never logged in and never assigned a contact" + (f" before {as_of.isoformat()}" if as_of else ""))
     events.sort(key=lambda e: e.timestamp)
-    state = AgentSession.replay(last[0].originator_id, last)
-    return AuditTrail(f"agent {agent_id}", tuple(_entry(e, {}) for e in events), _state(state))
+    state = _state(AgentSession.replay(last[0].originator_id, last)) if last else {"agent_id": agent_id, "state": "never logged in"}
+    return AuditTrail(f"agent {agent_id}", tuple(_entry(e, {}) for e in events), state)
+
+
+def _previous_holder(store: EventStore, e: ContactAssigned) -> str | None:
+    """Who held the contact before this assignment (an unassignment names no agent)."""
+    if e.agent_id is not None or e.originator_version == 1:
+        return None
+    before = ContactAttempt.replay(e.originator_id, store.load(e.originator_id, up_to_version=e.originator_version - 1))
+    return before.assigned_agent

@@ -56,12 +56,15 @@ CHUNK = 2000
 
 
 class ImportRejected(DomainError):
-    """The file had rejected rows and nothing was imported (see ``rejects``)."""
+    """The file was refused whole and nothing was imported: ``code`` says why (rejected_rows,
+    would_withdraw_too_much), ``summary`` in a line, ``rejects`` row by row."""
 
-    def __init__(self, message: str, report: ImportReport, rejects: list[tuple[int, str, str]]) -> None:
+    def __init__(self, message: str, report: ImportReport, rejects: list[tuple[int, str, str]], *, code: str, summary: str) -> None:
         super().__init__(message)
         self.report = report
         self.rejects = rejects
+        self.code = code
+        self.summary = summary
 
 
 @attrs.frozen
@@ -371,9 +374,65 @@ def import_file(
     campaign = repo.get(Campaign, campaign_id)
     if campaign.list_mapping is None:
         raise InvalidValue(f"campaign {campaign.name!r} has no list mapping; set one first (dialer lists mapping)")
+    report = ImportReport(file_name=path.name, sha256=sha256_of(path), mode=mode)
+    try:
+        return _check_and_apply(
+            store, repo, campaign, path, report, at, ids, skip_invalid, rejects_path, workers, progress, max_withdraw_share, force, encoding
+        )
+    except ImportRejected as exc:
+        _record_refusal(repo, campaign.id, report, exc.code, exc.summary, at)
+        raise
+    except ConcurrencyError as exc:
+        _record_refusal(repo, campaign.id, report, "conflict", str(exc), at)
+        raise
+    except InvalidValue as exc:  # the file could not be read
+        _record_refusal(repo, campaign.id, report, "unreadable_file", str(exc), at)
+        raise
+
+
+def _record_refusal(repo: Repository, campaign_id: UUID, report: ImportReport, code: str, reason: str, at: datetime) -> None:
+    """The refused file goes into the campaign's history too (another writer first: try again)."""
+    for _ in range(5):
+        campaign = repo.get(Campaign, campaign_id)
+        campaign.record_import_refused(
+            at,
+            reason_code=code,
+            reason=reason,
+            file_name=report.file_name,
+            sha256=report.sha256,
+            mode=report.mode,
+            rows=report.rows,
+            rejected=report.rejected,
+            duplicates=report.duplicates,
+        )
+        try:
+            repo.save(campaign)
+            return
+        except ConcurrencyError:
+            continue
+
+
+def _check_and_apply(
+    store: RecorderEventStore,
+    repo: Repository,
+    campaign: Campaign,
+    path: Path,
+    report: ImportReport,
+    at: datetime,
+    ids: IdFactory,
+    skip_invalid: bool,
+    rejects_path: Path | None,
+    workers: int | None,
+    progress: Callable[[int], None] | None,
+    max_withdraw_share: float,
+    force: bool,
+    encoding: str,
+) -> tuple[ImportReport, list[tuple[int, str, str]]]:
+    campaign_id = campaign.id
+    assert campaign.list_mapping is not None
     mapping = campaign.list_mapping
     region = campaign.config.default_region
-    report = ImportReport(file_name=path.name, sha256=sha256_of(path), mode=mode)
+    mode = report.mode
     rejects: list[tuple[int, str, str]] = []
     import_id = ids()
     prep = Prepare(campaign_id, import_source(import_id), at)
@@ -404,13 +463,12 @@ def import_file(
                 progress(report.rows)
         if rejects and not skip_invalid:
             first = "; ".join(f"line {ln}: {why}" for ln, _, why in rejects[:5])
-            raise ImportRejected(
-                f"{path.name}: {len(rejects)} of {report.rows} rows rejected, nothing imported ({first}"
-                + (" ...)" if len(rejects) > 5 else ")")
-                + "; fix the file or import with --skip-invalid",
-                report,
-                rejects,
+            summary = (
+                f"{path.name}: {len(rejects)} of {report.rows} rows rejected ({report.rejected} invalid, {report.duplicates} duplicate keys), "
+                "nothing imported; fix the file, or import only its valid rows (skip invalid)"
             )
+            message = f"{summary} ({first}" + (" ...)" if len(rejects) > 5 else ")")
+            raise ImportRejected(message, report, rejects, code="rejected_rows", summary=summary)
         if rejects and rejects_path is not None:
             write_rejects(rejects_path, rejects)
         index.seen_complete = True  # the checking pass recorded every accepted key, as the writing pass would
@@ -418,12 +476,11 @@ def import_file(
             live, gone = index.counts()
             if live and (report.accepted == 0 or gone > max_withdraw_share * live):
                 why = "has no valid row" if report.accepted == 0 else f"has {report.accepted} valid rows"
-                raise ImportRejected(
+                message = (
                     f"{path.name} {why}: replacing the list with it would withdraw {gone} of its {live} contacts "
-                    f"(more than {max_withdraw_share:.0%}); nothing imported. Check the file, or force the replace",
-                    report,
-                    rejects,
+                    f"(more than {max_withdraw_share:.0%}); nothing imported. Check the file, or force the replace"
                 )
+                raise ImportRejected(message, report, rejects, code="would_withdraw_too_much", summary=message)
         spool.seek(0)
         rows = (_row_from_json(line) for line in spool)
         add_new = partial(_add_prepared, store, prep)

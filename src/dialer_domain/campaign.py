@@ -21,6 +21,7 @@ from dialer_domain.events import (
     CampaignStatusChanged,
     DomainEvent,
     ListImported,
+    ListImportRefused,
 )
 from dialer_domain.text import MAX_NAME, MAX_NOTE, check_text
 from dialer_domain.values import CampaignSettings, CampaignStatus, DialMode, ListMapping, OpeningHours
@@ -30,6 +31,9 @@ def check_priority(priority: int) -> int:
     if not 1 <= priority <= 10:
         raise InvalidValue(f"campaign priority must be 1..10 (10 highest), got {priority}")
     return priority
+
+
+IMPORT_REFUSAL_CODES = ("rejected_rows", "would_withdraw_too_much", "unreadable_file", "conflict")
 
 
 @attrs.define
@@ -45,6 +49,7 @@ class Campaign(Aggregate):
     created_at: datetime | None = None
     list_mapping: ListMapping | None = None
     imports: list[ListImported] = attrs.field(factory=list)
+    refused_imports: list[ListImportRefused] = attrs.field(factory=list)
 
     @classmethod
     def _blank(cls, aggregate_id: UUID) -> Self:
@@ -128,6 +133,12 @@ class Campaign(Aggregate):
         """Keep the import history (R7): when, which file, which mode, what happened to the rows."""
         return self._record(ListImported, at, **report)
 
+    def record_import_refused(self, at: datetime, *, reason_code: str, reason: str, **report: object) -> ListImportRefused:
+        """Keep a refused file in the history too, with why (a stable code beside the text)."""
+        if reason_code not in IMPORT_REFUSAL_CODES:
+            raise InvalidValue(f"unknown import refusal code {reason_code!r}; known: {', '.join(IMPORT_REFUSAL_CODES)}")
+        return self._record(ListImportRefused, at, reason_code=reason_code, reason=reason[:2000], **report)
+
     def may_dial(self, at: datetime) -> bool:
         return schedule.may_dial(self.status, self.hours, at)
 
@@ -159,5 +170,7 @@ class Campaign(Aggregate):
                 self.list_mapping = event.mapping
             case ListImported():
                 self.imports.append(event)
+            case ListImportRefused():
+                self.refused_imports.append(event)
             case _:
                 raise TypeError(f"Campaign cannot apply {event.NAME}")

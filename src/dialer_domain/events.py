@@ -113,6 +113,22 @@ class ListImported(DomainEvent):
 
 
 @attrs.frozen(kw_only=True)
+class ListImportRefused(DomainEvent):
+    """A list file refused whole: nothing of it was applied (R7's history keeps refusals too).
+    ``reason_code``: rejected_rows, would_withdraw_too_much, unreadable_file or conflict."""
+
+    NAME: ClassVar[str] = "ListImportRefused"
+    file_name: str
+    sha256: str
+    mode: ImportMode
+    rows: int
+    rejected: int
+    duplicates: int
+    reason_code: str
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
 class PacingDecided(DomainEvent):
     """Why the dialler placed calls: the inputs of one pacing decision and its result.
 
@@ -376,6 +392,7 @@ CAMPAIGN_EVENTS: tuple[type[DomainEvent], ...] = (
     CampaignStatusChanged,
     CampaignListMappingSet,
     ListImported,
+    ListImportRefused,
 )
 CONTACT_EVENTS: tuple[type[DomainEvent], ...] = (
     ContactImported,

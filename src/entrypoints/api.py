@@ -230,7 +230,10 @@ def create_app(url: str | None = None) -> FastAPI:
     @app.get("/campaigns/{campaign}/imports")
     def history(campaign: str, s: Store) -> list[dict[str, Any]]:
         camp = campaign_of(Repository(s), campaign)
-        return [{k: v for k, v in _conv.unstructure(e).items() if k not in ("originator_id", "originator_version")} for e in camp.imports]
+        entries = [{"outcome": "imported", **_conv.unstructure(e)} for e in camp.imports]
+        entries += [{"outcome": "refused", **_conv.unstructure(e)} for e in camp.refused_imports]
+        entries.sort(key=lambda e: e["timestamp"])
+        return [{k: v for k, v in e.items() if k not in ("originator_id", "originator_version")} for e in entries]
 
     @app.post("/campaigns/{campaign}/agents/{agent}/obtain")
     def obtain(campaign: str, agent: str, s: Store) -> dict[str, Any]:

@@ -93,12 +93,14 @@ def test_a_file_with_bad_rows_imports_nothing_and_names_each_row(store, tmp_path
         ";Fi;20 12 34 60;;5;Y",  # no key
         "6;Gu;;;5;Y",  # no number
     )
-    with pytest.raises(lists.ImportRejected, match="7 of 8 rows rejected, nothing imported") as info:
+    with pytest.raises(lists.ImportRejected, match=r"7 of 8 rows rejected \(6 invalid, 1 duplicate keys\), nothing imported") as info:
         do_import(store, p)
     reasons = {line: why for line, _, why in info.value.rejects}
     assert "impossible" in reasons[3] and "cannot be read" in reasons[4] and "not 1..10" in reasons[5]
     assert "duplicate key" in reasons[6] and "more field" in reasons[7] and "empty key" in reasons[8] and "no phone number" in reasons[9]
     assert not [r for r in store.read(0, 10**6) if isinstance(r.event, ContactImported)]
+    [refused] = Repository(store).get(Campaign, campaign_id_for("Sales")).refused_imports  # the history keeps refusals
+    assert (refused.file_name, refused.reason_code, refused.rows, refused.rejected, refused.duplicates) == ("bad.csv", "rejected_rows", 8, 6, 1)
 
 
 def test_skip_invalid_imports_the_good_rows_and_writes_the_rejects(store, tmp_path):
@@ -190,7 +192,7 @@ def test_the_contact_api(store, url, tmp_path):
     assert r.status_code == 422 and r.json()["rejects"][0]["line"] == 3 and "1 of 2 rows rejected" in r.json()["detail"]
     r = client.post("/campaigns/Sales/imports?skip_invalid=true&mode=append", files={"file": ("up.csv", csv_bytes, "text/csv")})
     assert r.status_code == 201 and r.json()["added"] == 1 and r.json()["rejected"] == 1
-    assert [h["file_name"] for h in client.get("/campaigns/Sales/imports").json()] == ["up.csv"]
+    assert [(h["file_name"], h["outcome"]) for h in client.get("/campaigns/Sales/imports").json()] == [("up.csv", "refused"), ("up.csv", "imported")]
     r = client.post("/campaigns/Sales/agents/a1/obtain")
     assert r.status_code == 200 and r.json()["obtained"] == ["1"]
     assert client.post("/campaigns/Sales/assignments", json={"agent": "a2", "keys": ["1"]}).json()["changed"] == 1

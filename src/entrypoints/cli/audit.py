@@ -99,7 +99,7 @@ def audit_campaign(
     from adapters import audit
 
     with _open() as (_, store):
-        trail = audit.campaign_trail(store, name, as_of=_as_of(as_of))
+        trail = audit.campaign_trail(store, name, as_of=_as_of(as_of), limit=limit)
     _print_trail(trail, as_json, limit)
 
 

@@ -138,18 +138,22 @@ def lists_import(
         report, rej = _import(campaign, path, mode, skip_invalid, rejects, workers, max_withdraw, force, encoding)
     except lists.ImportRejected as exc:
         for line, key, why in exc.rejects[:50]:
-            console.print(f"  line {line} ({key or 'no key'}): {why}")
-        _fail(str(exc))
+            console.print(f"  line {line} ({key or 'no key'}): {why}", markup=False, highlight=False)
+        if len(exc.rejects) > 50:
+            console.print(f"  ... and {len(exc.rejects) - 50} more (import with --skip-invalid to write them all to a file)")
+        _fail(exc.summary)
     except (DomainError, ValueError, OSError, bootstrap.StoreUnavailable) as exc:
         _fail(str(exc))
     console.print(_report_text(report))
     if rej:
-        console.print(f"{len(rej)} rejected rows written to {rejects or path.with_suffix(path.suffix + '.rejects.csv')}")
+        where = rejects or path.with_suffix(path.suffix + ".rejects.csv")
+        console.print(f"{len(rej)} rows not imported ({report.rejected} invalid, {report.duplicates} duplicate keys), with reasons, in {where}")
 
 
 @lists_app.command("history")
 def lists_history(campaign: str, as_json: AsJson = False) -> None:
-    """The campaign's import history: when, file and hash, mode, rows accepted, rejected, duplicates."""
+    """The campaign's import history, refused files included: when, file and hash, mode, what
+    happened to the rows, or why the file was refused."""
     from dialer_domain.services import campaign_named
 
     with _open() as (repo, _store):
@@ -160,6 +164,7 @@ def lists_history(campaign: str, as_json: AsJson = False) -> None:
             "file": e.file_name,
             "sha256": e.sha256[:12],
             "mode": e.mode.value,
+            "outcome": "imported",
             "rows": e.rows,
             "accepted": e.accepted,
             "rejected": e.rejected,
@@ -169,7 +174,24 @@ def lists_history(campaign: str, as_json: AsJson = False) -> None:
             "withdrawn": e.withdrawn,
         }
         for e in c.imports
+    ] + [
+        {
+            "at": e.timestamp.isoformat(timespec="seconds"),
+            "file": e.file_name,
+            "sha256": e.sha256[:12],
+            "mode": e.mode.value,
+            "outcome": f"refused ({e.reason_code})",
+            "rows": e.rows,
+            "accepted": 0,
+            "rejected": e.rejected,
+            "duplicates": e.duplicates,
+            "added": 0,
+            "updated": 0,
+            "withdrawn": 0,
+        }
+        for e in c.refused_imports
     ]
+    rows.sort(key=lambda r: r["at"])
     _emit(rows, Format.json if as_json else Format.table, f"imports of {campaign}")
 
 

@@ -30,42 +30,73 @@ class Format(StrEnum):
 
 
 def _progress_bar(label: str) -> Progress:
-    return Progress(TextColumn(label), BarColumn(), TextColumn("{task.completed}/{task.total} events"), TimeElapsedColumn(), console=console)
+    """Progress through the log, on stderr (never mixed into a command's output)."""
+    return Progress(
+        TextColumn(label), BarColumn(), TextColumn("log position {task.completed}/{task.total}"), TimeElapsedColumn(), console=err_console
+    )
 
 
 @stats_app.command("show")
 def stats_show(
-    campaign: Annotated[str, typer.Option(help="Campaign name.")],
-    day: Annotated[str, typer.Option(help="Day in the campaign's time zone, YYYY-MM-DD.")],
+    campaign: Annotated[str | None, typer.Option(help="Campaign name (default: every campaign).")] = None,
+    day: Annotated[str | None, typer.Option(help="Day in the campaign's time zone, YYYY-MM-DD (default: each campaign's today).")] = None,
     by: Annotated[By, typer.Option(help="Rows per hour of the day, or per agent.")] = By.hour,
     fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
 ) -> None:
-    """Show a campaign's figures for one day (the view is brought up to date first)."""
+    """Show campaigns' figures for a day (the view is brought up to date first, with its progress
+    on stderr when it has much to fold)."""
+    from uuid import UUID
+
     from adapters import projections
     from adapters.statistics import CampaignFigures
-    from dialer_domain.ports import campaign_id_for
+    from dialer_domain.campaign import Campaign
+    from dialer_domain.schedule import zone
+    from dialer_domain.services import campaign_named
 
     url = bootstrap.database_url()
-    with _open(url) as (_, store):
-        datetime.fromisoformat(day)
+    if day is not None:
+        try:
+            datetime.fromisoformat(day).date()
+        except ValueError:
+            _fail(f"--day {day!r} is not a date like 2026-11-23")
+    with _open(url) as (repo, store):
         view = projections.open_view(url)
-        projections.catch_up(store, view)
-        cid = str(campaign_id_for(campaign))
-        if cid not in view.campaign_names():
-            raise ValueError(f"no campaign named {campaign!r} in the statistics")
-        camp, agents = projections.figures_from_counters(view.counters(kind="campaign_hour", k1=cid, k2=day) + view.counters(kind="agent_day"))
-    rows: list[dict[str, Any]] = []
-    if by is By.hour:
-        total = CampaignFigures()
-        for (_, _, hour), fig in sorted(camp.items()):
-            rows.append({"hour": f"{hour:02d}", **_campaign_row(fig)})
-            total.add(fig)
-        rows.append({"hour": "day", **_campaign_row(total)})
-    else:
-        for (agent, d), afig in sorted(agents.items()):
-            if d == day and cid in afig.campaign_connects:
-                rows.append({"agent": agent, **_agent_row(afig)})
-    _emit(rows, fmt, f"{campaign} on {day} by {by.value}")
+        behind = store.max_position() - view.gen_position(view.live_generation())
+        if behind > 20000:
+            with _progress_bar("bringing the statistics up to date") as bar:
+                task = bar.add_task("catch up", total=store.max_position())
+                projections.catch_up(store, view, progress=lambda pos, head: bar.update(task, completed=pos, total=head))
+        else:
+            projections.catch_up(store, view)
+        names = view.campaign_names()
+        if campaign is not None:
+            wanted = [campaign_named(repo, campaign)]
+            if str(wanted[0].id) not in names:
+                names[str(wanted[0].id)] = wanted[0].name  # nothing counted yet: an empty report, not an error
+        else:
+            wanted = [repo.get(Campaign, UUID(cid)) for cid in names]
+        now = bootstrap.WallClock().now()
+        rows: list[dict[str, Any]] = []
+        agents_counters = view.counters(kind="agent_day") if by is By.agent else []
+        for c in sorted(wanted, key=lambda c: c.name):
+            cday = day or (now.astimezone(zone(c.hours.time_zone)) if c.hours else now).date().isoformat()
+            camp, agents = projections.figures_from_counters(view.counters(kind="campaign_hour", k1=str(c.id), k2=cday) + agents_counters)
+            first = {"campaign": c.name, "day": cday} if len(wanted) > 1 or campaign is None else {}
+            if by is By.hour:
+                total = CampaignFigures()
+                for (_, _, hour), fig in sorted(camp.items()):
+                    rows.append({**first, "hour": f"{hour:02d}", **_campaign_row(fig)})
+                    total.add(fig)
+                rows.append({**first, "hour": "day", **_campaign_row(total)})
+            else:
+                for (agent, d), afig in sorted(agents.items()):
+                    if d == cday and str(c.id) in afig.campaign_connects:
+                        rows.append({**first, "agent": agent, **_agent_row(afig)})
+    what = campaign or "every campaign"
+    columns = (["campaign", "day"] if campaign is None else []) + (
+        ["hour", *_campaign_row(CampaignFigures())] if by is By.hour else ["agent", *_agent_row(None)]
+    )
+    _emit(rows, fmt, f"{what} on {day or 'today'} by {by.value}", columns)
 
 
 def _campaign_row(f: CampaignFigures) -> dict[str, Any]:
@@ -89,7 +120,11 @@ def _campaign_row(f: CampaignFigures) -> dict[str, Any]:
     }
 
 
-def _agent_row(a: AgentFigures) -> dict[str, Any]:
+def _agent_row(a: AgentFigures | None) -> dict[str, Any]:
+    if a is None:  # the columns alone
+        from adapters.statistics import AgentFigures
+
+        a = AgentFigures()
     return {
         "logged_in_min": round(a.logged_in_seconds / 60, 1),
         "connects": a.connects,
@@ -101,15 +136,17 @@ def _agent_row(a: AgentFigures) -> dict[str, Any]:
     }
 
 
-def _emit(rows: list[dict[str, Any]], fmt: Format, title: str) -> None:
+def _emit(rows: list[dict[str, Any]], fmt: Format, title: str, columns: list[str] | None = None) -> None:
+    """Rows as a table, CSV or JSON on stdout; CSV has its header even with no rows."""
     if fmt is Format.json:
         print(json.dumps(rows, indent=2))
     elif fmt is Format.csv:
         import csv
         import sys
 
-        if rows:
-            w = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]))
+        fields = list(rows[0]) if rows else list(columns or [])
+        if fields:
+            w = csv.DictWriter(sys.stdout, fieldnames=fields)
             w.writeheader()
             w.writerows(rows)
     else:
@@ -138,10 +175,13 @@ def stats_rebuild(
     url = bootstrap.database_url()
     with _open(url) as (_, store):
         view = projections.open_view(url, projection.value)
+        head = store.max_position()
         with _progress_bar(f"rebuilding {projection.value}") as bar:
-            task = bar.add_task("rebuild", total=store.max_position())
-            gen, done = projections.rebuild(store, view, batch, progress=lambda pos, head: bar.update(task, completed=pos, total=head))
-    console.print(f"{projection.value}: generation {gen} is live, {done} events folded")
+            task = bar.add_task("rebuild", total=head)
+            gen, done = projections.rebuild(store, view, batch, progress=lambda pos, top: bar.update(task, completed=pos, total=top))
+            head = max(head, store.max_position())
+            bar.update(task, completed=head, total=head)
+    console.print(f"{projection.value}: generation {gen} is live; read the log to position {head}, folded the {done} events it counts")
 
 
 @stats_app.command("follow")
