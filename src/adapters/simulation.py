@@ -302,7 +302,7 @@ class SimulationResult:
     campaign_id: UUID
     campaign_name: str
     summary: dict[str, Any]
-    events: int
+    events: int  # recorded by this run
     started: datetime
     ended: datetime
 
@@ -312,6 +312,9 @@ def run_simulation(
 ) -> SimulationResult:
     """One simulated day. ``queue`` is the engine's queue view (the persisted one on SQLite and
     PostgreSQL); without it the engine folds the queue in memory."""
+    if cfg.agents < 1 or cfg.contacts < 1 or cfg.hours <= 0:
+        raise ValueError(f"a simulated day needs agents, contacts and hours above zero, not {cfg.agents}, {cfg.contacts} and {cfg.hours:g}")
+    first_position = store.max_position()  # what this run records comes after
     rng = random.Random(cfg.seed)
     env = simpy.Environment()
     h, m = (int(x) for x in cfg.opens_at.split(":"))
@@ -399,7 +402,7 @@ def run_simulation(
     window = (start + timedelta(minutes=cfg.warmup_minutes), end_at)
     fold = StatisticsFold(window=window)
     events = 0
-    for rec in iter_log(store):
+    for rec in iter_log(store, after=first_position):  # this run's events: its campaign, contacts, agents and pacing
         fold.apply(rec.event)
         events += 1
     fold.close(end_at)

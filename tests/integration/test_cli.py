@@ -97,3 +97,14 @@ def test_the_cli_starts_without_the_store_and_simulation_libraries():
     code = f"import sys, entrypoints.cli; print(sorted(m for m in {heavy} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"
+
+
+def test_simulate_checks_its_arguments_and_keeps_stdout_for_the_report(run):
+    code, out = run("simulate", "--agents", "-3")
+    assert code == 2 and "--agents" in out
+    code, out = run("simulate", "--hours", "0")
+    assert code == 2
+    result = CliRunner().invoke(app, ["simulate", "--agents", "2", "--hours", "0.25", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)  # the progress bar went to stderr
+    assert report["predictive"]["dials"] > 0

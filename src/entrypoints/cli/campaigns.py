@@ -112,8 +112,7 @@ def contact_add(
 ) -> None:
     """Add one contact to a campaign's list."""
     from adapters.phone import normalise
-    from dialer_domain.ports import campaign_id_for
-    from dialer_domain.services import add_contact
+    from dialer_domain.services import add_contact, campaign_named
 
     with _open() as (repo, _store):
         numbers = tuple(normalise(n, region) for n in number)
@@ -125,7 +124,7 @@ def contact_add(
             variables[k] = val
         c = add_contact(
             repo,
-            campaign_id_for(campaign),
+            campaign_named(repo, campaign).id,
             key=key,
             numbers=numbers,
             data=ContactData(name=name, variables=variables),

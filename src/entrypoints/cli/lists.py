@@ -83,15 +83,17 @@ def _import(
     encoding: str = "utf-8",
 ) -> tuple[Any, list[Any]]:
     from adapters import lists
-    from dialer_domain.ports import campaign_id_for
+    from dialer_domain.repository import Repository
+    from dialer_domain.services import campaign_named
 
     store = bootstrap.store()
     try:
+        campaign_id = campaign_named(Repository(store), campaign).id
         with Progress(TextColumn(f"importing {path.name}"), TextColumn("{task.completed} rows"), TimeElapsedColumn(), console=err_console) as bar:
             task = bar.add_task("import", total=None)
             return lists.import_file(
                 store,
-                campaign_id_for(campaign),
+                campaign_id,
                 path,
                 mode=mode,
                 at=bootstrap.WallClock().now(),
@@ -224,21 +226,21 @@ def lists_watch(
 def assign_obtain(campaign: str, agent: str) -> None:
     """An agent obtains unassigned contacts ("max per click", refused at "max held")."""
     from adapters import lists
-    from dialer_domain.ports import campaign_id_for
+    from dialer_domain.services import campaign_named
 
     with _open() as (repo, store):
-        got = lists.obtain(store, repo, campaign_id_for(campaign), agent, at=bootstrap.WallClock().now())
+        got = lists.obtain(store, repo, campaign_named(repo, campaign).id, agent, at=bootstrap.WallClock().now())
     console.print(f"agent {agent} obtained {len(got)} contact(s)")
 
 
 @assign_app.command("manual")
 def assign_manual(campaign: str, agent: str, key: Annotated[list[str], typer.Option(help="Contact key; repeatable.")]) -> None:
     """Assign contacts to an agent by hand."""
-    from dialer_domain.ports import campaign_id_for, contact_id_for
-    from dialer_domain.services import assign_contacts
+    from dialer_domain.ports import contact_id_for
+    from dialer_domain.services import assign_contacts, campaign_named
 
     with _open() as (repo, _store):
-        cid = campaign_id_for(campaign)
+        cid = campaign_named(repo, campaign).id
         n = assign_contacts(repo, [contact_id_for(cid, k) for k in key], agent, by="cli", at=bootstrap.WallClock().now())
     console.print(f"assigned {n} contact(s) to {agent}")
 
@@ -247,8 +249,8 @@ def assign_manual(campaign: str, agent: str, key: Annotated[list[str], typer.Opt
 def assign_auto(campaign: str, agent: Annotated[list[str], typer.Option(help="Agent; repeat for each of the campaign's agents.")]) -> None:
     """Deal the unassigned contacts evenly across the agents."""
     from adapters import lists
-    from dialer_domain.ports import campaign_id_for
+    from dialer_domain.services import campaign_named
 
     with _open() as (repo, store):
-        counts = lists.assign_all_evenly(store, repo, campaign_id_for(campaign), agent, at=bootstrap.WallClock().now())
+        counts = lists.assign_all_evenly(store, repo, campaign_named(repo, campaign).id, agent, at=bootstrap.WallClock().now())
     console.print(", ".join(f"{a}: {n}" for a, n in counts.items()))
