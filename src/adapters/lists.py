@@ -513,12 +513,33 @@ def _add_prepared(store: RecorderEventStore, prep: Prepare, rows: Sequence[Impor
 # ---------------------------------------------------------------------- drop folder and assignment
 
 
-def process_drop_folder(folder: Path, run_import: Callable[[Path], tuple[ImportReport, list[tuple[int, str, str]]]]) -> Iterator[tuple[Path, str]]:
-    """Import each *.csv in the folder once, then move it to processed/ or failed/ with its report."""
+def process_drop_folder(
+    folder: Path,
+    run_import: Callable[[Path], tuple[ImportReport, list[tuple[int, str, str]]]],
+    *,
+    settle_seconds: float = 5.0,
+    done_marker: str | None = None,
+    now: float | None = None,
+) -> Iterator[tuple[Path, str]]:
+    """Import each *.csv in the folder once, then move it to processed/ or failed/ with its report.
+    A file still being written is left for a later look: with ``done_marker`` (say ``.done``) until
+    ``FILE.csv.done`` appears (removed once the file is imported); otherwise until it has not
+    changed for ``settle_seconds``."""
+    import time
+
     done, failed = folder / "processed", folder / "failed"
     done.mkdir(exist_ok=True)
     failed.mkdir(exist_ok=True)
+    now = time.time() if now is None else now
     for path in sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() == ".csv"):
+        marker = path.with_name(path.name + done_marker) if done_marker else None
+        if marker is not None and not marker.exists():
+            yield path, f"waiting for {marker.name}"
+            continue
+        age = now - path.stat().st_mtime
+        if marker is None and age < settle_seconds:
+            yield path, f"waiting: changed {age:.1f} s ago (a file is picked up once unchanged for {settle_seconds:g} s)"
+            continue
         target = done
         try:
             report, rejects = run_import(path)
@@ -536,6 +557,8 @@ def process_drop_folder(folder: Path, run_import: Callable[[Path], tuple[ImportR
         dest = target / f"{path.stem}.{stamp}{path.suffix}"
         path.rename(dest)
         dest.with_suffix(".report.json").write_text(json.dumps(outcome, indent=2, default=str), encoding="utf-8")
+        if marker is not None:
+            marker.unlink(missing_ok=True)
         yield path, text
 
 

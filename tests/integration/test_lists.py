@@ -147,7 +147,18 @@ def test_the_drop_folder_imports_each_file_once_and_files_it(store, tmp_path):
     drop.mkdir()
     write(drop, "good.csv", HEADER, "1;Ann;20123456;;3;X")
     write(drop, "bad.csv", HEADER, "2;Bo;12;;5;Y")
-    outcomes = dict((p.name, text) for p, text in lists.process_drop_folder(drop, lambda p: do_import(store, p)))
+    import os
+    import time
+
+    def look(**kw):
+        return dict((p.name, text) for p, text in lists.process_drop_folder(drop, lambda p: do_import(store, p), **kw))
+
+    # just written: still being written, as far as the watcher can tell
+    assert all(text.startswith("waiting: changed") for text in look(settle_seconds=60).values())
+    assert list(drop.glob("*.csv")) and not list((drop / "processed").iterdir())
+    for p in drop.glob("*.csv"):  # they have not changed for a minute
+        os.utime(p, (time.time() - 61, time.time() - 61))
+    outcomes = look(settle_seconds=60)
     assert outcomes["good.csv"].startswith("imported") and outcomes["bad.csv"].startswith("failed")
     assert not list(drop.glob("*.csv"))
     [good] = (drop / "processed").glob("good.*.csv")
@@ -156,6 +167,11 @@ def test_the_drop_folder_imports_each_file_once_and_files_it(store, tmp_path):
     [bad_report] = (drop / "failed").glob("bad.*.report.json")
     assert "impossible" in bad_report.read_text()
     assert list(lists.process_drop_folder(drop, lambda p: do_import(store, p))) == []
+    # with a marker: the file waits for FILE.csv.done, which goes once the file is imported
+    write(drop, "marked.csv", HEADER, "3;Cy;20123457;;5;Z")
+    assert look(done_marker=".done") == {"marked.csv": "waiting for marked.csv.done"}
+    (drop / "marked.csv.done").write_text("")
+    assert look(done_marker=".done")["marked.csv"].startswith("imported") and not (drop / "marked.csv.done").exists()
 
 
 def test_agents_obtain_contacts_up_to_max_per_click_and_max_held_r13(store, tmp_path):

@@ -203,11 +203,13 @@ def lists_watch(
     campaign: Annotated[str, typer.Option(help="Campaign the files belong to.")],
     mode: Annotated[ImportMode, typer.Option(help="replace or append.")] = ImportMode.APPEND,
     skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="Import the good rows of a file with rejects.")] = False,
-    interval: Annotated[float, typer.Option(help="Seconds between looks.")] = 5.0,
+    interval: Annotated[float, typer.Option(min=0.1, help="Seconds between looks.")] = 5.0,
     once: Annotated[bool, typer.Option("--once", help="Look once and stop.")] = False,
+    settle: Annotated[float, typer.Option(min=0.0, help="A file is picked up once unchanged for this many seconds.")] = 5.0,
+    done_marker: Annotated[str | None, typer.Option(help="Instead: pick FILE.csv up when FILE.csv<MARKER> appears, e.g. .done.")] = None,
 ) -> None:
     """Pick up files from a drop folder (the seed's FTP pickup): import, then move each to
-    processed/ or failed/ with its report."""
+    processed/ or failed/ with its report. A file still being written waits for a later look."""
     import time as _time
 
     from adapters import lists
@@ -215,8 +217,11 @@ def lists_watch(
     if not folder.is_dir():
         _fail(f"{folder} is not a folder")
     while True:
-        for path, outcome in lists.process_drop_folder(folder, lambda p: _import(campaign, p, mode, skip_invalid, None, 2)):
-            console.print(f"{path.name}: {outcome}")
+        look = lists.process_drop_folder(
+            folder, lambda p: _import(campaign, p, mode, skip_invalid, None, 2), settle_seconds=settle, done_marker=done_marker
+        )
+        for path, outcome in look:
+            (err_console if outcome.startswith("waiting") else console).print(f"{path.name}: {outcome}", markup=False, highlight=False)
         if once:
             return
         _time.sleep(interval)
