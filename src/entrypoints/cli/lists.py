@@ -244,8 +244,11 @@ def assign_manual(campaign: str, agent: str, key: Annotated[list[str], typer.Opt
     from dialer_domain.ports import contact_id_for
     from dialer_domain.services import assign_contacts, campaign_named
 
-    with _open() as (repo, _store):
+    with _open() as (repo, store):
         cid = campaign_named(repo, campaign).id
+        unknown = [k for k in key if not store.load(contact_id_for(cid, k), up_to_version=1)]
+        if unknown:
+            raise ValueError(f"campaign {campaign!r} has no contact {', '.join(repr(k) for k in unknown[:10])}")
         n = assign_contacts(repo, [contact_id_for(cid, k) for k in key], agent, by="cli", at=bootstrap.WallClock().now())
     console.print(f"assigned {n} contact(s) to {agent}")
 
