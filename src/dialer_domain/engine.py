@@ -358,15 +358,14 @@ class Dialler:
         self._undo.keep_once("timers", save)
 
     def _estimator(self, campaign_id: UUID) -> PacingEstimator:
-        """The campaign's measurements, kept as they were before this step in case it is undone."""
+        """The campaign's measurements; their counters and tuning kept as they were before this
+        step (the samples a step adds are taken back one by one, see ``_measure``)."""
         est = self.estimators[campaign_id]
-
-        def save() -> Callable[[], None]:
-            kept = est.copy()
-            return lambda: self.estimators.__setitem__(campaign_id, kept)
-
-        self._undo.keep_once(("estimator", campaign_id), save)
+        self._undo.keep_once(("estimator", campaign_id), est.scalars)
         return est
+
+    def _measure(self, undo: Callable[[], None]) -> None:
+        self._undo.add(undo)
 
     def _timer(self, at: datetime, kind: str, a: UUID | str, b: UUID | None = None) -> None:
         self._keep_timers()
@@ -666,7 +665,7 @@ class Dialler:
             self._touch(contact)
             if progress is CallOutcome.ANSWERED_HUMAN:
                 self._undo.set(call, answered_at=now)
-                est.record_dial_outcome(True, elapsed)
+                self._measure(est.record_dial_outcome(True, elapsed))
                 if call.agent_id is not None:
                     s = self.agent(call.agent_id)
                     self._connect(call, s, now)
@@ -680,7 +679,7 @@ class Dialler:
                         self._timer(now + timedelta(seconds=self.config.abandon_after_seconds), "abandon", call_id)
             elif progress is CallOutcome.ANSWERED_MACHINE:
                 self._undo.set(call, answered_at=now)
-                est.record_dial_outcome(False, elapsed)
+                self._measure(est.record_dial_outcome(False, elapsed))
                 self._hang_up(call_id, "answering machine detected")
                 self._finish_call(call, CallOutcome.ANSWERED_MACHINE, "answering machine detected", now)
             if progress is not CallOutcome.RINGING:  # ringing changes nothing pacing looks at
@@ -701,7 +700,7 @@ class Dialler:
                             # never dropped: an end the contact's state cannot take is kept as a failed call, with what was reported
                             ended, why = CallOutcome.FAILED, f"the network reported {outcome.value} before any answer"
                         if outcome is not CallOutcome.CANCELLED:
-                            self._estimator(call.campaign_id).record_dial_outcome(False, (now - call.dialled_at).total_seconds())
+                            self._measure(self._estimator(call.campaign_id).record_dial_outcome(False, (now - call.dialled_at).total_seconds()))
                     self._finish_call(call, ended, why, now)
             self._pace_all(now)
 
@@ -758,7 +757,7 @@ class Dialler:
                 self._timer(s.wrapup_until, "wrapup", s.agent_id)
                 until, aid, cid = s.wrapup_until, s.agent_id, call.call_id
                 self._effects.append(lambda: self.desktop.wrapup_started(aid, cid, until))
-            self._estimator(c.id).talk.add(ended.talk_seconds)
+            self._measure(self._estimator(c.id).talk.add(ended.talk_seconds))
         elif call.agent_id is not None and call.offer_id is not None:
             s = self.agent(call.agent_id)
             if s.state is AgentState.RESERVED and s.offer_id == call.offer_id:
@@ -796,7 +795,7 @@ class Dialler:
     def _record_wrapup(self, s: AgentSession, now: datetime) -> None:
         """Measured wrap-up lengths feed predictive pacing (call before readying the agent)."""
         if s.state is AgentState.WRAP_UP and s.call_campaign in self.estimators:
-            self._estimator(s.call_campaign).wrap.add(_since(s, now))
+            self._measure(self._estimator(s.call_campaign).wrap.add(_since(s, now)))
 
     def _agent_became_ready(self, s: AgentSession, now: datetime) -> None:
         """A waiting human answer gets this agent first: higher campaign priority, then oldest."""

@@ -13,10 +13,9 @@
 from __future__ import annotations
 
 import bisect
-import copy
 import math
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import attrs
 
@@ -57,12 +56,23 @@ class _Window:
         for x in prior:
             self.add(x)
 
-    def add(self, x: float) -> None:
+    def add(self, x: float) -> Callable[[], None]:
+        """Add a sample; returns how to take it back (the engine undoes a step it could not store)."""
         self.fifo.append(x)
         bisect.insort(self.sorted, x)
-        if len(self.fifo) > self.size:
-            old = self.fifo.popleft()
+        evicted = len(self.fifo) > self.size
+        old = self.fifo.popleft() if evicted else 0.0
+        if evicted:
             del self.sorted[bisect.bisect_left(self.sorted, old)]
+
+        def undo() -> None:
+            self.fifo.pop()
+            del self.sorted[bisect.bisect_left(self.sorted, x)]
+            if evicted:
+                self.fifo.appendleft(old)
+                bisect.insort(self.sorted, old)
+
+        return undo
 
     def p_end_within(self, elapsed: float, horizon: float) -> float:
         """P(duration <= elapsed + horizon | duration > elapsed)."""
@@ -107,20 +117,34 @@ class PacingEstimator:
         for _ in range(15):
             self.record_dial_outcome(False, 20.0)
 
-    def copy(self) -> PacingEstimator:
-        """An independent copy (the engine keeps one to undo a step that could not be stored)."""
-        new = copy.copy(self)  # no __init__: the prior is not added again
-        new.human_bins, new.ended_bins, new._outcomes = list(self.human_bins), list(self.ended_bins), deque(self._outcomes)
-        new.talk, new.wrap = self.talk.copy(), self.wrap.copy()
-        return new
+    def scalars(self) -> Callable[[], None]:
+        """How to put back the counters and the tuning as they are now (``tune`` and
+        ``record_answer`` change only these)."""
+        kept = (self.humans, self.abandons, self.gain, self.recent_humans, self.recent_abandons, self._humans_at_tune)
 
-    def record_dial_outcome(self, human: bool, seconds: float) -> None:
+        def restore() -> None:
+            self.humans, self.abandons, self.gain, self.recent_humans, self.recent_abandons, self._humans_at_tune = kept
+
+        return restore
+
+    def record_dial_outcome(self, human: bool, seconds: float) -> Callable[[], None]:
+        """Count one dial's outcome; returns how to take it back."""
         b = min(MAX_BIN, max(0, int(seconds / BIN_SECONDS)))
         self._outcomes.append((human, b))
         (self.human_bins if human else self.ended_bins)[b] += 1
-        if len(self._outcomes) > self.window:
-            old_h, old_b = self._outcomes.popleft()
+        evicted = len(self._outcomes) > self.window
+        old_h, old_b = self._outcomes.popleft() if evicted else (False, 0)
+        if evicted:
             (self.human_bins if old_h else self.ended_bins)[old_b] -= 1
+
+        def undo() -> None:
+            self._outcomes.pop()
+            (self.human_bins if human else self.ended_bins)[b] -= 1
+            if evicted:
+                self._outcomes.appendleft((old_h, old_b))
+                (self.human_bins if old_h else self.ended_bins)[old_b] += 1
+
+        return undo
 
     def record_answer(self, abandoned: bool) -> None:
         self.humans += 1

@@ -42,6 +42,10 @@ class UndoLog:
         if self._entries is not None:
             self._entries.append(restore)
 
+    def add(self, restore: Callable[[], None]) -> None:
+        """Keep how to take back a change already made (a no-op outside a step)."""
+        self._record(restore)
+
     def put(self, mapping: MutableMapping[Any, Any], key: Any, value: Any) -> None:
         if self._entries is not None:
             if key in mapping:
