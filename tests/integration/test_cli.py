@@ -66,6 +66,32 @@ def test_simulate_then_stats_and_audit_on_the_store_it_leaves(run):
     assert code == 0 and out.count("\n") == 4  # header and three agents
     code, out = run("audit", "campaign", name, "--limit", "5", "--json")
     assert code == 0 and len(json.loads(out)["events"]) == 5
+    # with no options: every campaign, each on its own today (the simulated day is not today: zeros)
+    result = CliRunner().invoke(app, ["stats", "show", "--format", "csv"])
+    assert result.exit_code == 0 and result.stdout.startswith("campaign,day,hour,dials")
+    assert name in result.stdout
+    code, out = run("stats", "show", "--campaign", name, "--day", "2020-01-01", "--by", "agent", "--format", "csv")
+    assert code == 0 and out.strip().startswith("agent,") and out.count("\n") == 1  # no figures: the header still
+    code, out = run("stats", "rebuild")
+    assert code == 0 and "read the log to position" in out and "folded the" in out
+
+
+def test_messages_name_what_the_user_typed_and_an_agent_who_only_obtained_contacts_has_a_trail(run, tmp_path):
+    assert run("campaign", "create", "Sales", "--manager", "ann", "--mode", "power", "--skill", "s")[0] == 0
+    for args, says in [
+        (("lists", "import", "Nope", "x.csv"), "no campaign named 'Nope'"),
+        (("assign", "obtain", "Nope", "a1"), "no campaign named 'Nope'"),
+        (("assign", "manual", "Sales", "a1", "--key", "k9"), "campaign 'Sales' has no contact 'k9'"),
+        (("audit", "contact", "Sales/k9"), "campaign 'Sales' has no contact 'k9'"),
+        (("audit", "contact", "Nope/k9"), "no campaign named 'Nope'"),
+        (("contact", "add", "Nope", "k", "--number", "20123456"), "no campaign named 'Nope'"),
+    ]:
+        code, out = run(*args)
+        assert code == 2 and says in out, (args, out)
+    assert run("contact", "add", "Sales", "k1", "--number", "20123456")[0] == 0
+    assert run("assign", "manual", "Sales", "agent-7", "--key", "k1")[0] == 0
+    code, out = run("audit", "agent", "agent-7", "--json")
+    assert code == 0 and [e["event"] for e in json.loads(out)["events"]] == ["ContactAssigned"]
 
 
 @pytest.mark.parametrize(
