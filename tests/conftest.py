@@ -15,6 +15,16 @@ import pytest
 LOCAL_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 
+def wait_until(condition, timeout: float = 120.0, what: str = "condition", every: float = 0.05) -> None:
+    """Wait on a condition with a deadline (never a fixed sleep: the machine may be loaded)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(every)
+
+
 def _server_url() -> tuple[str, object | None]:
     url = os.environ.get("DIALER_TEST_DATABASE_URL")
     if url:

@@ -9,7 +9,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections import Counter
 from datetime import UTC, datetime
 
@@ -21,7 +20,7 @@ from adapters.eventstore import open_event_store
 from dialer_domain.repository import Repository
 from dialer_domain.services import CampaignSpec, create_campaign
 from dialer_domain.values import CampaignSettings, DialMode
-from tests.conftest import _psycopg_url
+from tests.conftest import _psycopg_url, wait_until
 
 
 def free_port() -> int:
@@ -50,16 +49,15 @@ def server(pg_url):
         stderr=subprocess.PIPE,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/openapi.json", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
+
+    def answers() -> bool:
         assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else "server died"
-        assert time.monotonic() < deadline, "the API server did not start"
-        time.sleep(0.1)
+        try:
+            return httpx.get(f"{base}/openapi.json", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_until(answers, timeout=60, what="the API server to start")
     yield base, proc
     proc.terminate()
     proc.wait(30)

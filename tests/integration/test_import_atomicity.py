@@ -7,7 +7,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
-import time
+import threading
 from pathlib import Path
 from uuid import uuid4
 
@@ -20,6 +20,7 @@ from dialer_domain.events import ContactImported, ContactWithdrawn
 from dialer_domain.ports import campaign_id_for
 from dialer_domain.repository import Repository
 from dialer_domain.values import ImportMode
+from tests.conftest import wait_until
 from tests.integration.test_lists import NOW, open_sales_store
 
 CAMPAIGN = campaign_id_for("Sales")
@@ -49,12 +50,6 @@ def contacts_of(s) -> int:
     return sum(1 for r in s.read(0, 10**8, topics=("ContactImported",)) if isinstance(r.event, ContactImported))
 
 
-def wait_until(condition, timeout=120.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-
 
 def gone(pid: int) -> bool:
     try:
@@ -82,7 +77,7 @@ def _import_and_stall(url: str, path: str, marker: str, tmpdir: str) -> None:
         if len(batches) == 2:
             workers = [str(p.pid) for p in multiprocessing.active_children()]
             Path(marker).write_text(" ".join(workers))
-            time.sleep(600)
+            threading.Event().wait()  # inside the transaction, until the test kills this process
 
     child_lists._add_prepared = stalling
     s = open_event_store(url)

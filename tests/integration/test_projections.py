@@ -6,7 +6,6 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
 from datetime import date
 
 import pytest
@@ -21,6 +20,7 @@ from dialer_domain.contact import ContactAttempt
 from dialer_domain.events import ContactImported, ContactQueued, DialAttempted
 from dialer_domain.schedule import zone
 from dialer_domain.values import DialMode
+from tests.conftest import wait_until
 
 
 def rounded(rows):
@@ -80,12 +80,6 @@ def test_a_rebuild_does_not_show_half_built_figures_and_catches_up_with_new_even
     finally:
         store.close()
 
-
-def wait_until(condition, timeout=120.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def caught_up(store, view, topics):
@@ -158,7 +152,9 @@ def test_a_runner_killed_mid_batch_resumes_without_double_counting(tmp_path):
         f"s = open_event_store({url!r}); v = p.open_view({url!r}); p.catch_up(s, v, batch_size=25)"
     )
     proc = subprocess.Popen([sys.executable, "-c", code])
-    time.sleep(1.5)
+    watcher = projections.open_view(url)
+    wait_until(lambda: watcher.gen_position(watcher.live_generation()) > 0 or proc.poll() is not None, what="the first pages")
+    assert proc.poll() is None, "the catch-up finished before it could be killed"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     store = open_event_store(url)

@@ -203,7 +203,8 @@ def test_a_follower_keeps_the_queue_view_current(url):
     notifications, SQLite's polling."""
     import threading
 
-    from tests.integration.test_projections import caught_up, wait_until
+    from tests.conftest import wait_until
+    from tests.integration.test_projections import caught_up
 
     store = open_event_store(url)
     stop = threading.Event()
