@@ -82,12 +82,13 @@ print(json.dumps({{"rows": report.rows, "added": report.added, "rejected": repor
 def checking_alone(path: Path) -> float:
     """Rows/s of the checking step alone on one core (read, validate, no writing): the ceiling
     the import is compared with on a shared machine whose speed varies from run to run."""
-    from adapters import lists
+    from adapters.lists.files import read_rows
+    from adapters.lists.rows import validate_chunk
     from dialer_domain.values import ListMapping
 
     mapping = ListMapping(key="id", phones=("mobile", "landline"), name="name")
     started = time.perf_counter()
-    out = lists._validate_chunk((mapping, "DK", list(lists.read_rows(path, mapping)), None))
+    out = validate_chunk((mapping, "DK", list(read_rows(path, mapping)), None))
     return len(out) / (time.perf_counter() - started)
 
 

@@ -66,7 +66,7 @@ def _import_and_stall(url: str, path: str, marker: str, tmpdir: str) -> None:
     import tempfile
 
     tempfile.tempdir = tmpdir
-    from adapters import lists as child_lists
+    from adapters.lists import importer as child_lists
 
     real = child_lists._add_prepared
     batches = []

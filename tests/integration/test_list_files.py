@@ -9,7 +9,7 @@ from uuid import uuid4
 import pytest
 
 from adapters import lists
-from adapters.listfile import ROW_ERROR, read_rows, spreadsheet_safe
+from adapters.lists.files import ROW_ERROR, read_rows, spreadsheet_safe
 from dialer_domain.errors import InvalidValue
 from dialer_domain.ports import campaign_id_for
 from dialer_domain.values import ImportMode, ListMapping

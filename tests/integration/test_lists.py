@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from uuid import uuid4
 
 import pytest
+from eventsourcing.persistence import StoredEvent
 from fastapi.testclient import TestClient
 
 from adapters import lists
@@ -255,7 +256,7 @@ def test_the_workers_bulk_path_stores_exactly_what_the_core_makes(store, tmp_pat
     assert made == stored and len(made) == 400
 
     # a batch that collides with stored streams: nothing of it is stored
-    clash = [lists.StoredEvent(originator_id=cid, originator_version=1, topic="ContactImported", state=b"{}") for cid in list(stored)[:150]]
+    clash = [StoredEvent(originator_id=cid, originator_version=1, topic="ContactImported", state=b"{}") for cid in list(stored)[:150]]
     before = store.max_position()
     with pytest.raises(ConcurrencyError):
         store.append_stored(clash)

@@ -1,0 +1,230 @@
+"""Checking list rows against a campaign's mapping, in worker processes for large files; the
+checked rows' spool format."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import attrs
+import orjson
+
+from adapters.eventstore import CattrsMapper
+from adapters.lists.files import ROW_ERROR, Row
+from adapters.phone import e164
+from dialer_domain.contact import ContactAttempt, check_contact_data
+from dialer_domain.errors import InvalidValue
+from dialer_domain.ports import contact_id_for
+from dialer_domain.schedule import zone
+from dialer_domain.services import ImportRow
+from dialer_domain.text import check_agent_id, check_contact_key
+from dialer_domain.values import ContactData, ListMapping, PhoneNumber
+
+CHUNK = 2000
+
+
+# ---------------------------------------------------------------------- row validation
+
+
+@attrs.frozen
+class Prepare:
+    """What a worker needs to make each row's ContactImported ahead of time (the import's
+    campaign, source and time)."""
+
+    campaign_id: UUID
+    source: str
+    at: datetime
+
+
+_MAPPER: CattrsMapper | None = None
+
+
+def prepared_state(prep: Prepare, row: ImportRow) -> bytes:
+    """The stored state of the ContactImported the core's ``ContactAttempt.import_`` makes for
+    this row, if the contact is new (checked by the core's rules here, in the worker)."""
+    global _MAPPER
+    if _MAPPER is None:
+        _MAPPER = CattrsMapper()
+    contact = ContactAttempt.import_(
+        contact_id_for(prep.campaign_id, row.key),
+        campaign_id=prep.campaign_id,
+        key=row.key,
+        numbers=row.numbers,
+        data=row.data,
+        priority=row.priority,
+        assigned_agent=row.agent,
+        source=prep.source,
+        at=prep.at,
+    )
+    (event,) = contact.collect_events()
+    return bytes(_MAPPER.to_stored_event(event).state)
+
+
+def die_with_parent(parent: int) -> None:
+    """A checking worker's initializer: the kernel kills it when its parent dies (Linux), and a
+    watchdog thread does where that is not available."""
+    import signal
+    import threading
+    import time
+
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the parent died before the line above
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="dialer-parent-watch", daemon=True).start()
+
+
+def validate_chunk(args: tuple[ListMapping, str, list[tuple[int, Row]], Prepare | None]) -> list[tuple[str, Any]]:
+    """A worker's job: check a chunk of rows, then make the accepted rows' events (the two loops
+    apart: each runs hot in its own library code, measurably faster than interleaved)."""
+    mapping, region, rows, prep = args
+    check = RowChecker(mapping, region)
+    checked: list[ImportRow | tuple[int, str, str]] = []
+    for line, raw in rows:
+        try:
+            checked.append(check(line, raw))
+        except InvalidValue as exc:
+            checked.append((line, (raw.get(mapping.key) or "").strip(), str(exc)))
+    out: list[tuple[str, Any]] = []
+    for row in checked:
+        if isinstance(row, ImportRow):
+            out.append(("ok", (row.line, row.key, row_to_json(row, prepared_state(prep, row) if prep is not None else None))))
+        else:
+            out.append(("bad", row))
+    return out
+
+
+class RowChecker:
+    """Checks raw CSV rows against one campaign's mapping and default region (what depends on
+    the mapping alone is worked out once)."""
+
+    def __init__(self, mapping: ListMapping, region: str) -> None:
+        self.mapping = mapping
+        self.region = region
+        self.required = (mapping.key, *mapping.phones)
+        self.taken = {mapping.key, *mapping.phones, *(c for c in (mapping.name, mapping.time_zone, mapping.priority, mapping.agent) if c)}
+
+    def __call__(self, line: int, raw: Row) -> ImportRow:
+        mapping = self.mapping
+        if ROW_ERROR in raw:
+            raise InvalidValue(raw[ROW_ERROR])
+        missing = [c for c in self.required if c not in raw]
+        if missing:
+            raise InvalidValue(f"missing column(s) {', '.join(missing)}")
+        key = (raw.get(mapping.key) or "").strip()
+        if not key:
+            raise InvalidValue(f"empty key column {mapping.key!r}")
+        check_contact_key(key)
+        numbers: list[PhoneNumber] = []
+        problems: list[str] = []
+        for col in mapping.phones:
+            text = (raw.get(col) or "").strip()
+            if not text:
+                continue
+            try:
+                number = e164(text, self.region)
+            except InvalidValue as exc:
+                problems.append(f"{col} {text!r} {exc}")
+                continue
+            if any(n.e164 == number for n in numbers):
+                continue  # the same number twice in one row: dialled once
+            numbers.append(PhoneNumber(number, col))
+        if problems:
+            raise InvalidValue("; ".join(problems))
+        if not numbers:
+            raise InvalidValue(f"no phone number in {', '.join(mapping.phones)}")
+        priority = 5
+        if mapping.priority and (raw.get(mapping.priority) or "").strip():
+            try:
+                priority = int(raw[mapping.priority])
+            except ValueError:
+                raise InvalidValue(f"priority {raw[mapping.priority]!r} is not a whole number") from None
+            if not 1 <= priority <= 10:
+                raise InvalidValue(f"priority {priority} is not 1..10")
+        tz = (raw.get(mapping.time_zone) or "").strip() if mapping.time_zone else ""
+        if tz:
+            zone(tz)
+        if mapping.variables:
+            own = {c: (raw.get(c) or "") for c in mapping.variables if c in raw}
+        else:
+            taken = self.taken
+            own = {c: (v or "") for c, v in raw.items() if c not in taken and c is not None}
+        variables = {**mapping.common, **own} if mapping.common else own
+        agent = (raw.get(mapping.agent) or "").strip() or None if mapping.agent else None
+        name = (raw.get(mapping.name) or "").strip() if mapping.name else ""
+        data = ContactData(name=name, time_zone=tz or None, variables=variables)
+        check_contact_data(key, data)
+        if agent is not None:
+            check_agent_id(agent)
+        return ImportRow(line, key, tuple(numbers), data, priority, agent)
+
+
+def validate_row(mapping: ListMapping, region: str, line: int, raw: Row) -> ImportRow:
+    """One row checked (see RowChecker)."""
+    return RowChecker(mapping, region)(line, raw)
+
+
+def row_to_json(r: ImportRow, prepared: bytes | None = None) -> str:
+    return orjson.dumps(
+        [
+            r.line,
+            r.key,
+            [[n.e164, n.label] for n in r.numbers],
+            r.data.name,
+            r.data.time_zone,
+            r.data.variables,
+            r.priority,
+            r.agent,
+            None if prepared is None else prepared.decode("utf-8"),
+        ],
+    ).decode("utf-8")
+
+
+def row_from_json(text: str) -> ImportRow:
+    line, key, numbers, name, tz, variables, priority, agent, prepared = orjson.loads(text)
+    return ImportRow(
+        line,
+        key,
+        tuple(PhoneNumber(e, lbl) for e, lbl in numbers),
+        ContactData(name=name, time_zone=tz, variables=variables),
+        priority,
+        agent,
+        None if prepared is None else prepared.encode("utf-8"),
+    )
+
+
+def chunks(rows: Iterator[tuple[int, Row]]) -> Iterator[list[tuple[int, Row]]]:
+    chunk: list[tuple[int, Row]] = []
+    for r in rows:
+        chunk.append(r)
+        if len(chunk) >= CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def bounded_map(pool: ProcessPoolExecutor, jobs: Iterator[Any], ahead: int) -> Iterator[list[tuple[str, Any]]]:
+    """Like pool.map, in order, but with at most ``ahead`` chunks in flight (pool.map would read
+    the whole file into memory first)."""
+    window: deque[Future[list[tuple[str, Any]]]] = deque()
+    for job in jobs:
+        window.append(pool.submit(validate_chunk, job))
+        if len(window) >= ahead:
+            yield window.popleft().result()
+    while window:
+        yield window.popleft().result()
