@@ -27,7 +27,7 @@ from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 
 from adapters.eventstore import RecorderEventStore
-from adapters.projections import GenerationalView, PositionMoved, PostgresDialect, SQLiteDialect, ViewProjection, catch_up
+from adapters.views import GenerationalView, PositionMoved, PostgresDialect, SQLiteDialect, ViewProjection, catch_up
 from dialer_domain.events import ContactImported
 from dialer_domain.ports import RecordedEvent
 from dialer_domain.queue import QUEUE_EVENTS, Entry
@@ -369,7 +369,7 @@ class PersistedQueue:
 
 def open_queue(store: RecorderEventStore, url: str) -> PersistedQueue:
     """The queue port on the store's persisted view (one view and pool per store)."""
-    from adapters.projections import open_view
+    from adapters.views import open_view
 
     view = store.shared(f"view:{QUEUE_PROJECTION}:{url}", lambda: open_view(url, QUEUE_PROJECTION), lambda v: v.factory.close())
     return PersistedQueue(store, view)
