@@ -11,7 +11,6 @@ queue) are folds of the log: on start the engine replays the log, and events oth
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from functools import partial
@@ -46,7 +45,8 @@ from dialer_domain.ports import (
 from dialer_domain.queue import LiveQueue, QueueView
 from dialer_domain.repository import Repository
 from dialer_domain.schedule import local_time
-from dialer_domain.undo import UndoLog
+from dialer_domain.service_layer.timers import Timers
+from dialer_domain.service_layer.undo import UndoLog
 from dialer_domain.values import AgentState, CallOutcome, ContactData, ContactState, DialMode
 
 R = TypeVar("R")
@@ -162,12 +162,11 @@ class Dialler:
         self.offer_decisions: dict[UUID, UUID] = {}
         self.position = 0
         self.listeners: list[Callable[[Sequence[RecordedEvent]], None]] = []
-        self._timers: list[tuple[float, int, str, UUID | str, UUID | None]] = []
-        self._timer_seq = 0
         self._last_queue_run: dict[UUID, float] = {}
         self._dirty: dict[UUID, Aggregate] = {}
         self._effects: list[Callable[[], None]] = []
         self._undo = UndoLog()
+        self.timers = Timers(self._undo)
         self.now = clock.now()
 
     # ================================================================== views and commits
@@ -346,17 +345,6 @@ class Dialler:
 
     # ================================================================== timers
 
-    def _keep_timers(self) -> None:
-        def save() -> Callable[[], None]:
-            heap, seq = list(self._timers), self._timer_seq
-
-            def restore() -> None:
-                self._timers, self._timer_seq = heap, seq
-
-            return restore
-
-        self._undo.keep_once("timers", save)
-
     def _estimator(self, campaign_id: UUID) -> PacingEstimator:
         """The campaign's measurements; their counters and tuning kept as they were before this
         step (the samples a step adds are taken back one by one, see ``_measure``)."""
@@ -368,21 +356,14 @@ class Dialler:
         self._undo.add(undo)
 
     def _timer(self, at: datetime, kind: str, a: UUID | str, b: UUID | None = None) -> None:
-        self._keep_timers()
-        self._timer_seq += 1
-        heapq.heappush(self._timers, (at.timestamp(), self._timer_seq, kind, a, b))
+        self.timers.add(at, kind, a, b)
 
     def next_due(self) -> datetime | None:
-        if not self._timers:
-            return None
-        return datetime.fromtimestamp(self._timers[0][0], tz=self.now.tzinfo)
+        return self.timers.next_due(self.now.tzinfo)
 
     def _run_timers(self, now: datetime) -> None:
         t = now.timestamp()
-        if self._timers and self._timers[0][0] <= t:
-            self._keep_timers()
-        while self._timers and self._timers[0][0] <= t:
-            _, _, kind, a, b = heapq.heappop(self._timers)
+        for kind, a, b in self.timers.due(now):
             if kind == "abandon":
                 assert isinstance(a, UUID)
                 call = self.waiting.get(a)

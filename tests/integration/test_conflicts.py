@@ -109,7 +109,7 @@ def test_a_step_that_keeps_conflicting_leaves_the_engine_as_it_was(world, monkey
     call = tel.placed[0]
     clock.advance(8)
     engine.on_call_progress(call, CallOutcome.ANSWERED_HUMAN)
-    before = (dict(engine.calls), list(engine._timers), engine.estimators[engine.calls[call].campaign_id].talk.sorted[:])
+    before = (dict(engine.calls), engine.timers.snapshot(), engine.estimators[engine.calls[call].campaign_id].talk.sorted[:])
     session_version = engine.agents["a1"].version
     real_append = store.append
 
@@ -121,7 +121,7 @@ def test_a_step_that_keeps_conflicting_leaves_the_engine_as_it_was(world, monkey
     with pytest.raises(ConcurrencyError):
         engine.on_call_ended(call, CallOutcome.COMPLETED)
     cid = engine.calls[call].campaign_id
-    assert (dict(engine.calls), list(engine._timers), engine.estimators[cid].talk.sorted) == before
+    assert (dict(engine.calls), engine.timers.snapshot(), engine.estimators[cid].talk.sorted) == before
     assert engine.agents["a1"].state is AgentState.TALKING and engine.agents["a1"].version == session_version
     assert tel.hung_up == [] and events_of(store, CallEnded) == []
 

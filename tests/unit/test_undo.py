@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dialer_domain.pacing import PacingEstimator
-from dialer_domain.undo import UndoLog
+from dialer_domain.service_layer.undo import UndoLog
 
 
 def state(e: PacingEstimator):
