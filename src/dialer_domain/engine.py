@@ -46,7 +46,7 @@ from dialer_domain.queue import LiveQueue, QueueView
 from dialer_domain.repository import Repository
 from dialer_domain.schedule import local_time
 from dialer_domain.service_layer.timers import Timers
-from dialer_domain.service_layer.undo import UndoLog
+from dialer_domain.service_layer.unit_of_work import UnitOfWork
 from dialer_domain.values import AgentState, CallOutcome, ContactData, ContactState, DialMode
 
 R = TypeVar("R")
@@ -163,9 +163,8 @@ class Dialler:
         self.position = 0
         self.listeners: list[Callable[[Sequence[RecordedEvent]], None]] = []
         self._last_queue_run: dict[UUID, float] = {}
-        self._dirty: dict[UUID, Aggregate] = {}
-        self._effects: list[Callable[[], None]] = []
-        self._undo = UndoLog()
+        self.uow = UnitOfWork(store)
+        self._undo = self.uow.undo
         self.timers = Timers(self._undo)
         self.now = clock.now()
 
@@ -229,10 +228,10 @@ class Dialler:
             listener(batch)
 
     def _hang_up(self, call_id: UUID, reason: str) -> None:
-        self._effects.append(partial(self.telephony.hang_up, call_id, reason))
+        self.uow.after_commit(partial(self.telephony.hang_up, call_id, reason))
 
     def _touch(self, agg: Aggregate) -> None:
-        self._dirty[agg.id] = agg
+        self.uow.touch(agg)
 
     def _in_step(self, body: Callable[[datetime], R], *, now: datetime | None = None, run_timers: bool = True) -> R:
         """Run one step: timers, ``body``, one atomic append, then the effects on the world. When
@@ -241,7 +240,7 @@ class Dialler:
         failure undoes the step and is raised."""
         now = self._step() if now is None else now
         for attempt in range(1, STEP_ATTEMPTS + 1):
-            self._undo.begin()
+            self.uow.begin()
             try:
                 if run_timers:
                     self._run_timers(now)
@@ -249,13 +248,13 @@ class Dialler:
                 self._commit()
                 return result
             except ConcurrencyError:
-                if not self._undo.active:
+                if not self.uow.open:
                     raise
                 self._rollback()
                 if attempt == STEP_ATTEMPTS:
                     raise
             except BaseException:
-                if self._undo.active:
+                if self.uow.open:
                     self._rollback()
                 raise
         raise AssertionError("unreachable")  # pragma: no cover
@@ -263,10 +262,8 @@ class Dialler:
     def _rollback(self) -> None:
         """Undo the open step: the engine's own state back as it was, the aggregates it changed
         reloaded from the store, and what other writers appended folded in."""
-        self._undo.undo()
-        self._effects.clear()
-        changed = list(self._dirty.values()) + [s for s in self.sessions.values() if s.pending_events]
-        self._dirty.clear()
+        ran_ahead = [s for s in self.sessions.values() if s.pending_events]
+        changed = self.uow.rollback() + ran_ahead
         for a in changed:
             a.collect_events()
             if isinstance(a, AgentSession):
@@ -292,16 +289,9 @@ class Dialler:
                     self.agents[agent_id] = fresh
 
     def _commit(self) -> None:
-        aggs = list(self._dirty.values())
-        events: list[DomainEvent] = []
-        for a in aggs:
-            events.extend(a.pending_events)
+        aggs, events, positions = self.uow.commit()  # refused: the caller undoes the step
         if events:
-            positions = self.store.append(events)  # refused: the caller undoes the step
-            self._undo.end()
-            self._dirty.clear()
             for a in aggs:
-                a.collect_events()
                 if isinstance(a, ContactAttempt) and a.state not in _LIVE_CONTACT_STATES:
                     self.contacts.pop(a.id, None)
             contiguous = positions and positions[0] == self.position + 1 and positions[-1] - positions[0] == len(positions) - 1
@@ -309,12 +299,7 @@ class Dialler:
                 self._ingest([RecordedEvent(p, e) for p, e in zip(positions, events, strict=True)])
             else:
                 self.sync()
-        else:
-            self._undo.end()
-            self._dirty.clear()
-        effects, self._effects = self._effects, []
-        for effect in effects:
-            effect()
+        self.uow.run_effects()
 
     def _step(self) -> datetime:
         self.now = self.clock.now()
@@ -328,7 +313,7 @@ class Dialler:
 
     def _forget_contact(self, contact_id: UUID) -> None:
         c = self.contacts.get(contact_id)
-        if c is not None and not c.pending_events and contact_id not in self._dirty:
+        if c is not None and not c.pending_events and not self.uow.touched(contact_id):
             del self.contacts[contact_id]
 
     def agent(self, agent_id: str) -> AgentSession:
@@ -587,7 +572,7 @@ class Dialler:
             self._timer(expires, "offer", s.agent_id, offer_id)
             pop = _pop(c, contact)
             auto = c.config.auto_answer
-            self._effects.append(partial(self.desktop.offered, s.agent_id, offer_id, pop, expires, auto))
+            self.uow.after_commit(partial(self.desktop.offered, s.agent_id, offer_id, pop, expires, auto))
 
     def _dial(
         self,
@@ -619,7 +604,7 @@ class Dialler:
         self._undo.put(self.calls, call_id, LiveCall(call_id, c.id, contact.id, now, agent_id=agent_id, offer_id=offer_id))
         self._timer(now + timedelta(seconds=c.config.max_ring_seconds + self.config.ring_backstop_seconds), "ring", call_id)
         cfg = c.config
-        self._effects.append(
+        self.uow.after_commit(
             lambda: self.telephony.place_call(
                 call_id=call_id,
                 number=dialled.number,
@@ -708,8 +693,8 @@ class Dialler:
         self._timer(now + timedelta(seconds=c.config.max_call_seconds), "maxdur", call.call_id)
         pop = _pop(c, contact)
         cid, aid = call.call_id, s.agent_id
-        self._effects.append(lambda: self.telephony.connect_agent(call_id=cid, agent_id=aid))
-        self._effects.append(lambda: self.desktop.connected(aid, cid, pop))
+        self.uow.after_commit(lambda: self.telephony.connect_agent(call_id=cid, agent_id=aid))
+        self.uow.after_commit(lambda: self.desktop.connected(aid, cid, pop))
 
     def _abandon(self, call: LiveCall, reason: str, now: datetime, hang_up: bool = True) -> None:
         contact = self.contact(call.contact_id)
@@ -737,7 +722,7 @@ class Dialler:
                 assert s.wrapup_until is not None
                 self._timer(s.wrapup_until, "wrapup", s.agent_id)
                 until, aid, cid = s.wrapup_until, s.agent_id, call.call_id
-                self._effects.append(lambda: self.desktop.wrapup_started(aid, cid, until))
+                self.uow.after_commit(lambda: self.desktop.wrapup_started(aid, cid, until))
             self._measure(self._estimator(c.id).talk.add(ended.talk_seconds))
         elif call.agent_id is not None and call.offer_id is not None:
             s = self.agent(call.agent_id)

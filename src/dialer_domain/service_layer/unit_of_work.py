@@ -1,0 +1,71 @@
+"""The dialler's unit of work: the aggregates one step changed go to the store in one atomic
+append; the step's effects on the world (calls placed or hung up, screens popped) run only after
+that append; and what the step changed in the dialler's own memory is recorded in an undo log, so a
+step the store refuses can be taken back whole and run again on fresh aggregates (ADR 0008)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from uuid import UUID
+
+from dialer_domain.aggregate import Aggregate
+from dialer_domain.events import DomainEvent
+from dialer_domain.ports import EventStore
+from dialer_domain.service_layer.undo import UndoLog
+
+
+class UnitOfWork:
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+        self.undo = UndoLog()
+        self._touched: dict[UUID, Aggregate] = {}
+        self._effects: list[Callable[[], None]] = []
+
+    @property
+    def open(self) -> bool:
+        """A step has begun and its events are not stored yet."""
+        return self.undo.active
+
+    def begin(self) -> None:
+        self.undo.begin()
+
+    def touch(self, aggregate: Aggregate) -> None:
+        """The step changed this aggregate: its pending events go with the step's append."""
+        self._touched[aggregate.id] = aggregate
+
+    def touched(self, aggregate_id: UUID) -> bool:
+        return aggregate_id in self._touched
+
+    def after_commit(self, effect: Callable[[], None]) -> None:
+        """Something to do to the world once the step's events are stored."""
+        self._effects.append(effect)
+
+    def commit(self) -> tuple[list[Aggregate], list[DomainEvent], list[int]]:
+        """Append every touched aggregate's pending events at once. Raises ``ConcurrencyError``
+        (the step stays open: roll it back) if another writer got there first. Returns the
+        aggregates, their events and the events' log positions."""
+        aggregates = list(self._touched.values())
+        events = [e for a in aggregates for e in a.pending_events]
+        positions = self.store.append(events) if events else []
+        self.undo.end()
+        self._touched.clear()
+        for a in aggregates:
+            a.collect_events()
+        return aggregates, events, positions
+
+    def rollback(self) -> list[Aggregate]:
+        """Take the open step back: the dialler's memory as it was, no effect run, the touched
+        aggregates' pending events dropped. Returns those aggregates (their state ran ahead of the
+        store: reload them)."""
+        self.undo.undo()
+        self._effects.clear()
+        changed = list(self._touched.values())
+        self._touched.clear()
+        for a in changed:
+            a.collect_events()
+        return changed
+
+    def run_effects(self) -> None:
+        effects, self._effects = self._effects, []
+        for effect in effects:
+            effect()
