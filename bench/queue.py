@@ -29,8 +29,8 @@ from adapters import projections
 from adapters.eventstore import open_event_store
 from adapters.queue_view import PersistedQueue
 from dialer_domain.engine import Dialler
-from dialer_domain.ports import campaign_id_for, seeded_ids
-from dialer_domain.queue import LiveQueue, QueueView
+from dialer_domain.ports import QueueView, campaign_id_for, seeded_ids
+from dialer_domain.queue import LiveQueue
 from dialer_domain.repository import Repository
 from dialer_domain.services import CampaignSpec, add_contacts, campaign_named, create_campaign, set_campaign_status
 from dialer_domain.values import CampaignSettings, CampaignStatus, ContactData, DialMode, OpeningHours, Period, PhoneNumber

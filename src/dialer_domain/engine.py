@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Protocol, Self, TypeVar
+from typing import TypeVar
 from uuid import UUID
 
 import attrs
@@ -29,25 +29,28 @@ from dialer_domain.events import (
     AGENT_EVENTS,
     CAMPAIGN_EVENTS,
     AgentLoggedIn,
-    DomainEvent,
-    PacingDecided,
 )
 from dialer_domain.pacing import PacingEstimator, PacingSnapshot, decide
+from dialer_domain.pacing_log import PacingLog
 from dialer_domain.ports import (
+    AgentDesktop,
     Clock,
     EventStore,
     IdFactory,
+    NoDesktop,
+    QueueView,
     RecordedEvent,
+    ScreenPop,
     Telephony,
     agent_session_id_for,
     pacing_log_id_for,
 )
-from dialer_domain.queue import LiveQueue, QueueView
+from dialer_domain.queue import LiveQueue
 from dialer_domain.repository import Repository
 from dialer_domain.schedule import local_time
 from dialer_domain.service_layer.timers import Timers
 from dialer_domain.service_layer.unit_of_work import UnitOfWork
-from dialer_domain.values import AgentState, CallOutcome, ContactData, ContactState, DialMode
+from dialer_domain.values import AgentState, CallOutcome, ContactState, DialMode
 
 R = TypeVar("R")
 
@@ -55,56 +58,6 @@ R = TypeVar("R")
 STEP_ATTEMPTS = 8
 
 _LIVE_CONTACT_STATES = frozenset({ContactState.QUEUED, ContactState.OFFERED, ContactState.DIALLING, ContactState.CONNECTED})
-
-
-@attrs.frozen
-class ScreenPop:
-    """What an agent's desktop (or a CRM) shows about a contact (R9)."""
-
-    campaign_id: UUID
-    contact_id: UUID
-    key: str
-    data: ContactData
-    numbers: tuple[str, ...]
-    attempts: int
-
-
-class AgentDesktop(Protocol):
-    """The agents' side: offers, screen pops and wrap-up, as the engine decides them."""
-
-    def offered(self, agent_id: str, offer_id: UUID, pop: ScreenPop, expires_at: datetime, auto_answer: bool) -> None: ...
-
-    def connected(self, agent_id: str, call_id: UUID, pop: ScreenPop) -> None: ...
-
-    def wrapup_started(self, agent_id: str, call_id: UUID, until: datetime) -> None: ...
-
-
-class NoDesktop:
-    def offered(self, agent_id: str, offer_id: UUID, pop: ScreenPop, expires_at: datetime, auto_answer: bool) -> None:
-        pass
-
-    def connected(self, agent_id: str, call_id: UUID, pop: ScreenPop) -> None:
-        pass
-
-    def wrapup_started(self, agent_id: str, call_id: UUID, until: datetime) -> None:
-        pass
-
-
-@attrs.define
-class PacingLog(Aggregate):
-    """The stream of one campaign's pacing decisions for one day."""
-
-    decisions: int = 0
-
-    @classmethod
-    def _blank(cls, aggregate_id: UUID) -> Self:
-        return cls(id=aggregate_id)
-
-    def record(self, at: datetime, **fields: object) -> PacingDecided:
-        return self._record(PacingDecided, at, **fields)
-
-    def apply(self, event: DomainEvent) -> None:
-        self.decisions += 1
 
 
 @attrs.define

@@ -1,9 +1,11 @@
-"""Ports: the only ways the core reaches the world. Adapters implement these Protocols."""
+"""Ports: every way the core reaches the world, in one module. Adapters implement these
+Protocols: the event store, the clock, telephony, the agents' desktops, the queue view the dialler
+reads, and the list index an import keeps."""
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Protocol
 from uuid import UUID, uuid5
@@ -11,6 +13,7 @@ from uuid import UUID, uuid5
 import attrs
 
 from dialer_domain.events import DomainEvent
+from dialer_domain.values import ContactData
 
 #: Namespace of every derived id (campaign by name, contact by key, agent session by day).
 NAMESPACE = UUID("6f1c5a52-7d0e-4d61-9a0b-4b9a3e2f8c11")
@@ -83,6 +86,77 @@ class Telephony(Protocol):
     def connect_agent(self, *, call_id: UUID, agent_id: str) -> None: ...
 
     def hang_up(self, call_id: UUID, reason: str) -> None: ...
+
+
+class QueueView(Protocol):
+    """What the engine asks of the queue (R4, R11). An implementation may be a view kept elsewhere
+    that lags the log: the engine checks every contact against its aggregate, the authority, before
+    it queues or dials it, so a stale answer costs a skipped contact, never a second dial."""
+
+    #: True if the view is a fold the engine must feed with the whole log on start (in memory);
+    #: False if it keeps its own position (persisted), so the engine's start reads only campaigns and agents.
+    replays_log: bool
+
+    def observe(self, batch: Sequence[RecordedEvent]) -> None:
+        """Events the engine has committed or read, in log order."""
+        ...
+
+    def take_due(self, campaign_id: UUID, now: datetime, limit: int, agent_owned: bool = False) -> list[UUID]:
+        """Up to ``limit`` list contacts of the campaign due by ``now``, in R11 order
+        (``agent_owned``: only contacts assigned to an agent)."""
+        ...
+
+    def next_queued(self, campaign_id: UUID, agent_id: str | None = None, exclude: frozenset[UUID] = frozenset()) -> UUID | None:
+        """The first queued contact in R11 order (an agent's own, for auto mode), not in ``exclude``."""
+        ...
+
+    def queued(self, campaign_id: UUID) -> list[UUID]: ...
+
+    def queued_count(self, campaign_id: UUID) -> int: ...
+
+
+class ListIndex(Protocol):
+    """Which keys the campaign's list already holds, and which this import has seen (an adapter
+    keeps these on disk so that memory stays flat for any list size)."""
+
+    def contains(self, key: str) -> bool: ...
+
+    def mark_seen(self, key: str) -> None: ...
+
+    def unseen(self) -> Iterator[str]: ...
+
+
+@attrs.frozen
+class ScreenPop:
+    """What an agent's desktop (or a CRM) shows about a contact (R9)."""
+
+    campaign_id: UUID
+    contact_id: UUID
+    key: str
+    data: ContactData
+    numbers: tuple[str, ...]
+    attempts: int
+
+
+class AgentDesktop(Protocol):
+    """The agents' side: offers, screen pops and wrap-up, as the engine decides them."""
+
+    def offered(self, agent_id: str, offer_id: UUID, pop: ScreenPop, expires_at: datetime, auto_answer: bool) -> None: ...
+
+    def connected(self, agent_id: str, call_id: UUID, pop: ScreenPop) -> None: ...
+
+    def wrapup_started(self, agent_id: str, call_id: UUID, until: datetime) -> None: ...
+
+
+class NoDesktop:
+    def offered(self, agent_id: str, offer_id: UUID, pop: ScreenPop, expires_at: datetime, auto_answer: bool) -> None:
+        pass
+
+    def connected(self, agent_id: str, call_id: UUID, pop: ScreenPop) -> None:
+        pass
+
+    def wrapup_started(self, agent_id: str, call_id: UUID, until: datetime) -> None:
+        pass
 
 
 IdFactory = Callable[[], UUID]

@@ -11,7 +11,6 @@ import heapq
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Protocol
 from uuid import UUID
 
 from dialer_domain.events import (
@@ -152,33 +151,6 @@ QUEUE_EVENTS = (
     AttemptsExhausted,
     CallbackScheduled,
 )
-
-
-class QueueView(Protocol):
-    """What the engine asks of the queue (R4, R11). An implementation may be a view kept elsewhere
-    that lags the log: the engine checks every contact against its aggregate, the authority, before
-    it queues or dials it, so a stale answer costs a skipped contact, never a second dial."""
-
-    #: True if the view is a fold the engine must feed with the whole log on start (in memory);
-    #: False if it keeps its own position (persisted), so the engine's start reads only campaigns and agents.
-    replays_log: bool
-
-    def observe(self, batch: Sequence[RecordedEvent]) -> None:
-        """Events the engine has committed or read, in log order."""
-        ...
-
-    def take_due(self, campaign_id: UUID, now: datetime, limit: int, agent_owned: bool = False) -> list[UUID]:
-        """Up to ``limit`` list contacts of the campaign due by ``now``, in R11 order
-        (``agent_owned``: only contacts assigned to an agent)."""
-        ...
-
-    def next_queued(self, campaign_id: UUID, agent_id: str | None = None, exclude: frozenset[UUID] = frozenset()) -> UUID | None:
-        """The first queued contact in R11 order (an agent's own, for auto mode), not in ``exclude``."""
-        ...
-
-    def queued(self, campaign_id: UUID) -> list[UUID]: ...
-
-    def queued_count(self, campaign_id: UUID) -> int: ...
 
 
 _HeapItem = tuple[OrderKey, int, UUID]

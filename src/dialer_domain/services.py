@@ -5,9 +5,8 @@ Entrypoints translate CLI or HTTP input into calls of these; nothing here knows 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from typing import Protocol
 from uuid import UUID
 
 import attrs
@@ -15,7 +14,7 @@ import attrs
 from dialer_domain.campaign import Campaign
 from dialer_domain.contact import ContactAttempt
 from dialer_domain.errors import ConcurrencyError, InvalidValue, NotAllowed, NotFound
-from dialer_domain.ports import campaign_id_for, contact_id_for
+from dialer_domain.ports import ListIndex, campaign_id_for, contact_id_for
 from dialer_domain.repository import Repository
 from dialer_domain.values import CampaignSettings, CampaignStatus, ContactData, ContactState, DialMode, ImportMode, OpeningHours, PhoneNumber
 
@@ -158,17 +157,6 @@ class ImportReport:
 
     def as_event_fields(self) -> dict[str, object]:
         return {k: v for k, v in attrs.asdict(self).items() if k != "notes"}
-
-
-class ListIndex(Protocol):
-    """Which keys the campaign's list already holds, and which this import has seen (an adapter
-    keeps these on disk so that memory stays flat for any list size)."""
-
-    def contains(self, key: str) -> bool: ...
-
-    def mark_seen(self, key: str) -> None: ...
-
-    def unseen(self) -> Iterator[str]: ...
 
 
 def import_source(import_id: UUID) -> str:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # imported when used: `dialer --help` starts without the store's libraries
     from adapters.eventstore import RecorderEventStore
-    from dialer_domain.queue import QueueView
+    from dialer_domain.ports import QueueView
     from dialer_domain.repository import Repository
 
 

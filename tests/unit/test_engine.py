@@ -8,9 +8,9 @@ from uuid import UUID
 
 import pytest
 
-from dialer_domain.engine import Dialler, ScreenPop
+from dialer_domain.engine import Dialler
 from dialer_domain.events import CallAbandoned, CallEnded, DialAttempted, PacingDecided
-from dialer_domain.ports import campaign_id_for, contact_id_for, seeded_ids
+from dialer_domain.ports import ScreenPop, campaign_id_for, contact_id_for, seeded_ids
 from dialer_domain.repository import InMemoryEventStore, Repository
 from dialer_domain.services import CampaignSpec, add_contacts, create_campaign, set_campaign_status
 from dialer_domain.values import (
