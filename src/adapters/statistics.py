@@ -41,6 +41,7 @@ from dialer_domain.events import (
     WrapUpStarted,
 )
 from dialer_domain.ports import RecordedEvent
+from dialer_domain.rules.callbacks import CallbackKept, callback_deadline, callback_kept
 from dialer_domain.schedule import zone
 from dialer_domain.values import AgentState, CallOutcome
 
@@ -278,7 +279,7 @@ class StatisticsFold:
                 self._cell(cb.campaign_id, at).callbacks_missed -= 1
         if self._inside(ev.timestamp):
             cell = self._cell(ev.campaign_id, ev.timestamp)
-            if cb.missed or ev.timestamp.timestamp() > cb.deadline:
+            if cb.missed or callback_kept(datetime.fromtimestamp(cb.deadline, UTC), ev.timestamp) is CallbackKept.LATE:
                 cell.callbacks_late += 1
             else:
                 cell.callbacks_kept += 1
@@ -341,7 +342,7 @@ class StatisticsFold:
                 if c is None:
                     return
                 window = self._campaign_window.get(c, DEFAULT_CALLBACK_WINDOW)
-                self.track_callback(ev.originator_id, PendingCallback(c, ev.callback_at.timestamp() + window))
+                self.track_callback(ev.originator_id, PendingCallback(c, callback_deadline(ev.callback_at, window).timestamp()))
                 self.dirty_contacts.add(ev.originator_id)
                 if self._inside(ev.timestamp):
                     self._cell(c, ev.timestamp).callbacks_set += 1

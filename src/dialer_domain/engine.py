@@ -47,6 +47,7 @@ from dialer_domain.ports import (
 )
 from dialer_domain.queue import LiveQueue
 from dialer_domain.repository import Repository
+from dialer_domain.rules.dialling import first_waiting_answer, progressive_excess, queue_target
 from dialer_domain.schedule import local_time
 from dialer_domain.service_layer.timers import Timers
 from dialer_domain.service_layer.unit_of_work import UnitOfWork
@@ -380,10 +381,9 @@ class Dialler:
             return
         if not c.may_dial(now):
             return
-        agents = len(self._agents_for(c))
-        if agents == 0:
+        target = queue_target(len(self._agents_for(c)))
+        if target == 0:
             return
-        target = max(10, 8 * agents)
         need = target - self.queue.queued_count(c.id)
         if need <= 0:
             return
@@ -717,17 +717,14 @@ class Dialler:
             self._measure(self._estimator(s.call_campaign).wrap.add(_since(s, now)))
 
     def _agent_became_ready(self, s: AgentSession, now: datetime) -> None:
-        """A waiting human answer gets this agent first: higher campaign priority, then oldest."""
-        best: LiveCall | None = None
-        best_key: tuple[int, float] | None = None
+        """A waiting human answer gets this agent first (``first_waiting_answer``)."""
+        takeable = []
         for call in self.waiting.values():
             c = self.campaign(call.campaign_id)
-            if c.config.skill not in s.skills:
-                continue
-            assert call.answered_at is not None
-            key = (-c.priority, call.answered_at.timestamp())
-            if best_key is None or key < best_key:
-                best, best_key = call, key
+            if c.config.skill in s.skills:
+                assert call.answered_at is not None
+                takeable.append((call, c.priority, call.answered_at))
+        best = first_waiting_answer(takeable)
         if best is not None:
             self._connect(best, s, now)
 
@@ -776,8 +773,7 @@ class Dialler:
                 key=lambda call: call.dialled_at,
             )
             waiting = sum(1 for call in self.waiting.values() if call.campaign_id == c.id)
-            excess = len(ringing) + waiting - ready
-            for call in reversed(ringing[len(ringing) - max(0, min(excess, len(ringing))) :]):
+            for call in progressive_excess(ringing, waiting, ready):
                 cid = call.call_id
                 self._hang_up(cid, why)
                 self._finish_call(call, CallOutcome.CANCELLED, f"{why}; cancelled before answer", now)
