@@ -1,4 +1,4 @@
-"""The statistics view, persisted (R19): the fold is ``adapters.statistics.StatisticsFold``; this
+"""The statistics view, persisted (R19): the fold is ``dialer_domain.rules.statistics.StatisticsFold``; this
 module loads the little state the fold needs between pages (contacts' campaigns and pending
 callbacks, agents' current states, campaigns' time zones and callback windows) and stores what a
 page changed, as additive counter rows. The machinery it runs on (generations, catch-up, rebuild,
@@ -16,7 +16,6 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 
-from adapters.statistics import AgentFigures, CampaignFigures, PendingCallback, StatisticsFold, _AgentTrack
 from adapters.views import (
     APP_NAME,
     GenerationalView,
@@ -31,6 +30,7 @@ from adapters.views import (
 )
 from dialer_domain.events import CONTACT_EVENTS, ContactImported
 from dialer_domain.ports import RecordedEvent
+from dialer_domain.rules.statistics import AgentFigures, CampaignFigures, PendingCallback, StatisticsFold, _AgentTrack
 from dialer_domain.values import AgentState
 
 __all__ = ["PositionMoved", "catch_up", "follow", "open_view", "rebuild"]

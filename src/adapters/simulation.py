@@ -17,10 +17,10 @@ from uuid import UUID
 import attrs
 import simpy
 
-from adapters.statistics import StatisticsFold
 from dialer_domain.engine import Dialler, EngineConfig
 from dialer_domain.ports import EventStore, QueueView, ScreenPop, campaign_id_for, seeded_ids
 from dialer_domain.repository import iter_log
+from dialer_domain.rules.statistics import StatisticsFold
 from dialer_domain.services import CampaignSpec, add_contacts, create_campaign, set_campaign_status
 from dialer_domain.values import (
     DEFAULT_DISPOSITIONS,

@@ -15,7 +15,7 @@ from entrypoints import bootstrap
 from entrypoints.cli.common import _fail, _open, console, err_console, stats_app
 
 if TYPE_CHECKING:
-    from adapters.statistics import AgentFigures, CampaignFigures
+    from dialer_domain.rules.statistics import AgentFigures, CampaignFigures
 
 
 class By(StrEnum):
@@ -48,8 +48,8 @@ def stats_show(
     from uuid import UUID
 
     from adapters import projections
-    from adapters.statistics import CampaignFigures
     from dialer_domain.campaign import Campaign
+    from dialer_domain.rules.statistics import CampaignFigures
     from dialer_domain.schedule import zone
     from dialer_domain.services import campaign_named
 
@@ -122,7 +122,7 @@ def _campaign_row(f: CampaignFigures) -> dict[str, Any]:
 
 def _agent_row(a: AgentFigures | None) -> dict[str, Any]:
     if a is None:  # the columns alone
-        from adapters.statistics import AgentFigures
+        from dialer_domain.rules.statistics import AgentFigures
 
         a = AgentFigures()
     return {
