@@ -30,7 +30,7 @@ from adapters.views import (
 )
 from dialer_domain.events import CONTACT_EVENTS, ContactImported
 from dialer_domain.ports import RecordedEvent
-from dialer_domain.rules.statistics import AgentFigures, CampaignFigures, PendingCallback, StatisticsFold, _AgentTrack
+from dialer_domain.rules.statistics import AgentFigures, AgentTrack, CampaignFigures, PendingCallback, StatisticsFold
 from dialer_domain.values import AgentState
 
 __all__ = ["PositionMoved", "catch_up", "follow", "open_view", "rebuild"]
@@ -102,8 +102,8 @@ class StatisticsViewMixin(GenerationalView):
                 )
                 for row in curs.fetchall():
                     cid = UUID(row["contact_id"])
-                    campaign_id = fold._contact_campaign[cid] = UUID(row["campaign_id"])
-                    if cid not in fold._callback_pending and (cb := _decode_pending(campaign_id, row["callback_pending"])) is not None:
+                    campaign_id = fold.contact_campaign[cid] = UUID(row["campaign_id"])
+                    if cid not in fold.callback_pending and (cb := _decode_pending(campaign_id, row["callback_pending"])) is not None:
                         fold.track_callback(cid, cb)
 
     def _load_campaigns_and_agents(self, gen: int, fold: StatisticsFold, curs: Any) -> None:
@@ -112,17 +112,17 @@ class StatisticsViewMixin(GenerationalView):
             cid = UUID(row["campaign_id"])
             fold.campaign_names[cid] = row["name"]
             if row["tz"]:
-                fold._campaign_tz[cid] = row["tz"]
+                fold.campaign_tz[cid] = row["tz"]
         curs.execute(self._sql("SELECT campaign_id, seconds FROM {p}dialer_stats_callback_window WHERE gen = %s"), (gen,))
         for row in curs.fetchall():
-            fold._campaign_window[UUID(row["campaign_id"])] = int(row["seconds"])
+            fold.campaign_window[UUID(row["campaign_id"])] = int(row["seconds"])
         # every pending callback: the fold counts one missed when the log passes its deadline
         curs.execute(
             self._sql("SELECT contact_id, campaign_id, callback_pending FROM {p}dialer_stats_contact WHERE gen = %s AND callback_pending > 0"), (gen,)
         )
         for row in curs.fetchall():
             cid = UUID(row["contact_id"])
-            campaign_id = fold._contact_campaign[cid] = UUID(row["campaign_id"])
+            campaign_id = fold.contact_campaign[cid] = UUID(row["campaign_id"])
             cb = _decode_pending(campaign_id, row["callback_pending"])
             if cb is not None:
                 fold.track_callback(cid, cb)
@@ -131,7 +131,7 @@ class StatisticsViewMixin(GenerationalView):
             (gen,),
         )
         for row in curs.fetchall():
-            fold._agents[UUID(row["session_id"])] = _AgentTrack(
+            fold.agents[UUID(row["session_id"])] = AgentTrack(
                 row["agent_id"],
                 AgentState(row["state"]),
                 datetime.fromisoformat(row["since"]) if row["since"] else None,
@@ -143,9 +143,9 @@ class StatisticsViewMixin(GenerationalView):
         """Write what the fold counted and changed, and the tracking position, in one transaction."""
         counters = list(_counter_rows(fold))
         contacts = [
-            (gen, str(c), str(fold._contact_campaign[c]), _encode_pending(fold._callback_pending.get(c)))
+            (gen, str(c), str(fold.contact_campaign[c]), _encode_pending(fold.callback_pending.get(c)))
             for c in fold.dirty_contacts
-            if c in fold._contact_campaign
+            if c in fold.contact_campaign
         ]
         agents = [
             (
@@ -157,9 +157,9 @@ class StatisticsViewMixin(GenerationalView):
                 t.pause_reason,
                 str(t.campaign) if t.campaign else None,
             )
-            for sid, t in ((sid, fold._agents[sid]) for sid in fold.dirty_agents if sid in fold._agents)
+            for sid, t in ((sid, fold.agents[sid]) for sid in fold.dirty_agents if sid in fold.agents)
         ]
-        campaigns = [(gen, str(c), fold.campaign_names.get(c, ""), fold._campaign_tz.get(c)) for c in fold.dirty_campaigns]
+        campaigns = [(gen, str(c), fold.campaign_names.get(c, ""), fold.campaign_tz.get(c)) for c in fold.dirty_campaigns]
         with self.datastore.transaction(commit=True) as curs:
             self._advance(curs, gen, start, tracking.notification_id)
             self._upsert(
@@ -201,7 +201,7 @@ class StatisticsViewMixin(GenerationalView):
                 ("gen", "campaign_id", "seconds"),
                 "gen, campaign_id",
                 "seconds = excluded.seconds",
-                [(gen, str(c), fold._campaign_window[c]) for c in fold.dirty_campaigns if c in fold._campaign_window],
+                [(gen, str(c), fold.campaign_window[c]) for c in fold.dirty_campaigns if c in fold.campaign_window],
             )
 
     # ------------------------------------------------------------------ reading
@@ -323,7 +323,7 @@ class StatisticsProjection(ViewProjection):
         if not batch:
             return
         fold: StatisticsFold = carry
-        known = fold._contact_campaign
+        known = fold.contact_campaign
         if len(known) > CONTACT_CACHE:
             known.clear()
             # pending callbacks stay: they are few, and a missed one is counted from them

@@ -135,7 +135,7 @@ class PendingCallback:
 
 
 @attrs.define
-class _AgentTrack:
+class AgentTrack:
     agent_id: str
     state: AgentState = AgentState.LOGGED_OUT
     since: datetime | None = None
@@ -179,12 +179,12 @@ class StatisticsFold:
         self.by_campaign_hour: dict[tuple[UUID, str, int], CampaignFigures] = defaultdict(CampaignFigures)
         self.by_agent_day: dict[tuple[str, str], AgentFigures] = defaultdict(AgentFigures)
         self.campaign_names: dict[UUID, str] = {}
-        self._campaign_tz: dict[UUID, str] = {}
-        self._contact_campaign: dict[UUID, UUID] = {}
-        self._campaign_window: dict[UUID, int] = {}
-        self._callback_pending: dict[UUID, PendingCallback] = {}
+        self.campaign_tz: dict[UUID, str] = {}
+        self.contact_campaign: dict[UUID, UUID] = {}
+        self.campaign_window: dict[UUID, int] = {}
+        self.callback_pending: dict[UUID, PendingCallback] = {}
         self._callback_deadlines: list[tuple[float, UUID]] = []  # a heap; entries of replaced callbacks are skipped
-        self._agents: dict[UUID, _AgentTrack] = {}
+        self.agents: dict[UUID, AgentTrack] = {}
         # what changed since the last drain (a persisted projection writes these)
         self.dirty_contacts: set[UUID] = set()
         self.dirty_agents: set[UUID] = set()
@@ -196,11 +196,11 @@ class StatisticsFold:
         return self.window is None or self.window[0] <= at < self.window[1]
 
     def _local(self, campaign_id: UUID | None, at: datetime) -> datetime:
-        tz = self._campaign_tz.get(campaign_id) if campaign_id else None
+        tz = self.campaign_tz.get(campaign_id) if campaign_id else None
         return at.astimezone(zone(tz)) if tz else at
 
     def _day_hour(self, campaign_id: UUID | None, at: datetime) -> tuple[str, int]:
-        tz = self._campaign_tz.get(campaign_id) if campaign_id else None
+        tz = self.campaign_tz.get(campaign_id) if campaign_id else None
         return _local_day_hour(tz, int(at.timestamp()) // _SLICE)
 
     def _cell(self, campaign_id: UUID, at: datetime) -> CampaignFigures:
@@ -210,7 +210,7 @@ class StatisticsFold:
     def _agent_day(self, agent_id: str, campaign_id: UUID | None, at: datetime) -> AgentFigures:
         return self.by_agent_day[(agent_id, self._day_hour(campaign_id, at)[0])]
 
-    def _close_interval(self, t: _AgentTrack, at: datetime) -> None:
+    def _close_interval(self, t: AgentTrack, at: datetime) -> None:
         if t.since is None or t.state is AgentState.LOGGED_OUT:
             return
         start, end = t.since, at
@@ -233,8 +233,8 @@ class StatisticsFold:
                 self._cell(t.campaign, cursor).wrapup_seconds += seconds
             cursor = stop
 
-    def _agent(self, ev: DomainEvent, state: AgentState) -> _AgentTrack:
-        t = self._agents[ev.originator_id]
+    def _agent(self, ev: DomainEvent, state: AgentState) -> AgentTrack:
+        t = self.agents[ev.originator_id]
         self.dirty_agents.add(ev.originator_id)
         self._close_interval(t, ev.timestamp)
         t.state = state
@@ -250,7 +250,7 @@ class StatisticsFold:
 
     def track_callback(self, contact_id: UUID, callback: PendingCallback) -> None:
         """A pending callback (scheduled by an event, or loaded by a persisted view)."""
-        self._callback_pending[contact_id] = callback
+        self.callback_pending[contact_id] = callback
         if not callback.missed:
             heapq.heappush(self._callback_deadlines, (callback.deadline, contact_id))
 
@@ -259,7 +259,7 @@ class StatisticsFold:
         heap = self._callback_deadlines
         while heap and heap[0][0] < now:
             deadline, cid = heapq.heappop(heap)
-            cb = self._callback_pending.get(cid)
+            cb = self.callback_pending.get(cid)
             if cb is None or cb.missed or cb.deadline != deadline:
                 continue  # dialled, or replaced by a later appointment
             cb.missed = True
@@ -269,7 +269,7 @@ class StatisticsFold:
                 self._cell(cb.campaign_id, at).callbacks_missed += 1
 
     def _dialled_callback(self, ev: DialAttempted) -> None:
-        cb = self._callback_pending.pop(ev.originator_id, None)
+        cb = self.callback_pending.pop(ev.originator_id, None)
         if cb is None:
             return
         self.dirty_contacts.add(ev.originator_id)
@@ -290,41 +290,41 @@ class StatisticsFold:
         match ev:
             case CampaignCreated():
                 self.campaign_names[ev.originator_id] = ev.name
-                self._campaign_window[ev.originator_id] = ev.settings.callback_window_seconds
+                self.campaign_window[ev.originator_id] = ev.settings.callback_window_seconds
                 if ev.hours is not None:
-                    self._campaign_tz[ev.originator_id] = ev.hours.time_zone
+                    self.campaign_tz[ev.originator_id] = ev.hours.time_zone
                 self.dirty_campaigns.add(ev.originator_id)
             case CampaignSettingsChanged():
-                self._campaign_window[ev.originator_id] = ev.settings.callback_window_seconds
+                self.campaign_window[ev.originator_id] = ev.settings.callback_window_seconds
                 self.dirty_campaigns.add(ev.originator_id)
             case CampaignHoursChanged():
                 if ev.hours is not None:
-                    self._campaign_tz[ev.originator_id] = ev.hours.time_zone
+                    self.campaign_tz[ev.originator_id] = ev.hours.time_zone
                     self.dirty_campaigns.add(ev.originator_id)
             case ContactImported():
-                self._contact_campaign[ev.originator_id] = ev.campaign_id
+                self.contact_campaign[ev.originator_id] = ev.campaign_id
                 self.dirty_contacts.add(ev.originator_id)
             case DialAttempted():
                 if self._inside(ev.timestamp):
                     self._cell(ev.campaign_id, ev.timestamp).dials += 1
-                if ev.originator_id in self._callback_pending:
+                if ev.originator_id in self.callback_pending:
                     self._dialled_callback(ev)
             case CallProgressed():
                 if ev.progress.is_answer and self._inside(ev.timestamp):
-                    c = self._contact_campaign.get(ev.originator_id)
+                    c = self.contact_campaign.get(ev.originator_id)
                     if c is not None:
                         cell = self._cell(c, ev.timestamp)
                         setattr(cell, OUTCOME_FIELDS[ev.progress], getattr(cell, OUTCOME_FIELDS[ev.progress]) + 1)
             case CallConnected():
-                c = self._contact_campaign.get(ev.originator_id)
+                c = self.contact_campaign.get(ev.originator_id)
                 if c is not None and self._inside(ev.timestamp):
                     self._cell(c, ev.timestamp).connects += 1
             case CallAbandoned():
-                c = self._contact_campaign.get(ev.originator_id)
+                c = self.contact_campaign.get(ev.originator_id)
                 if c is not None and self._inside(ev.timestamp):
                     self._cell(c, ev.timestamp).abandons += 1
             case CallEnded():
-                c = self._contact_campaign.get(ev.originator_id)
+                c = self.contact_campaign.get(ev.originator_id)
                 if c is None or not self._inside(ev.timestamp):
                     return
                 cell = self._cell(c, ev.timestamp)
@@ -333,21 +333,21 @@ class StatisticsFold:
                     setattr(cell, name, getattr(cell, name) + 1)
                 cell.talk_seconds += ev.talk_seconds
             case DispositionRecorded():
-                c = self._contact_campaign.get(ev.originator_id)
+                c = self.contact_campaign.get(ev.originator_id)
                 if c is not None and self._inside(ev.timestamp):
                     d = self._cell(c, ev.timestamp).dispositions
                     d[ev.code] = d.get(ev.code, 0) + 1
             case CallbackScheduled():
-                c = self._contact_campaign.get(ev.originator_id)
+                c = self.contact_campaign.get(ev.originator_id)
                 if c is None:
                     return
-                window = self._campaign_window.get(c, DEFAULT_CALLBACK_WINDOW)
+                window = self.campaign_window.get(c, DEFAULT_CALLBACK_WINDOW)
                 self.track_callback(ev.originator_id, PendingCallback(c, callback_deadline(ev.callback_at, window).timestamp()))
                 self.dirty_contacts.add(ev.originator_id)
                 if self._inside(ev.timestamp):
                     self._cell(c, ev.timestamp).callbacks_set += 1
             case AgentLoggedIn():
-                self._agents[ev.originator_id] = _AgentTrack(ev.agent_id)
+                self.agents[ev.originator_id] = AgentTrack(ev.agent_id)
                 t = self._agent(ev, AgentState.PAUSED)
                 t.pause_reason = "not_ready"
             case AgentReady():
@@ -386,7 +386,7 @@ class StatisticsFold:
 
     def close(self, at: datetime) -> None:
         """Count the open state intervals up to ``at`` (for a report taken mid-day)."""
-        for t in self._agents.values():
+        for t in self.agents.values():
             self._close_interval(t, at)
             t.since = at
 
