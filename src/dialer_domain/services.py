@@ -16,7 +16,17 @@ from dialer_domain.contact import ContactAttempt
 from dialer_domain.errors import ConcurrencyError, InvalidValue, NotAllowed, NotFound
 from dialer_domain.ports import ListIndex, campaign_id_for, contact_id_for
 from dialer_domain.repository import Repository
-from dialer_domain.values import CampaignSettings, CampaignStatus, ContactData, ContactState, DialMode, ImportMode, OpeningHours, PhoneNumber
+from dialer_domain.values import (
+    CampaignSettings,
+    CampaignStatus,
+    ContactData,
+    ContactState,
+    DialMode,
+    ImportMode,
+    ListMapping,
+    OpeningHours,
+    PhoneNumber,
+)
 
 
 @attrs.frozen(kw_only=True)
@@ -52,6 +62,58 @@ def campaign_named(repo: Repository, name: str) -> Campaign:
     if found is None:
         raise NotFound(f"no campaign named {name!r}")
     return found
+
+
+def contact_named(repo: Repository, campaign: Campaign, key: str) -> ContactAttempt:
+    found = repo.find(ContactAttempt, contact_id_for(campaign.id, key))
+    if found is None:
+        raise NotFound(f"campaign {campaign.name!r} has no contact {key!r}")
+    return found
+
+
+def edit_contact(
+    repo: Repository,
+    campaign: Campaign,
+    key: str,
+    *,
+    numbers: tuple[PhoneNumber, ...] | None = None,
+    name: str | None = None,
+    time_zone: str | None = None,
+    variables: dict[str, str] | None = None,
+    priority: int | None = None,
+    source: str,
+    at: datetime,
+) -> ContactAttempt:
+    """Change what is given, keep the rest (a contact in a call keeps its numbers: NotAllowed)."""
+    c = contact_named(repo, campaign, key)
+    data = ContactData(
+        name=c.data.name if name is None else name,
+        time_zone=c.data.time_zone if time_zone is None else time_zone,
+        fields=c.data.fields,
+        variables=c.data.variables if variables is None else variables,
+    )
+    c.update(numbers=numbers or c.numbers, data=data, priority=c.priority if priority is None else priority, source=source, at=at)
+    repo.save(c)
+    return c
+
+
+def withdraw_contact(repo: Repository, campaign: Campaign, key: str, *, reason: str, at: datetime) -> ContactAttempt:
+    """Never dialled again; its history is kept (a contact in a call: NotAllowed)."""
+    c = contact_named(repo, campaign, key)
+    c.withdraw(reason, at)
+    repo.save(c)
+    return c
+
+
+def set_list_mapping(repo: Repository, campaign_name: str, mapping: ListMapping, *, region: str | None, at: datetime) -> Campaign:
+    """The columns of the campaign's list files (R7), and the region of numbers written without a
+    country code (checked by the caller, which knows the numbering plan)."""
+    c = campaign_named(repo, campaign_name)
+    c.set_list_mapping(mapping, at)
+    if region is not None:
+        c.change_settings(attrs.evolve(c.config, default_region=region.upper()), at)
+    repo.save(c)
+    return c
 
 
 def set_campaign_status(repo: Repository, campaign_id: UUID, status: CampaignStatus, *, by: str, at: datetime) -> Campaign:

@@ -25,12 +25,11 @@ from pydantic import BaseModel, Field
 from adapters import lists
 from adapters.eventstore import RecorderEventStore, make_event_converter
 from adapters.phone import normalise
-from dialer_domain.campaign import Campaign
 from dialer_domain.contact import ContactAttempt
-from dialer_domain.errors import InvalidValue, NotFound
-from dialer_domain.ports import campaign_id_for, contact_id_for
+from dialer_domain.errors import InvalidValue
+from dialer_domain.ports import contact_id_for
 from dialer_domain.repository import Repository
-from dialer_domain.services import add_contact, assign_contacts
+from dialer_domain.services import add_contact, assign_contacts, campaign_named, contact_named, edit_contact, withdraw_contact
 from dialer_domain.values import ContactData, ImportMode
 from entrypoints import bootstrap
 from entrypoints.api_guards import ERROR_RESPONSES, BodyLimit, install_error_handlers, upload_name
@@ -114,18 +113,6 @@ def create_app(url: str | None = None) -> FastAPI:
         rejects = [{"line": ln, "key": k, "reason": r} for ln, k, r in exc.rejects[:1000]]
         return JSONResponse({"detail": str(exc), "rejects": rejects}, status_code=422)
 
-    def campaign_of(repo: Repository, name: str) -> Campaign:
-        try:
-            return repo.get(Campaign, campaign_id_for(name))
-        except NotFound:
-            raise NotFound(f"no campaign named {name!r}") from None
-
-    def contact_of(repo: Repository, campaign: Campaign, key: str) -> ContactAttempt:
-        try:
-            return repo.get(ContactAttempt, contact_id_for(campaign.id, key))
-        except NotFound:
-            raise NotFound(f"campaign {campaign.name!r} has no contact {key!r}") from None
-
     def view(c: ContactAttempt) -> dict[str, Any]:
         return {
             "id": str(c.id),
@@ -146,7 +133,7 @@ def create_app(url: str | None = None) -> FastAPI:
     @app.post("/campaigns/{campaign}/contacts", status_code=201)
     def add(campaign: str, body: ContactIn, s: Store) -> dict[str, Any]:
         repo = Repository(s)
-        camp = campaign_of(repo, campaign)
+        camp = campaign_named(repo, campaign)
         numbers = tuple(normalise(n, camp.config.default_region) for n in body.numbers)
         c = add_contact(
             repo,
@@ -163,34 +150,32 @@ def create_app(url: str | None = None) -> FastAPI:
     @app.get("/campaigns/{campaign}/contacts/{key:path}")
     def read(campaign: str, key: str, s: Store) -> dict[str, Any]:
         repo = Repository(s)
-        return view(contact_of(repo, campaign_of(repo, campaign), key))
+        return view(contact_named(repo, campaign_named(repo, campaign), key))
 
     @app.put("/campaigns/{campaign}/contacts/{key:path}")
     def edit(campaign: str, key: str, body: ContactEdit, s: Store) -> dict[str, Any]:
         repo = Repository(s)
-        camp = campaign_of(repo, campaign)
-        c = contact_of(repo, camp, key)
-        numbers = tuple(normalise(n, camp.config.default_region) for n in body.numbers) if body.numbers else c.numbers
-        data = ContactData(
-            name=c.data.name if body.name is None else body.name,
-            time_zone=c.data.time_zone if body.time_zone is None else body.time_zone,
-            fields=c.data.fields,
-            variables=c.data.variables if body.variables is None else body.variables,
+        camp = campaign_named(repo, campaign)
+        numbers = tuple(normalise(n, camp.config.default_region) for n in body.numbers) if body.numbers else None
+        c = edit_contact(
+            repo,
+            camp,
+            key,
+            numbers=numbers,
+            name=body.name,
+            time_zone=body.time_zone,
+            variables=body.variables,
+            priority=body.priority,
+            source="api",
+            at=bootstrap.WallClock().now(),
         )
-        c.update(
-            numbers=numbers, data=data, priority=c.priority if body.priority is None else body.priority, source="api", at=bootstrap.WallClock().now()
-        )
-        repo.save(c)
         return view(c)
 
     @app.delete("/campaigns/{campaign}/contacts/{key:path}")
     def withdraw(campaign: str, key: str, s: Store) -> dict[str, Any]:
         """Withdraw the contact: it is never dialled again, and its history is kept."""
         repo = Repository(s)
-        c = contact_of(repo, campaign_of(repo, campaign), key)
-        c.withdraw("deleted through the API", bootstrap.WallClock().now())
-        repo.save(c)
-        return view(c)
+        return view(withdraw_contact(repo, campaign_named(repo, campaign), key, reason="deleted through the API", at=bootstrap.WallClock().now()))
 
     @app.post("/campaigns/{campaign}/imports", status_code=201)
     def upload(
@@ -204,7 +189,7 @@ def create_app(url: str | None = None) -> FastAPI:
         encoding: Annotated[str, Query(max_length=40, description="The file's encoding, e.g. cp1252 for a spreadsheet's export.")] = "utf-8",
     ) -> dict[str, Any]:
         repo = Repository(s)
-        camp = campaign_of(repo, campaign)
+        camp = campaign_named(repo, campaign)
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / upload_name(file.filename)
             with open(path, "wb") as fh:
@@ -229,7 +214,7 @@ def create_app(url: str | None = None) -> FastAPI:
 
     @app.get("/campaigns/{campaign}/imports")
     def history(campaign: str, s: Store) -> list[dict[str, Any]]:
-        camp = campaign_of(Repository(s), campaign)
+        camp = campaign_named(Repository(s), campaign)
         entries = [{"outcome": "imported", **_conv.unstructure(e)} for e in camp.imports]
         entries += [{"outcome": "refused", **_conv.unstructure(e)} for e in camp.refused_imports]
         entries.sort(key=lambda e: e["timestamp"])
@@ -239,23 +224,23 @@ def create_app(url: str | None = None) -> FastAPI:
     def obtain(campaign: str, agent: str, s: Store) -> dict[str, Any]:
         """R13: the agent takes up to "max per click" unassigned contacts; refused at "max held"."""
         repo = Repository(s)
-        camp = campaign_of(repo, campaign)
+        camp = campaign_named(repo, campaign)
         got = lists.obtain(s, repo, camp.id, agent, at=bootstrap.WallClock().now())
         return {"agent": agent, "obtained": [repo.get(ContactAttempt, c).key for c in got]}
 
     @app.post("/campaigns/{campaign}/assignments")
     def assign(campaign: str, body: ManualAssignment, s: Store) -> dict[str, Any]:
         repo = Repository(s)
-        camp = campaign_of(repo, campaign)
+        camp = campaign_named(repo, campaign)
         for k in body.keys:
-            contact_of(repo, camp, k)
+            contact_named(repo, camp, k)
         n = assign_contacts(repo, [contact_id_for(camp.id, k) for k in body.keys], body.agent, by="api", at=bootstrap.WallClock().now())
         return {"agent": body.agent, "changed": n}
 
     @app.post("/campaigns/{campaign}/assignments/auto")
     def assign_auto(campaign: str, body: AutoAssignment, s: Store) -> dict[str, int]:
         repo = Repository(s)
-        camp = campaign_of(repo, campaign)
+        camp = campaign_named(repo, campaign)
         if len(set(body.agents)) != len(body.agents):
             raise InvalidValue("an agent is named twice")
         return lists.assign_all_evenly(s, repo, camp.id, body.agents, at=bootstrap.WallClock().now())

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated, Any
 from uuid import uuid4
 
-import attrs
 import typer
 from rich.progress import Progress, TextColumn, TimeElapsedColumn
 
@@ -36,7 +35,7 @@ def lists_mapping(
     region: Annotated[str | None, typer.Option(help="Default region for numbers without +country (e.g. DK, SE).")] = None,
 ) -> None:
     """Set how the campaign's list files map to contacts."""
-    from dialer_domain.services import campaign_named
+    from dialer_domain.services import set_list_mapping
 
     with _open() as (repo, _store):
         commons = {}
@@ -58,16 +57,12 @@ def lists_mapping(
             common=commons,
             delimiter=delimiter,
         )
-        c = campaign_named(repo, campaign)
-        now = bootstrap.WallClock().now()
-        c.set_list_mapping(mapping, now)
         if region is not None:
             import phonenumbers
 
             if region.upper() not in phonenumbers.SUPPORTED_REGIONS:
                 raise ValueError(f"unknown region {region!r}")
-            c.change_settings(attrs.evolve(c.config, default_region=region.upper()), now)
-        repo.save(c)
+        set_list_mapping(repo, campaign, mapping, region=region, at=bootstrap.WallClock().now())
     console.print(f"list mapping of {campaign}: key {key}, numbers {', '.join(phone)}")
 
 
