@@ -24,14 +24,7 @@ from dialer_domain.events import (
     ListImportRefused,
 )
 from dialer_domain.text import MAX_NAME, MAX_NOTE, check_text
-from dialer_domain.values import CampaignSettings, CampaignStatus, DialMode, ListMapping, OpeningHours
-
-
-def check_priority(priority: int) -> int:
-    if not 1 <= priority <= 10:
-        raise InvalidValue(f"campaign priority must be 1..10 (10 highest), got {priority}")
-    return priority
-
+from dialer_domain.values import CampaignSettings, CampaignStatus, DialMode, ListMapping, OpeningHours, check_priority
 
 IMPORT_REFUSAL_CODES = ("rejected_rows", "would_withdraw_too_much", "unreadable_file", "conflict")
 
@@ -76,7 +69,7 @@ class Campaign(Aggregate):
         check_text("campaign name", name, MAX_NAME)
         check_text("campaign manager", manager, MAX_NAME)
         check_text("campaign description", description, MAX_NOTE)
-        check_priority(priority)
+        check_priority(priority, "campaign priority")
         if hours is not None:
             schedule.zone(hours.time_zone)
         campaign = cls(id=campaign_id)
@@ -107,7 +100,7 @@ class Campaign(Aggregate):
             self._record(CampaignDialModeChanged, at, dial_mode=mode)
 
     def change_priority(self, priority: int, at: datetime) -> None:
-        check_priority(priority)
+        check_priority(priority, "campaign priority")
         if priority != self.priority:
             self._record(CampaignPriorityChanged, at, priority=priority)
 

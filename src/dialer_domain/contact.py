@@ -37,7 +37,7 @@ from dialer_domain.events import (
 )
 from dialer_domain.schedule import zone
 from dialer_domain.text import MAX_NAME, check_agent_id, check_contact_key, check_text, check_variables
-from dialer_domain.values import CallOutcome, CampaignSettings, ContactData, ContactState, DialMode, PhoneNumber
+from dialer_domain.values import CallOutcome, CampaignSettings, ContactData, ContactState, DialMode, PhoneNumber, check_priority
 
 #: States from which a contact may be put in the campaign queue once it is due.
 LIST_STATES = frozenset({ContactState.NEW, ContactState.PENDING, ContactState.CALLBACK_SCHEDULED})
@@ -48,9 +48,7 @@ _NOT_ANSWERED = frozenset({CallOutcome.NO_ANSWER, CallOutcome.BUSY, CallOutcome.
 
 
 def check_contact_priority(priority: int) -> int:
-    if not 1 <= priority <= 10:
-        raise InvalidValue(f"contact priority must be 1..10, got {priority}")
-    return priority
+    return check_priority(priority, "contact priority")
 
 
 @attrs.define

@@ -240,3 +240,10 @@ class ListMapping:
         named = [self.key, *self.phones, *(c for c in (self.name, self.time_zone, self.priority, self.agent) if c)]
         if len(set(named)) != len(named):
             raise InvalidValue(f"a column is mapped twice: {', '.join(named)}")
+
+
+def check_priority(priority: int, what: str = "priority") -> int:
+    """R1, R11: campaign and contact priorities run 1..10, 10 highest."""
+    if not 1 <= priority <= 10:
+        raise InvalidValue(f"{what} must be 1..10 (10 highest), got {priority}")
+    return priority

@@ -97,7 +97,7 @@ def test_a_file_with_bad_rows_imports_nothing_and_names_each_row(store, tmp_path
     with pytest.raises(lists.ImportRejected, match=r"7 of 8 rows rejected \(6 invalid, 1 duplicate keys\), nothing imported") as info:
         do_import(store, p)
     reasons = {line: why for line, _, why in info.value.rejects}
-    assert "impossible" in reasons[3] and "cannot be read" in reasons[4] and "not 1..10" in reasons[5]
+    assert "impossible" in reasons[3] and "cannot be read" in reasons[4] and "must be 1..10" in reasons[5]
     assert "duplicate key" in reasons[6] and "more field" in reasons[7] and "empty key" in reasons[8] and "no phone number" in reasons[9]
     assert not [r for r in store.read(0, 10**6) if isinstance(r.event, ContactImported)]
     [refused] = Repository(store).get(Campaign, campaign_id_for("Sales")).refused_imports  # the history keeps refusals

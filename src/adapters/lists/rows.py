@@ -24,7 +24,7 @@ from dialer_domain.ports import contact_id_for
 from dialer_domain.schedule import zone
 from dialer_domain.services import ImportRow
 from dialer_domain.text import check_agent_id, check_contact_key
-from dialer_domain.values import ContactData, ListMapping, PhoneNumber
+from dialer_domain.values import ContactData, ListMapping, PhoneNumber, check_priority
 
 CHUNK = 2000
 
@@ -153,8 +153,7 @@ class RowChecker:
                 priority = int(raw[mapping.priority])
             except ValueError:
                 raise InvalidValue(f"priority {raw[mapping.priority]!r} is not a whole number") from None
-            if not 1 <= priority <= 10:
-                raise InvalidValue(f"priority {priority} is not 1..10")
+            check_priority(priority)
         tz = (raw.get(mapping.time_zone) or "").strip() if mapping.time_zone else ""
         if tz:
             zone(tz)
