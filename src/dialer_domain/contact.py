@@ -35,6 +35,7 @@ from dialer_domain.events import (
     DispositionRecorded,
     DomainEvent,
 )
+from dialer_domain.queue import list_due_at
 from dialer_domain.schedule import zone
 from dialer_domain.text import MAX_NAME, check_agent_id, check_contact_key, check_text, check_variables
 from dialer_domain.values import CallOutcome, CampaignSettings, ContactData, ContactState, DialMode, PhoneNumber, check_priority
@@ -167,13 +168,7 @@ class ContactAttempt(Aggregate):
 
     def due_at(self) -> datetime | None:
         """When the contact may next be queued; None when it is not in the list."""
-        if self.state is ContactState.NEW:
-            return self.next_dial_at or self.created_at
-        if self.state is ContactState.PENDING:
-            return self.next_dial_at
-        if self.state is ContactState.CALLBACK_SCHEDULED:
-            return self.callback_at
-        return None
+        return list_due_at(self.state, next_dial_at=self.next_dial_at, created_at=self.created_at, callback_at=self.callback_at)
 
     def queue(self, at: datetime) -> None:
         if self.state not in LIST_STATES:

@@ -35,6 +35,18 @@ from dialer_domain.values import CallOutcome, ContactState
 OrderKey = tuple[float, ...]
 
 
+def list_due_at(state: ContactState, *, next_dial_at: datetime | None, created_at: datetime | None, callback_at: datetime | None) -> datetime | None:
+    """When a contact in the list may next be queued (R5's redial gap, R12's appointment); None
+    when it is not in the list."""
+    if state is ContactState.NEW:
+        return next_dial_at or created_at
+    if state is ContactState.PENDING:
+        return next_dial_at
+    if state is ContactState.CALLBACK_SCHEDULED:
+        return callback_at
+    return None
+
+
 def dialling_order_key(*, callback_at: datetime | None, priority: int, created_at: datetime, attempts: int) -> OrderKey:
     """The R11 sort key of a due contact (smaller first)."""
     if callback_at is not None:
@@ -81,13 +93,7 @@ class Entry:
 
     def due_at(self) -> datetime | None:
         """When the contact may next be taken from the list (None: not from the list)."""
-        if self.state is ContactState.NEW:
-            return self.next_dial_at or self.created_at
-        if self.state is ContactState.PENDING:
-            return self.next_dial_at
-        if self.state is ContactState.CALLBACK_SCHEDULED:
-            return self.callback_at
-        return None
+        return list_due_at(self.state, next_dial_at=self.next_dial_at, created_at=self.created_at, callback_at=self.callback_at)
 
     def apply(self, event: DomainEvent) -> bool:
         """Fold one of the contact's events; False if the queue does not care about it."""
