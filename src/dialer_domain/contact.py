@@ -36,20 +36,14 @@ from dialer_domain.events import (
     DomainEvent,
 )
 from dialer_domain.queue import list_due_at
-from dialer_domain.schedule import zone
-from dialer_domain.text import MAX_NAME, check_agent_id, check_contact_key, check_text, check_variables
-from dialer_domain.values import CallOutcome, CampaignSettings, ContactData, ContactState, DialMode, PhoneNumber, check_priority
+from dialer_domain.rules.contacts import check_contact
+from dialer_domain.text import check_agent_id
+from dialer_domain.values import CallOutcome, CampaignSettings, ContactData, ContactState, DialMode, PhoneNumber
 
 #: States from which a contact may be put in the campaign queue once it is due.
 LIST_STATES = frozenset({ContactState.NEW, ContactState.PENDING, ContactState.CALLBACK_SCHEDULED})
 #: States in which a call (or an offer of one) is in progress.
 IN_CALL_STATES = frozenset({ContactState.OFFERED, ContactState.DIALLING, ContactState.CONNECTED})
-
-_NOT_ANSWERED = frozenset({CallOutcome.NO_ANSWER, CallOutcome.BUSY, CallOutcome.FAILED, CallOutcome.ANSWERED_MACHINE, CallOutcome.ABANDONED})
-
-
-def check_contact_priority(priority: int) -> int:
-    return check_priority(priority, "contact priority")
 
 
 @attrs.define
@@ -112,37 +106,17 @@ class ContactAttempt(Aggregate):
         source: str = "api",
         at: datetime,
     ) -> ContactAttempt:
-        if not key.strip():
-            raise InvalidValue("a contact needs a key")
-        check_contact_key(key)
-        if not numbers:
-            raise InvalidValue(f"contact {key!r} has no phone number")
-        _check_distinct(key, numbers)
-        check_contact_priority(priority)
-        check_contact_data(key, data)
+        check_contact(key, numbers, data, priority)
         if assigned_agent is not None:
             check_agent_id(assigned_agent)
         contact = cls(id=contact_id)
-        contact._record(
-            ContactImported,
-            at,
-            campaign_id=campaign_id,
-            key=key,
-            numbers=numbers,
-            data=data,
-            priority=priority,
-            assigned_agent=assigned_agent,
-            source=source,
-        )
+        fields = {"key": key, "numbers": numbers, "data": data, "priority": priority, "assigned_agent": assigned_agent, "source": source}
+        contact._record(ContactImported, at, campaign_id=campaign_id, **fields)
         return contact
 
     def update(self, *, numbers: tuple[PhoneNumber, ...], data: ContactData, priority: int, source: str, at: datetime) -> None:
         self._require_not(ContactState.WITHDRAWN, "update")
-        if not numbers:
-            raise InvalidValue(f"contact {self.key!r} would have no phone number")
-        _check_distinct(self.key, numbers)
-        check_contact_priority(priority)
-        check_contact_data(self.key, data)
+        check_contact(self.key, numbers, data, priority)
         if self.state in IN_CALL_STATES and numbers != self.numbers:
             raise NotAllowed(f"contact {self.key!r} is in a call; its numbers cannot change now")
         if (numbers, data, priority) != (self.numbers, self.data, self.priority):
@@ -152,11 +126,7 @@ class ContactAttempt(Aggregate):
         """A withdrawn contact comes back into the list with a fresh round of attempts."""
         if self.state is not ContactState.WITHDRAWN:
             raise NotAllowed(f"contact {self.key!r} is {self.state.value}, not withdrawn")
-        if not numbers:
-            raise InvalidValue(f"contact {self.key!r} would have no phone number")
-        _check_distinct(self.key, numbers)
-        check_contact_priority(priority)
-        check_contact_data(self.key, data)
+        check_contact(self.key, numbers, data, priority)
         self._record(ContactReinstated, at, numbers=numbers, data=data, priority=priority, source=source)
 
     def assign(self, agent_id: str | None, *, by: str, at: datetime) -> None:
@@ -470,19 +440,3 @@ class ContactAttempt(Aggregate):
                 self.next_dial_at = None
             case _:
                 raise TypeError(f"ContactAttempt cannot apply {event.NAME}")
-
-
-def check_contact_data(key: str, data: ContactData) -> None:
-    """What a contact shows an agent: text without control characters, of sensible size."""
-    check_text(f"contact {key[:40]!r} name", data.name, MAX_NAME)
-    if data.time_zone is not None:
-        check_text(f"contact {key[:40]!r} time zone", data.time_zone, MAX_NAME)
-        zone(data.time_zone)
-    check_variables(f"contact {key[:40]!r} field", data.fields)
-    check_variables(f"contact {key[:40]!r} variable", data.variables)
-
-
-def _check_distinct(key: str, numbers: tuple[PhoneNumber, ...]) -> None:
-    seen = [n.e164 for n in numbers]
-    if len(set(seen)) != len(seen):
-        raise InvalidValue(f"contact {key!r} lists a phone number twice")

@@ -18,9 +18,10 @@ import orjson
 from adapters.eventstore import CattrsMapper
 from adapters.lists.files import ROW_ERROR, Row
 from adapters.phone import e164
-from dialer_domain.contact import ContactAttempt, check_contact_data
+from dialer_domain.contact import ContactAttempt
 from dialer_domain.errors import InvalidValue
 from dialer_domain.ports import contact_id_for
+from dialer_domain.rules.contacts import check_contact_data
 from dialer_domain.schedule import zone
 from dialer_domain.services import ImportRow
 from dialer_domain.text import check_agent_id, check_contact_key

@@ -1,0 +1,34 @@
+"""What a contact must be: a key, one or more distinct numbers (R8), a priority 1..10 (R11), and
+what it shows an agent (R9) as text without control characters, of sensible size."""
+
+from __future__ import annotations
+
+from dialer_domain.errors import InvalidValue
+from dialer_domain.schedule import zone
+from dialer_domain.text import MAX_NAME, check_contact_key, check_text, check_variables
+from dialer_domain.values import ContactData, PhoneNumber, check_priority
+
+
+def check_contact_data(key: str, data: ContactData) -> None:
+    """What a contact shows an agent: text without control characters, of sensible size, and a
+    time zone that exists."""
+    check_text(f"contact {key[:40]!r} name", data.name, MAX_NAME)
+    if data.time_zone is not None:
+        check_text(f"contact {key[:40]!r} time zone", data.time_zone, MAX_NAME)
+        zone(data.time_zone)
+    check_variables(f"contact {key[:40]!r} field", data.fields)
+    check_variables(f"contact {key[:40]!r} variable", data.variables)
+
+
+def check_contact(key: str, numbers: tuple[PhoneNumber, ...], data: ContactData, priority: int) -> None:
+    """Every rule a contact's details keep, whoever writes them (an import, the API, the CLI)."""
+    if not key.strip():
+        raise InvalidValue("a contact needs a key")
+    check_contact_key(key)
+    if not numbers:
+        raise InvalidValue(f"contact {key!r} has no phone number")
+    seen = [n.e164 for n in numbers]
+    if len(set(seen)) != len(seen):
+        raise InvalidValue(f"contact {key!r} lists a phone number twice")
+    check_priority(priority, "contact priority")
+    check_contact_data(key, data)
