@@ -1,0 +1,315 @@
+"""The dialler's core: ports, folds of the log, the unit of work, timers, and how one step runs
+(read the clock once, change aggregates, one atomic append, then act on the world)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from functools import partial
+from typing import TypeVar
+from uuid import UUID
+
+import attrs
+
+from dialer_domain.agent import AgentSession
+from dialer_domain.aggregate import Aggregate
+from dialer_domain.authorisation import DEFAULT_RULES, Rule
+from dialer_domain.campaign import Campaign
+from dialer_domain.contact import ContactAttempt
+from dialer_domain.errors import ConcurrencyError, NotFound
+from dialer_domain.events import (
+    AGENT_EVENTS,
+    CAMPAIGN_EVENTS,
+    AgentLoggedIn,
+)
+from dialer_domain.pacing import PacingEstimator
+from dialer_domain.pacing_log import PacingLog
+from dialer_domain.ports import (
+    AgentDesktop,
+    Clock,
+    EventStore,
+    IdFactory,
+    NoDesktop,
+    QueueView,
+    RecordedEvent,
+    ScreenPop,
+    Telephony,
+)
+from dialer_domain.queue import LiveQueue
+from dialer_domain.repository import Repository
+from dialer_domain.service_layer.timers import Timers
+from dialer_domain.service_layer.unit_of_work import UnitOfWork
+from dialer_domain.values import ContactState
+
+R = TypeVar("R")
+
+#: How often a step is run again on fresh aggregates when another writer changed one first.
+STEP_ATTEMPTS = 8
+
+_LIVE_CONTACT_STATES = frozenset({ContactState.QUEUED, ContactState.OFFERED, ContactState.DIALLING, ContactState.CONNECTED})
+
+
+@attrs.define
+class LiveCall:
+    call_id: UUID
+    campaign_id: UUID
+    contact_id: UUID
+    dialled_at: datetime
+    agent_id: str | None = None  # the reserved agent (agent-first) or the connected one
+    offer_id: UUID | None = None
+    answered_at: datetime | None = None
+    connected: bool = False
+    waiting: bool = False
+
+
+@attrs.frozen
+class EngineConfig:
+    abandon_after_seconds: float = 2.0
+    queue_every_seconds: float = 60.0
+    tick_seconds: float = 1.0
+    ring_backstop_seconds: float = 10.0
+    auto_ready_after_wrapup: bool = True
+
+
+class DiallerCore:
+    """What every part of the dialler shares: its ports, its folds of the log (campaigns, agent
+    sessions, cached contacts, the queue view), its unit of work and timers, and how one step runs."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        telephony: Telephony,
+        clock: Clock,
+        ids: IdFactory,
+        *,
+        desktop: AgentDesktop | None = None,
+        rules: Sequence[tuple[str, Rule]] = DEFAULT_RULES,
+        config: EngineConfig | None = None,
+        queue: QueueView | None = None,
+    ) -> None:
+        self.store = store
+        self.repo = Repository(store)
+        self.telephony = telephony
+        self.clock = clock
+        self.ids = ids
+        self.desktop: AgentDesktop = desktop or NoDesktop()
+        self.rules = tuple(rules)
+        self.config = config or EngineConfig()
+        self.queue: QueueView = queue if queue is not None else LiveQueue()
+        self.campaigns: dict[UUID, Campaign] = {}
+        self.sessions: dict[UUID, AgentSession] = {}
+        self.agents: dict[str, AgentSession] = {}
+        self.contacts: dict[UUID, ContactAttempt] = {}
+        self.calls: dict[UUID, LiveCall] = {}
+        self.waiting: dict[UUID, LiveCall] = {}
+        self.estimators: dict[UUID, PacingEstimator] = {}
+        self.pacing_logs: dict[UUID, PacingLog] = {}
+        self.offer_decisions: dict[UUID, UUID] = {}
+        self.position = 0
+        self.listeners: list[Callable[[Sequence[RecordedEvent]], None]] = []
+        self._last_queue_run: dict[UUID, float] = {}
+        self.uow = UnitOfWork(store)
+        self._undo = self.uow.undo
+        self.timers = Timers(self._undo)
+        self.now = clock.now()
+
+    # ================================================================== views and commits
+
+    def sync(self) -> int:
+        """Fold what was appended since our position into the views; returns how many events.
+
+        On start (position 0) with a queue view that keeps its own position, only the campaigns'
+        and agents' events are read: the contacts are in that view, and loaded one by one as needed."""
+        count = 0
+        if self.position == 0 and not self.queue.replays_log:
+            head = self.store.max_position()
+            topics = tuple(cls.NAME for cls in (*CAMPAIGN_EVENTS, *AGENT_EVENTS))
+            after = 0
+            while True:
+                page = [r for r in self.store.read(after, 5000, topics) if r.position <= head]
+                if not page:
+                    break
+                self._ingest(page, observed=False)
+                after = page[-1].position
+                count += len(page)
+            self.position = head
+        while True:
+            batch = self.store.read(self.position, 5000)
+            if not batch:
+                return count
+            self._ingest(batch)
+            count += len(batch)
+
+    def _ingest(self, batch: Sequence[RecordedEvent], observed: bool = True) -> None:
+        if observed:
+            self.queue.observe(batch)
+        for rec in batch:
+            ev = rec.event
+            self.position = rec.position
+            sid = ev.originator_id
+            if isinstance(ev, CAMPAIGN_EVENTS):
+                c = self.campaigns.get(sid)
+                if c is None:
+                    c = self.campaigns[sid] = Campaign(id=sid)
+                    self.estimators[sid] = PacingEstimator()
+                if ev.originator_version > c.version:
+                    c._fold(ev)
+            elif isinstance(ev, AGENT_EVENTS):
+                s = self.sessions.get(sid)
+                if s is None:
+                    s = self.sessions[sid] = AgentSession(id=sid)
+                if ev.originator_version > s.version:
+                    s._fold(ev)
+                if isinstance(ev, AgentLoggedIn):
+                    self.agents[ev.agent_id] = s
+            else:
+                cached = self.contacts.get(sid)
+                if cached is not None and ev.originator_version > cached.version:
+                    if ev.originator_version == cached.version + 1 and not cached.pending_events:
+                        cached._fold(ev)
+                    else:
+                        del self.contacts[sid]
+        for listener in self.listeners:
+            listener(batch)
+
+    def _hang_up(self, call_id: UUID, reason: str) -> None:
+        self.uow.after_commit(partial(self.telephony.hang_up, call_id, reason))
+
+    def _touch(self, agg: Aggregate) -> None:
+        self.uow.touch(agg)
+
+    def _in_step(self, body: Callable[[datetime], R], *, now: datetime | None = None, run_timers: bool = True) -> R:
+        """Run one step: timers, ``body``, one atomic append, then the effects on the world. When
+        the append is refused because another writer changed an aggregate first, the step is undone
+        and run again on fresh aggregates (the same instant: a fact keeps its time). Any other
+        failure undoes the step and is raised."""
+        now = self._step() if now is None else now
+        for attempt in range(1, STEP_ATTEMPTS + 1):
+            self.uow.begin()
+            try:
+                if run_timers:
+                    self._run_timers(now)
+                result = body(now)
+                self._commit()
+                return result
+            except ConcurrencyError:
+                if not self.uow.open:
+                    raise
+                self._rollback()
+                if attempt == STEP_ATTEMPTS:
+                    raise
+            except BaseException:
+                if self.uow.open:
+                    self._rollback()
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _rollback(self) -> None:
+        """Undo the open step: the engine's own state back as it was, the aggregates it changed
+        reloaded from the store, and what other writers appended folded in."""
+        ran_ahead = [s for s in self.sessions.values() if s.pending_events]
+        changed = self.uow.rollback() + ran_ahead
+        for a in changed:
+            a.collect_events()
+            if isinstance(a, AgentSession):
+                self._reload_session(a)
+            elif isinstance(a, PacingLog):
+                for cid in [k for k, v in self.pacing_logs.items() if v is a]:
+                    del self.pacing_logs[cid]
+            else:
+                self.contacts.pop(a.id, None)
+        self.sync()
+
+    def _reload_session(self, stale: AgentSession) -> None:
+        fresh = self.repo.find(AgentSession, stale.id)
+        if fresh is None:
+            self.sessions.pop(stale.id, None)
+        else:
+            self.sessions[stale.id] = fresh
+        for agent_id, s in list(self.agents.items()):
+            if s is stale:
+                if fresh is None:
+                    del self.agents[agent_id]
+                else:
+                    self.agents[agent_id] = fresh
+
+    def _commit(self) -> None:
+        aggs, events, positions = self.uow.commit()  # refused: the caller undoes the step
+        if events:
+            for a in aggs:
+                if isinstance(a, ContactAttempt) and a.state not in _LIVE_CONTACT_STATES:
+                    self.contacts.pop(a.id, None)
+            contiguous = positions and positions[0] == self.position + 1 and positions[-1] - positions[0] == len(positions) - 1
+            if contiguous:
+                self._ingest([RecordedEvent(p, e) for p, e in zip(positions, events, strict=True)])
+            else:
+                self.sync()
+        self.uow.run_effects()
+
+    def _step(self) -> datetime:
+        self.now = self.clock.now()
+        return self.now
+
+    def contact(self, contact_id: UUID) -> ContactAttempt:
+        c = self.contacts.get(contact_id)
+        if c is None:
+            c = self.contacts[contact_id] = self.repo.get(ContactAttempt, contact_id)
+        return c
+
+    def _forget_contact(self, contact_id: UUID) -> None:
+        c = self.contacts.get(contact_id)
+        if c is not None and not c.pending_events and not self.uow.touched(contact_id):
+            del self.contacts[contact_id]
+
+    def agent(self, agent_id: str) -> AgentSession:
+        s = self.agents.get(agent_id)
+        if s is None:
+            raise NotFound(f"agent {agent_id!r} has never logged in")
+        return s
+
+    def campaign(self, campaign_id: UUID) -> Campaign:
+        c = self.campaigns.get(campaign_id)
+        if c is None:
+            raise NotFound(f"no campaign with id {campaign_id}")
+        return c
+
+    # ================================================================== timers
+
+    def _estimator(self, campaign_id: UUID) -> PacingEstimator:
+        """The campaign's measurements; their counters and tuning kept as they were before this
+        step (the samples a step adds are taken back one by one, see ``_measure``)."""
+        est = self.estimators[campaign_id]
+        self._undo.keep_once(("estimator", campaign_id), est.scalars)
+        return est
+
+    def _measure(self, undo: Callable[[], None]) -> None:
+        self._undo.add(undo)
+
+    def _timer(self, at: datetime, kind: str, a: UUID | str, b: UUID | None = None) -> None:
+        self.timers.add(at, kind, a, b)
+
+    def next_due(self) -> datetime | None:
+        return self.timers.next_due(self.now.tzinfo)
+
+    def _run_timers(self, now: datetime) -> None:
+        """Run the timers due by ``now`` (the dialler's own kinds: see ``engine.Dialler``)."""
+        raise NotImplementedError
+
+
+def _since(s: AgentSession, now: datetime) -> float:
+    return (now - s.state_since).total_seconds() if s.state_since else 0.0
+
+
+def _idle_since(s: AgentSession) -> float:
+    return s.state_since.timestamp() if s.state_since else 0.0
+
+
+def _pop(c: Campaign, contact: ContactAttempt) -> ScreenPop:
+    return ScreenPop(
+        campaign_id=c.id,
+        contact_id=contact.id,
+        key=contact.key,
+        data=contact.data,
+        numbers=tuple(n.e164 for n in contact.numbers),
+        attempts=contact.attempts,
+    )

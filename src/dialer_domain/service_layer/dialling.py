@@ -1,0 +1,251 @@
+"""Dialling: the periodic queue top-up (R4), pacing for every campaign by priority (R1, R2), and
+the one way a call is placed (authorised first, R5, R14)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from functools import partial
+from uuid import UUID
+
+from dialer_domain.agent import AgentSession
+from dialer_domain.authorisation import DialContext, authorise_dial
+from dialer_domain.campaign import Campaign
+from dialer_domain.contact import ContactAttempt
+from dialer_domain.errors import NotAllowed
+from dialer_domain.pacing import PacingSnapshot, decide
+from dialer_domain.pacing_log import PacingLog
+from dialer_domain.ports import (
+    pacing_log_id_for,
+)
+from dialer_domain.rules.dialling import queue_target
+from dialer_domain.schedule import local_time
+from dialer_domain.service_layer.dialler_core import DiallerCore, LiveCall, _idle_since, _pop, _since
+from dialer_domain.values import AgentState, ContactState, DialMode
+
+
+class Dialling(DiallerCore):
+    # ================================================================== periodic work
+
+    def tick(self) -> None:
+        """Timers, the periodic queue top-up (R4) and pacing for every campaign."""
+
+        def top_up(now: datetime) -> None:
+            for c in self._by_priority():
+                self._queue_run(c, now)
+
+        now = self._step()
+        self._in_step(top_up, now=now)  # what timers released and the queue run added is visible to pacing
+        self._in_step(self._pace_all, now=now, run_timers=False)
+
+    def _by_priority(self) -> list[Campaign]:
+        return sorted((c for c in self.campaigns.values() if c.settings is not None), key=lambda c: (-c.priority, c.name))
+
+    def _agents_for(self, c: Campaign) -> list[AgentSession]:
+        skill = c.config.skill
+        return [s for s in self.agents.values() if s.logged_in and skill in s.skills]
+
+    def _queue_run(self, c: Campaign, now: datetime, force: bool = False) -> None:
+        t = now.timestamp()
+        last = self._last_queue_run.get(c.id)
+        if not force and last is not None and t - last < self.config.queue_every_seconds:
+            return
+        self._undo.put(self._last_queue_run, c.id, t)
+        if not c.is_active(now) and self.queue.queued_count(c.id) > 0:
+            why = "campaign disabled" if c.status.value == "disabled" else "campaign outside its hours"
+            for cid in self.queue.queued(c.id):
+                contact = self.contact(cid)
+                if contact.state is ContactState.QUEUED:  # the aggregate decides; the view may lag
+                    contact.return_to_list(why, now)
+                    self._touch(contact)
+                else:
+                    self._forget_contact(cid)
+            return
+        if not c.may_dial(now):
+            return
+        target = queue_target(len(self._agents_for(c)))
+        if target == 0:
+            return
+        need = target - self.queue.queued_count(c.id)
+        if need <= 0:
+            return
+        for cid in self.queue.take_due(c.id, now, need, agent_owned=c.dial_mode is DialMode.AUTO):
+            contact = self.contact(cid)
+            try:
+                contact.queue(now)
+            except NotAllowed:
+                self._forget_contact(cid)
+                continue
+            self._touch(contact)
+
+    def _pace_all(self, now: datetime) -> None:
+        claimed: set[str] = set()
+        for c in self._by_priority():
+            if not c.may_dial(now):
+                continue
+            if c.dial_mode.agent_first:
+                self._pace_agent_first(c, now, claimed)
+            else:
+                self._pace_contact_first(c, now, claimed)
+
+    def _log_decision(self, c: Campaign, now: datetime, **fields: object) -> UUID:
+        day = (local_time(c.hours, now) if c.hours else now).date().isoformat()
+        log_id = pacing_log_id_for(c.id, day)
+        log = self.pacing_logs.get(c.id)
+        if log is None or log.id != log_id:
+            found = self.repo.find(PacingLog, log_id)
+            log = found if found is not None else PacingLog(id=log_id)
+            self.pacing_logs[c.id] = log
+        decision_id = self.ids()
+        log.record(now, campaign_id=c.id, decision_id=decision_id, dial_mode=c.dial_mode, **fields)
+        self._touch(log)
+        return decision_id
+
+    def _pace_contact_first(self, c: Campaign, now: datetime, claimed: set[str]) -> None:
+        agents = self._agents_for(c)
+        ready = sorted((s for s in agents if s.state is AgentState.READY and s.agent_id not in claimed), key=_idle_since)
+        dialling = [call for call in self.calls.values() if call.campaign_id == c.id and call.answered_at is None]
+        waiting = sum(1 for call in self.waiting.values() if call.campaign_id == c.id)
+        snap = PacingSnapshot(
+            ready_agents=len(ready),
+            wrapup_elapsed=tuple(_since(s, now) for s in agents if s.state is AgentState.WRAP_UP),
+            talking_elapsed=tuple(_since(s, now) for s in agents if s.state is AgentState.TALKING),
+            dialling_elapsed=tuple((now - call.dialled_at).total_seconds() for call in dialling),
+            answered_waiting=waiting,
+            logged_in=len(agents),
+            queued_contacts=self.queue.queued_count(c.id),
+        )
+        # Nobody ready: progressive waits; power and predictive may still dial for agents about to free.
+        if snap.ready_agents == 0 and (c.dial_mode is DialMode.PROGRESSIVE or not (snap.wrapup_elapsed or snap.talking_elapsed)):
+            return
+        decision = decide(c.dial_mode, c.config, snap, self._estimator(c.id))
+        in_flight = len(dialling) + waiting
+        for s in ready[: in_flight + decision.calls]:
+            claimed.add(s.agent_id)
+        if decision.calls <= 0:
+            if snap.queued_contacts == 0 and snap.ready_agents > 0:
+                self._queue_run(c, now, force=self._last_queue_run.get(c.id, 0.0) + 5 <= now.timestamp())
+            return
+        decision_id = self._log_decision(
+            c,
+            now,
+            ready_agents=snap.ready_agents,
+            agents_in_wrapup=len(snap.wrapup_elapsed),
+            agents_talking=len(snap.talking_elapsed),
+            calls_in_flight=len(dialling),
+            answered_waiting=waiting,
+            estimates=decision.estimates,
+            target_abandon_rate=c.config.target_abandon_rate,
+            calls_to_place=decision.calls,
+            reason=decision.reason,
+        )
+        tried: set[UUID] = set()
+        placed = 0
+        while placed < decision.calls:
+            cid = self.queue.next_queued(c.id, exclude=frozenset(tried))
+            if cid is None:
+                break
+            tried.add(cid)
+            contact = self.contact(cid)
+            if contact.state is not ContactState.QUEUED:  # a view that lags: the aggregate says no
+                self._forget_contact(cid)
+                continue
+            if self._dial(c, contact, now, decision_id=decision_id, agent_id=None, offer_id=None):
+                placed += 1
+
+    def _pace_agent_first(self, c: Campaign, now: datetime, claimed: set[str]) -> None:
+        agents = self._agents_for(c)
+        if len(agents) < c.config.min_agents:
+            return
+        ready = sorted((s for s in agents if s.state is AgentState.READY and s.agent_id not in claimed), key=_idle_since)
+        if not ready:
+            return
+        offers: list[tuple[AgentSession, UUID]] = []
+        taken: set[UUID] = set()
+        for s in ready:
+            while True:
+                cid = self.queue.next_queued(c.id, s.agent_id if c.dial_mode is DialMode.AUTO else None, frozenset(taken))
+                if cid is None:
+                    break
+                taken.add(cid)
+                if self.contact(cid).state is ContactState.QUEUED:  # a view that lags: the aggregate decides
+                    offers.append((s, cid))
+                    break
+                self._forget_contact(cid)
+        if not offers:
+            if self.queue.queued_count(c.id) == 0:
+                self._queue_run(c, now, force=self._last_queue_run.get(c.id, 0.0) + 5 <= now.timestamp())
+            return
+        decision_id = self._log_decision(
+            c,
+            now,
+            ready_agents=len(ready),
+            agents_in_wrapup=sum(1 for s in agents if s.state is AgentState.WRAP_UP),
+            agents_talking=sum(1 for s in agents if s.state is AgentState.TALKING),
+            calls_in_flight=sum(1 for call in self.calls.values() if call.campaign_id == c.id),
+            answered_waiting=0,
+            estimates={},
+            target_abandon_rate=c.config.target_abandon_rate,
+            calls_to_place=len(offers),
+            reason=f"{c.dial_mode.value}: {len(ready)} ready agents, offering {len(offers)} contacts agent-first",
+        )
+        expires = now + timedelta(seconds=c.config.preview_timeout_seconds)
+        for s, cid in offers:
+            contact = self.contact(cid)
+            auth = authorise_dial(DialContext(c, contact, now), self.rules)
+            if not auth.allowed:
+                contact.return_to_list("; ".join(auth.reasons), now)
+                self._touch(contact)
+                continue
+            offer_id = self.ids()
+            s.offer(offer_id=offer_id, campaign_id=c.id, contact_id=cid, expires_at=expires, at=now)
+            contact.offer(s.agent_id, offer_id, now)
+            self._touch(s)
+            self._touch(contact)
+            claimed.add(s.agent_id)
+            self._undo.put(self.offer_decisions, offer_id, decision_id)
+            self._timer(expires, "offer", s.agent_id, offer_id)
+            pop = _pop(c, contact)
+            auto = c.config.auto_answer
+            self.uow.after_commit(partial(self.desktop.offered, s.agent_id, offer_id, pop, expires, auto))
+
+    def _dial(
+        self,
+        c: Campaign,
+        contact: ContactAttempt,
+        now: datetime,
+        *,
+        decision_id: UUID | None,
+        agent_id: str | None,
+        offer_id: UUID | None,
+    ) -> bool:
+        auth = authorise_dial(DialContext(c, contact, now), self.rules)
+        if not auth.allowed:
+            if contact.state is ContactState.QUEUED:
+                contact.return_to_list("; ".join(auth.reasons), now)
+                self._touch(contact)
+            return False
+        call_id = self.ids()
+        dialled = contact.dial(
+            call_id=call_id,
+            settings=c.config,
+            dial_mode=c.dial_mode,
+            agent_id=agent_id,
+            decision_id=decision_id,
+            checks=auth.checks,
+            at=now,
+        )
+        self._touch(contact)
+        self._undo.put(self.calls, call_id, LiveCall(call_id, c.id, contact.id, now, agent_id=agent_id, offer_id=offer_id))
+        self._timer(now + timedelta(seconds=c.config.max_ring_seconds + self.config.ring_backstop_seconds), "ring", call_id)
+        cfg = c.config
+        self.uow.after_commit(
+            lambda: self.telephony.place_call(
+                call_id=call_id,
+                number=dialled.number,
+                caller_id_number=cfg.caller_id_number,
+                caller_id_name=cfg.caller_id_name,
+                max_ring_seconds=cfg.max_ring_seconds,
+                max_call_seconds=cfg.max_call_seconds,
+            )
+        )
+        return True
