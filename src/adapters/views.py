@@ -81,8 +81,14 @@ class GenerationalView:
             return 1
         return int(row["live"])
 
+    def _write_first(self, curs: Any) -> None:
+        """Take the write lock before reading: SQLite refuses (at once, "database is locked") to
+        upgrade a transaction that read before another connection committed."""
+        curs.execute(self._sql("UPDATE {p}dialer_view_generation SET live = live WHERE projection = %s"), (self.projection,))
+
     def new_generation(self) -> int:
         with self.datastore.transaction(commit=True) as curs:
+            self._write_first(curs)
             self._live(curs)
             curs.execute(self._sql("SELECT next FROM {p}dialer_view_generation WHERE projection = %s"), (self.projection,))
             gen = int(curs.fetchone()["next"])
@@ -92,6 +98,7 @@ class GenerationalView:
     def switch_to(self, gen: int) -> int:
         """Make ``gen`` live and drop the rows of every older generation, in one transaction."""
         with self.datastore.transaction(commit=True) as curs:
+            self._write_first(curs)
             old = self._live(curs)
             curs.execute(self._sql("UPDATE {p}dialer_view_generation SET live = %s WHERE projection = %s"), (gen, self.projection))
             for table in self.tables:
