@@ -41,8 +41,6 @@ class Campaign(Aggregate):
     hours: OpeningHours | None = None
     created_at: datetime | None = None
     list_mapping: ListMapping | None = None
-    imports: list[ListImported] = attrs.field(factory=list)
-    refused_imports: list[ListImportRefused] = attrs.field(factory=list)
 
     @classmethod
     def _blank(cls, aggregate_id: UUID) -> Self:
@@ -161,9 +159,7 @@ class Campaign(Aggregate):
                 self.status = event.status
             case CampaignListMappingSet():
                 self.list_mapping = event.mapping
-            case ListImported():
-                self.imports.append(event)
-            case ListImportRefused():
-                self.refused_imports.append(event)
+            case ListImported() | ListImportRefused():
+                pass  # the history is the stream itself (services.import_history), not state
             case _:
                 raise TypeError(f"Campaign cannot apply {event.NAME}")

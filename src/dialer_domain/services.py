@@ -14,6 +14,7 @@ import attrs
 from dialer_domain.campaign import Campaign
 from dialer_domain.contact import ContactAttempt
 from dialer_domain.errors import ConcurrencyError, InvalidValue, NotAllowed, NotFound
+from dialer_domain.events import ListImported, ListImportRefused
 from dialer_domain.ports import ListIndex, campaign_id_for, contact_id_for
 from dialer_domain.repository import Repository
 from dialer_domain.values import (
@@ -114,6 +115,12 @@ def set_list_mapping(repo: Repository, campaign_name: str, mapping: ListMapping,
         c.change_settings(attrs.evolve(c.config, default_region=region.upper()), at)
     repo.save(c)
     return c
+
+
+def import_history(repo: Repository, campaign: Campaign) -> list[ListImported | ListImportRefused]:
+    """R7: every import of the campaign's list and every refused file, in order, read from the
+    campaign's stream (the aggregate does not keep them in memory)."""
+    return [e for e in repo.store.load(campaign.id) if isinstance(e, ListImported | ListImportRefused)]
 
 
 def set_campaign_status(repo: Repository, campaign_id: UUID, status: CampaignStatus, *, by: str, at: datetime) -> Campaign:

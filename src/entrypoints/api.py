@@ -29,7 +29,7 @@ from dialer_domain.contact import ContactAttempt
 from dialer_domain.errors import InvalidValue
 from dialer_domain.ports import contact_id_for
 from dialer_domain.repository import Repository
-from dialer_domain.services import add_contact, assign_contacts, campaign_named, contact_named, edit_contact, withdraw_contact
+from dialer_domain.services import add_contact, assign_contacts, campaign_named, contact_named, edit_contact, import_history, withdraw_contact
 from dialer_domain.values import ContactData, ImportMode
 from entrypoints import bootstrap
 from entrypoints.api_guards import ERROR_RESPONSES, BodyLimit, install_error_handlers, upload_name
@@ -214,10 +214,9 @@ def create_app(url: str | None = None) -> FastAPI:
 
     @app.get("/campaigns/{campaign}/imports")
     def history(campaign: str, s: Store) -> list[dict[str, Any]]:
-        camp = campaign_named(Repository(s), campaign)
-        entries = [{"outcome": "imported", **_conv.unstructure(e)} for e in camp.imports]
-        entries += [{"outcome": "refused", **_conv.unstructure(e)} for e in camp.refused_imports]
-        entries.sort(key=lambda e: e["timestamp"])
+        repo = Repository(s)
+        history = import_history(repo, campaign_named(repo, campaign))
+        entries = [{"outcome": "imported" if e.NAME == "ListImported" else "refused", **_conv.unstructure(e)} for e in history]
         return [{k: v for k, v in e.items() if k not in ("originator_id", "originator_version")} for e in entries]
 
     @app.post("/campaigns/{campaign}/agents/{agent}/obtain")

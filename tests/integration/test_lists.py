@@ -18,7 +18,7 @@ from dialer_domain.contact import ContactAttempt
 from dialer_domain.events import ContactImported
 from dialer_domain.ports import campaign_id_for, contact_id_for
 from dialer_domain.repository import Repository
-from dialer_domain.services import CampaignSpec, create_campaign
+from dialer_domain.services import CampaignSpec, create_campaign, import_history
 from dialer_domain.values import CampaignSettings, ContactState, DialMode, ImportMode, ListMapping
 from entrypoints.api import create_app
 
@@ -100,7 +100,8 @@ def test_a_file_with_bad_rows_imports_nothing_and_names_each_row(store, tmp_path
     assert "impossible" in reasons[3] and "cannot be read" in reasons[4] and "must be 1..10" in reasons[5]
     assert "duplicate key" in reasons[6] and "more field" in reasons[7] and "empty key" in reasons[8] and "no phone number" in reasons[9]
     assert not [r for r in store.read(0, 10**6) if isinstance(r.event, ContactImported)]
-    [refused] = Repository(store).get(Campaign, campaign_id_for("Sales")).refused_imports  # the history keeps refusals
+    repo = Repository(store)
+    [refused] = import_history(repo, repo.get(Campaign, campaign_id_for("Sales")))  # the history keeps refusals
     assert (refused.file_name, refused.reason_code, refused.rows, refused.rejected, refused.duplicates) == ("bad.csv", "rejected_rows", 8, 6, 1)
 
 
@@ -138,7 +139,7 @@ def test_replace_withdraws_what_is_gone_leaves_calls_alone_and_append_updates(st
     assert len(store.load(contact_id_for(campaign_id_for("Sales"), "2"))) == 2  # history kept: imported, withdrawn
     report, _ = do_import(store, write(tmp_path, "3.csv", HEADER, "2;Bo;31234567;;5;Y"), mode=ImportMode.APPEND)
     assert report.reinstated == 1 and contact(store, "2").state is ContactState.NEW
-    history = Repository(store).get(Campaign, campaign_id_for("Sales")).imports
+    history = import_history(Repository(store), Repository(store).get(Campaign, campaign_id_for("Sales")))
     assert [(h.file_name, h.mode) for h in history] == [("1.csv", ImportMode.APPEND), ("2.csv", ImportMode.REPLACE), ("3.csv", ImportMode.APPEND)]
     assert len(history[0].sha256) == 64
 

@@ -151,44 +151,21 @@ def lists_import(
 def lists_history(campaign: str, as_json: AsJson = False) -> None:
     """The campaign's import history, refused files included: when, file and hash, mode, what
     happened to the rows, or why the file was refused."""
-    from dialer_domain.services import campaign_named
+    from dialer_domain.events import ListImported
+    from dialer_domain.services import campaign_named, import_history
 
     with _open() as (repo, _store):
-        c = campaign_named(repo, campaign)
-    rows = [
-        {
-            "at": e.timestamp.isoformat(timespec="seconds"),
-            "file": e.file_name,
-            "sha256": e.sha256[:12],
-            "mode": e.mode.value,
-            "outcome": "imported",
-            "rows": e.rows,
-            "accepted": e.accepted,
-            "rejected": e.rejected,
-            "duplicates": e.duplicates,
-            "added": e.added,
-            "updated": e.updated,
-            "withdrawn": e.withdrawn,
-        }
-        for e in c.imports
-    ] + [
-        {
-            "at": e.timestamp.isoformat(timespec="seconds"),
-            "file": e.file_name,
-            "sha256": e.sha256[:12],
-            "mode": e.mode.value,
-            "outcome": f"refused ({e.reason_code})",
-            "rows": e.rows,
-            "accepted": 0,
-            "rejected": e.rejected,
-            "duplicates": e.duplicates,
-            "added": 0,
-            "updated": 0,
-            "withdrawn": 0,
-        }
-        for e in c.refused_imports
-    ]
-    rows.sort(key=lambda r: r["at"])
+        history = import_history(repo, campaign_named(repo, campaign))
+    rows = []
+    for e in history:
+        row: dict[str, Any] = {"at": e.timestamp.isoformat(timespec="seconds"), "file": e.file_name, "sha256": e.sha256[:12], "mode": e.mode.value}
+        if isinstance(e, ListImported):
+            row |= {"outcome": "imported", "rows": e.rows, "accepted": e.accepted, "rejected": e.rejected, "duplicates": e.duplicates}
+            row |= {"added": e.added, "updated": e.updated, "withdrawn": e.withdrawn}
+        else:
+            row |= {"outcome": f"refused ({e.reason_code})", "rows": e.rows, "accepted": 0, "rejected": e.rejected, "duplicates": e.duplicates}
+            row |= {"added": 0, "updated": 0, "withdrawn": 0}
+        rows.append(row)
     _emit(rows, Format.json if as_json else Format.table, f"imports of {campaign}")
 
 
