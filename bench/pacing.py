@@ -20,8 +20,8 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 from adapters.eventstore import open_event_store
-from adapters.simulation import SimulationConfig, run_simulation
 from dialer_domain.values import DialMode
+from entrypoints.simulate import SimulationConfig, run_simulation
 
 #: (label, mode, power ratio ready, power ratio wrap-up)
 VARIANTS: dict[str, tuple[DialMode, float, float]] = {

@@ -22,8 +22,8 @@ import psycopg
 
 from adapters import projections
 from adapters.eventstore import open_event_store
-from adapters.simulation import SimulationConfig, run_simulation
 from dialer_domain.values import DialMode
+from entrypoints.simulate import SimulationConfig, run_simulation
 
 
 def ensure_events(url: str, target: int) -> int:

@@ -222,8 +222,9 @@ def test_store_urls_are_checked():
 
 
 def test_every_event_of_simulated_days_round_trips_and_states_written_before_orjson_still_read():
-    from adapters.simulation import SimulationConfig, WorldParams, run_simulation
+    from adapters.telephony.simulated import WorldParams
     from dialer_domain.values import DialMode
+    from entrypoints.simulate import SimulationConfig, run_simulation
 
     mapper = CattrsMapper()
     seen: dict[str, DomainEvent] = {}

@@ -15,8 +15,9 @@ import orjson
 import pytest
 
 from adapters.eventstore import CattrsMapper, open_event_store
-from adapters.simulation import SimulationConfig, WorldParams, run_simulation
+from adapters.telephony.simulated import WorldParams
 from dialer_domain.values import DialMode
+from entrypoints.simulate import SimulationConfig, run_simulation
 
 #: (mode, seed) -> sha256 of the canonical log
 GOLDEN: dict[tuple[str, int], str] = {

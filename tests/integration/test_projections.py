@@ -14,12 +14,12 @@ from hypothesis import strategies as st
 
 from adapters import projections
 from adapters.eventstore import open_event_store
-from adapters.simulation import SimulationConfig, run_simulation
 from dialer_domain.contact import ContactAttempt
 from dialer_domain.events import ContactImported, ContactQueued, DialAttempted
 from dialer_domain.rules.statistics import StatisticsFold
 from dialer_domain.schedule import zone
 from dialer_domain.values import DialMode
+from entrypoints.simulate import SimulationConfig, run_simulation
 from tests.conftest import wait_until
 
 

@@ -13,10 +13,11 @@ from hypothesis import strategies as st
 from adapters import projections, queue_view
 from adapters.eventstore import open_event_store
 from adapters.queue_view import QUEUE_TOPICS, PersistedQueue, PositionMoved, QueueProjection, open_queue
-from adapters.simulation import SimulationConfig, WorldParams, run_simulation
+from adapters.telephony.simulated import WorldParams
 from dialer_domain.events import CampaignCreated, DialAttempted
 from dialer_domain.queue import LiveQueue
 from dialer_domain.values import ContactState, DialMode
+from entrypoints.simulate import SimulationConfig, run_simulation
 from tests.integration.test_simulated_day import check_attempts_and_redial_delay, check_no_contact_dialled_twice_at_once
 
 WORLD = WorldParams(p_callback=0.3, p_sale=0.2)

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from adapters.eventstore import open_event_store
-from adapters.simulation import SimulationConfig, WorldParams, run_simulation
+from adapters.telephony.simulated import WorldParams
 from dialer_domain.events import (
     CallAbandoned,
     CallbackScheduled,
@@ -23,6 +23,7 @@ from dialer_domain.events import (
 )
 from dialer_domain.values import CallOutcome, CampaignStatus, DialMode
 from entrypoints import bootstrap
+from entrypoints.simulate import SimulationConfig, run_simulation
 
 CFG = dict(agents=5, contacts=250, hours=1.5, seed=3, min_redial_seconds=600, attempts_per_number=2)
 WORLD = WorldParams(p_callback=0.3, p_sale=0.2)

@@ -49,7 +49,8 @@ def simulate(
 ) -> None:
     """Run a simulated campaign day through the real engine and store, then print the report."""
     from adapters.engine_lock import EngineAlreadyRunning, engine_lock
-    from adapters.simulation import SimulationConfig, WorldParams, run_simulation
+    from adapters.telephony.simulated import WorldParams
+    from entrypoints.simulate import SimulationConfig, run_simulation
 
     try:
         world = WorldParams(

@@ -1,5 +1,6 @@
-"""A simulated world on a virtual clock (simpy): fake telephony, simulated agents, and the runner
-that drives the *same* engine, event store and statistics fold through a whole campaign day.
+"""A simulated world on a virtual clock (simpy): simulated telephony (the Telephony port),
+simulated agents (the AgentDesktop port) and the driver that steps the dialler through simulated
+time. ``entrypoints.simulate`` wires them to the real dialler, store and statistics fold.
 
 Every random draw comes from one seeded generator, so a seed gives the same day every time.
 """
@@ -9,30 +10,19 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable, Generator
-from datetime import UTC, datetime, time, timedelta
-from functools import partial
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 import attrs
 import simpy
 
-from dialer_domain.engine import Dialler, EngineConfig
-from dialer_domain.ports import EventStore, QueueView, ScreenPop, campaign_id_for, seeded_ids
-from dialer_domain.repository import iter_log
-from dialer_domain.rules.statistics import StatisticsFold
-from dialer_domain.services import CampaignSpec, add_contacts, create_campaign, set_campaign_status
+from dialer_domain.engine import Dialler
+from dialer_domain.ports import ScreenPop
 from dialer_domain.values import (
-    DEFAULT_DISPOSITIONS,
     AgentState,
     CallOutcome,
-    CampaignSettings,
-    CampaignStatus,
-    ContactData,
     DialMode,
-    OpeningHours,
-    Period,
-    PhoneNumber,
 )
 
 
@@ -272,137 +262,3 @@ class SimulationDriver:
         while float(self.env.now) < until:
             self.call(self.engine.tick)
             yield self.env.timeout(every)
-
-
-@attrs.frozen(kw_only=True)
-class SimulationConfig:
-    mode: DialMode = DialMode.PREDICTIVE
-    agents: int = 10
-    contacts: int = 3000
-    hours: float = 8.0
-    warmup_minutes: float = 0.0
-    seed: int = 1
-    day: str = "2026-11-23"
-    time_zone: str = "Europe/Copenhagen"
-    opens_at: str = "09:00"
-    world: WorldParams = WorldParams()
-    power_ratio_ready: float = 1.7
-    power_ratio_wrapup: float = 0.1
-    target_abandon_rate: float = 0.03
-    wrapup_seconds: int = 120
-    max_ring_seconds: int = 25
-    attempts_per_number: int = 3
-    min_redial_seconds: int = 3600
-    campaign_name: str | None = None
-
-
-@attrs.frozen
-class SimulationResult:
-    campaign_id: UUID
-    campaign_name: str
-    summary: dict[str, Any]
-    events: int  # recorded by this run
-    started: datetime
-    ended: datetime
-
-
-def run_simulation(
-    store: EventStore, cfg: SimulationConfig, progress: Callable[[float], None] | None = None, queue: QueueView | None = None
-) -> SimulationResult:
-    """One simulated day. ``queue`` is the engine's queue view (the persisted one on SQLite and
-    PostgreSQL); without it the engine folds the queue in memory."""
-    if cfg.agents < 1 or cfg.contacts < 1 or cfg.hours <= 0:
-        raise ValueError(f"a simulated day needs agents, contacts and hours above zero, not {cfg.agents}, {cfg.contacts} and {cfg.hours:g}")
-    first_position = store.max_position()  # what this run records comes after
-    rng = random.Random(cfg.seed)
-    env = simpy.Environment()
-    h, m = (int(x) for x in cfg.opens_at.split(":"))
-    from dialer_domain.schedule import zone
-
-    start_local = datetime.combine(datetime.fromisoformat(cfg.day).date(), time(h, m), zone(cfg.time_zone))
-    start = start_local.astimezone(UTC)
-    clock = VirtualClock(env, start)
-    total = cfg.warmup_minutes * 60 + cfg.hours * 3600
-    dispositions = (*DEFAULT_DISPOSITIONS, "not_interested", "callback")
-    telephony = SimulatedTelephony(env, random.Random(rng.getrandbits(64)), cfg.world)
-    agents_world = SimulatedAgents(env, random.Random(rng.getrandbits(64)), cfg.world, dispositions)
-    engine = Dialler(store, telephony, clock, seeded_ids(cfg.seed), desktop=agents_world, config=EngineConfig(), queue=queue)
-    engine.sync()
-    telephony.engine = agents_world.engine = engine
-    driver = SimulationDriver(env, engine)
-    telephony.driver = agents_world.driver = driver
-
-    existing = sum(1 for c in engine.campaigns.values() if c.name.startswith(f"Simulated {cfg.mode.value} {cfg.day}"))
-    name = cfg.campaign_name or f"Simulated {cfg.mode.value} {cfg.day} #{existing + 1} seed {cfg.seed}"
-    skill = f"sim-{cfg.mode.value}"
-    end_local = start_local + timedelta(seconds=total)
-    if end_local.date() == start_local.date():
-        periods: tuple[Period, ...] = (Period(start_local.time(), end_local.time()),)
-    else:  # the day runs past midnight: open from the start to midnight and from midnight to the end
-        periods = (Period(time(0), end_local.time()), Period(start_local.time(), time(23, 59, 59, 999999)))
-    hours = OpeningHours(cfg.time_zone, {d: periods for d in range(7)})
-    settings = CampaignSettings(
-        skill=skill,
-        max_ring_seconds=cfg.max_ring_seconds,
-        attempts_per_number=cfg.attempts_per_number,
-        min_redial_seconds=cfg.min_redial_seconds,
-        wrapup_seconds=cfg.wrapup_seconds,
-        power_ratio_ready=cfg.power_ratio_ready,
-        power_ratio_wrapup=cfg.power_ratio_wrapup,
-        target_abandon_rate=cfg.target_abandon_rate,
-        preview_timeout_seconds=int(cfg.world.preview_seconds) + 5,
-        caller_id_number="+4570000000",
-        caller_id_name="Simulated",
-        dispositions=dispositions,
-    )
-    create_campaign(
-        engine.repo,
-        CampaignSpec(name=name, description="simulated campaign day", manager="simulation", priority=5, dial_mode=cfg.mode),
-        settings=settings,
-        hours=hours,
-        at=start,
-    )
-    cid = campaign_id_for(name)
-    agent_ids = [f"{skill}-{cfg.seed}-{existing + 1}-agent-{i + 1:02d}" for i in range(cfg.agents)]
-    rows = []
-    for i in range(cfg.contacts):
-        assigned = agent_ids[i % len(agent_ids)] if cfg.mode is DialMode.AUTO else None
-        numbers: tuple[PhoneNumber, ...] = (PhoneNumber(f"+453{rng.randrange(10**7):07d}"),)
-        if rng.random() < 0.3:
-            numbers = (*numbers, PhoneNumber(f"+452{rng.randrange(10**7):07d}"))
-        rows.append((f"c{i + 1:07d}", numbers, ContactData(name=f"Contact {i + 1}", fields={"segment": "sim"}), 5, assigned))
-    add_contacts(engine.repo, cid, rows, source="simulation", at=start)
-    set_campaign_status(engine.repo, cid, CampaignStatus.AUTOMATIC, by="simulation", at=start)
-    engine.sync()
-    for a in agent_ids:
-        engine.log_in(a, skills=(skill,))
-        engine.ready(a)
-    env.process(driver.ticking(EngineConfig().tick_seconds, total))
-
-    def reporter() -> Generator[simpy.Event, Any, None]:
-        while float(env.now) < total:
-            yield env.timeout(min(600.0, total))
-            if progress is not None:
-                progress(min(1.0, float(env.now) / total))
-
-    env.process(reporter())
-    env.run(until=total)
-    # End of day: stop placing calls, let calls in progress finish, then log everyone out.
-    agents_world.stopping = True
-    end_at = clock.now()
-    driver.call(lambda: set_campaign_status(engine.repo, cid, CampaignStatus.DISABLED, by="simulation: end of day", at=clock.now()))
-    driver.call(engine.sync)
-    env.run(until=total + 4 * 3600)
-    for a in agent_ids:
-        s = engine.agent(a)
-        if s.logged_in and s.state is not AgentState.TALKING:
-            driver.call(partial(engine.log_out, a, by="simulation: end of day"))
-    driver.call(engine.tick)
-    window = (start + timedelta(minutes=cfg.warmup_minutes), end_at)
-    fold = StatisticsFold(window=window)
-    events = 0
-    for rec in iter_log(store, after=first_position):  # this run's events: its campaign, contacts, agents and pacing
-        fold.apply(rec.event)
-        events += 1
-    fold.close(end_at)
-    return SimulationResult(cid, name, fold.summary(cid, agent_ids), events, start, end_at)
