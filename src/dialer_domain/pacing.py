@@ -87,11 +87,6 @@ class _Window:
     def mean(self) -> float:
         return sum(self.sorted) / len(self.sorted) if self.sorted else 0.0
 
-    def copy(self) -> _Window:
-        new = _Window.__new__(_Window)
-        new.size, new.fifo, new.sorted = self.size, deque(self.fifo), list(self.sorted)
-        return new
-
 
 @attrs.define
 class PacingEstimator:

@@ -11,6 +11,7 @@ from typing import Any
 import attrs
 
 from dialer_domain.errors import InvalidValue
+from dialer_domain.rules.callbacks import CALLBACK_WINDOW_SECONDS
 
 
 class DialMode(enum.StrEnum):
@@ -192,7 +193,7 @@ class CampaignSettings:
     target_abandon_rate: float = attrs.field(default=0.03, validator=_rate)
     preview_timeout_seconds: int = attrs.field(default=15, validator=_positive)
     min_agents: int = attrs.field(default=1, validator=_positive)
-    callback_window_seconds: int = attrs.field(default=300, validator=_positive)
+    callback_window_seconds: int = attrs.field(default=CALLBACK_WINDOW_SECONDS, validator=_positive)
     extensions: tuple[str, ...] = ()
     dispositions: tuple[str, ...] = DEFAULT_DISPOSITIONS
     max_per_click: int = attrs.field(default=10, validator=_positive)  # R13: contacts an agent obtains per click

@@ -208,7 +208,6 @@ ALLOWED_STDLIB = {
     "__future__",
     "abc",
     "bisect",
-    "copy",
     "collections",
     "dataclasses",
     "datetime",

@@ -6,6 +6,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+#: R12: "within five minutes after the appointment", the default of a campaign's callback window.
+CALLBACK_WINDOW_SECONDS = 300
+
 
 class CallbackKept(StrEnum):
     ON_TIME = "on_time"

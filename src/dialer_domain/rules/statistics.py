@@ -41,7 +41,7 @@ from dialer_domain.events import (
     WrapUpStarted,
 )
 from dialer_domain.ports import RecordedEvent
-from dialer_domain.rules.callbacks import CallbackKept, callback_deadline, callback_kept
+from dialer_domain.rules.callbacks import CALLBACK_WINDOW_SECONDS, CallbackKept, callback_deadline, callback_kept
 from dialer_domain.schedule import zone
 from dialer_domain.values import AgentState, CallOutcome
 
@@ -119,9 +119,6 @@ def _local_day_hour(tz: str | None, slice_no: int) -> tuple[str, int]:
     local = t.astimezone(zone(tz)) if tz else t
     return local.date().isoformat(), local.hour
 
-
-#: R12: a callback is dialled within five minutes after its appointment (a campaign may set its own window).
-DEFAULT_CALLBACK_WINDOW = 300
 
 
 @attrs.define
@@ -341,7 +338,7 @@ class StatisticsFold:
                 c = self.contact_campaign.get(ev.originator_id)
                 if c is None:
                     return
-                window = self.campaign_window.get(c, DEFAULT_CALLBACK_WINDOW)
+                window = self.campaign_window.get(c, CALLBACK_WINDOW_SECONDS)
                 self.track_callback(ev.originator_id, PendingCallback(c, callback_deadline(ev.callback_at, window).timestamp()))
                 self.dirty_contacts.add(ev.originator_id)
                 if self._inside(ev.timestamp):
