@@ -20,9 +20,9 @@ from datetime import UTC, datetime
 
 import psycopg
 
-from adapters.eventstore import open_event_store
-from adapters.schema import GAP_TRIGGER
-from dialer_domain.events import ContactQueued
+from adapters.persistence.eventstore import open_event_store
+from adapters.persistence.schema import GAP_TRIGGER
+from dialer_domain.model.events import ContactQueued
 
 
 def events(stream: uuid.UUID, first: int) -> list[ContactQueued]:
@@ -52,7 +52,7 @@ def set_trigger(url: str, kind: str, on: bool, conninfo: str = "", schema: str =
         path = url.removeprefix("sqlite:///")
         with sqlite3.connect(path) as conn:
             if on:
-                from adapters.schema import _SQLITE_GAP_TRIGGER
+                from adapters.persistence.schema import _SQLITE_GAP_TRIGGER
 
                 conn.execute(_SQLITE_GAP_TRIGGER.format(table="stored_events"))
             else:

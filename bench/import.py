@@ -84,7 +84,7 @@ def checking_alone(path: Path) -> float:
     the import is compared with on a shared machine whose speed varies from run to run."""
     from adapters.lists.files import read_rows
     from adapters.lists.rows import validate_chunk
-    from dialer_domain.values import ListMapping
+    from dialer_domain.model.values import ListMapping
 
     mapping = ListMapping(key="id", phones=("mobile", "landline"), name="name")
     started = time.perf_counter()

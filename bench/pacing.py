@@ -19,8 +19,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-from adapters.eventstore import open_event_store
-from dialer_domain.values import DialMode
+from adapters.persistence.eventstore import open_event_store
+from dialer_domain.model.values import DialMode
 from entrypoints.simulate import SimulationConfig, run_simulation
 
 #: (label, mode, power ratio ready, power ratio wrap-up)

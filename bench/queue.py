@@ -25,15 +25,16 @@ from uuid import UUID
 
 import psycopg
 
-from adapters import projections
-from adapters.eventstore import open_event_store
-from adapters.queue_view import PersistedQueue
-from dialer_domain.engine import Dialler
-from dialer_domain.ports import QueueView, campaign_id_for, seeded_ids
-from dialer_domain.queue import LiveQueue
-from dialer_domain.repository import Repository
-from dialer_domain.services import CampaignSpec, add_contacts, campaign_named, create_campaign, set_campaign_status
-from dialer_domain.values import CampaignSettings, CampaignStatus, ContactData, DialMode, OpeningHours, Period, PhoneNumber
+from adapters.persistence.eventstore import open_event_store
+from adapters.views import statistics as projections
+from adapters.views.queue import PersistedQueue
+from dialer_domain.model.identities import campaign_id_for, seeded_ids
+from dialer_domain.model.values import CampaignSettings, CampaignStatus, ContactData, DialMode, OpeningHours, Period, PhoneNumber
+from dialer_domain.service_layer.engine import Dialler
+from dialer_domain.service_layer.handlers import CampaignSpec, add_contacts, campaign_named, create_campaign, set_campaign_status
+from dialer_domain.service_layer.live_queue import LiveQueue
+from dialer_domain.service_layer.ports import QueueView
+from dialer_domain.service_layer.repository import Repository
 
 NAME = "Bench queue"
 SKILL = "bench-queue"

@@ -20,9 +20,9 @@ import time
 
 import psycopg
 
-from adapters import projections
-from adapters.eventstore import open_event_store
-from dialer_domain.values import DialMode
+from adapters.persistence.eventstore import open_event_store
+from adapters.views import statistics as projections
+from dialer_domain.model.values import DialMode
 from entrypoints.simulate import SimulationConfig, run_simulation
 
 

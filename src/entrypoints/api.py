@@ -14,7 +14,7 @@ import tempfile
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from uuid import uuid4
 
 from fastapi import Depends, FastAPI, File, Query, Request, UploadFile
@@ -23,16 +23,29 @@ from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field
 
 from adapters import lists
-from adapters.eventstore import RecorderEventStore, make_event_converter
-from adapters.phone import normalise
-from dialer_domain.contact import ContactAttempt
-from dialer_domain.errors import InvalidValue
-from dialer_domain.ports import contact_id_for
-from dialer_domain.repository import Repository
-from dialer_domain.services import add_contact, assign_contacts, campaign_named, contact_named, edit_contact, import_history, withdraw_contact
-from dialer_domain.values import ContactData, ImportMode
+from adapters.lists.phone import normalise
+from adapters.persistence.eventstore import RecorderEventStore, make_event_converter
+from dialer_domain.model.contact import ContactAttempt
+from dialer_domain.model.errors import InvalidValue
+from dialer_domain.model.identities import contact_id_for
+from dialer_domain.model.values import ContactData, ImportMode
+from dialer_domain.service_layer import handlers
+from dialer_domain.service_layer.handlers import (
+    add_contact,
+    assign_contacts,
+    campaign_named,
+    contact_named,
+    edit_contact,
+    import_history,
+    withdraw_contact,
+)
+from dialer_domain.service_layer.repository import Repository
 from entrypoints import bootstrap
+
+if TYPE_CHECKING:
+    from entrypoints.service import LiveService
 from entrypoints.api_guards import ERROR_RESPONSES, BodyLimit, install_error_handlers, upload_name
+from entrypoints.auth import ActingAs, Staff
 
 _conv = make_event_converter()
 
@@ -67,9 +80,10 @@ class AutoAssignment(BaseModel):
 class SharedStore:
     """One store (and pool) per process, opened by the first request that needs it."""
 
-    def __init__(self, url: str | None) -> None:
+    def __init__(self, url: str | None, store: RecorderEventStore | None = None) -> None:
         self.url = url
-        self._store: RecorderEventStore | None = None
+        self._store: RecorderEventStore | None = store
+        self._owned = store is None  # a store given by the caller is the caller's to close
         self._lock = threading.Lock()
 
     def get(self) -> RecorderEventStore:
@@ -80,7 +94,7 @@ class SharedStore:
 
     def close(self) -> None:
         with self._lock:
-            if self._store is not None:
+            if self._store is not None and self._owned:
                 self._store.close()
                 self._store = None
 
@@ -93,12 +107,18 @@ def shared_store(request: Request) -> RecorderEventStore:
 Store = Annotated[RecorderEventStore, Depends(shared_store)]
 
 
-def create_app(url: str | None = None) -> FastAPI:
-    holder = SharedStore(url)
+def create_app(url: str | None = None, *, service: LiveService | None = None) -> FastAPI:
+    """The HTTP API; with a live ``service`` (``dialer serve``) also the agents' and supervisors'
+    routes, their live streams and the telephony's webhooks, on the service's store."""
+    holder = SharedStore(url, store=service.store if service is not None else None)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if service is not None:
+            service.start()
         yield
+        if service is not None:
+            service.stop()  # SIGTERM: no new dials, calls in progress end, the log stays consistent
         holder.close()
 
     # the /docs page's scripts and styles are served by the app itself (fastapi-offline), not a CDN
@@ -107,6 +127,18 @@ def create_app(url: str | None = None) -> FastAPI:
     app.state.store = holder
     app.add_middleware(BodyLimit)
     install_error_handlers(app)
+    from entrypoints.admin_api import admin_router
+
+    app.include_router(admin_router())
+    if service is not None:
+        from adapters.telephony.twilio import TwilioTelephony
+        from entrypoints.live_api import install_stopping_handler, live_router
+        from entrypoints.twilio_webhooks import twilio_router
+
+        app.include_router(live_router(service))
+        install_stopping_handler(app)
+        if isinstance(service.telephony, TwilioTelephony):
+            app.include_router(twilio_router(service.telephony))
 
     @app.exception_handler(lists.ImportRejected)
     def import_rejected(_: Request, exc: lists.ImportRejected) -> JSONResponse:
@@ -121,7 +153,7 @@ def create_app(url: str | None = None) -> FastAPI:
             "numbers": [n.e164 for n in c.numbers],
             "name": c.data.name,
             "time_zone": c.data.time_zone,
-            "variables": c.data.variables,
+            "variables": dict(c.data.variables),
             "priority": c.priority,
             "agent": c.assigned_agent,
             "attempts": c.attempts,
@@ -131,7 +163,7 @@ def create_app(url: str | None = None) -> FastAPI:
         }
 
     @app.post("/campaigns/{campaign}/contacts", status_code=201)
-    def add(campaign: str, body: ContactIn, s: Store) -> dict[str, Any]:
+    def add(campaign: str, body: ContactIn, s: Store, _: Staff) -> dict[str, Any]:
         repo = Repository(s)
         camp = campaign_named(repo, campaign)
         numbers = tuple(normalise(n, camp.config.default_region) for n in body.numbers)
@@ -148,12 +180,12 @@ def create_app(url: str | None = None) -> FastAPI:
         return view(c)
 
     @app.get("/campaigns/{campaign}/contacts/{key:path}")
-    def read(campaign: str, key: str, s: Store) -> dict[str, Any]:
+    def read(campaign: str, key: str, s: Store, _: Staff) -> dict[str, Any]:
         repo = Repository(s)
         return view(contact_named(repo, campaign_named(repo, campaign), key))
 
     @app.put("/campaigns/{campaign}/contacts/{key:path}")
-    def edit(campaign: str, key: str, body: ContactEdit, s: Store) -> dict[str, Any]:
+    def edit(campaign: str, key: str, body: ContactEdit, s: Store, _: Staff) -> dict[str, Any]:
         repo = Repository(s)
         camp = campaign_named(repo, campaign)
         numbers = tuple(normalise(n, camp.config.default_region) for n in body.numbers) if body.numbers else None
@@ -172,7 +204,7 @@ def create_app(url: str | None = None) -> FastAPI:
         return view(c)
 
     @app.delete("/campaigns/{campaign}/contacts/{key:path}")
-    def withdraw(campaign: str, key: str, s: Store) -> dict[str, Any]:
+    def withdraw(campaign: str, key: str, s: Store, _: Staff) -> dict[str, Any]:
         """Withdraw the contact: it is never dialled again, and its history is kept."""
         repo = Repository(s)
         return view(withdraw_contact(repo, campaign_named(repo, campaign), key, reason="deleted through the API", at=bootstrap.WallClock().now()))
@@ -181,6 +213,7 @@ def create_app(url: str | None = None) -> FastAPI:
     def upload(
         campaign: str,
         s: Store,
+        _: Staff,
         file: Annotated[UploadFile, File(description="CSV list file")],
         mode: Annotated[ImportMode, Query()] = ImportMode.APPEND,
         skip_invalid: Annotated[bool, Query()] = False,
@@ -213,22 +246,22 @@ def create_app(url: str | None = None) -> FastAPI:
         return out
 
     @app.get("/campaigns/{campaign}/imports")
-    def history(campaign: str, s: Store) -> list[dict[str, Any]]:
+    def history(campaign: str, s: Store, _: Staff) -> list[dict[str, Any]]:
         repo = Repository(s)
         history = import_history(repo, campaign_named(repo, campaign))
         entries = [{"outcome": "imported" if e.NAME == "ListImported" else "refused", **_conv.unstructure(e)} for e in history]
         return [{k: v for k, v in e.items() if k not in ("originator_id", "originator_version")} for e in entries]
 
     @app.post("/campaigns/{campaign}/agents/{agent}/obtain")
-    def obtain(campaign: str, agent: str, s: Store) -> dict[str, Any]:
+    def obtain(campaign: str, agent: str, s: Store, _: ActingAs) -> dict[str, Any]:
         """R13: the agent takes up to "max per click" unassigned contacts; refused at "max held"."""
         repo = Repository(s)
         camp = campaign_named(repo, campaign)
-        got = lists.obtain(s, repo, camp.id, agent, at=bootstrap.WallClock().now())
+        got = handlers.obtain(repo, bootstrap.queue_reader(s), camp.id, agent, at=bootstrap.WallClock().now())
         return {"agent": agent, "obtained": [repo.get(ContactAttempt, c).key for c in got]}
 
     @app.post("/campaigns/{campaign}/assignments")
-    def assign(campaign: str, body: ManualAssignment, s: Store) -> dict[str, Any]:
+    def assign(campaign: str, body: ManualAssignment, s: Store, _: Staff) -> dict[str, Any]:
         repo = Repository(s)
         camp = campaign_named(repo, campaign)
         for k in body.keys:
@@ -237,12 +270,12 @@ def create_app(url: str | None = None) -> FastAPI:
         return {"agent": body.agent, "changed": n}
 
     @app.post("/campaigns/{campaign}/assignments/auto")
-    def assign_auto(campaign: str, body: AutoAssignment, s: Store) -> dict[str, int]:
+    def assign_auto(campaign: str, body: AutoAssignment, s: Store, _: Staff) -> dict[str, int]:
         repo = Repository(s)
         camp = campaign_named(repo, campaign)
         if len(set(body.agents)) != len(body.agents):
             raise InvalidValue("an agent is named twice")
-        return lists.assign_all_evenly(s, repo, camp.id, body.agents, at=bootstrap.WallClock().now())
+        return handlers.assign_all_evenly(repo, bootstrap.queue_reader(s), camp.id, body.agents, at=bootstrap.WallClock().now())
 
     return app
 

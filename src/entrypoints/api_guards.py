@@ -20,8 +20,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from dialer_domain.errors import ConcurrencyError, DomainError, InvalidValue, NotAllowed, NotFound
-from dialer_domain.text import check_text
+from dialer_domain.model.errors import ConcurrencyError, DomainError, InvalidValue, NotAllowed, NotFound
+from dialer_domain.model.text import check_text
 
 log = logging.getLogger("dialer.api")
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # imported when used: `dialer --help` starts without the store's libraries
-    from adapters.eventstore import RecorderEventStore
-    from dialer_domain.ports import QueueView
-    from dialer_domain.repository import Repository
+    from adapters.auth.tokens import TokenStore
+    from adapters.crm.webhook import CrmWebhook
+    from adapters.persistence.eventstore import RecorderEventStore
+    from dialer_domain.service_layer.engine import Dialler, EngineConfig
+    from dialer_domain.service_layer.ports import AgentDesktop, Clock, EventStore, IdFactory, QueueView, ReportSink, Telephony
+    from dialer_domain.service_layer.repository import Repository
 
 
 class WallClock:
@@ -20,7 +23,7 @@ class WallClock:
 
 
 def database_url() -> str:
-    from adapters.eventstore import DEFAULT_DATABASE_URL
+    from adapters.persistence.eventstore import DEFAULT_DATABASE_URL
 
     return os.environ.get("DIALER_DATABASE_URL", DEFAULT_DATABASE_URL)
 
@@ -33,7 +36,7 @@ class StoreUnavailable(RuntimeError):
 def store(url: str | None = None) -> RecorderEventStore:
     from eventsourcing.persistence import PersistenceError
 
-    from adapters.eventstore import open_event_store, redact
+    from adapters.persistence.eventstore import open_event_store, redact
 
     url = url or database_url()
     try:
@@ -43,18 +46,101 @@ def store(url: str | None = None) -> RecorderEventStore:
 
 
 def repository(url: str | None = None) -> tuple[Repository, RecorderEventStore]:
-    from dialer_domain.repository import Repository
+    from dialer_domain.service_layer.repository import Repository
 
     s = store(url)
     return Repository(s), s
 
 
-def queue(store: RecorderEventStore, url: str | None = None) -> QueueView | None:
-    """The engine's queue view: the persisted one on SQLite and PostgreSQL; None (the engine folds
-    it in memory) on the memory store."""
-    url = url or database_url()
-    if url.startswith(("sqlite", "postgres")):
-        from adapters.queue_view import open_queue
+def repository_on(store: RecorderEventStore) -> tuple[Repository, RecorderEventStore]:
+    """A repository on a store already open."""
+    from dialer_domain.service_layer.repository import Repository
 
-        return open_queue(store, url)
-    return None
+    return Repository(store), store
+
+
+def queue(store: RecorderEventStore, url: str | None = None) -> QueueView | None:
+    """The engine's queue view: the persisted one on SQLite and PostgreSQL (one view and pool per
+    store); None (the engine folds it in memory) on the memory store."""
+    url = url or store.url
+    if not url.startswith(("sqlite", "postgres")):
+        return None
+    from adapters.views.base import open_view
+    from adapters.views.queue import QUEUE_PROJECTION, PersistedQueue
+
+    shared = store.shared(f"view:{QUEUE_PROJECTION}:{url}", lambda: open_view(url, QUEUE_PROJECTION), lambda v: v.factory.close())
+    return PersistedQueue(store, shared)
+
+
+def queue_reader(store: RecorderEventStore) -> QueueView:
+    """The queue for a reader besides the engine (assignment, R13): the persisted view caught up
+    with the log, or on the memory store a fold of the log's contact events."""
+    persisted = queue(store)
+    if persisted is not None:
+        return persisted
+    from adapters.views.queue import QUEUE_TOPICS
+    from dialer_domain.service_layer.live_queue import LiveQueue
+    from dialer_domain.service_layer.repository import iter_log
+
+    folded = LiveQueue()
+    for r in iter_log(store, page=20000, topics=QUEUE_TOPICS):
+        folded.apply(r.event)
+    return folded
+
+
+def view(url: str | None = None, projection: str = "statistics") -> Any:
+    """A persisted view (the statistics or the queue) on the store's database."""
+    from adapters.views.base import open_view
+
+    return open_view(url or database_url(), projection)
+
+
+def dialler(
+    store: EventStore,
+    telephony: Telephony,
+    clock: Clock,
+    ids: IdFactory,
+    *,
+    desktop: AgentDesktop | None = None,
+    queue: QueueView | None = None,
+    config: EngineConfig | None = None,
+) -> Dialler:
+    """The dialler on its ports (``queue`` None: it folds the queue in memory)."""
+    from dialer_domain.service_layer.engine import Dialler, EngineConfig
+
+    return Dialler(store, telephony, clock, ids, desktop=desktop, config=config or EngineConfig(), queue=queue)
+
+
+def telephony(sink: ReportSink) -> Telephony:
+    """The telephony adapter ``DIALER_TELEPHONY`` names (``twilio`` or ``sip``), reporting to
+    ``sink``. Settings and credentials come from the environment (``adapters.telephony.twilio``,
+    ``adapters.telephony.sip``)."""
+    kind = os.environ.get("DIALER_TELEPHONY", "")
+    if kind == "twilio":
+        from adapters.telephony.twilio import TwilioSettings, TwilioTelephony
+
+        return TwilioTelephony(TwilioSettings.from_env(), sink)
+    if kind == "sip":
+        from adapters.telephony.sip import SipSettings, SipTelephony
+
+        return SipTelephony(SipSettings.from_env(), sink)
+    if kind in ("", "simulated"):
+        raise ValueError("the simulated world runs inside `dialer simulate`; live calls need DIALER_TELEPHONY=twilio or sip")
+    raise ValueError(f"DIALER_TELEPHONY={kind!r} is not a telephony adapter (twilio, sip)")
+
+
+def tokens(store: RecorderEventStore) -> TokenStore:
+    """The API's bearer tokens, kept in the store's database (in memory on the memory store)."""
+    from adapters.auth.tokens import TokenStore
+
+    datastore = getattr(store.recorder, "datastore", None)
+    found: TokenStore = store.shared("tokens", lambda: TokenStore(datastore), lambda _: None)
+    return found
+
+
+def crm_webhook() -> CrmWebhook | None:
+    """The outgoing CRM webhook (R9) when ``DIALER_CRM_WEBHOOK_URL`` is set (with its secret)."""
+    from adapters.crm.webhook import CrmSettings, CrmWebhook
+
+    settings = CrmSettings.from_env()
+    return None if settings is None else CrmWebhook(settings)

@@ -16,12 +16,8 @@ import attrs
 import simpy
 
 from adapters.telephony.simulated import SimulatedAgents, SimulatedTelephony, SimulationDriver, VirtualClock, WorldParams
-from dialer_domain.engine import Dialler, EngineConfig
-from dialer_domain.ports import EventStore, QueueView, campaign_id_for, seeded_ids
-from dialer_domain.repository import iter_log
-from dialer_domain.rules.statistics import StatisticsFold
-from dialer_domain.services import CampaignSpec, add_contacts, create_campaign, set_campaign_status
-from dialer_domain.values import (
+from dialer_domain.model.identities import campaign_id_for, seeded_ids
+from dialer_domain.model.values import (
     DEFAULT_DISPOSITIONS,
     AgentState,
     CampaignSettings,
@@ -32,6 +28,12 @@ from dialer_domain.values import (
     Period,
     PhoneNumber,
 )
+from dialer_domain.rules.statistics import StatisticsFold
+from dialer_domain.service_layer.engine import EngineConfig
+from dialer_domain.service_layer.handlers import CampaignSpec, add_contacts, create_campaign, set_campaign_status
+from dialer_domain.service_layer.ports import EventStore, QueueView
+from dialer_domain.service_layer.repository import iter_log
+from entrypoints import bootstrap
 
 
 @attrs.frozen(kw_only=True)
@@ -77,20 +79,20 @@ def run_simulation(
     rng = random.Random(cfg.seed)
     env = simpy.Environment()
     h, m = (int(x) for x in cfg.opens_at.split(":"))
-    from dialer_domain.schedule import zone
+    from dialer_domain.rules.schedule import zone
 
     start_local = datetime.combine(datetime.fromisoformat(cfg.day).date(), time(h, m), zone(cfg.time_zone))
     start = start_local.astimezone(UTC)
     clock = VirtualClock(env, start)
     total = cfg.warmup_minutes * 60 + cfg.hours * 3600
     dispositions = (*DEFAULT_DISPOSITIONS, "not_interested", "callback")
-    telephony = SimulatedTelephony(env, random.Random(rng.getrandbits(64)), cfg.world)
+    telephony = SimulatedTelephony(env, random.Random(rng.getrandbits(64)), cfg.world, clock)
     agents_world = SimulatedAgents(env, random.Random(rng.getrandbits(64)), cfg.world, dispositions)
-    engine = Dialler(store, telephony, clock, seeded_ids(cfg.seed), desktop=agents_world, config=EngineConfig(), queue=queue)
+    engine = bootstrap.dialler(store, telephony, clock, seeded_ids(cfg.seed), desktop=agents_world, queue=queue)
     engine.sync()
-    telephony.engine = agents_world.engine = engine
+    agents_world.engine = engine
     driver = SimulationDriver(env, engine)
-    telephony.driver = agents_world.driver = driver
+    telephony.sink = agents_world.driver = driver
 
     existing = sum(1 for c in engine.campaigns.values() if c.name.startswith(f"Simulated {cfg.mode.value} {cfg.day}"))
     name = cfg.campaign_name or f"Simulated {cfg.mode.value} {cfg.day} #{existing + 1} seed {cfg.seed}"

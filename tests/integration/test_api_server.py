@@ -16,10 +16,11 @@ import httpx
 import psycopg
 import pytest
 
-from adapters.eventstore import open_event_store
-from dialer_domain.repository import Repository
-from dialer_domain.services import CampaignSpec, create_campaign
-from dialer_domain.values import CampaignSettings, DialMode
+from adapters.persistence.eventstore import open_event_store
+from dialer_domain.model.values import CampaignSettings, DialMode
+from dialer_domain.service_layer.handlers import CampaignSpec, create_campaign
+from dialer_domain.service_layer.repository import Repository
+from entrypoints import bootstrap
 from tests.conftest import _psycopg_url, wait_until
 
 
@@ -39,6 +40,7 @@ def server(pg_url):
         hours=None,
         at=datetime.now(UTC),
     )
+    token = bootstrap.tokens(s).create("admin")[1]
     s.close()
     port = free_port()
     baseline = connections(pg_url)  # other tests' pools in this process stay as they are
@@ -59,7 +61,7 @@ def server(pg_url):
             return False
 
     wait_until(answers, timeout=60, what="the API server to start")
-    yield base, proc, baseline
+    yield base, proc, baseline, token
     proc.terminate()
     proc.wait(30)
 
@@ -71,13 +73,13 @@ def connections(pg_url: str) -> int:
 
 
 def test_concurrent_requests_get_no_500_and_the_server_holds_one_pool(server, pg_url):
-    base, proc, before = server
+    base, proc, before, token = server
     statuses: Counter[int] = Counter()
     lock = threading.Lock()
     peak = [0]
 
     def client(n: int) -> None:
-        with httpx.Client(base_url=base, timeout=60) as c:
+        with httpx.Client(base_url=base, timeout=60, headers={"Authorization": f"Bearer {token}"}) as c:
             for i in range(50):
                 key = f"c{n}-{i % 10}"
                 match i % 5:

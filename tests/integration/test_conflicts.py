@@ -9,14 +9,14 @@ from datetime import timedelta
 
 import pytest
 
-from adapters.eventstore import open_event_store
-from dialer_domain.agent import AgentSession
-from dialer_domain.contact import ContactAttempt
-from dialer_domain.engine import Dialler
-from dialer_domain.events import CallEnded, ContactUpdated
-from dialer_domain.ports import agent_session_id_for, seeded_ids
-from dialer_domain.repository import Repository
-from dialer_domain.values import AgentState, CallOutcome, ContactData, ContactState, DialMode
+from adapters.persistence.eventstore import open_event_store
+from dialer_domain.model.agent import AgentSession
+from dialer_domain.model.contact import ContactAttempt
+from dialer_domain.model.events import CallEnded, ContactUpdated
+from dialer_domain.model.identities import agent_session_id_for, seeded_ids
+from dialer_domain.model.values import AgentState, CallOutcome, ContactData, ContactState, DialMode
+from dialer_domain.service_layer.engine import Dialler
+from dialer_domain.service_layer.repository import Repository
 from tests.unit.test_engine import T0, ManualClock, RecordingDesktop, RecordingTelephony, add_campaign, events_of, login
 
 
@@ -101,7 +101,7 @@ def test_an_answer_after_an_api_edit_while_ringing_connects_the_agent(world):
 def test_a_step_that_keeps_conflicting_leaves_the_engine_as_it_was(world, monkeypatch):
     """When the store refuses every try, the step is undone: calls, timers and pacing measurements
     as before, nothing half-applied, and the same fact goes through once the store accepts it."""
-    from dialer_domain.errors import ConcurrencyError
+    from dialer_domain.model.errors import ConcurrencyError
 
     engine, clock, tel, store = world
     login(engine, "a1")
@@ -134,7 +134,7 @@ def test_a_step_that_keeps_conflicting_leaves_the_engine_as_it_was(world, monkey
 
 def test_an_edit_that_conflicts_with_the_engine_is_refused_not_lost(world):
     """A person's command on stale state gets a ConcurrencyError (the API's 409); the engine's fact stays."""
-    from dialer_domain.errors import ConcurrencyError
+    from dialer_domain.model.errors import ConcurrencyError
 
     engine, clock, tel, store = world
     login(engine, "a1")

@@ -9,8 +9,8 @@ import signal
 
 import pytest
 
-from adapters.engine_lock import EngineAlreadyRunning, engine_lock
-from adapters.eventstore import open_event_store
+from adapters.persistence.engine_lock import EngineAlreadyRunning, engine_lock
+from adapters.persistence.eventstore import open_event_store
 
 
 def _hold(url: str, ready, release) -> None:

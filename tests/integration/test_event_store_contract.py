@@ -14,111 +14,184 @@ import pytest
 from eventsourcing.persistence import IntegrityError as PersistenceIntegrityError
 from eventsourcing.persistence import StoredEvent
 
-from adapters.eventstore import CattrsMapper, EventRegistry, UnknownEventType, open_event_store
-from dialer_domain.campaign import Campaign
-from dialer_domain.errors import ConcurrencyError
-from dialer_domain.events import ALL_EVENTS, AgentPaused, ContactQueued, DomainEvent
-from dialer_domain.repository import InMemoryEventStore, Repository
-from dialer_domain.values import CampaignSettings, DialMode, OpeningHours, Period
+from adapters.persistence.eventstore import CattrsMapper, EventRegistry, UnknownEventType, open_event_store
+from dialer_domain.model.campaign import Campaign
+from dialer_domain.model.errors import ConcurrencyError
+from dialer_domain.model.events import ALL_EVENTS, AgentPaused, ContactQueued, DomainEvent
+from dialer_domain.model.values import CampaignSettings, DialMode, OpeningHours, Period
+from dialer_domain.service_layer.repository import Repository
+from tests.fakes import InMemoryEventStore
 
 
 def _queued(stream, version, at):
     return ContactQueued(originator_id=stream, originator_version=version, timestamp=at, campaign_id=stream)
 
 
-@pytest.fixture
-def store(store_url):
-    s = open_event_store(store_url)
-    yield s
-    s.close()
+class EventStoreContract:
+    """The EventStore port's contract, written once; a subclass per backend gives ``store``."""
+
+    @pytest.fixture
+    def store(self, *args):
+        raise NotImplementedError
+
+    def test_append_and_load_round_trip(self, store, t0):
+        from datetime import time
+
+        hours = OpeningHours("Europe/Copenhagen", {0: (Period(time(9), time(12)), Period(time(13), time(17)))})
+        c = Campaign.create(
+            uuid4(),
+            name="Win-back",
+            manager="ann",
+            dial_mode=DialMode.POWER,
+            settings=CampaignSettings(skill="s"),
+            hours=hours,
+            at=t0,
+        )
+        c.change_priority(9, t0 + timedelta(minutes=1))
+        Repository(store).save(c)
+        loaded = Repository(store).get(Campaign, c.id)
+        assert loaded == c
+        assert loaded.hours == hours and loaded.priority == 9
+        assert [e.originator_version for e in store.load(c.id)] == [1, 2]
+        assert [e.originator_version for e in store.load(c.id, up_to_version=1)] == [1]
+        assert store.load(uuid4()) == []
 
 
-def test_append_and_load_round_trip(store, t0):
-    from datetime import time
-
-    hours = OpeningHours("Europe/Copenhagen", {0: (Period(time(9), time(12)), Period(time(13), time(17)))})
-    c = Campaign.create(
-        uuid4(),
-        name="Win-back",
-        manager="ann",
-        dial_mode=DialMode.POWER,
-        settings=CampaignSettings(skill="s"),
-        hours=hours,
-        at=t0,
-    )
-    c.change_priority(9, t0 + timedelta(minutes=1))
-    Repository(store).save(c)
-    loaded = Repository(store).get(Campaign, c.id)
-    assert loaded == c
-    assert loaded.hours == hours and loaded.priority == 9
-    assert [e.originator_version for e in store.load(c.id)] == [1, 2]
-    assert [e.originator_version for e in store.load(c.id, up_to_version=1)] == [1]
-    assert store.load(uuid4()) == []
+    def test_log_is_read_in_order_from_a_position(self, store, t0):
+        a, b = uuid4(), uuid4()
+        store.append([_queued(a, 1, t0)])
+        store.append([_queued(b, 1, t0), _queued(b, 2, t0)])
+        store.append([_queued(a, 2, t0)])
+        everything = store.read(0, 100)
+        assert [(r.event.originator_id, r.event.originator_version) for r in everything] == [(a, 1), (b, 1), (b, 2), (a, 2)]
+        positions = [r.position for r in everything]
+        assert positions == sorted(positions) and len(set(positions)) == 4
+        after_second = store.read(positions[1], 2)
+        assert [r.position for r in after_second] == positions[2:4]
+        assert store.max_position() == positions[-1]
 
 
-def test_log_is_read_in_order_from_a_position(store, t0):
-    a, b = uuid4(), uuid4()
-    store.append([_queued(a, 1, t0)])
-    store.append([_queued(b, 1, t0), _queued(b, 2, t0)])
-    store.append([_queued(a, 2, t0)])
-    everything = store.read(0, 100)
-    assert [(r.event.originator_id, r.event.originator_version) for r in everything] == [(a, 1), (b, 1), (b, 2), (a, 2)]
-    positions = [r.position for r in everything]
-    assert positions == sorted(positions) and len(set(positions)) == 4
-    after_second = store.read(positions[1], 2)
-    assert [r.position for r in after_second] == positions[2:4]
-    assert store.max_position() == positions[-1]
+    def test_two_writers_at_the_same_version_exactly_one_wins(self, store, t0):
+        stream = uuid4()
+        store.append([_queued(stream, 1, t0)])
+        results: list[str] = []
+        barrier = threading.Barrier(2)
+
+        def writer(tag: str) -> None:
+            barrier.wait()
+            try:
+                store.append([_queued(stream, 2, t0 + timedelta(seconds=1))])
+                results.append("won")
+            except ConcurrencyError:
+                results.append("conflict")
+
+        threads = [threading.Thread(target=writer, args=(t,)) for t in "ab"]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(results) == ["conflict", "won"]
+        assert [e.originator_version for e in store.load(stream)] == [1, 2]
 
 
-def test_two_writers_at_the_same_version_exactly_one_wins(store, t0):
-    stream = uuid4()
-    store.append([_queued(stream, 1, t0)])
-    results: list[str] = []
-    barrier = threading.Barrier(2)
-
-    def writer(tag: str) -> None:
-        barrier.wait()
-        try:
-            store.append([_queued(stream, 2, t0 + timedelta(seconds=1))])
-            results.append("won")
-        except ConcurrencyError:
-            results.append("conflict")
-
-    threads = [threading.Thread(target=writer, args=(t,)) for t in "ab"]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sorted(results) == ["conflict", "won"]
-    assert [e.originator_version for e in store.load(stream)] == [1, 2]
+    def test_a_conflicting_batch_stores_nothing(self, store, t0):
+        a, b = uuid4(), uuid4()
+        store.append([_queued(a, 1, t0)])
+        with pytest.raises(ConcurrencyError, match="another writer"):
+            store.append([_queued(b, 1, t0), _queued(a, 1, t0)])
+        assert store.load(b) == []
 
 
-def test_a_conflicting_batch_stores_nothing(store, t0):
-    a, b = uuid4(), uuid4()
-    store.append([_queued(a, 1, t0)])
-    with pytest.raises(ConcurrencyError, match="another writer"):
-        store.append([_queued(b, 1, t0), _queued(a, 1, t0)])
-    assert store.load(b) == []
+    def test_a_version_gap_is_refused_and_nothing_is_stored(self, store, t0):
+        a, b = uuid4(), uuid4()
+        store.append([_queued(a, 1, t0)])
+        with pytest.raises(ConcurrencyError, match="does not follow"):
+            store.append([_queued(b, 1, t0), _queued(a, 3, t0)])
+        with pytest.raises(ConcurrencyError, match="does not follow"):
+            store.append([_queued(a, 2, t0), _queued(a, 4, t0)])  # a gap inside one append
+        assert store.load(b) == [] and [e.originator_version for e in store.load(a)] == [1]
+        store.append([_queued(a, 2, t0), _queued(a, 3, t0)])
+        assert [e.originator_version for e in store.load(a)] == [1, 2, 3]
 
 
-def test_a_version_gap_is_refused_and_nothing_is_stored(store, t0):
-    a, b = uuid4(), uuid4()
-    store.append([_queued(a, 1, t0)])
-    with pytest.raises(ConcurrencyError, match="does not follow"):
-        store.append([_queued(b, 1, t0), _queued(a, 3, t0)])
-    with pytest.raises(ConcurrencyError, match="does not follow"):
-        store.append([_queued(a, 2, t0), _queued(a, 4, t0)])  # a gap inside one append
-    assert store.load(b) == [] and [e.originator_version for e in store.load(a)] == [1]
-    # the database refuses it for every writer, not only through this adapter
-    raw = CattrsMapper().to_stored_event(_queued(a, 3, t0))
-    with pytest.raises(PersistenceIntegrityError):
-        store.recorder.insert_events([raw])
-    store.append([_queued(a, 2, t0), _queued(a, 3, t0)])
-    assert [e.originator_version for e in store.load(a)] == [1, 2, 3]
+    def test_a_topic_filter_reads_only_the_named_events(self, store, t0):
+        a = uuid4()
+        store.append([_queued(a, 1, t0), AgentPaused(originator_id=a, originator_version=2, timestamp=t0, reason_code="break", note="")])
+        store.append([_queued(a, 3, t0)])
+        only = store.read(0, 10, topics=("AgentPaused",))
+        assert [(r.event.NAME, r.event.originator_version) for r in only] == [("AgentPaused", 2)]
+        assert [r.position for r in store.read(0, 10)][1] == only[0].position  # positions are the log's, not the filter's
+
+
+class RecorderStoreContract(EventStoreContract):
+    """The adapter on the library's recorders also: the database refuses a gap from any writer,
+    stored states are upcast, unknown names are refused."""
+
+    def test_the_database_refuses_a_gap_from_any_writer(self, store, t0):
+        a = uuid4()
+        store.append([_queued(a, 1, t0)])
+        raw = CattrsMapper().to_stored_event(_queued(a, 3, t0))  # not through this adapter
+        with pytest.raises(PersistenceIntegrityError):
+            store.recorder.insert_events([raw])
+        assert [e.originator_version for e in store.load(a)] == [1]
+
+
+    def test_a_stored_version_1_event_is_read_through_its_upcaster(self, store, t0):
+        stream = uuid4()
+        v1_state = {"_v": 1, "timestamp": t0.isoformat(), "reason": "Break"}
+        stored = StoredEvent(originator_id=stream, originator_version=1, topic="AgentPaused", state=json.dumps(v1_state).encode())
+        store.recorder.insert_events([stored])
+        [event] = store.load(stream)
+        assert isinstance(event, AgentPaused)
+        assert (event.reason_code, event.note) == ("break", "")
+        # and a v2 event round-trips as itself, stamped with its schema version
+        store.append([AgentPaused(originator_id=stream, originator_version=2, timestamp=t0, reason_code="other", note="dentist")])
+        stored = store.recorder.select_events(stream)[-1]
+        assert json.loads(stored.state)["_v"] == 2
+        assert store.load(stream)[-1].note == "dentist"
+
+
+    def test_unknown_event_names_are_rejected_with_a_clear_error(self, store, t0):
+        stream = uuid4()
+        store.recorder.insert_events([StoredEvent(originator_id=stream, originator_version=1, topic="dialer.events:Mystery", state=b"{}")])
+        with pytest.raises(UnknownEventType, match=r"'dialer.events:Mystery' is not registered"):
+            store.load(stream)
+
+
+class TestMemoryStore(RecorderStoreContract):
+    @pytest.fixture
+    def store(self):
+        s = open_event_store("memory:")
+        yield s
+        s.close()
+
+
+class TestSQLiteStore(RecorderStoreContract):
+    @pytest.fixture
+    def store(self, tmp_path):
+        s = open_event_store(f"sqlite:///{tmp_path}/contract.db")
+        yield s
+        s.close()
+
+
+class TestPostgresStore(RecorderStoreContract):
+    @pytest.fixture
+    def store(self, pg_url):
+        s = open_event_store(pg_url)
+        yield s
+        s.close()
+
+
+class TestInMemoryFake(EventStoreContract):
+    """The fake that unit and handler tests use keeps the same contract as the real stores."""
+
+    @pytest.fixture
+    def store(self):
+        return InMemoryEventStore()
 
 
 def _open_and_write(url: str) -> None:
-    from adapters.projections import open_view
+    from adapters.views.statistics import open_view
 
     s = open_event_store(url)
     for projection in ("statistics", "queue"):
@@ -138,36 +211,6 @@ def test_ten_processes_opening_a_fresh_postgres_store_at_once_all_succeed(pg_url
     s = open_event_store(pg_url)
     assert s.max_position() == 10
     s.close()
-
-
-def test_a_stored_version_1_event_is_read_through_its_upcaster(store, t0):
-    stream = uuid4()
-    v1_state = {"_v": 1, "timestamp": t0.isoformat(), "reason": "Break"}
-    store.recorder.insert_events([StoredEvent(originator_id=stream, originator_version=1, topic="AgentPaused", state=json.dumps(v1_state).encode())])
-    [event] = store.load(stream)
-    assert isinstance(event, AgentPaused)
-    assert (event.reason_code, event.note) == ("break", "")
-    # and a v2 event round-trips as itself, stamped with its schema version
-    store.append([AgentPaused(originator_id=stream, originator_version=2, timestamp=t0, reason_code="other", note="dentist")])
-    stored = store.recorder.select_events(stream)[-1]
-    assert json.loads(stored.state)["_v"] == 2
-    assert store.load(stream)[-1].note == "dentist"
-
-
-def test_unknown_event_names_are_rejected_with_a_clear_error(store, t0):
-    stream = uuid4()
-    store.recorder.insert_events([StoredEvent(originator_id=stream, originator_version=1, topic="dialer.events:Mystery", state=b"{}")])
-    with pytest.raises(UnknownEventType, match=r"'dialer.events:Mystery' is not registered"):
-        store.load(stream)
-
-
-def test_the_in_memory_store_keeps_the_same_contract(t0):
-    s = InMemoryEventStore()
-    stream = uuid4()
-    s.append([_queued(stream, 1, t0)])
-    with pytest.raises(ConcurrencyError):
-        s.append([_queued(stream, 1, t0)])
-    assert [r.position for r in s.read(0)] == [1]
 
 
 # ---------------------------------------------------------------- registry rules (no store needed)
@@ -209,7 +252,7 @@ def test_a_registry_refuses_a_versioned_event_without_upcasters():
 
 
 def test_store_urls_are_checked():
-    from adapters.eventstore import infrastructure_env
+    from adapters.persistence.eventstore import infrastructure_env
 
     with pytest.raises(ValueError, match="unsupported DIALER_DATABASE_URL"):
         infrastructure_env("mysql://x/y")
@@ -223,7 +266,7 @@ def test_store_urls_are_checked():
 
 def test_every_event_of_simulated_days_round_trips_and_states_written_before_orjson_still_read():
     from adapters.telephony.simulated import WorldParams
-    from dialer_domain.values import DialMode
+    from dialer_domain.model.values import DialMode
     from entrypoints.simulate import SimulationConfig, run_simulation
 
     mapper = CattrsMapper()

@@ -14,9 +14,9 @@ import os
 import orjson
 import pytest
 
-from adapters.eventstore import CattrsMapper, open_event_store
+from adapters.persistence.eventstore import CattrsMapper, open_event_store
 from adapters.telephony.simulated import WorldParams
-from dialer_domain.values import DialMode
+from dialer_domain.model.values import DialMode
 from entrypoints.simulate import SimulationConfig, run_simulation
 
 #: (mode, seed) -> sha256 of the canonical log

@@ -14,13 +14,13 @@ from uuid import uuid4
 import pytest
 
 from adapters import lists
-from adapters.eventstore import open_event_store
-from dialer_domain.campaign import Campaign
-from dialer_domain.events import ContactImported, ContactWithdrawn, ListImported
-from dialer_domain.ports import campaign_id_for
-from dialer_domain.repository import Repository
-from dialer_domain.services import import_history
-from dialer_domain.values import ImportMode
+from adapters.persistence.eventstore import open_event_store
+from dialer_domain.model.campaign import Campaign
+from dialer_domain.model.events import ContactImported, ContactWithdrawn, ListImported
+from dialer_domain.model.identities import campaign_id_for
+from dialer_domain.model.values import ImportMode
+from dialer_domain.service_layer.handlers import import_history
+from dialer_domain.service_layer.repository import Repository
 from tests.conftest import wait_until
 from tests.integration.test_lists import NOW, open_sales_store
 

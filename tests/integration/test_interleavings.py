@@ -16,18 +16,19 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters import lists, projections
-from adapters.queue_view import open_queue
-from dialer_domain.agent import AgentSession
-from dialer_domain.contact import ContactAttempt
-from dialer_domain.engine import Dialler
-from dialer_domain.errors import DomainError
-from dialer_domain.events import CallEnded, DialAttempted
-from dialer_domain.ports import agent_session_id_for, campaign_id_for, contact_id_for, seeded_ids
-from dialer_domain.queue import LiveQueue
-from dialer_domain.repository import Repository
-from dialer_domain.services import set_campaign_status
-from dialer_domain.values import CallOutcome, CampaignStatus, ContactData, ContactState, ImportMode
+from adapters import lists
+from adapters.views import statistics as projections
+from dialer_domain.model.agent import AgentSession
+from dialer_domain.model.contact import ContactAttempt
+from dialer_domain.model.errors import DomainError
+from dialer_domain.model.events import CallEnded, DialAttempted
+from dialer_domain.model.identities import agent_session_id_for, campaign_id_for, contact_id_for, seeded_ids
+from dialer_domain.model.values import CallOutcome, CampaignStatus, ContactData, ContactState, ImportMode
+from dialer_domain.service_layer.engine import Dialler
+from dialer_domain.service_layer.handlers import set_campaign_status
+from dialer_domain.service_layer.live_queue import LiveQueue
+from dialer_domain.service_layer.repository import Repository
+from entrypoints import bootstrap
 from tests.conftest import _psycopg_url
 from tests.integration.test_lists import HEADER, NOW, open_sales_store
 from tests.integration.test_projections import memory_rows, rounded
@@ -74,7 +75,7 @@ def run(url: str, actions: list[tuple], tmp: Path) -> None:
         clock = ManualClock()
         clock.t = NOW
         tel = RecordingTelephony()
-        engine = Dialler(store, tel, clock, seeded_ids(3), desktop=RecordingDesktop(), queue=open_queue(store, url))
+        engine = Dialler(store, tel, clock, seeded_ids(3), desktop=RecordingDesktop(), queue=bootstrap.queue(store, url))
         engine.sync()
         for a in ("a1", "a2"):
             engine.log_in(a, skills=("sales",))

@@ -10,9 +10,9 @@ import pytest
 
 from adapters import lists
 from adapters.lists.files import ROW_ERROR, read_rows, spreadsheet_safe
-from dialer_domain.errors import InvalidValue
-from dialer_domain.ports import campaign_id_for
-from dialer_domain.values import ImportMode, ListMapping
+from dialer_domain.model.errors import InvalidValue
+from dialer_domain.model.identities import campaign_id_for
+from dialer_domain.model.values import ImportMode, ListMapping
 from tests.integration.test_lists import HEADER, NOW, open_sales_store
 
 MAPPING = ListMapping(key="id", phones=("phone", "mobile"), name="name", priority="prio", delimiter=";")

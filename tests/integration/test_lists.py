@@ -12,14 +12,16 @@ from eventsourcing.persistence import StoredEvent
 from fastapi.testclient import TestClient
 
 from adapters import lists
-from adapters.eventstore import open_event_store
-from dialer_domain.campaign import Campaign
-from dialer_domain.contact import ContactAttempt
-from dialer_domain.events import ContactImported
-from dialer_domain.ports import campaign_id_for, contact_id_for
-from dialer_domain.repository import Repository
-from dialer_domain.services import CampaignSpec, create_campaign, import_history
-from dialer_domain.values import CampaignSettings, ContactState, DialMode, ImportMode, ListMapping
+from adapters.persistence.eventstore import open_event_store
+from dialer_domain.model.campaign import Campaign
+from dialer_domain.model.contact import ContactAttempt
+from dialer_domain.model.events import ContactImported
+from dialer_domain.model.identities import campaign_id_for, contact_id_for
+from dialer_domain.model.values import CampaignSettings, ContactState, DialMode, ImportMode, ListMapping
+from dialer_domain.service_layer import handlers
+from dialer_domain.service_layer.handlers import CampaignSpec, create_campaign, import_history
+from dialer_domain.service_layer.repository import Repository
+from entrypoints import bootstrap
 from entrypoints.api import create_app
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
@@ -181,17 +183,23 @@ def test_agents_obtain_contacts_up_to_max_per_click_and_max_held_r13(store, tmp_
     do_import(store, write(tmp_path, "l.csv", HEADER, *rows))
     repo = Repository(store)
     cid = campaign_id_for("Sales")
-    first = lists.obtain(store, repo, cid, "a1", at=NOW)
+    first = handlers.obtain(repo, bootstrap.queue_reader(store), cid, "a1", at=NOW)
     assert len(first) == 2  # max per click
-    assert len(lists.obtain(store, repo, cid, "a1", at=NOW)) == 1  # room for one more under max held 3
+    assert len(handlers.obtain(repo, bootstrap.queue_reader(store), cid, "a1", at=NOW)) == 1  # room for one more under max held 3
     with pytest.raises(Exception, match="already holds 3"):
-        lists.obtain(store, repo, cid, "a1", at=NOW)
-    counts = lists.assign_all_evenly(store, repo, cid, ["a2", "a3"], at=NOW)
+        handlers.obtain(repo, bootstrap.queue_reader(store), cid, "a1", at=NOW)
+    counts = handlers.assign_all_evenly(repo, bootstrap.queue_reader(store), cid, ["a2", "a3"], at=NOW)
     assert counts == {"a2": 2, "a3": 1}
 
 
+def staff_client(app, **options) -> TestClient:
+    """A client with an administrator's bearer token, made on the app's own store."""
+    token = bootstrap.tokens(app.state.store.get()).create("admin")[1]
+    return TestClient(app, headers={"Authorization": f"Bearer {token}"}, **options)
+
+
 def test_the_contact_api(store, url, tmp_path):
-    client = TestClient(create_app(url))
+    client = staff_client(create_app(url))
     r = client.post("/campaigns/Sales/contacts", json={"key": "k1", "numbers": ["20 12 34 56"], "name": "Ann", "variables": {"x": "1"}})
     assert r.status_code == 201 and r.json()["numbers"] == ["+4520123456"]
     assert client.post("/campaigns/Sales/contacts", json={"key": "k1", "numbers": ["20123457"]}).status_code == 409
@@ -221,8 +229,8 @@ def test_the_contact_api(store, url, tmp_path):
 def test_the_workers_bulk_path_stores_exactly_what_the_core_makes(store, tmp_path):
     """New contacts go by the bulk path (made by the workers, COPY on PostgreSQL); the events are
     the very ones the core's import use case makes, and a conflicting batch stores nothing."""
-    from dialer_domain.errors import ConcurrencyError
-    from dialer_domain.services import ImportReport, import_list
+    from dialer_domain.model.errors import ConcurrencyError
+    from dialer_domain.service_layer.handlers import ImportReport, import_list
 
     lines = [f"{i};Name {i};2012{i:04d};;{i % 10 + 1};P{i % 3}" for i in range(400)]
     p = write(tmp_path, "big.csv", HEADER, *lines)
@@ -266,9 +274,9 @@ def test_the_workers_bulk_path_stores_exactly_what_the_core_makes(store, tmp_pat
 
 def test_control_characters_are_refused_at_the_edge_and_nothing_reaches_the_store(store, url, tmp_path):
     """A NUL once reached PostgreSQL and broke the queue view; now every way in refuses it."""
-    from adapters import projections
+    from adapters.views import statistics as projections
 
-    client = TestClient(create_app(url))
+    client = staff_client(create_app(url))
     before = store.max_position()
     r = client.post("/campaigns/Sales/contacts", json={"key": "k1", "numbers": ["20123456"], "name": "A\u0000nn"})
     assert r.status_code == 422 and "control character U+0000 at position 2" in r.json()["detail"]
@@ -294,7 +302,7 @@ def test_control_characters_are_refused_at_the_edge_and_nothing_reaches_the_stor
 def test_the_api_refuses_bad_input_with_clear_json_errors_and_documents_them(store, url, monkeypatch):
     from entrypoints import api_guards
 
-    client = TestClient(create_app(url), raise_server_exceptions=False)
+    client = staff_client(create_app(url), raise_server_exceptions=False)
     before = store.max_position()
     good = (HEADER + "\n1;Ann;20123456;;3;X\n").encode()
     for name, says in [
@@ -323,7 +331,7 @@ def test_the_api_refuses_bad_input_with_clear_json_errors_and_documents_them(sto
     def broken(*a, **k):
         raise RuntimeError("a fault of ours, with secret details")
 
-    monkeypatch.setattr(lists, "obtain", broken)
+    monkeypatch.setattr(handlers, "obtain", broken)
     r = client.post("/campaigns/Sales/agents/a1/obtain")
     assert r.status_code == 500 and r.headers["content-type"] == "application/json"
     assert r.json()["detail"].startswith("internal error ") and "secret" not in r.text
@@ -332,9 +340,9 @@ def test_the_api_refuses_bad_input_with_clear_json_errors_and_documents_them(sto
 
 
 def test_an_api_edit_on_stale_state_gets_a_clear_409_and_stores_nothing(store, url, monkeypatch):
-    from dialer_domain.errors import ConcurrencyError
+    from dialer_domain.model.errors import ConcurrencyError
 
-    client = TestClient(create_app(url))
+    client = staff_client(create_app(url))
     assert client.post("/campaigns/Sales/contacts", json={"key": "k1", "numbers": ["20123456"], "name": "Ann"}).status_code == 201
     real_save = Repository.save
 
@@ -349,7 +357,7 @@ def test_an_api_edit_on_stale_state_gets_a_clear_409_and_stores_nothing(store, u
 
 
 def test_the_api_limits_text_checks_zones_takes_any_key_re_adds_withdrawn_ones_and_serves_docs_offline(store, url):
-    client = TestClient(create_app(url))
+    client = staff_client(create_app(url))
     r = client.post("/campaigns/Sales/contacts", json={"key": "k1", "numbers": ["20123456"], "name": "x" * 300})
     assert r.status_code == 422 and "at most 200" in r.json()["detail"]
     r = client.post("/campaigns/Sales/contacts", json={"key": "k1", "numbers": ["20123456"], "time_zone": "Mars/Olympus"})

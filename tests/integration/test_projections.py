@@ -12,13 +12,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters import projections
-from adapters.eventstore import open_event_store
-from dialer_domain.contact import ContactAttempt
-from dialer_domain.events import ContactImported, ContactQueued, DialAttempted
+from adapters.persistence.eventstore import open_event_store
+from adapters.views import statistics as projections
+from dialer_domain.model.contact import ContactAttempt
+from dialer_domain.model.events import ContactImported, ContactQueued, DialAttempted
+from dialer_domain.model.values import DialMode
+from dialer_domain.rules.schedule import zone
 from dialer_domain.rules.statistics import StatisticsFold
-from dialer_domain.schedule import zone
-from dialer_domain.values import DialMode
 from entrypoints.simulate import SimulationConfig, run_simulation
 from tests.conftest import wait_until
 
@@ -98,7 +98,7 @@ def test_a_follower_counts_every_event_once_through_catch_ups_and_a_rebuild_unde
     try:
         simulate(store, hours=0.25)
         projections.catch_up(store, view, batch_size=50)  # advanced by a catch-up first
-        follower = threading.Thread(target=projections.follow, args=(url,), kwargs={"stop": stop})
+        follower = threading.Thread(target=projections.follow, args=(open_event_store(url), projections.open_view(url)), kwargs={"stop": stop})
         follower.start()
         simulate(store, hours=0.25, seed=6)
         projections.rebuild(store, view)  # a new generation, switched under the running follower
@@ -148,7 +148,7 @@ def test_a_runner_killed_mid_batch_resumes_without_double_counting(tmp_path):
     expected = memory_rows(store)
     store.close()
     code = (
-        "from adapters.eventstore import open_event_store; from adapters import projections as p; "
+        "from adapters.persistence.eventstore import open_event_store; from adapters.views import statistics as p; "
         f"s = open_event_store({url!r}); v = p.open_view({url!r}); p.catch_up(s, v, batch_size=25)"
     )
     proc = subprocess.Popen([sys.executable, "-c", code])
@@ -240,8 +240,8 @@ def test_callbacks_are_counted_kept_on_time_late_or_missed(url):
     from datetime import UTC, datetime, timedelta
     from uuid import uuid4
 
-    from dialer_domain.events import CallbackScheduled, CampaignCreated
-    from dialer_domain.values import CampaignSettings, ContactData, PhoneNumber
+    from dialer_domain.model.events import CallbackScheduled, CampaignCreated
+    from dialer_domain.model.values import CampaignSettings, ContactData, PhoneNumber
 
     t0 = datetime(2026, 11, 23, 9, tzinfo=UTC)
     camp = uuid4()

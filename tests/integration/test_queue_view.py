@@ -10,13 +10,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters import projections, queue_view
-from adapters.eventstore import open_event_store
-from adapters.queue_view import QUEUE_TOPICS, PersistedQueue, PositionMoved, QueueProjection, open_queue
+from adapters.persistence.eventstore import open_event_store
 from adapters.telephony.simulated import WorldParams
-from dialer_domain.events import CampaignCreated, DialAttempted
-from dialer_domain.queue import LiveQueue
-from dialer_domain.values import ContactState, DialMode
+from adapters.views import queue as queue_view
+from adapters.views import statistics as projections
+from adapters.views.queue import QUEUE_TOPICS, PersistedQueue, PositionMoved, QueueProjection
+from dialer_domain.model.events import CampaignCreated, DialAttempted
+from dialer_domain.model.values import ContactState, DialMode
+from dialer_domain.service_layer.live_queue import LiveQueue
+from entrypoints import bootstrap
 from entrypoints.simulate import SimulationConfig, run_simulation
 from tests.integration.test_simulated_day import check_attempts_and_redial_delay, check_no_contact_dialled_twice_at_once
 
@@ -60,7 +62,7 @@ def test_the_engine_on_the_persisted_view_makes_the_same_day_as_in_memory(url, m
     simulate(memory, mode=mode)
     store = open_event_store(url)
     try:
-        simulate(store, queue=open_queue(store, url), mode=mode)
+        simulate(store, queue=bootstrap.queue(store, url), mode=mode)
         stored = [(type(r.event).__name__, r.event.originator_id, r.event.originator_version) for r in store.read(0, 10**8)]
     finally:
         store.close()
@@ -72,7 +74,7 @@ def test_the_engine_on_the_persisted_view_makes_the_same_day_as_in_memory(url, m
 def test_the_view_equals_the_in_memory_fold_and_a_rebuild_equals_the_live_view(url, monkeypatch):
     store = open_event_store(url)
     try:
-        queue = open_queue(store, url)
+        queue = bootstrap.queue(store, url)
         result = simulate(store, queue=queue)
         queue.refresh()
         live_q, expected = memory_entries(store)
@@ -211,7 +213,8 @@ def test_a_follower_keeps_the_queue_view_current(url):
     stop = threading.Event()
     try:
         simulate(store, hours=0.1, contacts=30)  # the engine folds in memory here: the view starts empty
-        follower = threading.Thread(target=projections.follow, args=(url,), kwargs={"stop": stop, "projection": "queue"})
+        followed = (open_event_store(url), projections.open_view(url, "queue"))  # the follower's own connections
+        follower = threading.Thread(target=projections.follow, args=followed, kwargs={"stop": stop})
         follower.start()
         simulate(store, hours=0.25, contacts=60, seed=12)  # events arrive while it follows
         view = projections.open_view(url, "queue")

@@ -9,9 +9,9 @@ from datetime import timedelta
 
 import pytest
 
-from adapters.eventstore import open_event_store
+from adapters.persistence.eventstore import open_event_store
 from adapters.telephony.simulated import WorldParams
-from dialer_domain.events import (
+from dialer_domain.model.events import (
     CallAbandoned,
     CallbackScheduled,
     CallConnected,
@@ -21,7 +21,7 @@ from dialer_domain.events import (
     ContactImported,
     DialAttempted,
 )
-from dialer_domain.values import CallOutcome, CampaignStatus, DialMode
+from dialer_domain.model.values import CallOutcome, CampaignStatus, DialMode
 from entrypoints import bootstrap
 from entrypoints.simulate import SimulationConfig, run_simulation
 

@@ -7,21 +7,12 @@ from uuid import uuid4
 
 import pytest
 
-from dialer_domain.agent import AgentSession
-from dialer_domain.campaign import Campaign
-from dialer_domain.contact import ContactAttempt
-from dialer_domain.errors import InvalidValue, NotAllowed
-from dialer_domain.events import AttemptsExhausted, CallEnded
-from dialer_domain.values import (
-    AgentState,
-    CallOutcome,
-    CampaignSettings,
-    CampaignStatus,
-    ContactData,
-    ContactState,
-    DialMode,
-    PhoneNumber,
-)
+from dialer_domain.model.agent import AgentSession
+from dialer_domain.model.campaign import Campaign
+from dialer_domain.model.contact import ContactAttempt
+from dialer_domain.model.errors import InvalidValue, NotAllowed
+from dialer_domain.model.events import AttemptsExhausted, CallEnded
+from dialer_domain.model.values import AgentState, CallOutcome, CampaignSettings, CampaignStatus, ContactData, ContactState, DialMode, PhoneNumber
 
 S = CampaignSettings(skill="sales", attempts_per_number=2, max_attempts_per_contact=3, min_redial_seconds=600)
 

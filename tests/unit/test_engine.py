@@ -8,21 +8,15 @@ from uuid import UUID
 
 import pytest
 
-from dialer_domain.engine import Dialler
-from dialer_domain.events import CallAbandoned, CallEnded, DialAttempted, PacingDecided
-from dialer_domain.ports import ScreenPop, campaign_id_for, contact_id_for, seeded_ids
-from dialer_domain.repository import InMemoryEventStore, Repository
-from dialer_domain.services import CampaignSpec, add_contacts, create_campaign, set_campaign_status
-from dialer_domain.values import (
-    AgentState,
-    CallOutcome,
-    CampaignSettings,
-    CampaignStatus,
-    ContactData,
-    ContactState,
-    DialMode,
-    PhoneNumber,
-)
+from adapters.telephony.fake import FakeTelephony
+from dialer_domain.model.events import CallAbandoned, CallEnded, DialAttempted, PacingDecided
+from dialer_domain.model.identities import campaign_id_for, contact_id_for, seeded_ids
+from dialer_domain.model.values import AgentState, CallOutcome, CampaignSettings, CampaignStatus, ContactData, ContactState, DialMode, PhoneNumber
+from dialer_domain.service_layer.engine import Dialler
+from dialer_domain.service_layer.handlers import CampaignSpec, add_contacts, create_campaign, set_campaign_status
+from dialer_domain.service_layer.ports import ScreenPop
+from dialer_domain.service_layer.repository import Repository
+from tests.fakes import InMemoryEventStore
 
 T0 = datetime(2026, 11, 23, 9, tzinfo=UTC)
 
@@ -38,22 +32,8 @@ class ManualClock:
         self.t += timedelta(seconds=seconds)
 
 
-class RecordingTelephony:
-    def __init__(self) -> None:
-        self.placed: list[UUID] = []
-        self.numbers: dict[UUID, str] = {}
-        self.hung_up: list[tuple[UUID, str]] = []
-        self.connected: list[tuple[UUID, str]] = []
-
-    def place_call(self, *, call_id, number, caller_id_number, caller_id_name, max_ring_seconds, max_call_seconds) -> None:
-        self.placed.append(call_id)
-        self.numbers[call_id] = number
-
-    def connect_agent(self, *, call_id, agent_id) -> None:
-        self.connected.append((call_id, agent_id))
-
-    def hang_up(self, call_id, reason) -> None:
-        self.hung_up.append((call_id, reason))
+class RecordingTelephony(FakeTelephony):
+    """The fake telephony adapter; the unit tests drive the engine's call steps themselves."""
 
 
 class RecordingDesktop:

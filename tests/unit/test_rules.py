@@ -10,23 +10,15 @@ from uuid import uuid4
 
 import pytest
 
-from dialer_domain import schedule
-from dialer_domain.authorisation import DialContext, authorise_dial
-from dialer_domain.campaign import Campaign
-from dialer_domain.contact import ContactAttempt
-from dialer_domain.events import ContactImported, ContactQueued
-from dialer_domain.pacing import PacingEstimator, PacingSnapshot, decide
-from dialer_domain.queue import LiveQueue, dialling_order_key
-from dialer_domain.values import (
-    CampaignSettings,
-    CampaignStatus,
-    ContactData,
-    DateException,
-    DialMode,
-    OpeningHours,
-    Period,
-    PhoneNumber,
-)
+from dialer_domain.model.campaign import Campaign
+from dialer_domain.model.contact import ContactAttempt
+from dialer_domain.model.events import ContactImported, ContactQueued
+from dialer_domain.model.values import CampaignSettings, CampaignStatus, ContactData, DateException, DialMode, OpeningHours, Period, PhoneNumber
+from dialer_domain.rules import schedule
+from dialer_domain.rules.authorisation import DialContext, authorise_dial
+from dialer_domain.rules.ordering import dialling_order_key
+from dialer_domain.rules.pacing import PacingEstimator, PacingSnapshot, decide
+from dialer_domain.service_layer.live_queue import LiveQueue
 
 CPH = "Europe/Copenhagen"
 HOURS = OpeningHours(
@@ -220,6 +212,7 @@ ALLOWED_STDLIB = {
     "re",
     "typing",
     "uuid",
+    "types",
     "zoneinfo",
 }
 

@@ -15,10 +15,9 @@
   while open, and the workers die with their parent, so a SIGKILL leaves nothing behind either.
 """
 
-from adapters.lists.assignment import assign_all_evenly, obtain
 from adapters.lists.dropfolder import process_drop_folder
 from adapters.lists.files import read_rows
 from adapters.lists.importer import ImportRejected, import_file
 from adapters.lists.rows import RowChecker, validate_row
 
-__all__ = ["ImportRejected", "RowChecker", "assign_all_evenly", "import_file", "obtain", "process_drop_folder", "read_rows", "validate_row"]
+__all__ = ["ImportRejected", "RowChecker", "import_file", "process_drop_folder", "read_rows", "validate_row"]

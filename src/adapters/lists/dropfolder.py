@@ -11,9 +11,9 @@ from typing import Any
 import attrs
 
 from adapters.lists.importer import ImportRejected
-from dialer_domain.errors import DomainError
-from dialer_domain.services import ImportReport
-from dialer_domain.values import ImportMode
+from dialer_domain.model.errors import DomainError
+from dialer_domain.model.values import ImportMode
+from dialer_domain.service_layer.handlers import ImportReport
 
 # ---------------------------------------------------------------------- drop folder and assignment
 

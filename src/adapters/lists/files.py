@@ -18,9 +18,9 @@ import csv
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from dialer_domain.errors import InvalidValue
-from dialer_domain.text import check_text
-from dialer_domain.values import ListMapping
+from dialer_domain.model.errors import InvalidValue
+from dialer_domain.model.text import check_text
+from dialer_domain.model.values import ListMapping
 
 #: The key under which ``read_rows`` puts why it could not read a row (no header name is None).
 ROW_ERROR = None

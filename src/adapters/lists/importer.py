@@ -17,17 +17,18 @@ from uuid import UUID
 import attrs
 from eventsourcing.persistence import StoredEvent
 
-from adapters.eventstore import RecorderEventStore
 from adapters.lists.files import read_rows, write_rejects
 from adapters.lists.index import DiskListIndex
 from adapters.lists.rows import Prepare, bounded_map, chunks, die_with_parent, prepared_state, row_from_json, validate_chunk
-from dialer_domain.campaign import Campaign
-from dialer_domain.errors import ConcurrencyError, DomainError, InvalidValue
-from dialer_domain.events import ContactImported
-from dialer_domain.ports import IdFactory, contact_id_for
-from dialer_domain.repository import Repository
-from dialer_domain.services import ImportReport, ImportRow, import_list, import_source
-from dialer_domain.values import ImportMode
+from adapters.persistence.eventstore import RecorderEventStore
+from dialer_domain.model.campaign import Campaign
+from dialer_domain.model.errors import ConcurrencyError, DomainError, InvalidValue
+from dialer_domain.model.events import ContactImported
+from dialer_domain.model.identities import contact_id_for
+from dialer_domain.model.values import ImportMode
+from dialer_domain.service_layer.handlers import ImportReport, ImportRow, import_list, import_source
+from dialer_domain.service_layer.ports import IdFactory
+from dialer_domain.service_layer.repository import Repository
 
 
 class ImportRejected(DomainError):

@@ -7,9 +7,9 @@ import sqlite3
 from collections.abc import Iterator
 from uuid import UUID
 
-from adapters.eventstore import RecorderEventStore
-from dialer_domain.events import ContactImported, ContactWithdrawn
-from dialer_domain.repository import iter_log
+from adapters.persistence.eventstore import RecorderEventStore
+from dialer_domain.model.events import ContactImported, ContactWithdrawn
+from dialer_domain.service_layer.repository import iter_log
 
 # ---------------------------------------------------------------------- the list index on disk
 

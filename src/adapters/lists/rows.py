@@ -15,17 +15,17 @@ from uuid import UUID
 import attrs
 import orjson
 
-from adapters.eventstore import CattrsMapper
 from adapters.lists.files import ROW_ERROR, Row
-from adapters.phone import e164
-from dialer_domain.contact import ContactAttempt
-from dialer_domain.errors import InvalidValue
-from dialer_domain.ports import contact_id_for
+from adapters.lists.phone import e164
+from adapters.persistence.eventstore import CattrsMapper
+from dialer_domain.model.contact import ContactAttempt
+from dialer_domain.model.errors import InvalidValue
+from dialer_domain.model.identities import contact_id_for
+from dialer_domain.model.text import check_agent_id, check_contact_key
+from dialer_domain.model.values import ContactData, ListMapping, PhoneNumber, check_priority
 from dialer_domain.rules.contacts import check_contact_data
-from dialer_domain.schedule import zone
-from dialer_domain.services import ImportRow
-from dialer_domain.text import check_agent_id, check_contact_key
-from dialer_domain.values import ContactData, ListMapping, PhoneNumber, check_priority
+from dialer_domain.rules.schedule import zone
+from dialer_domain.service_layer.handlers import ImportRow
 
 CHUNK = 2000
 
@@ -186,7 +186,7 @@ def row_to_json(r: ImportRow, prepared: bytes | None = None) -> str:
             [[n.e164, n.label] for n in r.numbers],
             r.data.name,
             r.data.time_zone,
-            r.data.variables,
+            dict(r.data.variables),
             r.priority,
             r.agent,
             None if prepared is None else prepared.decode("utf-8"),

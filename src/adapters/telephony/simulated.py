@@ -17,13 +17,9 @@ from uuid import UUID
 import attrs
 import simpy
 
-from dialer_domain.engine import Dialler
-from dialer_domain.ports import ScreenPop
-from dialer_domain.values import (
-    AgentState,
-    CallOutcome,
-    DialMode,
-)
+from dialer_domain.model.values import AgentState, DialMode
+from dialer_domain.service_layer.engine import Dialler
+from dialer_domain.service_layer.ports import CallReport, CallRequest, ReportKind, ReportSink, ScreenPop
 
 
 @attrs.frozen(kw_only=True)
@@ -34,6 +30,8 @@ class WorldParams:
     p_machine: float = 0.15
     p_busy: float = 0.05
     p_unreachable: float = 0.05
+    p_invalid: float = 0.0  # the network says the number does not exist
+    p_rejected: float = 0.0  # the called party declines while it rings
     human_answer_median: float = 9.0
     human_answer_sigma: float = 0.45
     human_answer_min: float = 2.0
@@ -52,7 +50,7 @@ class WorldParams:
     p_sale: float = 0.2
 
     def __attrs_post_init__(self) -> None:
-        total = self.p_human + self.p_machine + self.p_busy + self.p_unreachable
+        total = self.p_human + self.p_machine + self.p_busy + self.p_unreachable + self.p_invalid + self.p_rejected
         if not 0 <= total <= 1:
             raise ValueError(f"answer probabilities add up to {total:.2f}; they must stay within 0..1")
 
@@ -77,28 +75,33 @@ class SimulatedTelephony:
     """The Telephony port as a seeded world: each call rings, then is answered by a human or a
     machine, is busy, unreachable or not answered; connected calls last a sampled talk time."""
 
-    def __init__(self, env: simpy.Environment, rng: random.Random, params: WorldParams) -> None:
+    def __init__(self, env: simpy.Environment, rng: random.Random, params: WorldParams, clock: VirtualClock) -> None:
         self.env = env
         self.rng = rng
         self.p = params
-        self.engine: Dialler | None = None
-        self.driver: SimulationDriver | None = None
+        self.clock = clock
+        self.sink: ReportSink | None = None
         self._procs: dict[UUID, simpy.Process] = {}
         self._talk: dict[UUID, float] = {}
 
-    def place_call(
-        self,
-        *,
-        call_id: UUID,
-        number: str,
-        caller_id_number: str,
-        caller_id_name: str,
-        max_ring_seconds: int,
-        max_call_seconds: int,
-    ) -> None:
-        self._procs[call_id] = self.env.process(self._call(call_id, max_ring_seconds))
+    def place_call(self, request: CallRequest) -> None:
+        self._procs[request.call_id] = self.env.process(self._call(request.call_id, request.max_ring_seconds))
 
-    def connect_agent(self, *, call_id: UUID, agent_id: str) -> None:
+    def open_agent_leg(self, agent_id: str, address: str) -> None:
+        """The simulated agents are always on the line: their leg is up at once."""
+        self._report(ReportKind.AGENT_LEG_UP, agent_id=agent_id)
+
+    def close_agent_leg(self, agent_id: str) -> None:
+        pass
+
+    def agent_leg_drops(self, agent_id: str) -> None:
+        """The world's agent hangs up their phone (R6 when a contact is ringing for them)."""
+        self._report(ReportKind.AGENT_LEG_ENDED, agent_id=agent_id)
+
+    def play_and_hang_up(self, call_id: UUID, message: str) -> None:
+        self.hang_up(call_id, "abandoned: no agent free")
+
+    def bridge(self, call_id: UUID, agent_id: str) -> None:
         talk = self._talk.pop(call_id, None)
         if talk is None:
             talk = _lognormal_from_mean_sd(self.rng, self.p.talk_mean, self.p.talk_sd)
@@ -110,45 +113,53 @@ class SimulatedTelephony:
         if proc is not None and proc.is_alive and proc is not self.env.active_process:
             proc.interrupt(reason)
 
-    def _report(self, fn: Callable[[], None]) -> None:
-        assert self.driver is not None
-        self.driver.call(fn)
+    def _report(self, kind: ReportKind, call_id: UUID | None = None, detail: str = "", agent_id: str | None = None) -> None:
+        assert self.sink is not None, "the simulated telephony has no sink to report to"
+        self.sink.report(CallReport(kind, self.clock.now(), call_id=call_id, agent_id=agent_id, detail=detail))
 
     def _call(self, call_id: UUID, max_ring: int) -> Generator[simpy.Event, Any, None]:
         p, rng = self.p, self.rng
         u = rng.random()
         # Draw the talk time now too, so that the stream of draws does not depend on pacing order.
         self._talk[call_id] = _lognormal_from_mean_sd(rng, p.talk_mean, p.talk_sd)
-        engine = self.engine
-        assert engine is not None
         try:
             if u < p.p_busy:
                 yield self.env.timeout(p.busy_after)
-                self._end(call_id, CallOutcome.BUSY, "busy")
+                self._end(call_id, ReportKind.BUSY, "busy")
                 return
             if u < p.p_busy + p.p_unreachable:
                 yield self.env.timeout(p.unreachable_after)
-                self._end(call_id, CallOutcome.FAILED, "unreachable")
+                self._end(call_id, ReportKind.FAILED, "unreachable")
+                return
+            failing = p.p_busy + p.p_unreachable + p.p_invalid
+            if u < failing:
+                yield self.env.timeout(p.unreachable_after)
+                self._end(call_id, ReportKind.INVALID_NUMBER, "no such number")
                 return
             yield self.env.timeout(1.0)
-            self._report(lambda: engine.on_call_progress(call_id, CallOutcome.RINGING))
-            if u < p.p_busy + p.p_unreachable + p.p_human:
+            self._report(ReportKind.RINGING, call_id)
+            if u < failing + p.p_rejected:
+                yield self.env.timeout(p.busy_after)
+                self._end(call_id, ReportKind.REJECTED, "declined")
+                return
+            failing += p.p_rejected
+            if u < failing + p.p_human:
                 t = rng.lognormvariate(math.log(p.human_answer_median), p.human_answer_sigma)
                 t = min(p.human_answer_max, max(p.human_answer_min, t))
                 if t < max_ring:
                     yield self.env.timeout(max(0.0, t - 1.0))
                     self._procs.pop(call_id, None)
-                    self._report(lambda: engine.on_call_progress(call_id, CallOutcome.ANSWERED_HUMAN))
+                    self._report(ReportKind.ANSWERED_HUMAN, call_id)
                     return
-            elif u < p.p_busy + p.p_unreachable + p.p_human + p.p_machine:
+            elif u < failing + p.p_human + p.p_machine:
                 t = rng.lognormvariate(math.log(p.machine_answer_median), p.machine_answer_sigma)
                 if t < max_ring:
                     yield self.env.timeout(max(0.0, t - 1.0) + p.machine_detect_after)
                     self._procs.pop(call_id, None)
-                    self._report(lambda: engine.on_call_progress(call_id, CallOutcome.ANSWERED_MACHINE))
+                    self._report(ReportKind.ANSWERED_MACHINE, call_id)
                     return
             yield self.env.timeout(max_ring - 1.0)
-            self._end(call_id, CallOutcome.NO_ANSWER, "no answer")
+            self._end(call_id, ReportKind.NO_ANSWER, "no answer")
         except simpy.Interrupt:
             return
 
@@ -157,14 +168,12 @@ class SimulatedTelephony:
             yield self.env.timeout(talk)
         except simpy.Interrupt:
             return
-        self._end(call_id, CallOutcome.COMPLETED, "contact hung up")
+        self._end(call_id, ReportKind.COMPLETED, "contact hung up")
 
-    def _end(self, call_id: UUID, outcome: CallOutcome, reason: str) -> None:
+    def _end(self, call_id: UUID, kind: ReportKind, reason: str) -> None:
         self._procs.pop(call_id, None)
         self._talk.pop(call_id, None)
-        engine = self.engine
-        assert engine is not None
-        self._report(lambda: engine.on_call_ended(call_id, outcome, reason))
+        self._report(kind, call_id, reason)
 
 
 class SimulatedAgents:
@@ -240,6 +249,10 @@ class SimulationDriver:
     def call(self, fn: Callable[[], object]) -> None:
         fn()
         self.arm()
+
+    def report(self, report: CallReport) -> None:
+        """The ReportSink of the simulated world: the engine takes the report on simulated time."""
+        self.call(lambda: self.engine.on_report(report))
 
     def arm(self) -> None:
         due = self.engine.next_due()

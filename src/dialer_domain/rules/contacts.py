@@ -3,10 +3,10 @@ what it shows an agent (R9) as text without control characters, of sensible size
 
 from __future__ import annotations
 
-from dialer_domain.errors import InvalidValue
-from dialer_domain.schedule import zone
-from dialer_domain.text import MAX_NAME, check_contact_key, check_text, check_variables
-from dialer_domain.values import ContactData, PhoneNumber, check_priority
+from dialer_domain.model.errors import InvalidValue
+from dialer_domain.model.text import MAX_NAME, check_contact_key, check_text, check_variables
+from dialer_domain.model.values import ContactData, PhoneNumber, check_priority
+from dialer_domain.rules.schedule import zone
 
 
 def check_contact_data(key: str, data: ContactData) -> None:

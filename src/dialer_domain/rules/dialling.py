@@ -38,3 +38,16 @@ def progressive_excess(ringing_oldest_first: Sequence[T], answers_waiting: int, 
     excess = len(ringing_oldest_first) + answers_waiting - ready_agents
     cut = max(0, min(excess, len(ringing_oldest_first)))
     return list(reversed(ringing_oldest_first[len(ringing_oldest_first) - cut :]))
+
+
+def needs_machine_detection(agent_id: str | None) -> bool:
+    """A contact-first call (no agent reserved) asks the network to detect answering machines, so
+    that only people reach agents; an agent-first call puts the agent on the line, who hears it."""
+    return agent_id is None
+
+
+def abandon_message(caller_id_name: str, caller_id_number: str) -> str:
+    """R17: what a contact hears when no agent is free: who called and a number to call back."""
+    who = caller_id_name.strip() or "us"
+    back = f" Please call us back on {caller_id_number}." if caller_id_number else ""
+    return f"This was a call from {who}. We are sorry that no one was free to take it.{back} Goodbye."

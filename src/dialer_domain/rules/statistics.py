@@ -17,7 +17,7 @@ from uuid import UUID
 
 import attrs
 
-from dialer_domain.events import (
+from dialer_domain.model.events import (
     AgentConnected,
     AgentLoggedIn,
     AgentLoggedOut,
@@ -40,10 +40,10 @@ from dialer_domain.events import (
     OfferDeclined,
     WrapUpStarted,
 )
-from dialer_domain.ports import RecordedEvent
+from dialer_domain.model.values import AgentState, CallOutcome
 from dialer_domain.rules.callbacks import CALLBACK_WINDOW_SECONDS, CallbackKept, callback_deadline, callback_kept
-from dialer_domain.schedule import zone
-from dialer_domain.values import AgentState, CallOutcome
+from dialer_domain.rules.schedule import zone
+from dialer_domain.service_layer.ports import RecordedEvent
 
 OUTCOME_FIELDS = {
     CallOutcome.ANSWERED_HUMAN: "human",
@@ -52,7 +52,11 @@ OUTCOME_FIELDS = {
     CallOutcome.NO_ANSWER: "no_answer",
     CallOutcome.FAILED: "failed",
     CallOutcome.CANCELLED: "cancelled",
+    CallOutcome.REJECTED: "busy",  # a decline is counted with busy
+    CallOutcome.INVALID_NUMBER: "failed",  # a number that does not exist is counted with failed
 }
+#: The ends of calls that were never answered, by the figure that counts them.
+UNANSWERED_ENDS = {o: f for o, f in OUTCOME_FIELDS.items() if not o.is_answer}
 
 
 @attrs.define
@@ -325,8 +329,8 @@ class StatisticsFold:
                 if c is None or not self._inside(ev.timestamp):
                     return
                 cell = self._cell(c, ev.timestamp)
-                if ev.outcome in (CallOutcome.BUSY, CallOutcome.NO_ANSWER, CallOutcome.FAILED, CallOutcome.CANCELLED):
-                    name = OUTCOME_FIELDS[ev.outcome]
+                name = UNANSWERED_ENDS.get(ev.outcome)
+                if name is not None:
                     setattr(cell, name, getattr(cell, name) + 1)
                 cell.talk_seconds += ev.talk_seconds
             case DispositionRecorded():

@@ -5,23 +5,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import partial
 from uuid import UUID
 
-from dialer_domain.agent import AgentSession
-from dialer_domain.errors import NotAllowed
-from dialer_domain.ports import (
-    agent_session_id_for,
-)
+from dialer_domain.model.agent import AgentSession
+from dialer_domain.model.errors import NotAllowed
+from dialer_domain.model.identities import agent_session_id_for
+from dialer_domain.model.values import AgentState, CallOutcome, ContactState, DialMode
 from dialer_domain.rules.dialling import first_waiting_answer, progressive_excess
 from dialer_domain.service_layer.call_progress import CallProgress
 from dialer_domain.service_layer.dialler_core import _since
-from dialer_domain.values import AgentState, CallOutcome, ContactState, DialMode
 
 
 class AgentSteps(CallProgress):
     # ================================================================== agents (desktop -> engine)
 
-    def log_in(self, agent_id: str, *, name: str = "", skills: Sequence[str]) -> AgentSession:
+    def log_in(self, agent_id: str, *, name: str = "", skills: Sequence[str], phone: str | None = None) -> AgentSession:
+        """Log the agent in; with ``phone`` (a number or SIP address) telephony calls it once and
+        holds the leg for the session, so that answers are bridged at once (R17)."""
 
         def step(now: datetime) -> AgentSession:
             current = self.agents.get(agent_id)
@@ -31,10 +32,21 @@ class AgentSteps(CallProgress):
             s = self.sessions.get(sid) or AgentSession(id=sid)
             s.log_in(agent_id, name=name or agent_id, skills=tuple(skills), at=now)
             self._touch(s)
+            if phone:
+                self.uow.after_commit(partial(self._open_leg, agent_id, phone))
             return s
 
         self._in_step(step, run_timers=False)
         return self.agent(agent_id)
+
+    def _open_leg(self, agent_id: str, address: str) -> None:
+        self.legs[agent_id] = address
+        self.report_gate.leg_opened(agent_id)
+        self.telephony.open_agent_leg(agent_id, address)
+
+    def _close_leg(self, agent_id: str) -> None:
+        if self.legs.pop(agent_id, None) is not None:
+            self.telephony.close_agent_leg(agent_id)
 
     def ready(self, agent_id: str) -> None:
         def step(now: datetime) -> None:
@@ -80,6 +92,8 @@ class AgentSteps(CallProgress):
             self._leave_before_call(s, "agent logged out", now)
             s.log_out(now, by=by)
             self._touch(s)
+            if agent_id in self.legs:
+                self.uow.after_commit(partial(self._close_leg, agent_id))
             self._pace_all(now)
 
         self._in_step(step)
@@ -168,6 +182,20 @@ class AgentSteps(CallProgress):
                     cid = call.call_id
                     self._hang_up(cid, "agent leg hung up")
                     self._finish_call(call, CallOutcome.CANCELLED, "agent leg hung up before the maximum ring time", now)
+            self._pace_all(now)
+
+        self._in_step(step)
+
+    def end_call(self, agent_id: str) -> None:
+        """The agent hangs up the connected call: it is completed and wrap-up begins (R16)."""
+
+        def step(now: datetime) -> None:
+            s = self.agent(agent_id)
+            call = self.calls.get(s.call_id) if s.call_id is not None else None
+            if call is None or not call.connected or call.agent_id != agent_id:
+                raise NotAllowed(f"agent {agent_id} is {s.state.value}, not in a connected call")
+            self._hang_up(call.call_id, "the agent hung up")
+            self._finish_call(call, CallOutcome.COMPLETED, "the agent hung up", now)
             self._pace_all(now)
 
         self._in_step(step)

@@ -4,13 +4,15 @@ or waiting for one, abandoned after the wait (R17); wrap-up after the call (R16)
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import partial
 from uuid import UUID
 
-from dialer_domain.agent import AgentSession
-from dialer_domain.campaign import Campaign
-from dialer_domain.service_layer.dialler_core import LiveCall, _idle_since, _pop
+from dialer_domain.model.agent import AgentSession
+from dialer_domain.model.campaign import Campaign
+from dialer_domain.model.values import AgentState, CallOutcome
+from dialer_domain.rules.dialling import abandon_message
+from dialer_domain.service_layer.dialler_core import LiveCall, _idle_since, screen_pop
 from dialer_domain.service_layer.dialling import Dialling
-from dialer_domain.values import AgentState, CallOutcome
 
 
 class CallProgress(Dialling):
@@ -89,9 +91,9 @@ class CallProgress(Dialling):
         self._undo.pop(self.waiting, call.call_id)
         self._estimator(c.id).record_answer(abandoned=False)
         self._timer(now + timedelta(seconds=c.config.max_call_seconds), "maxdur", call.call_id)
-        pop = _pop(c, contact)
+        pop = screen_pop(c, contact)
         cid, aid = call.call_id, s.agent_id
-        self.uow.after_commit(lambda: self.telephony.connect_agent(call_id=cid, agent_id=aid))
+        self.uow.after_commit(lambda: self.telephony.bridge(cid, aid))
         self.uow.after_commit(lambda: self.desktop.connected(aid, cid, pop))
 
     def _abandon(self, call: LiveCall, reason: str, now: datetime, hang_up: bool = True) -> None:
@@ -102,8 +104,9 @@ class CallProgress(Dialling):
         self._undo.set(call, waiting=False)
         self._estimator(call.campaign_id).record_answer(abandoned=True)
         if hang_up:
-            cid = call.call_id
-            self._hang_up(cid, "abandoned: no agent free")
+            cfg = self.campaign(call.campaign_id).config
+            message = abandon_message(cfg.caller_id_name, cfg.caller_id_number)
+            self.uow.after_commit(partial(self.telephony.play_and_hang_up, call.call_id, message))
         self._finish_call(call, CallOutcome.ABANDONED, reason, now)
 
     def _finish_call(self, call: LiveCall, outcome: CallOutcome, reason: str, now: datetime) -> None:

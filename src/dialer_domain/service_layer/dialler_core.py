@@ -11,35 +11,22 @@ from uuid import UUID
 
 import attrs
 
-from dialer_domain.agent import AgentSession
-from dialer_domain.aggregate import Aggregate
-from dialer_domain.authorisation import DEFAULT_RULES, Rule
-from dialer_domain.campaign import Campaign
-from dialer_domain.contact import ContactAttempt
-from dialer_domain.errors import ConcurrencyError, NotFound
-from dialer_domain.events import (
-    AGENT_EVENTS,
-    CAMPAIGN_EVENTS,
-    AgentLoggedIn,
-)
-from dialer_domain.pacing import PacingEstimator
-from dialer_domain.pacing_log import PacingLog
-from dialer_domain.ports import (
-    AgentDesktop,
-    Clock,
-    EventStore,
-    IdFactory,
-    NoDesktop,
-    QueueView,
-    RecordedEvent,
-    ScreenPop,
-    Telephony,
-)
-from dialer_domain.queue import LiveQueue
-from dialer_domain.repository import Repository
+from dialer_domain.model.agent import AgentSession
+from dialer_domain.model.aggregate import Aggregate
+from dialer_domain.model.campaign import Campaign
+from dialer_domain.model.contact import ContactAttempt
+from dialer_domain.model.errors import ConcurrencyError
+from dialer_domain.model.pacing_log import PacingLog
+from dialer_domain.model.values import ContactState
+from dialer_domain.rules.authorisation import DEFAULT_RULES, Rule
+from dialer_domain.rules.pacing import PacingEstimator
+from dialer_domain.service_layer.call_reports import ReportGate
+from dialer_domain.service_layer.folds import LogFolds
+from dialer_domain.service_layer.live_queue import LiveQueue
+from dialer_domain.service_layer.ports import AgentDesktop, Clock, EventStore, IdFactory, NoDesktop, QueueView, ScreenPop, Telephony
+from dialer_domain.service_layer.repository import Repository
 from dialer_domain.service_layer.timers import Timers
 from dialer_domain.service_layer.unit_of_work import UnitOfWork
-from dialer_domain.values import ContactState
 
 R = TypeVar("R")
 
@@ -96,18 +83,22 @@ class DiallerCore:
         self.rules = tuple(rules)
         self.config = config or EngineConfig()
         self.queue: QueueView = queue if queue is not None else LiveQueue()
-        self.campaigns: dict[UUID, Campaign] = {}
-        self.sessions: dict[UUID, AgentSession] = {}
-        self.agents: dict[str, AgentSession] = {}
-        self.contacts: dict[UUID, ContactAttempt] = {}
+        self.folds = LogFolds(store, self.repo, self.queue)
+        # the folds' own dicts, by their names (shared, never rebound)
+        self.campaigns = self.folds.campaigns
+        self.sessions = self.folds.sessions
+        self.agents = self.folds.agents
+        self.contacts = self.folds.contacts
+        self.estimators = self.folds.estimators
+        self.listeners = self.folds.listeners
         self.calls: dict[UUID, LiveCall] = {}
         self.waiting: dict[UUID, LiveCall] = {}
-        self.estimators: dict[UUID, PacingEstimator] = {}
         self.pacing_logs: dict[UUID, PacingLog] = {}
         self.offer_decisions: dict[UUID, UUID] = {}
-        self.position = 0
-        self.listeners: list[Callable[[Sequence[RecordedEvent]], None]] = []
         self._last_queue_run: dict[UUID, float] = {}
+        self.report_gate = ReportGate()
+        self.draining = False  # a service that is stopping places no new calls
+        self.legs: dict[str, str] = {}  # agent -> the address of the leg held for the session
         self.uow = UnitOfWork(store)
         self._undo = self.uow.undo
         self.timers = Timers(self._undo)
@@ -116,61 +107,8 @@ class DiallerCore:
     # ================================================================== views and commits
 
     def sync(self) -> int:
-        """Fold what was appended since our position into the views; returns how many events.
-
-        On start (position 0) with a queue view that keeps its own position, only the campaigns'
-        and agents' events are read: the contacts are in that view, and loaded one by one as needed."""
-        count = 0
-        if self.position == 0 and not self.queue.replays_log:
-            head = self.store.max_position()
-            topics = tuple(cls.NAME for cls in (*CAMPAIGN_EVENTS, *AGENT_EVENTS))
-            after = 0
-            while True:
-                page = [r for r in self.store.read(after, 5000, topics) if r.position <= head]
-                if not page:
-                    break
-                self._ingest(page, observed=False)
-                after = page[-1].position
-                count += len(page)
-            self.position = head
-        while True:
-            batch = self.store.read(self.position, 5000)
-            if not batch:
-                return count
-            self._ingest(batch)
-            count += len(batch)
-
-    def _ingest(self, batch: Sequence[RecordedEvent], observed: bool = True) -> None:
-        if observed:
-            self.queue.observe(batch)
-        for rec in batch:
-            ev = rec.event
-            self.position = rec.position
-            sid = ev.originator_id
-            if isinstance(ev, CAMPAIGN_EVENTS):
-                c = self.campaigns.get(sid)
-                if c is None:
-                    c = self.campaigns[sid] = Campaign(id=sid)
-                    self.estimators[sid] = PacingEstimator()
-                if ev.originator_version > c.version:
-                    c._fold(ev)
-            elif isinstance(ev, AGENT_EVENTS):
-                s = self.sessions.get(sid)
-                if s is None:
-                    s = self.sessions[sid] = AgentSession(id=sid)
-                if ev.originator_version > s.version:
-                    s._fold(ev)
-                if isinstance(ev, AgentLoggedIn):
-                    self.agents[ev.agent_id] = s
-            else:
-                cached = self.contacts.get(sid)
-                if cached is not None and ev.originator_version > cached.version:
-                    if ev.originator_version == cached.version + 1 and not cached.pending_events:
-                        cached._fold(ev)
-                    else:
-                        del self.contacts[sid]
-        for listener in self.listeners:
-            listener(batch)
+        """Fold what was appended since the folds' position (see ``LogFolds.sync``)."""
+        return self.folds.sync()
 
     def _hang_up(self, call_id: UUID, reason: str) -> None:
         self.uow.after_commit(partial(self.telephony.hang_up, call_id, reason))
@@ -212,7 +150,7 @@ class DiallerCore:
         for a in changed:
             a.collect_events()
             if isinstance(a, AgentSession):
-                self._reload_session(a)
+                self.folds.reload_session(a)
             elif isinstance(a, PacingLog):
                 for cid in [k for k, v in self.pacing_logs.items() if v is a]:
                     del self.pacing_logs[cid]
@@ -220,30 +158,13 @@ class DiallerCore:
                 self.contacts.pop(a.id, None)
         self.sync()
 
-    def _reload_session(self, stale: AgentSession) -> None:
-        fresh = self.repo.find(AgentSession, stale.id)
-        if fresh is None:
-            self.sessions.pop(stale.id, None)
-        else:
-            self.sessions[stale.id] = fresh
-        for agent_id, s in list(self.agents.items()):
-            if s is stale:
-                if fresh is None:
-                    del self.agents[agent_id]
-                else:
-                    self.agents[agent_id] = fresh
-
     def _commit(self) -> None:
         aggs, events, positions = self.uow.commit()  # refused: the caller undoes the step
         if events:
             for a in aggs:
                 if isinstance(a, ContactAttempt) and a.state not in _LIVE_CONTACT_STATES:
                     self.contacts.pop(a.id, None)
-            contiguous = positions and positions[0] == self.position + 1 and positions[-1] - positions[0] == len(positions) - 1
-            if contiguous:
-                self._ingest([RecordedEvent(p, e) for p, e in zip(positions, events, strict=True)])
-            else:
-                self.sync()
+            self.folds.committed(positions, events)
         self.uow.run_effects()
 
     def _step(self) -> datetime:
@@ -251,10 +172,7 @@ class DiallerCore:
         return self.now
 
     def contact(self, contact_id: UUID) -> ContactAttempt:
-        c = self.contacts.get(contact_id)
-        if c is None:
-            c = self.contacts[contact_id] = self.repo.get(ContactAttempt, contact_id)
-        return c
+        return self.folds.contact(contact_id)
 
     def _forget_contact(self, contact_id: UUID) -> None:
         c = self.contacts.get(contact_id)
@@ -262,16 +180,10 @@ class DiallerCore:
             del self.contacts[contact_id]
 
     def agent(self, agent_id: str) -> AgentSession:
-        s = self.agents.get(agent_id)
-        if s is None:
-            raise NotFound(f"agent {agent_id!r} has never logged in")
-        return s
+        return self.folds.agent(agent_id)
 
     def campaign(self, campaign_id: UUID) -> Campaign:
-        c = self.campaigns.get(campaign_id)
-        if c is None:
-            raise NotFound(f"no campaign with id {campaign_id}")
-        return c
+        return self.folds.campaign(campaign_id)
 
     # ================================================================== timers
 
@@ -304,7 +216,7 @@ def _idle_since(s: AgentSession) -> float:
     return s.state_since.timestamp() if s.state_since else 0.0
 
 
-def _pop(c: Campaign, contact: ContactAttempt) -> ScreenPop:
+def screen_pop(c: Campaign, contact: ContactAttempt) -> ScreenPop:
     return ScreenPop(
         campaign_id=c.id,
         contact_id=contact.id,
@@ -312,4 +224,5 @@ def _pop(c: Campaign, contact: ContactAttempt) -> ScreenPop:
         data=contact.data,
         numbers=tuple(n.e164 for n in contact.numbers),
         attempts=contact.attempts,
+        guide=c.call_guide,
     )

@@ -7,20 +7,19 @@ from datetime import datetime, timedelta
 from functools import partial
 from uuid import UUID
 
-from dialer_domain.agent import AgentSession
-from dialer_domain.authorisation import DialContext, authorise_dial
-from dialer_domain.campaign import Campaign
-from dialer_domain.contact import ContactAttempt
-from dialer_domain.errors import NotAllowed
-from dialer_domain.pacing import PacingSnapshot, decide
-from dialer_domain.pacing_log import PacingLog
-from dialer_domain.ports import (
-    pacing_log_id_for,
-)
-from dialer_domain.rules.dialling import queue_target
-from dialer_domain.schedule import local_time
-from dialer_domain.service_layer.dialler_core import DiallerCore, LiveCall, _idle_since, _pop, _since
-from dialer_domain.values import AgentState, ContactState, DialMode
+from dialer_domain.model.agent import AgentSession
+from dialer_domain.model.campaign import Campaign
+from dialer_domain.model.contact import ContactAttempt
+from dialer_domain.model.errors import NotAllowed
+from dialer_domain.model.identities import pacing_log_id_for
+from dialer_domain.model.pacing_log import PacingLog
+from dialer_domain.model.values import AgentState, ContactState, DialMode
+from dialer_domain.rules.authorisation import DialContext, authorise_dial
+from dialer_domain.rules.dialling import needs_machine_detection, queue_target
+from dialer_domain.rules.pacing import PacingSnapshot, decide
+from dialer_domain.rules.schedule import local_time
+from dialer_domain.service_layer.dialler_core import DiallerCore, LiveCall, _idle_since, _since, screen_pop
+from dialer_domain.service_layer.ports import CallRequest
 
 
 class Dialling(DiallerCore):
@@ -78,6 +77,8 @@ class Dialling(DiallerCore):
             self._touch(contact)
 
     def _pace_all(self, now: datetime) -> None:
+        if self.draining:  # stopping: no new dials; calls in progress end as they do
+            return
         claimed: set[str] = set()
         for c in self._by_priority():
             if not c.may_dial(now):
@@ -204,7 +205,7 @@ class Dialling(DiallerCore):
             claimed.add(s.agent_id)
             self._undo.put(self.offer_decisions, offer_id, decision_id)
             self._timer(expires, "offer", s.agent_id, offer_id)
-            pop = _pop(c, contact)
+            pop = screen_pop(c, contact)
             auto = c.config.auto_answer
             self.uow.after_commit(partial(self.desktop.offered, s.agent_id, offer_id, pop, expires, auto))
 
@@ -238,14 +239,14 @@ class Dialling(DiallerCore):
         self._undo.put(self.calls, call_id, LiveCall(call_id, c.id, contact.id, now, agent_id=agent_id, offer_id=offer_id))
         self._timer(now + timedelta(seconds=c.config.max_ring_seconds + self.config.ring_backstop_seconds), "ring", call_id)
         cfg = c.config
-        self.uow.after_commit(
-            lambda: self.telephony.place_call(
-                call_id=call_id,
-                number=dialled.number,
-                caller_id_number=cfg.caller_id_number,
-                caller_id_name=cfg.caller_id_name,
-                max_ring_seconds=cfg.max_ring_seconds,
-                max_call_seconds=cfg.max_call_seconds,
-            )
+        request = CallRequest(
+            call_id=call_id,
+            number=dialled.number,
+            caller_id_number=cfg.caller_id_number,
+            caller_id_name=cfg.caller_id_name,
+            max_ring_seconds=cfg.max_ring_seconds,
+            max_call_seconds=cfg.max_call_seconds,
+            detect_machine=needs_machine_detection(agent_id),
         )
+        self.uow.after_commit(partial(self.telephony.place_call, request))
         return True

@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from uuid import UUID
 
-from dialer_domain.aggregate import Aggregate
-from dialer_domain.events import DomainEvent
-from dialer_domain.ports import EventStore
+from dialer_domain.model.aggregate import Aggregate
+from dialer_domain.model.events import DomainEvent
+from dialer_domain.service_layer.ports import EventStore
 from dialer_domain.service_layer.undo import UndoLog
 
 

@@ -13,7 +13,7 @@ from rich.table import Table
 from entrypoints.cli.common import _open, audit_app, console
 
 if TYPE_CHECKING:
-    from adapters.audit import AuditTrail
+    from adapters.views.audit import AuditTrail
 
 
 def _print_trail(trail: AuditTrail, as_json: bool, limit: int = 0) -> None:
@@ -77,7 +77,7 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 @audit_app.command("contact")
 def audit_contact(ref: Annotated[str, typer.Argument(help="CAMPAIGN/KEY or the contact's id.")], as_of: AsOf = None, as_json: AsJson = False) -> None:
     """Every event of one contact in order, with the pacing decision behind each dial."""
-    from adapters import audit
+    from adapters.views import audit
 
     with _open() as (_, store):
         if "/" in ref:
@@ -96,7 +96,7 @@ def audit_campaign(
     limit: Annotated[int, typer.Option(help="At most this many events (0: all).")] = 0,
 ) -> None:
     """The campaign's events, its pacing decisions and its contacts' events, in log order."""
-    from adapters import audit
+    from adapters.views import audit
 
     with _open() as (_, store):
         trail = audit.campaign_trail(store, name, as_of=_as_of(as_of), limit=limit)
@@ -106,7 +106,7 @@ def audit_campaign(
 @audit_app.command("agent")
 def audit_agent(agent_id: str, as_of: AsOf = None, as_json: AsJson = False) -> None:
     """Every session of one agent: logins, offers, calls, wrap-ups, pauses."""
-    from adapters import audit
+    from adapters.views import audit
 
     with _open() as (_, store):
         trail = audit.agent_trail(store, agent_id, as_of=_as_of(as_of))

@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from dialer_domain.values import (
-    CampaignSettings,
-    CampaignStatus,
-    ContactData,
-    DialMode,
-)
+from dialer_domain.model.values import CampaignSettings, CampaignStatus, ContactData, DialMode
 from entrypoints import bootstrap
-from entrypoints.cli.common import _converter, _open, campaign_app, console, contact_app, parse_hours
+from entrypoints.cli.common import _open, campaign_app, console, contact_app, parse_hours
 
 if TYPE_CHECKING:
-    from dialer_domain.campaign import Campaign
+    pass
 
 
 @campaign_app.command("create")
@@ -40,7 +35,7 @@ def campaign_create(
     caller_name: Annotated[str, typer.Option(help="Caller ID name.")] = "",
 ) -> None:
     """Create a campaign (Disabled until you enable it)."""
-    from dialer_domain.services import CampaignSpec, create_campaign
+    from dialer_domain.service_layer.handlers import CampaignSpec, create_campaign
 
     with _open() as (repo, _store):
         settings = CampaignSettings(
@@ -67,7 +62,7 @@ def campaign_create(
 @campaign_app.command("status")
 def campaign_status(name: str, status: CampaignStatus, by: str = "cli") -> None:
     """Enable, disable or set a campaign to Automatic (follow its hours)."""
-    from dialer_domain.services import campaign_named, set_campaign_status
+    from dialer_domain.service_layer.handlers import campaign_named, set_campaign_status
 
     with _open() as (repo, _store):
         c = set_campaign_status(repo, campaign_named(repo, name).id, status, by=by, at=bootstrap.WallClock().now())
@@ -77,26 +72,14 @@ def campaign_status(name: str, status: CampaignStatus, by: str = "cli") -> None:
 @campaign_app.command("show")
 def campaign_show(name: str) -> None:
     """Show a campaign's configuration as its events left it."""
-    from dialer_domain.services import campaign_named
+    from dialer_domain.service_layer.handlers import campaign_named
+    from entrypoints.presenters import campaign_view
 
     with _open() as (repo, _store):
         c = campaign_named(repo, name)
-    console.print_json(json.dumps(_converter().unstructure(_campaign_view(c)), default=str))
+    console.print_json(json.dumps(campaign_view(c), default=str))
 
 
-def _campaign_view(c: Campaign) -> dict[str, Any]:
-    return {
-        "id": str(c.id),
-        "name": c.name,
-        "description": c.description,
-        "manager": c.manager,
-        "priority": c.priority,
-        "dial_mode": c.dial_mode.value,
-        "status": c.status.value,
-        "settings": _converter().unstructure(c.settings),
-        "hours": _converter().unstructure(c.hours),
-        "version": c.version,
-    }
 
 
 @contact_app.command("add")
@@ -111,8 +94,8 @@ def contact_add(
     var: Annotated[list[str] | None, typer.Option(help="Free variable key=value (R9); repeatable.")] = None,
 ) -> None:
     """Add one contact to a campaign's list."""
-    from adapters.phone import normalise
-    from dialer_domain.services import add_contact, campaign_named
+    from adapters.lists.phone import normalise
+    from dialer_domain.service_layer.handlers import add_contact, campaign_named
 
     with _open() as (repo, _store):
         numbers = tuple(normalise(n, region) for n in number)

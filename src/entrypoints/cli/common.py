@@ -2,27 +2,21 @@
 
 from __future__ import annotations
 
-import functools
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 
-from dialer_domain.errors import DomainError
-from dialer_domain.values import (
-    DateException,
-    OpeningHours,
-    Period,
-)
+from dialer_domain.model.errors import DomainError
+from dialer_domain.model.values import OpeningHours
+from dialer_domain.rules.schedule import parse_opening_hours
 from entrypoints import bootstrap
 
 if TYPE_CHECKING:
-    from adapters.eventstore import RecorderEventStore
-    from dialer_domain.repository import Repository
+    from adapters.persistence.eventstore import RecorderEventStore
+    from dialer_domain.service_layer.repository import Repository
 
 app = typer.Typer(
     help="Event-sourced outbound dialer core. The store is DIALER_DATABASE_URL (default sqlite:///dialer.db).",
@@ -45,14 +39,6 @@ console = Console()
 err_console = Console(stderr=True)  # progress and status: never mixed into a command's output
 
 
-@functools.cache
-def _converter() -> Any:
-    from adapters.eventstore import make_event_converter
-
-    return make_event_converter()
-
-
-DAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
 
 
 @contextmanager
@@ -76,31 +62,5 @@ def _fail(msg: str) -> None:
 
 
 def parse_hours(text: str, tz: str, exceptions: list[str] | None = None) -> OpeningHours:
-    """``mon-fri=09:00-12:00,13:00-17:00;sat=10:00-14:00``; exceptions ``2026-12-24=closed`` or
-    ``2026-12-27=10:00-14:00``."""
-    weekly: dict[int, tuple[Period, ...]] = {}
-    for part in filter(None, (p.strip() for p in text.split(";"))):
-        m = re.fullmatch(r"([a-z]{3})(?:-([a-z]{3}))?=(.+)", part.lower())
-        if not m or m.group(1) not in DAYS or (m.group(2) and m.group(2) not in DAYS):
-            raise ValueError(f"opening hours part {part!r} is not like mon-fri=09:00-17:00")
-        first = DAYS[m.group(1)]
-        last = DAYS[m.group(2)] if m.group(2) else first
-        periods = _periods(m.group(3))
-        for d in range(first, last + 1):
-            weekly[d] = periods
-    excs = []
-    for e in exceptions or []:
-        day, _, spec = e.partition("=")
-        excs.append(DateException(datetime.fromisoformat(day).date(), () if spec.strip() == "closed" else _periods(spec)))
-    return OpeningHours(tz, weekly, tuple(excs))
-
-
-def _periods(spec: str) -> tuple[Period, ...]:
-    out = []
-    for span in spec.split(","):
-        a, _, b = span.strip().partition("-")
-        try:
-            out.append(Period(time.fromisoformat(a), time.fromisoformat(b)))
-        except ValueError as exc:
-            raise ValueError(f"period {span!r} is not like 09:00-12:00: {exc}") from None
-    return tuple(out)
+    """The CLI's opening hours: see ``rules.schedule.parse_opening_hours``."""
+    return parse_opening_hours(text, tz, exceptions)

@@ -9,11 +9,8 @@ from uuid import uuid4
 import typer
 from rich.progress import Progress, TextColumn, TimeElapsedColumn
 
-from dialer_domain.errors import DomainError
-from dialer_domain.values import (
-    ImportMode,
-    ListMapping,
-)
+from dialer_domain.model.errors import DomainError
+from dialer_domain.model.values import ImportMode, ListMapping
 from entrypoints import bootstrap
 from entrypoints.cli.audit import AsJson
 from entrypoints.cli.common import _fail, _open, assign_app, console, err_console, lists_app
@@ -35,7 +32,7 @@ def lists_mapping(
     region: Annotated[str | None, typer.Option(help="Default region for numbers without +country (e.g. DK, SE).")] = None,
 ) -> None:
     """Set how the campaign's list files map to contacts."""
-    from dialer_domain.services import set_list_mapping
+    from dialer_domain.service_layer.handlers import set_list_mapping
 
     with _open() as (repo, _store):
         commons = {}
@@ -78,8 +75,8 @@ def _import(
     encoding: str = "utf-8",
 ) -> tuple[Any, list[Any]]:
     from adapters import lists
-    from dialer_domain.repository import Repository
-    from dialer_domain.services import campaign_named
+    from dialer_domain.service_layer.handlers import campaign_named
+    from dialer_domain.service_layer.repository import Repository
 
     store = bootstrap.store()
     try:
@@ -151,8 +148,8 @@ def lists_import(
 def lists_history(campaign: str, as_json: AsJson = False) -> None:
     """The campaign's import history, refused files included: when, file and hash, mode, what
     happened to the rows, or why the file was refused."""
-    from dialer_domain.events import ListImported
-    from dialer_domain.services import campaign_named, import_history
+    from dialer_domain.model.events import ListImported
+    from dialer_domain.service_layer.handlers import campaign_named, import_history
 
     with _open() as (repo, _store):
         history = import_history(repo, campaign_named(repo, campaign))
@@ -202,19 +199,18 @@ def lists_watch(
 @assign_app.command("obtain")
 def assign_obtain(campaign: str, agent: str) -> None:
     """An agent obtains unassigned contacts ("max per click", refused at "max held")."""
-    from adapters import lists
-    from dialer_domain.services import campaign_named
+    from dialer_domain.service_layer.handlers import campaign_named, obtain
 
     with _open() as (repo, store):
-        got = lists.obtain(store, repo, campaign_named(repo, campaign).id, agent, at=bootstrap.WallClock().now())
+        got = obtain(repo, bootstrap.queue_reader(store), campaign_named(repo, campaign).id, agent, at=bootstrap.WallClock().now())
     console.print(f"agent {agent} obtained {len(got)} contact(s)")
 
 
 @assign_app.command("manual")
 def assign_manual(campaign: str, agent: str, key: Annotated[list[str], typer.Option(help="Contact key; repeatable.")]) -> None:
     """Assign contacts to an agent by hand."""
-    from dialer_domain.ports import contact_id_for
-    from dialer_domain.services import assign_contacts, campaign_named
+    from dialer_domain.model.identities import contact_id_for
+    from dialer_domain.service_layer.handlers import assign_contacts, campaign_named
 
     with _open() as (repo, store):
         cid = campaign_named(repo, campaign).id
@@ -228,9 +224,8 @@ def assign_manual(campaign: str, agent: str, key: Annotated[list[str], typer.Opt
 @assign_app.command("auto")
 def assign_auto(campaign: str, agent: Annotated[list[str], typer.Option(help="Agent; repeat for each of the campaign's agents.")]) -> None:
     """Deal the unassigned contacts evenly across the agents."""
-    from adapters import lists
-    from dialer_domain.services import campaign_named
+    from dialer_domain.service_layer.handlers import assign_all_evenly, campaign_named
 
     with _open() as (repo, store):
-        counts = lists.assign_all_evenly(store, repo, campaign_named(repo, campaign).id, agent, at=bootstrap.WallClock().now())
+        counts = assign_all_evenly(repo, bootstrap.queue_reader(store), campaign_named(repo, campaign).id, agent, at=bootstrap.WallClock().now())
     console.print(", ".join(f"{a}: {n}" for a, n in counts.items()))

@@ -10,10 +10,8 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from dialer_domain.errors import DomainError
-from dialer_domain.values import (
-    DialMode,
-)
+from dialer_domain.model.errors import DomainError
+from dialer_domain.model.values import DialMode
 from entrypoints import bootstrap
 from entrypoints.cli.common import _fail, app, console, err_console
 
@@ -48,7 +46,7 @@ def simulate(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Run a simulated campaign day through the real engine and store, then print the report."""
-    from adapters.engine_lock import EngineAlreadyRunning, engine_lock
+    from adapters.persistence.engine_lock import EngineAlreadyRunning, engine_lock
     from adapters.telephony.simulated import WorldParams
     from entrypoints.simulate import SimulationConfig, run_simulation
 

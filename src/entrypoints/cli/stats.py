@@ -47,11 +47,11 @@ def stats_show(
     on stderr when it has much to fold)."""
     from uuid import UUID
 
-    from adapters import projections
-    from dialer_domain.campaign import Campaign
+    from adapters.views import statistics as projections
+    from dialer_domain.model.campaign import Campaign
+    from dialer_domain.rules.schedule import zone
     from dialer_domain.rules.statistics import CampaignFigures
-    from dialer_domain.schedule import zone
-    from dialer_domain.services import campaign_named
+    from dialer_domain.service_layer.handlers import campaign_named
 
     url = bootstrap.database_url()
     if day is not None:
@@ -60,7 +60,7 @@ def stats_show(
         except ValueError:
             _fail(f"--day {day!r} is not a date like 2026-11-23")
     with _open(url) as (repo, store):
-        view = projections.open_view(url)
+        view = bootstrap.view(url)
         behind = store.max_position() - view.gen_position(view.live_generation())
         if behind > 20000:
             with _progress_bar("bringing the statistics up to date") as bar:
@@ -170,11 +170,11 @@ def stats_rebuild(
 ) -> None:
     """Regenerate a view (the statistics or the engine's queue) from position 0 beside the live
     one, then switch (safe while the engine writes)."""
-    from adapters import projections
+    from adapters.views import statistics as projections
 
     url = bootstrap.database_url()
     with _open(url) as (_, store):
-        view = projections.open_view(url, projection.value)
+        view = bootstrap.view(url, projection.value)
         head = store.max_position()
         with _progress_bar(f"rebuilding {projection.value}") as bar:
             task = bar.add_task("rebuild", total=head)
@@ -193,13 +193,19 @@ def stats_follow(
     catching up every half second); Ctrl-C stops. Prints what it folded and how far behind the log
     it is. The queue view is also kept current by the engine itself; a follower lets the engine
     start with it current after a large import."""
-    from adapters import projections
+    from adapters.views import statistics as projections
 
     def report(now: int, total: int, lag: int) -> None:
         err_console.print(f"folded {now} events ({total} since start); {lag} behind the log")
 
-    try:
-        total = projections.follow(bootstrap.database_url(), timeout=timeout, projection=projection.value, progress=report)
-    except ValueError as exc:
-        _fail(str(exc))
+    url = bootstrap.database_url()
+    with _open(url) as (_, store):
+        try:
+            view = bootstrap.view(url, projection.value)
+        except ValueError as exc:
+            _fail(str(exc))
+        try:
+            total = projections.follow(store, view, timeout=timeout, progress=report)
+        finally:
+            view.factory.close()
     err_console.print(f"stopped: {total} events folded into the {projection.value} view")

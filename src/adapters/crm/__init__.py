@@ -1,0 +1,1 @@
+"""Outgoing integrations with a CRM."""

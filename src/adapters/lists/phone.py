@@ -1,0 +1,38 @@
+"""Phone numbers from people's writing to E.164, with the phonenumbers library."""
+
+from __future__ import annotations
+
+import phonenumbers
+
+from dialer_domain.model.errors import InvalidValue
+from dialer_domain.model.values import PhoneNumber
+
+_E164 = phonenumbers.PhoneNumberFormat.E164
+
+
+def e164(text: str, region: str) -> str:
+    """The E.164 form of a number as written (``region`` for numbers written without their
+    country code). Raises InvalidValue whose message says what is wrong with it: 'cannot be read
+    (...)', 'is impossible (wrong length)' or 'is not a valid number in region XX'."""
+    try:
+        parsed = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidValue(f"cannot be read ({exc})") from None
+    if parsed.extension:
+        raise InvalidValue(f"has an extension ({parsed.extension}), which cannot be dialled; give the number without it")
+    # a valid number is a possible one: the possibility check only words the rejection
+    if not phonenumbers.is_valid_number(parsed):
+        if not phonenumbers.is_possible_number(parsed):
+            raise InvalidValue("is impossible (wrong length)")
+        raise InvalidValue(f"is not a valid number in region {region}")
+    return phonenumbers.format_number(parsed, _E164)
+
+
+def normalise(raw: str, default_region: str = "DK", label: str = "") -> PhoneNumber:
+    text = raw.strip()
+    if not text:
+        raise InvalidValue("empty phone number")
+    try:
+        return PhoneNumber(e164(text, default_region), label)
+    except InvalidValue as exc:
+        raise InvalidValue(f"phone number {raw!r} {exc}") from None

@@ -1,0 +1,1 @@
+"""Persistence: the event store on the eventsourcing library's recorders, its schema, the engine lock."""

@@ -1,0 +1,185 @@
+"""The Campaign aggregate (R1, R2, R3, R5)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Self
+from uuid import UUID
+
+import attrs
+
+from dialer_domain.model.aggregate import Aggregate
+from dialer_domain.model.errors import InvalidValue, NotAllowed
+from dialer_domain.model.events import (
+    CampaignCallGuideSet,
+    CampaignCreated,
+    CampaignDialModeChanged,
+    CampaignHoursChanged,
+    CampaignListMappingSet,
+    CampaignPriorityChanged,
+    CampaignSettingsChanged,
+    CampaignStatusChanged,
+    DomainEvent,
+    ListImported,
+    ListImportRefused,
+)
+from dialer_domain.model.text import MAX_NAME, MAX_NOTE, check_text
+from dialer_domain.model.values import CampaignSettings, CampaignStatus, DialMode, GuideQuestion, ListMapping, OpeningHours, check_priority
+from dialer_domain.rules import schedule
+
+#: R18: the most questions a call guide holds.
+MAX_GUIDE_QUESTIONS = 100
+
+IMPORT_REFUSAL_CODES = ("rejected_rows", "would_withdraw_too_much", "unreadable_file", "conflict")
+
+
+@attrs.define
+class Campaign(Aggregate):
+    name: str = ""
+    description: str = ""
+    manager: str = ""
+    priority: int = 5
+    dial_mode: DialMode = DialMode.PROGRESSIVE
+    status: CampaignStatus = CampaignStatus.DISABLED
+    settings: CampaignSettings | None = None
+    hours: OpeningHours | None = None
+    created_at: datetime | None = None
+    list_mapping: ListMapping | None = None
+    call_guide: tuple[GuideQuestion, ...] = ()
+
+    @classmethod
+    def _blank(cls, aggregate_id: UUID) -> Self:
+        return cls(id=aggregate_id)
+
+    @classmethod
+    def create(
+        cls,
+        campaign_id: UUID,
+        *,
+        name: str,
+        description: str = "",
+        manager: str,
+        priority: int = 5,
+        dial_mode: DialMode,
+        settings: CampaignSettings,
+        hours: OpeningHours | None = None,
+        at: datetime,
+    ) -> Campaign:
+        if not name.strip():
+            raise InvalidValue("a campaign needs a name")
+        if not manager.strip():
+            raise InvalidValue("a campaign needs a manager")
+        check_text("campaign name", name, MAX_NAME)
+        check_text("campaign manager", manager, MAX_NAME)
+        check_text("campaign description", description, MAX_NOTE)
+        check_priority(priority, "campaign priority")
+        if hours is not None:
+            schedule.zone(hours.time_zone)
+        campaign = cls(id=campaign_id)
+        campaign._record(
+            CampaignCreated,
+            at,
+            name=name.strip(),
+            description=description,
+            manager=manager.strip(),
+            priority=priority,
+            dial_mode=dial_mode,
+            settings=settings,
+            hours=hours,
+        )
+        return campaign
+
+    @property
+    def config(self) -> CampaignSettings:
+        assert self.settings is not None, "campaign not created"
+        return self.settings
+
+    def change_settings(self, settings: CampaignSettings, at: datetime) -> None:
+        if settings != self.settings:
+            self._record(CampaignSettingsChanged, at, settings=settings)
+
+    def change_dial_mode(self, mode: DialMode, at: datetime) -> None:
+        if mode is not self.dial_mode:
+            self._record(CampaignDialModeChanged, at, dial_mode=mode)
+
+    def change_priority(self, priority: int, at: datetime) -> None:
+        check_priority(priority, "campaign priority")
+        if priority != self.priority:
+            self._record(CampaignPriorityChanged, at, priority=priority)
+
+    def change_hours(self, hours: OpeningHours | None, at: datetime) -> None:
+        if hours is None and self.status is CampaignStatus.AUTOMATIC:
+            raise NotAllowed(f"campaign {self.name!r} is Automatic; it cannot lose its opening hours")
+        if hours is not None:
+            schedule.zone(hours.time_zone)
+        if hours != self.hours:
+            self._record(CampaignHoursChanged, at, hours=hours)
+
+    def change_status(self, status: CampaignStatus, at: datetime, by: str) -> None:
+        if status is CampaignStatus.AUTOMATIC and self.hours is None:
+            raise NotAllowed(f"campaign {self.name!r} has no opening hours; set them before choosing Automatic")
+        if status is not self.status:
+            self._record(CampaignStatusChanged, at, status=status, changed_by=by)
+
+    def set_list_mapping(self, mapping: ListMapping, at: datetime) -> None:
+        if mapping != self.list_mapping:
+            self._record(CampaignListMappingSet, at, mapping=mapping)
+
+    def set_call_guide(self, questions: tuple[GuideQuestion, ...], at: datetime) -> None:
+        """R18: the call guide agents see with each call (the whole guide at once; empty: none)."""
+        if len(questions) > MAX_GUIDE_QUESTIONS:
+            raise InvalidValue(f"a call guide has at most {MAX_GUIDE_QUESTIONS} questions, not {len(questions)}")
+        for q in questions:
+            check_text("a call guide's question", q.question, MAX_NOTE, allow_empty=False)
+            if len(set(q.answers)) != len(q.answers):
+                raise InvalidValue(f"question {q.question[:40]!r} offers an answer twice")
+            for a in q.answers:
+                check_text(f"an answer to {q.question[:40]!r}", a, MAX_NAME, allow_empty=False)
+        if questions != self.call_guide:
+            self._record(CampaignCallGuideSet, at, questions=questions)
+
+    def record_import(self, at: datetime, **report: object) -> ListImported:
+        """Keep the import history (R7): when, which file, which mode, what happened to the rows."""
+        return self._record(ListImported, at, **report)
+
+    def record_import_refused(self, at: datetime, *, reason_code: str, reason: str, **report: object) -> ListImportRefused:
+        """Keep a refused file in the history too, with why (a stable code beside the text)."""
+        if reason_code not in IMPORT_REFUSAL_CODES:
+            raise InvalidValue(f"unknown import refusal code {reason_code!r}; known: {', '.join(IMPORT_REFUSAL_CODES)}")
+        return self._record(ListImportRefused, at, reason_code=reason_code, reason=reason[:2000], **report)
+
+    def may_dial(self, at: datetime) -> bool:
+        return schedule.may_dial(self.status, self.hours, at)
+
+    def is_active(self, at: datetime) -> bool:
+        return schedule.is_active(self.status, self.hours, at)
+
+    def apply(self, event: DomainEvent) -> None:
+        match event:
+            case CampaignCreated():
+                self.name = event.name
+                self.description = event.description
+                self.manager = event.manager
+                self.priority = event.priority
+                self.dial_mode = event.dial_mode
+                self.settings = event.settings
+                self.hours = event.hours
+                self.created_at = event.timestamp
+            case CampaignSettingsChanged():
+                self.settings = event.settings
+            case CampaignDialModeChanged():
+                self.dial_mode = event.dial_mode
+            case CampaignPriorityChanged():
+                self.priority = event.priority
+            case CampaignHoursChanged():
+                self.hours = event.hours
+            case CampaignStatusChanged():
+                self.status = event.status
+            case CampaignListMappingSet():
+                self.list_mapping = event.mapping
+            case CampaignCallGuideSet():
+                self.call_guide = event.questions
+            case ListImported() | ListImportRefused():
+                pass  # the history is the stream itself (services.import_history), not state
+            case _:
+                raise TypeError(f"Campaign cannot apply {event.NAME}")

@@ -1,0 +1,37 @@
+"""Identities: every id the core derives (a campaign from its name, a contact from its key, an agent's
+session from the day, a pacing log from the day), and seeded ids for simulations and tests."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from uuid import UUID, uuid5
+
+#: Namespace of every derived id (campaign by name, contact by key, agent session by day).
+NAMESPACE = UUID("6f1c5a52-7d0e-4d61-9a0b-4b9a3e2f8c11")
+
+
+def campaign_id_for(name: str) -> UUID:
+    return uuid5(NAMESPACE, f"campaign/{name.strip().casefold()}")
+
+
+def contact_id_for(campaign_id: UUID, key: str) -> UUID:
+    return uuid5(campaign_id, f"contact/{key}")
+
+
+def agent_session_id_for(agent_id: str, day: str) -> UUID:
+    return uuid5(NAMESPACE, f"agent/{agent_id}/{day}")
+
+
+def pacing_log_id_for(campaign_id: UUID, day: str) -> UUID:
+    return uuid5(campaign_id, f"pacing/{day}")
+
+
+def seeded_ids(seed: int) -> Callable[[], UUID]:
+    """Deterministic ids from a seeded generator (simulations, tests)."""
+    rng = random.Random(seed)
+
+    def make() -> UUID:
+        return UUID(int=rng.getrandbits(128), version=4)
+
+    return make

@@ -1,0 +1,311 @@
+"""Value objects and enumerations of the dialer's language."""
+
+from __future__ import annotations
+
+import enum
+import itertools
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import date, time
+from typing import Any, TypeVar
+
+import attrs
+
+from dialer_domain.model.errors import InvalidValue
+from dialer_domain.rules.callbacks import CALLBACK_WINDOW_SECONDS
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class FrozenMap(Mapping[K, V]):
+    """An immutable, hashable mapping that keeps its order: what a frozen event or value holds
+    where it would otherwise hold a (mutable) dict. It equals any mapping with the same items."""
+
+    __slots__ = ("_hash", "_items")
+
+    def __init__(self, items: Mapping[K, V] | Iterable[tuple[K, V]] = ()) -> None:
+        self._items: dict[K, V] = dict(items)
+        self._hash: int | None = None
+
+    def __getitem__(self, key: K) -> V:
+        return self._items[key]
+
+    def __iter__(self) -> Iterator[K]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __hash__(self) -> int:
+        if self._hash is None:
+            self._hash = hash(frozenset(self._items.items()))
+        return self._hash
+
+    def __repr__(self) -> str:
+        return f"FrozenMap({self._items!r})"
+
+    def __reduce__(self) -> tuple[type[FrozenMap[K, V]], tuple[dict[K, V]]]:
+        return (FrozenMap, (self._items,))
+
+
+def text_map(items: Mapping[str, str] | Iterable[tuple[str, str]] = ()) -> FrozenMap[str, str]:
+    return items if isinstance(items, FrozenMap) else FrozenMap(items)
+
+
+def number_map(items: Mapping[str, float] | Iterable[tuple[str, float]] = ()) -> FrozenMap[str, float]:
+    return items if isinstance(items, FrozenMap) else FrozenMap(items)
+
+
+class DialMode(enum.StrEnum):
+    PREVIEW = "preview"
+    PROGRESSIVE = "progressive"
+    POWER = "power"
+    PREDICTIVE = "predictive"
+    AUTO = "auto"
+
+    @property
+    def agent_first(self) -> bool:
+        return self in (DialMode.PREVIEW, DialMode.AUTO)
+
+
+class CampaignStatus(enum.StrEnum):
+    ENABLED = "enabled"
+    DISABLED = "disabled"
+    AUTOMATIC = "automatic"
+
+
+class CallOutcome(enum.StrEnum):
+    RINGING = "ringing"
+    ANSWERED_HUMAN = "answered_human"
+    ANSWERED_MACHINE = "answered_machine"
+    BUSY = "busy"
+    NO_ANSWER = "no_answer"
+    FAILED = "failed"
+    REJECTED = "rejected"  # declined by the called party (SIP 603, Twilio's busy on a decline)
+    INVALID_NUMBER = "invalid_number"  # the network says the number does not exist (that number is not dialled again this round)
+    CANCELLED = "cancelled"  # hung up by our side before an answer (R6 when the agent leg left)
+    COMPLETED = "completed"  # a connected call that ended normally
+    ABANDONED = "abandoned"
+
+    @property
+    def is_answer(self) -> bool:
+        return self in (CallOutcome.ANSWERED_HUMAN, CallOutcome.ANSWERED_MACHINE)
+
+
+class ContactState(enum.StrEnum):
+    NEW = "new"
+    PENDING = "pending"  # attempted, waiting for its redial time
+    QUEUED = "queued"
+    OFFERED = "offered"  # agent-first: reserved for an agent
+    DIALLING = "dialling"
+    CONNECTED = "connected"
+    CALLBACK_SCHEDULED = "callback_scheduled"
+    DONE = "done"
+    EXHAUSTED = "exhausted"
+    WITHDRAWN = "withdrawn"
+
+
+class AgentState(enum.StrEnum):
+    LOGGED_OUT = "logged_out"
+    READY = "ready"
+    OFFERED = "offered"
+    RESERVED = "reserved"
+    TALKING = "talking"
+    WRAP_UP = "wrap_up"
+    PAUSED = "paused"
+
+
+PAUSE_REASONS: tuple[str, ...] = ("not_ready", "admin", "break", "lunch", "training", "meeting", "other")
+
+DEFAULT_DISPOSITIONS: tuple[str, ...] = (
+    "answering_machine",
+    "busy",
+    "fax",
+    "no_answer",
+    "sale",
+    "voicemail",
+)
+
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+
+
+@attrs.frozen
+class PhoneNumber:
+    """One number of a contact, already normalised to E.164 by the list adapter."""
+
+    e164: str
+    label: str = ""
+
+    def __attrs_post_init__(self) -> None:
+        if not _E164.match(self.e164):
+            raise InvalidValue(f"phone number {self.e164!r} is not in E.164 form (+ and 7-15 digits)")
+
+
+@attrs.frozen
+class ContactData:
+    """What the agent sees on the screen pop (R9): name, fields and free variables."""
+
+    name: str = ""
+    time_zone: str | None = None
+    fields: FrozenMap[str, str] = attrs.field(factory=FrozenMap, converter=text_map)
+    variables: FrozenMap[str, str] = attrs.field(factory=FrozenMap, converter=text_map)
+
+
+@attrs.frozen
+class Period:
+    start: time
+    end: time
+
+    def __attrs_post_init__(self) -> None:
+        if not self.start < self.end:
+            raise InvalidValue(f"opening period {self.start:%H:%M}-{self.end:%H:%M} must end after it starts")
+
+    def contains(self, t: time) -> bool:
+        return self.start <= t < self.end
+
+
+@attrs.frozen
+class DateException:
+    """A date whose hours differ: ``periods`` empty means closed all day, else these periods
+    replace the normal ones (running outside the normal hours or not inside them)."""
+
+    day: date
+    periods: tuple[Period, ...] = ()
+
+
+def _week(items: Mapping[int, tuple[Period, ...]] | Iterable[tuple[int, tuple[Period, ...]]] = ()) -> FrozenMap[int, tuple[Period, ...]]:
+    return items if isinstance(items, FrozenMap) else FrozenMap(items)
+
+
+@attrs.frozen
+class OpeningHours:
+    """Days of the week (0 = Monday) with one or more periods, dated exceptions, a time zone."""
+
+    time_zone: str
+    weekly: FrozenMap[int, tuple[Period, ...]] = attrs.field(factory=FrozenMap, converter=_week)
+    exceptions: tuple[DateException, ...] = ()
+
+    def __attrs_post_init__(self) -> None:
+        for day, periods in self.weekly.items():
+            if not 0 <= day <= 6:
+                raise InvalidValue(f"weekday {day} is not 0 (Monday) .. 6 (Sunday)")
+            _check_no_overlap(periods)
+        for exc in self.exceptions:
+            _check_no_overlap(exc.periods)
+
+    def periods_on(self, day: date) -> tuple[Period, ...]:
+        for exc in self.exceptions:
+            if exc.day == day:
+                return exc.periods
+        return self.weekly.get(day.weekday(), ())
+
+
+def _check_no_overlap(periods: tuple[Period, ...]) -> None:
+    ordered = sorted(periods, key=lambda p: p.start)
+    for a, b in itertools.pairwise(ordered):
+        if b.start < a.end:
+            raise InvalidValue(f"opening periods {a.start:%H:%M}-{a.end:%H:%M} and {b.start:%H:%M}-{b.end:%H:%M} overlap")
+
+
+def _positive(_: object, attribute: attrs.Attribute[int], value: int) -> None:
+    if value <= 0:
+        raise InvalidValue(f"{attribute.name} must be positive, got {value}")
+
+
+def _non_negative(_: object, attribute: attrs.Attribute[Any], value: float) -> None:
+    if value < 0:
+        raise InvalidValue(f"{attribute.name} must not be negative, got {value}")
+
+
+def _rate(_: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if not 0 < value < 1:
+        raise InvalidValue(f"{attribute.name} must be between 0 and 1, got {value}")
+
+
+@attrs.frozen(kw_only=True)
+class CampaignSettings:
+    """The per-campaign configuration of R5 (and the pacing knobs of R2)."""
+
+    skill: str
+    max_ring_seconds: int = attrs.field(default=25, validator=_positive)
+    max_call_seconds: int = attrs.field(default=3600, validator=_positive)
+    attempts_per_number: int = attrs.field(default=3, validator=_positive)
+    max_attempts_per_contact: int = attrs.field(default=6, validator=_positive)
+    wrapup_seconds: int = attrs.field(default=15, validator=_non_negative)
+    min_redial_seconds: int = attrs.field(default=3600, validator=_non_negative)
+    caller_id_number: str = ""
+    caller_id_name: str = ""
+    auto_answer: bool = True
+    power_ratio_ready: float = attrs.field(default=1.7, validator=_non_negative)
+    power_ratio_wrapup: float = attrs.field(default=0.1, validator=_non_negative)
+    target_abandon_rate: float = attrs.field(default=0.03, validator=_rate)
+    preview_timeout_seconds: int = attrs.field(default=15, validator=_positive)
+    min_agents: int = attrs.field(default=1, validator=_positive)
+    callback_window_seconds: int = attrs.field(default=CALLBACK_WINDOW_SECONDS, validator=_positive)
+    extensions: tuple[str, ...] = ()
+    dispositions: tuple[str, ...] = DEFAULT_DISPOSITIONS
+    max_per_click: int = attrs.field(default=10, validator=_positive)  # R13: contacts an agent obtains per click
+    max_held: int = attrs.field(default=50, validator=_positive)  # R13: no more once an agent holds this many
+    default_region: str = "DK"  # for numbers written without +country
+
+    def __attrs_post_init__(self) -> None:
+        if not self.skill.strip():
+            raise InvalidValue("skill must not be empty")
+        if self.caller_id_number and not _E164.match(self.caller_id_number):
+            raise InvalidValue(f"caller_id_number {self.caller_id_number!r} is not in E.164 form")
+        missing = [d for d in DEFAULT_DISPOSITIONS if d not in self.dispositions]
+        if missing:
+            raise InvalidValue(f"dispositions must keep the defaults; missing {', '.join(missing)}")
+
+
+class ImportMode(enum.StrEnum):
+    REPLACE = "replace"
+    APPEND = "append"
+
+
+@attrs.frozen
+class GuideQuestion:
+    """One question of a campaign's call guide (R18) and the answers the agent may pick from
+    (none: a free answer)."""
+
+    question: str
+    answers: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, object]:
+        return {"question": self.question, "answers": list(self.answers)}
+
+
+@attrs.frozen(kw_only=True)
+class ListMapping:
+    """How a campaign's list files map to contacts (R7): which columns are the key, the numbers
+    (in dialling order, R8), the name, time zone, priority and assigned agent; which are free
+    variables (all other columns when ``variables`` is empty); variables common to the whole list."""
+
+    key: str
+    phones: tuple[str, ...]
+    name: str | None = None
+    time_zone: str | None = None
+    priority: str | None = None
+    agent: str | None = None
+    variables: tuple[str, ...] = ()
+    common: FrozenMap[str, str] = attrs.field(factory=FrozenMap, converter=text_map)
+    delimiter: str = ","
+
+    def __attrs_post_init__(self) -> None:
+        if not self.key.strip():
+            raise InvalidValue("the list mapping needs a key column")
+        if not self.phones:
+            raise InvalidValue("the list mapping needs at least one phone number column")
+        if len(self.delimiter) != 1:
+            raise InvalidValue(f"a delimiter is one character, got {self.delimiter!r}")
+        named = [self.key, *self.phones, *(c for c in (self.name, self.time_zone, self.priority, self.agent) if c)]
+        if len(set(named)) != len(named):
+            raise InvalidValue(f"a column is mapped twice: {', '.join(named)}")
+
+
+def check_priority(priority: int, what: str = "priority") -> int:
+    """R1, R11: campaign and contact priorities run 1..10, 10 highest."""
+    if not 1 <= priority <= 10:
+        raise InvalidValue(f"{what} must be 1..10 (10 highest), got {priority}")
+    return priority

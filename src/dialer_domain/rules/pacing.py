@@ -1,0 +1,314 @@
+"""Pacing (R2): how many calls to place now. Pure functions of a snapshot plus measured estimates.
+
+* progressive: one call in flight per ready agent;
+* power: ``ratio_ready x ready + ratio_wrapup x in wrap-up`` calls in flight;
+* predictive: an expected-value controller resolved in time (see ``_predictive``): a new call is
+  placed while the probability that its answer would find no free agent, averaged over when it
+  may be answered, stays under an allowance. The allowance is the campaign's target abandon rate
+  times a gain tuned online (integral action in log space on the recent abandon rate, towards an
+  aim below the target; small bounded steps), so it neither oscillates around the limit nor drifts
+  above it. See ADR 0004.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections import deque
+from collections.abc import Callable, Sequence
+
+import attrs
+
+from dialer_domain.model.values import CampaignSettings, DialMode
+
+BIN_SECONDS = 1.0
+MAX_BIN = 90
+GRID_STEP = 3
+RECENT_DECAY = 1 - 1 / 300  # the recent abandon rate weighs the last ~300 answers
+GRACE_SECONDS = 2.0
+
+
+@attrs.frozen
+class PacingSnapshot:
+    ready_agents: int
+    wrapup_elapsed: tuple[float, ...]  # seconds each agent in wrap-up has been there
+    talking_elapsed: tuple[float, ...]  # seconds each talking agent has been talking
+    dialling_elapsed: tuple[float, ...]  # seconds since each unanswered call in flight was dialled
+    answered_waiting: int  # human answers waiting for an agent
+    logged_in: int
+    queued_contacts: int
+
+
+@attrs.frozen
+class PacingDecision:
+    calls: int
+    reason: str
+    estimates: dict[str, float] = attrs.field(factory=dict)
+
+
+class _Window:
+    """A sliding window of samples kept sorted, for conditional survival look-ups in O(log n)."""
+
+    def __init__(self, size: int, prior: Sequence[float]) -> None:
+        self.size = size
+        self.fifo: deque[float] = deque()
+        self.sorted: list[float] = []
+        for x in prior:
+            self.add(x)
+
+    def add(self, x: float) -> Callable[[], None]:
+        """Add a sample; returns how to take it back (the engine undoes a step it could not store)."""
+        self.fifo.append(x)
+        bisect.insort(self.sorted, x)
+        evicted = len(self.fifo) > self.size
+        old = self.fifo.popleft() if evicted else 0.0
+        if evicted:
+            del self.sorted[bisect.bisect_left(self.sorted, old)]
+
+        def undo() -> None:
+            self.fifo.pop()
+            del self.sorted[bisect.bisect_left(self.sorted, x)]
+            if evicted:
+                self.fifo.appendleft(old)
+                bisect.insort(self.sorted, old)
+
+        return undo
+
+    def p_end_within(self, elapsed: float, horizon: float) -> float:
+        """P(duration <= elapsed + horizon | duration > elapsed)."""
+        s = self.sorted
+        n = len(s)
+        alive = n - bisect.bisect_right(s, elapsed)
+        if alive <= 0:
+            return 0.9  # beyond anything measured: it is due any moment
+        ending = bisect.bisect_right(s, elapsed + horizon) - (n - alive)
+        return ending / alive
+
+    def mean(self) -> float:
+        return sum(self.sorted) / len(self.sorted) if self.sorted else 0.0
+
+
+@attrs.define
+class PacingEstimator:
+    """Measured answer probability and timing, handling times and the abandon rate of one campaign."""
+
+    window: int = 2000
+    human_bins: list[float] = attrs.field(factory=lambda: [0.0] * (MAX_BIN + 1))
+    ended_bins: list[float] = attrs.field(factory=lambda: [0.0] * (MAX_BIN + 1))
+    _outcomes: deque[tuple[bool, int]] = attrs.field(factory=deque)
+    talk: _Window = attrs.field(factory=lambda: _Window(400, [60.0, 90.0, 120.0, 150.0, 200.0]))
+    wrap: _Window = attrs.field(factory=lambda: _Window(400, [10.0, 15.0, 20.0]))
+    humans: int = 0
+    abandons: int = 0
+    gain: float = 0.5  # online-tuned multiplier on the allowance; cautious until measured
+    recent_humans: float = 0.0
+    recent_abandons: float = 0.0
+    _humans_at_tune: int = 0
+
+    def __attrs_post_init__(self) -> None:
+        # A weak prior worth 20 dials: 5 human answers around 9 s, the rest ending unanswered.
+        for t in (7, 8, 9, 10, 12):
+            self.record_dial_outcome(True, float(t))
+        for _ in range(15):
+            self.record_dial_outcome(False, 20.0)
+
+    def scalars(self) -> Callable[[], None]:
+        """How to put back the counters and the tuning as they are now (``tune`` and
+        ``record_answer`` change only these)."""
+        kept = (self.humans, self.abandons, self.gain, self.recent_humans, self.recent_abandons, self._humans_at_tune)
+
+        def restore() -> None:
+            self.humans, self.abandons, self.gain, self.recent_humans, self.recent_abandons, self._humans_at_tune = kept
+
+        return restore
+
+    def record_dial_outcome(self, human: bool, seconds: float) -> Callable[[], None]:
+        """Count one dial's outcome; returns how to take it back."""
+        b = min(MAX_BIN, max(0, int(seconds / BIN_SECONDS)))
+        self._outcomes.append((human, b))
+        (self.human_bins if human else self.ended_bins)[b] += 1
+        evicted = len(self._outcomes) > self.window
+        old_h, old_b = self._outcomes.popleft() if evicted else (False, 0)
+        if evicted:
+            (self.human_bins if old_h else self.ended_bins)[old_b] -= 1
+
+        def undo() -> None:
+            self._outcomes.pop()
+            (self.human_bins if human else self.ended_bins)[b] -= 1
+            if evicted:
+                self._outcomes.appendleft((old_h, old_b))
+                (self.human_bins if old_h else self.ended_bins)[old_b] += 1
+
+        return undo
+
+    def record_answer(self, abandoned: bool) -> None:
+        self.humans += 1
+        self.recent_humans = self.recent_humans * RECENT_DECAY + 1
+        self.recent_abandons = self.recent_abandons * RECENT_DECAY + (1 if abandoned else 0)
+        if abandoned:
+            self.abandons += 1
+
+    @property
+    def abandon_rate(self) -> float:
+        return self.abandons / self.humans if self.humans else 0.0
+
+    def p_human(self) -> float:
+        h = sum(self.human_bins)
+        total = h + sum(self.ended_bins)
+        return h / total if total else 0.0
+
+    def tune(self, target: float) -> None:
+        """Integral action on log(gain) towards an aim below the target.
+
+        The aim sits one and a half standard errors of the day's measured rate below the target (so the day's
+        final figure stays under it on a bad day too; the margin shrinks as answers accumulate).
+        The error is taken on a recent, exponentially weighted abandon rate rather than the day's
+        cumulative one, so a quiet stretch does not wind the gain up into a burst later (no
+        windup, no ringing). Steps are small, bounded, and taken only after fresh answers."""
+        fresh = self.humans - self._humans_at_tune
+        if fresh < 10 or self.humans < 30:
+            return
+        self._humans_at_tune = self.humans
+        aim = max(0.3 * target, target - 1.5 * math.sqrt(target * (1 - target) / self.humans))
+        recent = self.recent_abandons / self.recent_humans if self.recent_humans else aim
+        error = (aim - recent) / aim
+        self.gain = min(4.0, max(0.05, self.gain * math.exp(0.15 * max(-1.0, min(1.0, error)))))
+
+    def suffix_sums(self) -> tuple[list[float], list[float]]:
+        """Human answers and all outcomes at or after each bin (for conditioning on elapsed time)."""
+        n = MAX_BIN + 1
+        h = [0.0] * (n + 1)
+        a = [0.0] * (n + 1)
+        for i in range(n - 1, -1, -1):
+            h[i] = h[i + 1] + self.human_bins[i]
+            a[i] = a[i + 1] + self.human_bins[i] + self.ended_bins[i]
+        return h, a
+
+    def answer_grid(self) -> tuple[list[float], list[float], list[float]]:
+        """Moments after a dial (every GRID_STEP s to the last measured answer), the share of a new
+        call's human answers falling in each step, and P(human answer by each moment)."""
+        total = sum(self.human_bins) + sum(self.ended_bins)
+        last = max((i for i, c in enumerate(self.human_bins) if c > 0), default=25)
+        grid = [float(t) for t in range(GRID_STEP, last + GRID_STEP + 1, GRID_STEP)]
+        cum = []
+        acc = 0.0
+        b = 0
+        for t in grid:
+            while b <= MAX_BIN and b * BIN_SECONDS < t:
+                acc += self.human_bins[b]
+                b += 1
+            cum.append(acc / total if total else 0.0)
+        final = cum[-1] if cum and cum[-1] > 0 else 1.0
+        weights = [(c - p) / final for c, p in zip(cum, [0.0, *cum[:-1]], strict=True)]
+        return grid, weights, cum
+
+
+def decide(
+    mode: DialMode,
+    settings: CampaignSettings,
+    snap: PacingSnapshot,
+    estimator: PacingEstimator | None = None,
+    max_lines: int | None = None,
+) -> PacingDecision:
+    """How many new calls to place now for one contact-first campaign."""
+    if snap.logged_in < settings.min_agents:
+        return PacingDecision(0, f"{snap.logged_in} agents logged in, fewer than the minimum {settings.min_agents}")
+    in_flight = len(snap.dialling_elapsed) + snap.answered_waiting
+    lines = max_lines if max_lines is not None else 4 * snap.logged_in + 4
+    if mode is DialMode.PROGRESSIVE:
+        want = snap.ready_agents
+        n = want - in_flight
+        reason = f"progressive: {snap.ready_agents} ready, {in_flight} in flight"
+        est: dict[str, float] = {}
+    elif mode is DialMode.POWER:
+        exact = settings.power_ratio_ready * snap.ready_agents + settings.power_ratio_wrapup * len(snap.wrapup_elapsed)
+        want = int(exact + 1e-9)
+        n = want - in_flight
+        reason = (
+            f"power: {settings.power_ratio_ready} x {snap.ready_agents} ready + "
+            f"{settings.power_ratio_wrapup} x {len(snap.wrapup_elapsed)} in wrap-up = {exact:.2f}; {in_flight} in flight"
+        )
+        est = {}
+    elif mode is DialMode.PREDICTIVE:
+        assert estimator is not None, "predictive pacing needs an estimator"
+        n, reason, est = _predictive(settings, snap, estimator, lines - in_flight)
+    else:
+        return PacingDecision(0, f"{mode.value} is agent-first; calls follow accepted offers")
+    n = max(0, min(n, lines - in_flight, snap.queued_contacts))
+    return PacingDecision(n, reason, est)
+
+
+def _predictive(settings: CampaignSettings, snap: PacingSnapshot, est: PacingEstimator, room: int) -> tuple[int, str, dict[str, float]]:
+    """Time-resolved expected-value pacing.
+
+    On a grid of moments t after now: A(t) = answers expected by t (waiting ones, calls in flight
+    conditioned on how long they have rung, and new calls), F(t) = agents free by t + the grace
+    an answer may wait (ready ones, and busy ones conditioned on how long they have been busy).
+    A new call answered at t is abandoned when the other answers by t already took every agent
+    free by t + grace; its abandon probability is that chance averaged over its answer-time
+    distribution. Calls are added while that stays under the allowance.
+    """
+    est.tune(settings.target_abandon_rate)
+    grid, weights, c_new = est.answer_grid()
+    suffix_h, suffix_all = est.suffix_sums()
+    wrap_mean = est.wrap.mean()
+    mu_a = [float(snap.answered_waiting)] * len(grid)
+    var_a = [0.0] * len(grid)
+    for e in snap.dialling_elapsed:
+        b0 = min(MAX_BIN, int(e / BIN_SECONDS))
+        alive = suffix_all[b0]
+        if alive <= 0:
+            continue
+        for i, t in enumerate(grid):
+            b1 = min(MAX_BIN + 1, b0 + int(t / BIN_SECONDS) + 1)
+            p = (suffix_h[b0] - suffix_h[b1]) / alive
+            mu_a[i] += p
+            var_a[i] += p * (1 - p)
+    mu_f = [float(snap.ready_agents)] * len(grid)
+    var_f = [0.0] * len(grid)
+    for i, t in enumerate(grid):
+        h = t + GRACE_SECONDS
+        for e in snap.wrapup_elapsed:
+            q = est.wrap.p_end_within(e, h)
+            mu_f[i] += q
+            var_f[i] += q * (1 - q)
+        for e in snap.talking_elapsed:
+            q = est.talk.p_end_within(e, max(0.0, h - wrap_mean))
+            mu_f[i] += q
+            var_f[i] += q * (1 - q)
+    allowance = min(0.5, settings.target_abandon_rate * est.gain)
+    mu = [a - f for a, f in zip(mu_a, mu_f, strict=True)]
+    var = [a + f for a, f in zip(var_a, var_f, strict=True)]
+    n = 0
+    risk = 0.0
+    while n < room and c_new[-1] > 0:
+        risk = sum(w * _p_normal_above(m, v, -0.5) for w, m, v in zip(weights, mu, var, strict=True))
+        if risk > allowance:
+            break
+        n += 1
+        for i, c in enumerate(c_new):
+            mu[i] += c
+            var[i] += c * (1 - c)
+    estimates = {
+        "p_human": round(est.p_human(), 4),
+        "expected_answers_25s": round(mu_a[-1], 3),
+        "expected_free_agents_27s": round(mu_f[-1], 3),
+        "marginal_abandon_risk": round(risk, 5),
+        "allowance": round(allowance, 5),
+        "gain": round(est.gain, 4),
+        "measured_abandon_rate": round(est.abandon_rate, 5),
+        "mean_talk_s": round(est.talk.mean(), 1),
+        "mean_wrap_s": round(wrap_mean, 1),
+    }
+    reason = (
+        f"predictive: {mu_a[-1]:.2f} answers expected within {grid[-1]:.0f}s against {mu_f[-1]:.2f} agents free; "
+        f"next call's abandon risk {risk:.4f} vs allowance {allowance:.4f}"
+    )
+    return n, reason, estimates
+
+
+def _p_normal_above(mu: float, var: float, x: float) -> float:
+    if var <= 1e-12:
+        return 1.0 if mu > x else 0.0
+    z = (x - mu) / math.sqrt(var)
+    return 0.5 * math.erfc(z / math.sqrt(2))

@@ -1,0 +1,148 @@
+"""The dialler: pacing, ordering, callbacks and agents, for every campaign at once (R1-R6, R8,
+R11-R17). It reads time from the clock port, stores events through the event-store port, places
+calls through the telephony port and tells agents' desktops what to show through the desktop port.
+
+Every public method is one step: it reads the clock once, changes aggregates, appends all their
+events in one atomic append, feeds the committed events to its views, and only then acts on the
+world (places or hangs up calls, pops screens). The in-memory views (campaigns, agents, the live
+queue) are folds of the log: on start the engine replays the log, and events other writers append
+(the CLI, the API, an import) reach it through ``sync``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from dialer_domain.model.values import AgentState, CallOutcome, ContactState
+from dialer_domain.service_layer.agent_steps import AgentSteps
+from dialer_domain.service_layer.call_reports import OUTCOME, STAGE
+from dialer_domain.service_layer.dialler_core import STEP_ATTEMPTS, DiallerCore, EngineConfig, LiveCall
+from dialer_domain.service_layer.ports import CallReport, ReportKind
+
+__all__ = ["STEP_ATTEMPTS", "Dialler", "DiallerCore", "EngineConfig", "LiveCall"]
+
+
+class Dialler(AgentSteps):
+    """The dialler, whole: its core (``service_layer.dialler_core``), dialling and pacing
+    (``dialling``), call progress (``call_progress``), the agents' side (``agent_steps``), and
+    the timers that tie them together."""
+
+    def on_report(self, report: CallReport) -> None:
+        """A report from telephony (see ``ports.Telephony``): admitted once and in order by the
+        gate (``call_reports.ReportGate``), then acted on as one step. Call it on the dialler's own
+        thread: adapters report into an inbox that the live service drains."""
+        if not self.report_gate.admit(report):
+            return
+        kind = report.kind
+        if kind is ReportKind.AGENT_LEG_ENDED:
+            assert report.agent_id is not None
+            s = self.agents.get(report.agent_id)
+            if s is not None and s.logged_in:
+                self.agent_hung_up(report.agent_id)
+            return
+        if kind is ReportKind.AGENT_LEG_UP or report.call_id is None:
+            return
+        outcome = OUTCOME[kind]
+        if STAGE[kind] < 3:
+            self.on_call_progress(report.call_id, outcome)
+        else:
+            self.on_call_ended(report.call_id, outcome, report.detail or outcome.value)
+
+    def recover(self, reason: str = "the dialler restarted; what became of the call is unknown") -> int:
+        """After a crash, once, after ``sync``: settle what the log left in progress. A new process
+        cannot learn what the network did with an earlier process's calls, so each such call is
+        hung up and ended with ``reason`` (a connected one completed, an answered one waiting for
+        an agent abandoned, one still ringing failed) and its contact handled by the campaign's
+        rules; an offer is released; a talking agent goes to wrap-up, a reserved or offered one
+        back to Ready, and wrap-up timers are set again. Returns how many calls were ended."""
+        stuck = self.queue.in_progress()
+        ended = 0
+
+        def step(now: datetime) -> None:
+            nonlocal ended
+            ended = 0
+            for contact_id in stuck:
+                contact = self.contact(contact_id)
+                current = contact.current_call
+                if contact.state is ContactState.OFFERED and contact.offer_id is not None:
+                    holder = self.agents.get(contact.offer_agent or "")
+                    if holder is not None and holder.offer_id == contact.offer_id:
+                        self._release_offer(holder, reason, now)
+                    else:
+                        contact.release_offer(contact.offer_id, reason, now)
+                        self._touch(contact)
+                elif current is not None and contact.campaign_id is not None and current.call_id not in self.calls:
+                    call = LiveCall(
+                        current.call_id,
+                        contact.campaign_id,
+                        contact.id,
+                        current.dialled_at,
+                        agent_id=current.connected_agent or current.agent_id,
+                        answered_at=current.answered_at,
+                        connected=current.connected_at is not None,
+                    )
+                    self._undo.put(self.calls, call.call_id, call)
+                    self._hang_up(call.call_id, reason)
+                    if call.answered_at is not None and not call.connected:
+                        self._abandon(call, reason, now, hang_up=False)
+                    else:
+                        self._finish_call(call, CallOutcome.FAILED, reason, now)
+                    ended += 1
+            for s in list(self.agents.values()):
+                if s.state in (AgentState.OFFERED, AgentState.RESERVED) and s.offer_id is not None:
+                    s.decline_offer(s.offer_id, reason, now)
+                    self._touch(s)
+                elif s.state is AgentState.TALKING and s.call_id is not None and s.call_id not in self.calls:
+                    campaign = self.campaigns.get(s.call_campaign) if s.call_campaign else None
+                    s.start_wrapup(s.call_id, campaign.config.wrapup_seconds if campaign else 0, now)
+                    self._touch(s)
+                if s.state is AgentState.WRAP_UP and s.wrapup_until is not None:
+                    self._timer(s.wrapup_until, "wrapup", s.agent_id)
+
+        self._in_step(step, run_timers=False)
+        return ended
+
+    def _run_timers(self, now: datetime) -> None:
+        t = now.timestamp()
+        for kind, a, b in self.timers.due(now):
+            if kind == "abandon":
+                assert isinstance(a, UUID)
+                call = self.waiting.get(a)
+                if call is not None:
+                    self._abandon(call, f"no agent free within {self.config.abandon_after_seconds:g}s", now)
+            elif kind == "offer":
+                assert isinstance(a, str) and b is not None
+                s = self.agents.get(a)
+                if s is not None and s.state is AgentState.OFFERED and s.offer_id == b:
+                    self._release_offer(s, "offer not answered in time", now)
+                    s.pause("not_ready", now, note="did not answer an offer")
+                    self._touch(s)
+            elif kind == "wrapup":
+                assert isinstance(a, str)
+                s = self.agents.get(a)
+                if (
+                    s is not None
+                    and s.state is AgentState.WRAP_UP
+                    and s.wrapup_until is not None
+                    and s.wrapup_until.timestamp() <= t
+                    and self.config.auto_ready_after_wrapup
+                ):
+                    self._record_wrapup(s, now)
+                    s.ready(now, by="system: wrap-up time over")
+                    self._touch(s)
+                    self._agent_became_ready(s, now)
+                elif s is not None and s.state is AgentState.WRAP_UP and s.wrapup_until is not None:
+                    self._timer(s.wrapup_until, "wrapup", a)
+            elif kind == "maxdur":
+                assert isinstance(a, UUID)
+                call = self.calls.get(a)
+                if call is not None and call.connected:
+                    self._hang_up(a, "maximum call duration reached")
+                    self._finish_call(call, CallOutcome.COMPLETED, "cut at the maximum call duration", now)
+            elif kind == "ring":
+                assert isinstance(a, UUID)
+                call = self.calls.get(a)
+                if call is not None and call.answered_at is None:
+                    self._hang_up(a, "no answer within the maximum ring time")
+                    self._finish_call(call, CallOutcome.NO_ANSWER, "no answer within the maximum ring time", now)

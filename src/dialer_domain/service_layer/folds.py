@@ -1,0 +1,129 @@
+"""The dialler's folds of the log: what it keeps in memory between steps, and how it stays current."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from uuid import UUID
+
+from dialer_domain.model.agent import AgentSession
+from dialer_domain.model.campaign import Campaign
+from dialer_domain.model.contact import ContactAttempt
+from dialer_domain.model.errors import NotFound
+from dialer_domain.model.events import AGENT_EVENTS, CAMPAIGN_EVENTS, AgentLoggedIn, DomainEvent
+from dialer_domain.rules.pacing import PacingEstimator
+from dialer_domain.service_layer.ports import EventStore, QueueView, RecordedEvent
+from dialer_domain.service_layer.repository import Repository
+
+
+class LogFolds:
+    """Campaigns, agent sessions (by id and by agent), each campaign's pacing measurements, a cache
+    of the contacts in play, and the queue view they feed: folds of the log up to ``position``.
+    ``listeners`` see every batch folded (the simulation's statistics, tests)."""
+
+    def __init__(self, store: EventStore, repo: Repository, queue: QueueView) -> None:
+        self.store = store
+        self.repo = repo
+        self.queue = queue
+        self.campaigns: dict[UUID, Campaign] = {}
+        self.sessions: dict[UUID, AgentSession] = {}
+        self.agents: dict[str, AgentSession] = {}
+        self.contacts: dict[UUID, ContactAttempt] = {}
+        self.estimators: dict[UUID, PacingEstimator] = {}
+        self.position = 0
+        self.listeners: list[Callable[[Sequence[RecordedEvent]], None]] = []
+
+    def sync(self) -> int:
+        """Fold what was appended since our position into the views; returns how many events.
+
+        On start (position 0) with a queue view that keeps its own position, only the campaigns'
+        and agents' events are read: the contacts are in that view, and loaded one by one as needed."""
+        count = 0
+        if self.position == 0 and not self.queue.replays_log:
+            head = self.store.max_position()
+            topics = tuple(cls.NAME for cls in (*CAMPAIGN_EVENTS, *AGENT_EVENTS))
+            after = 0
+            while True:
+                page = [r for r in self.store.read(after, 5000, topics) if r.position <= head]
+                if not page:
+                    break
+                self.ingest(page, observed=False)
+                after = page[-1].position
+                count += len(page)
+            self.position = head
+        while True:
+            batch = self.store.read(self.position, 5000)
+            if not batch:
+                return count
+            self.ingest(batch)
+            count += len(batch)
+
+    def ingest(self, batch: Sequence[RecordedEvent], observed: bool = True) -> None:
+        if observed:
+            self.queue.observe(batch)
+        for rec in batch:
+            ev = rec.event
+            self.position = rec.position
+            sid = ev.originator_id
+            if isinstance(ev, CAMPAIGN_EVENTS):
+                c = self.campaigns.get(sid)
+                if c is None:
+                    c = self.campaigns[sid] = Campaign(id=sid)
+                    self.estimators[sid] = PacingEstimator()
+                if ev.originator_version > c.version:
+                    c._fold(ev)
+            elif isinstance(ev, AGENT_EVENTS):
+                s = self.sessions.get(sid)
+                if s is None:
+                    s = self.sessions[sid] = AgentSession(id=sid)
+                if ev.originator_version > s.version:
+                    s._fold(ev)
+                if isinstance(ev, AgentLoggedIn):
+                    self.agents[ev.agent_id] = s
+            else:
+                cached = self.contacts.get(sid)
+                if cached is not None and ev.originator_version > cached.version:
+                    if ev.originator_version == cached.version + 1 and not cached.pending_events:
+                        cached._fold(ev)
+                    else:
+                        del self.contacts[sid]
+        for listener in self.listeners:
+            listener(batch)
+
+    def committed(self, positions: Sequence[int], events: Sequence[DomainEvent]) -> None:
+        """Fold a step's own append: directly when it follows our position, else read the log."""
+        contiguous = positions and positions[0] == self.position + 1 and positions[-1] - positions[0] == len(positions) - 1
+        if contiguous:
+            self.ingest([RecordedEvent(p, e) for p, e in zip(positions, events, strict=True)])
+        else:
+            self.sync()
+
+    def reload_session(self, stale: AgentSession) -> None:
+        fresh = self.repo.find(AgentSession, stale.id)
+        if fresh is None:
+            self.sessions.pop(stale.id, None)
+        else:
+            self.sessions[stale.id] = fresh
+        for agent_id, s in list(self.agents.items()):
+            if s is stale:
+                if fresh is None:
+                    del self.agents[agent_id]
+                else:
+                    self.agents[agent_id] = fresh
+
+    def contact(self, contact_id: UUID) -> ContactAttempt:
+        c = self.contacts.get(contact_id)
+        if c is None:
+            c = self.contacts[contact_id] = self.repo.get(ContactAttempt, contact_id)
+        return c
+
+    def agent(self, agent_id: str) -> AgentSession:
+        s = self.agents.get(agent_id)
+        if s is None:
+            raise NotFound(f"agent {agent_id!r} has never logged in")
+        return s
+
+    def campaign(self, campaign_id: UUID) -> Campaign:
+        c = self.campaigns.get(campaign_id)
+        if c is None:
+            raise NotFound(f"no campaign with id {campaign_id}")
+        return c

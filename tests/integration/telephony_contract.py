@@ -1,0 +1,152 @@
+"""The Telephony port's contract, written once (issue 14). Each backend gives a harness that
+places a call and makes the far end behave one way (an outcome); the suite checks the reports the
+adapter sends its sink, as the dialler's report gate admits them, and that a duplicate, a late and
+an out-of-order report change nothing. Backends: tests/integration/test_telephony_contract.py."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable
+
+import pytest
+
+from dialer_domain.service_layer.call_reports import ReportGate
+from dialer_domain.service_layer.ports import CallReport, CallRequest, ReportKind
+from tests.conftest import wait_until
+
+K = ReportKind
+
+#: outcome -> the kinds the gate admits, in order (a leading RINGING is optional where a network
+#: may refuse before it rings)
+EXPECTED: dict[str, tuple[ReportKind, ...]] = {
+    "answer then hang up": (K.RINGING, K.ANSWERED_HUMAN, K.COMPLETED),
+    "machine": (K.RINGING, K.ANSWERED_MACHINE),
+    "busy": (K.BUSY,),
+    "no answer": (K.RINGING, K.NO_ANSWER),
+    "rejected": (K.RINGING, K.REJECTED),
+    "invalid number": (K.INVALID_NUMBER,),
+    "failed": (K.FAILED,),
+}
+OPTIONAL_RINGING = {"busy", "invalid number", "failed"}
+
+
+class GatedSink:
+    """A ReportSink that records everything it is told and what the dialler's gate admits."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.received: list[CallReport] = []
+        self.admitted: list[CallReport] = []
+        self.gate = ReportGate()
+
+    def report(self, report: CallReport) -> None:
+        with self.lock:
+            self.received.append(report)
+            if self.gate.admit(report):
+                self.admitted.append(report)
+
+    def kinds(self, call_id: uuid.UUID) -> tuple[ReportKind, ...]:
+        with self.lock:
+            return tuple(r.kind for r in self.admitted if r.call_id == call_id)
+
+    def leg_kinds(self, agent_id: str) -> tuple[ReportKind, ...]:
+        with self.lock:
+            return tuple(r.kind for r in self.admitted if r.call_id is None and r.agent_id == agent_id)
+
+    def last(self, call_id: uuid.UUID) -> CallReport:
+        with self.lock:
+            return [r for r in self.received if r.call_id == call_id][-1]
+
+
+def request(number: str = "+4520000001", *, ring: int = 20, detect_machine: bool = True) -> CallRequest:
+    return CallRequest(
+        call_id=uuid.uuid4(),
+        number=number,
+        caller_id_number="+4570000000",
+        caller_id_name="Win-back",
+        max_ring_seconds=ring,
+        max_call_seconds=600,
+        detect_machine=detect_machine,
+    )
+
+
+class Harness:
+    """What a backend gives the suite."""
+
+    sink: GatedSink
+    telephony: object
+
+    def place(self, outcome: str) -> uuid.UUID:
+        """Place a call whose far end will behave as ``outcome``; return its id."""
+        raise NotImplementedError
+
+    def after_answer(self, call_id: uuid.UUID, agent_id: str) -> None:
+        """An answered human: bridge to the agent's leg, then the far end hangs up."""
+        raise NotImplementedError
+
+    def redeliver(self, report: CallReport) -> None:
+        """Send a report again through the adapter's own intake (as the network repeats it)."""
+        raise NotImplementedError
+
+    def open_leg(self, agent_id: str) -> None:
+        raise NotImplementedError
+
+    def agent_hangs_up(self, agent_id: str) -> None:
+        raise NotImplementedError
+
+    def wait(self, condition: Callable[[], bool], what: str) -> None:
+        wait_until(condition, timeout=60, what=what)
+
+
+class TelephonyContract:
+    """A subclass gives the ``harness`` fixture."""
+
+    @pytest.fixture
+    def harness(self) -> Harness:
+        raise NotImplementedError
+
+    def finish(self, h: Harness, outcome: str) -> uuid.UUID:
+        call = h.place(outcome)
+        expected = EXPECTED[outcome]
+        if outcome == "answer then hang up":
+            h.wait(lambda: K.ANSWERED_HUMAN in h.sink.kinds(call), f"{outcome}: the answer")
+            h.after_answer(call, "agent-1")
+        h.wait(lambda: expected[-1] in h.sink.kinds(call), f"{outcome}: {expected[-1].value}")
+        return call
+
+    @pytest.mark.parametrize("outcome", list(EXPECTED))
+    def test_each_outcome_is_reported_in_order(self, harness, outcome):
+        call = self.finish(harness, outcome)
+        got = harness.sink.kinds(call)
+        expected = EXPECTED[outcome]
+        if outcome in OPTIONAL_RINGING and got[:1] == (K.RINGING,):
+            got = got[1:]
+        assert got == expected
+        assert all(r.at.tzinfo is not None for r in harness.sink.received)  # time-stamped, with a zone
+
+    def test_a_duplicate_report_is_admitted_once(self, harness):
+        call = self.finish(harness, "no answer")
+        before = harness.sink.kinds(call)
+        harness.redeliver(harness.sink.last(call))
+        assert harness.sink.kinds(call) == before
+
+    def test_a_late_report_after_the_end_changes_nothing(self, harness):
+        call = self.finish(harness, "busy")
+        before = harness.sink.kinds(call)
+        late = CallReport(K.RINGING, harness.sink.last(call).at, call_id=call)
+        harness.redeliver(late)
+        assert harness.sink.kinds(call) == before
+
+    def test_an_out_of_order_pair_keeps_the_later_stage(self, harness):
+        call = self.finish(harness, "machine")
+        ringing = next(r for r in harness.sink.received if r.call_id == call and r.kind is K.RINGING)
+        harness.redeliver(ringing)  # ringing arrives again after the answer
+        assert harness.sink.kinds(call) == EXPECTED["machine"]
+
+    def test_an_agent_leg_is_held_and_its_hang_up_reported_once(self, harness):
+        harness.open_leg("agent-7")
+        harness.wait(lambda: K.AGENT_LEG_UP in harness.sink.leg_kinds("agent-7"), "the agent's leg up")
+        harness.agent_hangs_up("agent-7")
+        harness.wait(lambda: K.AGENT_LEG_ENDED in harness.sink.leg_kinds("agent-7"), "the agent's leg ended")
+        assert harness.sink.leg_kinds("agent-7") == (K.AGENT_LEG_UP, K.AGENT_LEG_ENDED)

@@ -1,0 +1,80 @@
+"""Campaign administration over HTTP: create, read, change every R5 setting, priority, dial mode,
+opening hours and their exceptions, status; figures; roles; clear errors that name the problem."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from entrypoints import bootstrap
+from entrypoints.api import create_app
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def api(request, tmp_path):
+    url = f"sqlite:///{tmp_path}/c.db" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    app = create_app(url)
+    tokens = bootstrap.tokens(app.state.store.get())
+    staff = {"Authorization": f"Bearer {tokens.create('admin')[1]}"}
+    agent = {"Authorization": f"Bearer {tokens.create('agent', 'a1')[1]}"}
+    with TestClient(app) as client:
+        yield client, staff, agent
+
+
+def test_a_campaign_is_created_configured_and_switched_over_http(api):
+    client, staff, agent = api
+    body = {
+        "name": "Win-back",
+        "manager": "ann",
+        "dial_mode": "power",
+        "priority": 7,
+        "settings": {"max_ring_seconds": 30, "dispositions": ["answering_machine", "busy", "fax", "no_answer", "sale", "voicemail", "later"]},
+        "hours": {"weekly": "mon-fri=09:00-12:00,13:00-17:00", "time_zone": "Europe/Copenhagen", "exceptions": ["2026-12-24=closed"]},
+    }
+    assert client.post("/campaigns", json=body).status_code == 401
+    assert client.post("/campaigns", json=body, headers=agent).status_code == 403
+    r = client.post("/campaigns", json=body, headers=staff)
+    assert r.status_code == 201, r.text
+    c = r.json()
+    assert (c["status"], c["dial_mode"], c["priority"]) == ("disabled", "power", 7)
+    assert (c["settings"]["skill"], c["settings"]["max_ring_seconds"]) == ("Win-back", 30)
+    assert "later" in c["settings"]["dispositions"] and c["hours"]["exceptions"][0]["day"] == "2026-12-24"
+    assert client.post("/campaigns", json=body, headers=staff).status_code == 409  # the name is taken
+
+    change = {"settings": {"wrapup_seconds": 45, "target_abandon_rate": 0.02}, "dial_mode": "predictive"}
+    r = client.patch("/campaigns/Win-back", json=change, headers=staff)
+    assert r.status_code == 200, r.text
+    assert (r.json()["settings"]["wrapup_seconds"], r.json()["settings"]["max_ring_seconds"], r.json()["dial_mode"]) == (45, 30, "predictive")
+    bad = client.patch("/campaigns/Win-back", json={"settings": {"max_ring": 3}}, headers=staff)
+    assert bad.status_code == 422 and "max_ring" in bad.json()["detail"]
+    bad = client.patch("/campaigns/Win-back", json={"settings": {"max_ring_seconds": -1}}, headers=staff)
+    assert bad.status_code == 422 and "max_ring_seconds" in bad.json()["detail"]
+    bad = client.patch("/campaigns/Win-back", json={"hours": {"weekly": "monday=9-5"}}, headers=staff)
+    assert bad.status_code == 422 and "monday=9-5" in bad.json()["detail"]
+    bad = client.patch("/campaigns/Win-back", json={"hours": {"weekly": "mon=09:00-17:00", "exceptions": ["xmas=closed"]}}, headers=staff)
+    assert bad.status_code == 422 and "xmas" in bad.json()["detail"]
+
+    assert client.put("/campaigns/Win-back/status", json={"status": "automatic"}, headers=staff).json()["status"] == "automatic"
+    gone = client.patch("/campaigns/Win-back", json={"no_hours": True}, headers=staff)
+    assert gone.status_code in (409, 422) and "hours" in gone.json()["detail"]  # Automatic needs hours
+    assert client.get("/campaigns/Win-back", headers=staff).json()["hours"] is not None  # nothing half-written
+    assert [x["name"] for x in client.get("/campaigns", headers=staff).json()] == ["Win-back"]
+    assert client.get("/campaigns/Nope", headers=staff).status_code == 404
+    figures = client.get("/campaigns/Win-back/figures", headers=staff).json()
+    assert figures["total"]["dials"] == 0 and figures["hours"] == []
+    assert client.get("/campaigns/Win-back/figures?day=yesterday", headers=staff).status_code == 422
+
+
+def test_a_call_guide_is_set_shown_and_checked(api):
+    client, staff, _ = api
+    assert client.post("/campaigns", json={"name": "Guided", "manager": "ann"}, headers=staff).status_code == 201
+    guide = [{"question": "Interested in fibre?", "answers": ["yes", "no", "later"]}, {"question": "Anything else?", "answers": []}]
+    r = client.put("/campaigns/Guided/guide", json=guide, headers=staff)
+    assert r.status_code == 200 and r.json()["call_guide"] == guide
+    assert client.get("/campaigns/Guided", headers=staff).json()["call_guide"] == guide
+    bad = client.put("/campaigns/Guided/guide", json=[{"question": "Twice?", "answers": ["yes", "yes"]}], headers=staff)
+    assert bad.status_code == 422 and "twice" in bad.json()["detail"]
+    bad = client.put("/campaigns/Guided/guide", json=[{"question": "", "answers": []}], headers=staff)
+    assert bad.status_code == 422 and "question" in bad.json()["detail"]
+    assert client.get("/campaigns/Guided", headers=staff).json()["call_guide"] == guide  # nothing half-written
+    assert client.put("/campaigns/Guided/guide", json=[], headers=staff).json()["call_guide"] == []
