@@ -264,16 +264,19 @@ class LiveService:
 
     def _run(self) -> None:
         self.engine.sync()
-        self._guard(self.engine.recover)  # what an earlier process left in progress (after a crash)
+        recovered = self._guard(self.engine.recover)  # what an earlier process left in progress (after a crash)
         started = time.monotonic()
-        last_tick = 0.0
+        last_tick = tried = 0.0
         while not self._stop.is_set():
+            if not recovered and time.monotonic() - tried >= 0.5:  # tried again (a locked database) before any dialling
+                tried = time.monotonic()
+                recovered = self._guard(self.engine.recover)
             if self.env is not None:
                 target = (time.monotonic() - started) * self.speed
                 if target > float(self.env.now):
                     self.env.run(until=target)
             now = time.monotonic()
-            if now - last_tick >= self.tick_seconds / max(self.speed, 1e-9) or self._due():
+            if recovered and (now - last_tick >= self.tick_seconds / max(self.speed, 1e-9) or self._due()):
                 last_tick = now
                 self._guard(self.engine.tick)
             self.inbox.drain(lambda r: self._guard(lambda: self.engine.on_report(r)))
@@ -345,7 +348,7 @@ class LiveService:
             except queue.Empty:
                 return
 
-    def _guard(self, step: Callable[[], object]) -> None:
+    def _guard(self, step: Callable[[], object]) -> bool:
         """A step of the dialler's own (a tick, a report) that fails is logged and the loop goes on:
         the step was undone whole (ADR 0008), and the next tick tries again on fresh state."""
         try:
@@ -354,3 +357,5 @@ class LiveService:
             import logging
 
             logging.getLogger(__name__).exception("a dialler step failed and was undone: %s", type(exc).__name__)
+            return False
+        return True

@@ -29,6 +29,8 @@ EXPECTED: dict[str, tuple[ReportKind, ...]] = {
     "failed": (K.FAILED,),
 }
 OPTIONAL_RINGING = {"busy", "invalid number", "failed"}
+#: how a call the network remembers may have ended (``Telephony.fate``)
+EXPECTED_ENDS = frozenset({K.BUSY, K.NO_ANSWER, K.REJECTED, K.INVALID_NUMBER, K.FAILED, K.COMPLETED})
 
 
 class GatedSink:
@@ -47,8 +49,13 @@ class GatedSink:
                 self.admitted.append(report)
 
     def kinds(self, call_id: uuid.UUID) -> tuple[ReportKind, ...]:
+        """The call's stages as admitted (the network's name for the call is not a stage: ``names``)."""
         with self.lock:
-            return tuple(r.kind for r in self.admitted if r.call_id == call_id)
+            return tuple(r.kind for r in self.admitted if r.call_id == call_id and r.kind is not K.PLACED)
+
+    def names(self, call_id: uuid.UUID) -> list[str]:
+        with self.lock:
+            return [r.network_call_id for r in self.received if r.call_id == call_id and r.kind is K.PLACED]
 
     def leg_kinds(self, agent_id: str) -> tuple[ReportKind, ...]:
         with self.lock:
@@ -76,6 +83,10 @@ class Harness:
 
     sink: GatedSink
     telephony: object
+    #: the adapter reports the network's name for each call it places (PLACED)
+    names_calls: bool = False
+    #: asked by that name after a restart, the adapter can say what became of a call
+    knows_fates: bool = False
 
     def place(self, outcome: str) -> uuid.UUID:
         """Place a call whose far end will behave as ``outcome``; return its id."""
@@ -143,6 +154,21 @@ class TelephonyContract:
         ringing = next(r for r in harness.sink.received if r.call_id == call and r.kind is K.RINGING)
         harness.redeliver(ringing)  # ringing arrives again after the answer
         assert harness.sink.kinds(call) == EXPECTED["machine"]
+
+    def test_a_placed_call_is_named_once_and_its_fate_can_be_asked(self, harness):
+        call = self.finish(harness, "answer then hang up")
+        if not harness.names_calls:
+            assert harness.sink.names(call) == []
+            assert harness.telephony.fate(call, "unknown-call") is None
+            return
+        harness.wait(lambda: harness.sink.names(call) != [], "the network's name for the call")
+        names = harness.sink.names(call)
+        assert len(names) == 1 and names[0]
+        fate = harness.telephony.fate(call, names[0])
+        if harness.knows_fates:
+            assert fate is not None and fate.detail and (fate.end is None or fate.end in EXPECTED_ENDS)
+        else:
+            assert fate is None
 
     def test_an_agent_leg_is_held_and_its_hang_up_reported_once(self, harness):
         harness.open_leg("agent-7")

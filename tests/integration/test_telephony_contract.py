@@ -5,6 +5,7 @@ and SIP (against SIPp)."""
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import random
 import socket
@@ -22,8 +23,8 @@ from fastapi.testclient import TestClient
 from adapters.telephony.fake import FakeTelephony
 from adapters.telephony.simulated import SimulatedTelephony, VirtualClock, WorldParams
 from adapters.telephony.sip import SipSettings, SipTelephony
-from adapters.telephony.twilio import TwilioSettings, TwilioTelephony
-from dialer_domain.service_layer.ports import ReportKind
+from adapters.telephony.twilio import TwilioSettings, TwilioTelephony, fate_of
+from dialer_domain.service_layer.ports import CallFate, ReportKind
 from entrypoints.twilio_webhooks import twilio_router
 from tests.conftest import wait_until
 from tests.integration.telephony_contract import GatedSink, Harness, TelephonyContract, request
@@ -33,6 +34,9 @@ K = ReportKind
 
 
 class FakeHarness(Harness):
+    names_calls = True
+    knows_fates = True
+
     def __init__(self) -> None:
         self.sink = GatedSink()
         self.telephony = FakeTelephony(self.sink)
@@ -42,6 +46,8 @@ class FakeHarness(Harness):
         t = self.telephony
         t.place_call(r)
         c = r.call_id
+        t.name(c, f"fake-{c}")
+        t.fates[f"fake-{c}"] = CallFate(answer=None, end=K.FAILED, detail="fake: the network remembers")
         match outcome:
             case "answer then hang up":
                 t.ring(c)
@@ -165,6 +171,9 @@ TWILIO_SCRIPTS: dict[str, list[tuple[str, dict[str, str]]]] = {
 
 
 class TwilioHarness(Harness):
+    names_calls = True
+    knows_fates = True
+
     def __init__(self, api_url: str) -> None:
         self.sink = GatedSink()
         self.telephony = TwilioTelephony(twilio_settings(api_url), self.sink)
@@ -282,9 +291,11 @@ def test_forged_missing_and_replayed_webhooks(prism_url):
     assert h.http.post(path, data={**form, "CallStatus": "completed"}, headers=tampered).status_code == 403
     other_host = {"X-Twilio-Signature": sign(TOKEN, "https://evil.example" + path, form)}
     assert h.http.post(path, data=form, headers=other_host).status_code == 403
-    assert h.sink.received == []  # nothing changed
+    wait_until(lambda: h.sink.names(r.call_id) != [], timeout=60, what="the call's CallSid")
+    progress = lambda: [x for x in h.sink.received if x.kind is not K.PLACED]  # noqa: E731
+    assert progress() == []  # nothing changed
     assert h.post(path, form) == 204 and h.post(path, form) == 204  # Twilio's retry of the same callback
-    assert h.sink.kinds(r.call_id) == (K.RINGING,) and len(h.sink.received) == 1
+    assert h.sink.kinds(r.call_id) == (K.RINGING,) and len(progress()) == 1
     # a completed callback that overtakes the answer: the answer is reported first, once
     h.status(r.call_id, "completed", {"CallDuration": "30", "AnsweredBy": "human"}, seq=2)
     h.status(r.call_id, "amd", {"AnsweredBy": "human"})
@@ -375,6 +386,8 @@ def _udp_taken(port: int) -> bool:
 class SipHarness(Harness):
     """SIPp plays the far end, one scenario per call; each SIPp must finish its scenario (exit 0):
     it checks what the dialler sent (P-Asserted-Identity, ACK, CANCEL, BYE)."""
+
+    names_calls = True  # the dialog's Call-ID; a new process cannot ask about a dialog (knows_fates False)
 
     def __init__(self, workdir: Path) -> None:
         self.sink = GatedSink()
@@ -471,3 +484,75 @@ def test_sip_settings_come_from_the_environment_without_showing_the_password():
     assert env["DIALER_SIP_PASSWORD"] not in repr(s)
     with pytest.raises(ValueError, match="DIALER_SIP_TRUNK"):
         SipSettings.from_env({})
+
+
+@pytest.mark.parametrize(
+    ("status", "answered_by", "duration", "answer", "end"),
+    [
+        ("queued", "", "", None, None),
+        ("ringing", "", "", None, None),
+        ("in-progress", "", "", K.ANSWERED_HUMAN, None),
+        ("in-progress", "machine_start", "", K.ANSWERED_MACHINE, None),
+        ("completed", "human", "42", K.ANSWERED_HUMAN, K.COMPLETED),
+        ("completed", "fax", "3", K.ANSWERED_MACHINE, K.COMPLETED),
+        ("completed", "", "0", None, K.COMPLETED),
+        ("busy", "", "0", None, K.BUSY),
+        ("no-answer", "", "0", None, K.NO_ANSWER),
+        ("canceled", "", "0", None, K.NO_ANSWER),
+        ("failed", "", "0", None, K.FAILED),
+    ],
+)
+def test_what_a_twilio_call_resource_says_became_of_the_call(status, answered_by, duration, answer, end):
+    fate = fate_of(status, answered_by, duration)
+    assert fate is not None and (fate.answer, fate.end) == (answer, end) and fate.detail.startswith(f"twilio: {status}")
+
+
+def test_an_unknown_twilio_status_is_no_fate():
+    assert fate_of("something-new", "", "") is None
+
+
+class _OneCall(BaseHTTPRequestHandler):
+    """Twilio's REST API for one call that is still in progress: fetch says so; updates are kept."""
+
+    status = "in-progress"
+    updates: list[tuple[str, str]] = []
+
+    def _send(self, code: int, payload: dict) -> None:
+        body = json.dumps(payload).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        if not self.path.endswith("/Calls/CA0123.json"):
+            return self._send(404, {"code": 20404, "message": "not found", "status": 404})
+        return self._send(200, {"sid": "CA0123", "status": type(self).status, "answered_by": None, "duration": None})
+
+    def do_POST(self):
+        form = self.rfile.read(int(self.headers.get("Content-Length", "0"))).decode()
+        type(self).updates.append((self.path, form))
+        return self._send(200, {"sid": "CA0123", "status": "completed"})
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_twilio_call_still_up_after_a_restart_is_held_again_and_an_unknown_one_is_no_fate():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _OneCall)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        h = TwilioHarness(f"http://127.0.0.1:{server.server_address[1]}")  # a new process: it never placed the call
+        call = request().call_id
+        fate = h.telephony.fate(call, "CA0123")
+        assert fate == CallFate(answer=K.ANSWERED_HUMAN, end=None, detail="twilio: in-progress")
+        h.telephony.hang_up(call, "the dialler restarted")
+        wait_until(lambda: _OneCall.updates, timeout=60, what="the hang-up")
+        assert _OneCall.updates[0][0].endswith("/Calls/CA0123.json") and "Status=completed" in _OneCall.updates[0][1]
+        h.status(call, "completed", {"CallDuration": "42"})  # its callbacks are the new process's now
+        assert h.sink.kinds(call) == (K.COMPLETED,)  # the answer was known already: not reported again
+        assert h.telephony.fate(request().call_id, "CA9999") is None  # Twilio does not know it
+        h.telephony.close()
+    finally:
+        server.shutdown()

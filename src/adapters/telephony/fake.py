@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from uuid import UUID
 
-from dialer_domain.service_layer.ports import CallReport, CallRequest, ReportKind, ReportSink
+from dialer_domain.service_layer.ports import CallFate, CallReport, CallRequest, ReportKind, ReportSink
 
 
 class FakeTelephony:
@@ -26,6 +26,8 @@ class FakeTelephony:
         self.played: list[tuple[UUID, str]] = []  # abandoned-call messages
         self.legs: dict[str, str] = {}  # open agent legs: agent -> address
         self.closed_legs: list[str] = []
+        self.fates: dict[str, CallFate] = {}  # what the network says of a call, by its network id (set by a test)
+        self.asked: list[tuple[UUID, str]] = []  # fate questions: (call, network id)
         self._sequence = 0
 
     # ------------------------------------------------------------------ the port
@@ -58,12 +60,25 @@ class FakeTelephony:
         with self._lock:
             self.hung_up.append((call_id, reason))
 
+    def fate(self, call_id: UUID, network_call_id: str) -> CallFate | None:
+        with self._lock:
+            self.asked.append((call_id, network_call_id))
+            return self.fates.get(network_call_id)
+
     # ------------------------------------------------------------------ the network, played by a test
 
     def report(self, kind: ReportKind, call_id: UUID | None = None, *, agent_id: str | None = None, detail: str = "") -> CallReport:
         with self._lock:
             self._sequence += 1
             r = CallReport(kind, self.now(), call_id=call_id, agent_id=agent_id, detail=detail, sequence=self._sequence)
+        assert self.sink is not None, "the fake has no sink to report to"
+        self.sink.report(r)
+        return r
+
+    def name(self, call_id: UUID, network_call_id: str) -> CallReport:
+        """The network took the call and gave it ``network_call_id``."""
+        with self._lock:
+            r = CallReport(ReportKind.PLACED, self.now(), call_id=call_id, network_call_id=network_call_id)
         assert self.sink is not None, "the fake has no sink to report to"
         self.sink.report(r)
         return r

@@ -20,7 +20,7 @@ class ReportInbox:
     def report(self, report: CallReport) -> None:
         self._queue.put(report)
 
-    def drain(self, handle: Callable[[CallReport], None], *, wait: float = 0.0, limit: int = 10_000) -> int:
+    def drain(self, handle: Callable[[CallReport], object], *, wait: float = 0.0, limit: int = 10_000) -> int:
         """Hand every waiting report to ``handle`` (at most ``limit``), after waiting up to ``wait``
         seconds for the first; returns how many."""
         done = 0

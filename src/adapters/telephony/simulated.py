@@ -113,6 +113,10 @@ class SimulatedTelephony:
         if proc is not None and proc.is_alive and proc is not self.env.active_process:
             proc.interrupt(reason)
 
+    def fate(self, call_id: UUID, network_call_id: str) -> None:
+        """The simulated network lives in the process: its calls ended with it."""
+        return None
+
     def _report(self, kind: ReportKind, call_id: UUID | None = None, detail: str = "", agent_id: str | None = None) -> None:
         assert self.sink is not None, "the simulated telephony has no sink to report to"
         self.sink.report(CallReport(kind, self.clock.now(), call_id=call_id, agent_id=agent_id, detail=detail))

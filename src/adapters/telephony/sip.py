@@ -153,6 +153,10 @@ class SipTelephony:
     def hang_up(self, call_id: UUID, reason: str) -> None:
         self._commands.put(lambda: self._hang_up_call(call_id))
 
+    def fate(self, call_id: UUID, network_call_id: str) -> None:
+        """A SIP dialog lives in the user agent that made it: a new process can neither ask about it nor end it."""
+        return None
+
     def close(self) -> None:
         self._stop.set()
         self._thread.join(30)
@@ -301,6 +305,8 @@ class SipTelephony:
             call.ended = True
             self._calls.pop(r.call_id, None)
             self._report(K.FAILED, r.call_id, f"the SIP stack refused the call: {exc.info() if hasattr(exc, 'info') else exc}")
+        else:  # the dialog's Call-ID: what an auditor matches with the trunk's records
+            self.sink.report(CallReport(K.PLACED, datetime.now(UTC), call_id=r.call_id, network_call_id=call.getInfo().callIdString))
 
     def _open_leg(self, agent_id: str, address: str) -> None:
         old = self._legs.pop(agent_id, None)

@@ -40,7 +40,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 from twilio.twiml.voice_response import Dial, VoiceResponse
 
-from dialer_domain.service_layer.ports import CallReport, CallRequest, ReportKind, ReportSink
+from dialer_domain.service_layer.ports import CallFate, CallReport, CallRequest, ReportKind, ReportSink
 
 K = ReportKind
 log = logging.getLogger(__name__)
@@ -78,6 +78,30 @@ class TwilioSettings:
             agent_caller_id=env.get("DIALER_TWILIO_AGENT_CALLER_ID", ""),
             api_url=env.get("DIALER_TWILIO_API_URL") or None,
         )
+
+
+#: A call's status on Twilio -> how it ended (None: still up).
+ENDS: dict[str, ReportKind | None] = {
+    "queued": None,
+    "initiated": None,
+    "ringing": None,
+    "in-progress": None,
+    "completed": K.COMPLETED,
+    "busy": K.BUSY,
+    "no-answer": K.NO_ANSWER,
+    "canceled": K.NO_ANSWER,
+    "failed": K.FAILED,
+}
+
+
+def fate_of(status: str, answered_by: str, duration: str) -> CallFate | None:
+    """What a Call resource's ``status``, ``answered_by`` and ``duration`` say became of it."""
+    if status not in ENDS:
+        return None
+    answered = status == "in-progress" or (status == "completed" and duration not in ("", "0", "None"))
+    answer = (K.ANSWERED_HUMAN if answered_by in HUMAN or not answered_by or answered_by == "None" else K.ANSWERED_MACHINE) if answered else None
+    detail = f"twilio: {status}" + (f", answered by {answered_by}" if answered and answered_by not in ("", "None") else "")
+    return CallFate(answer=answer, end=ENDS[status], detail=detail)
 
 
 class _BaseUrlHttpClient(TwilioHttpClient):  # type: ignore[misc]
@@ -162,6 +186,25 @@ class TwilioTelephony:
 
     def hang_up(self, call_id: UUID, reason: str) -> None:
         self._command(call_id, {"status": "completed"})
+
+    def fate(self, call_id: UUID, network_call_id: str) -> CallFate | None:
+        """Twilio keeps every call: fetch it by its CallSid. A call still queued, ringing or in
+        progress is this process's again (its later callbacks carry our call id in their URL).
+        None when Twilio does not answer or does not know the call."""
+        try:
+            call = self.client.calls(network_call_id).fetch()
+        except (TwilioException, OSError, ValueError) as exc:
+            status = f"HTTP {exc.status}" if isinstance(exc, TwilioRestException) else type(exc).__name__
+            log.warning("Twilio did not say what became of call %s: %s", network_call_id, status)
+            return None
+        fate = fate_of(str(call.status or ""), str(call.answered_by or ""), str(call.duration or ""))
+        if fate is not None and fate.end is None:
+            with self._lock:
+                self._sids[call_id] = network_call_id
+                self._detect[call_id] = False
+                if fate.answer is not None:
+                    self._answered.add(call_id)
+        return fate
 
     # ------------------------------------------------------------------ TwiML Twilio fetches
 
@@ -298,6 +341,7 @@ class TwilioTelephony:
         with self._lock:
             self._sids[r.call_id] = str(call.sid)
             pending = self._pending.pop(r.call_id, [])
+        self.sink.report(CallReport(K.PLACED, datetime.now(UTC), call_id=r.call_id, network_call_id=str(call.sid)))
         for params in pending:
             self._update(str(call.sid), params)
 

@@ -21,6 +21,7 @@ from dialer_domain.model.events import (
     CallbackScheduled,
     CallConnected,
     CallEnded,
+    CallPlaced,
     CallProgressed,
     ContactAssigned,
     ContactImported,
@@ -60,6 +61,7 @@ class CurrentCall:
     answered_by: CallOutcome | None = None
     connected_at: datetime | None = None
     connected_agent: str | None = None
+    network_call_id: str = ""
 
 
 @attrs.define
@@ -227,6 +229,14 @@ class ContactAttempt(Aggregate):
             max_ring_seconds=settings.max_ring_seconds,
         )
 
+    def placed(self, call_id: UUID, network_call_id: str, at: datetime) -> None:
+        """The network's name for the call in progress (once; a repeat changes nothing)."""
+        call = self._require_call(call_id)
+        if not network_call_id:
+            raise InvalidValue("a network call id is empty")
+        if not call.network_call_id:
+            self._record(CallPlaced, at, call_id=call_id, network_call_id=network_call_id)
+
     def progress(self, call_id: UUID, progress: CallOutcome, at: datetime) -> None:
         call = self._require_call(call_id)
         if progress is CallOutcome.RINGING:
@@ -383,6 +393,9 @@ class ContactAttempt(Aggregate):
                 self.offer_id = None
                 self.offer_agent = None
                 self.disposition = None
+            case CallPlaced():
+                assert self.current_call is not None
+                self.current_call.network_call_id = event.network_call_id
             case CallProgressed():
                 assert self.current_call is not None
                 if event.progress.is_answer:

@@ -260,6 +260,16 @@ class DialAttempted(DomainEvent):
 
 
 @attrs.frozen(kw_only=True)
+class CallPlaced(DomainEvent):
+    """The network took the call and named it (Twilio's CallSid): what a restart asks the network
+    about (``Telephony.fate``), and what an auditor matches with the carrier's records."""
+
+    NAME: ClassVar[str] = "CallPlaced"
+    call_id: UUID
+    network_call_id: str
+
+
+@attrs.frozen(kw_only=True)
 class CallProgressed(DomainEvent):
     NAME: ClassVar[str] = "CallProgressed"
     call_id: UUID
@@ -395,46 +405,16 @@ class AgentLoggedOut(DomainEvent):
 
 
 CAMPAIGN_EVENTS: tuple[type[DomainEvent], ...] = (
-    CampaignCreated,
-    CampaignSettingsChanged,
-    CampaignDialModeChanged,
-    CampaignPriorityChanged,
-    CampaignHoursChanged,
-    CampaignStatusChanged,
-    CampaignListMappingSet,
-    CampaignCallGuideSet,
-    ListImported,
-    ListImportRefused,
+    CampaignCreated, CampaignSettingsChanged, CampaignDialModeChanged, CampaignPriorityChanged, CampaignHoursChanged, CampaignStatusChanged,
+    CampaignListMappingSet, CampaignCallGuideSet, ListImported, ListImportRefused,
 )
 CONTACT_EVENTS: tuple[type[DomainEvent], ...] = (
-    ContactImported,
-    ContactUpdated,
-    ContactReinstated,
-    ContactAssigned,
-    ContactQueued,
-    ContactReturnedToList,
-    ContactWithdrawn,
-    ContactOffered,
-    ContactOfferReleased,
-    DialAttempted,
-    CallProgressed,
-    CallConnected,
-    CallAbandoned,
-    CallEnded,
-    DispositionRecorded,
-    CallbackScheduled,
-    AttemptsExhausted,
+    ContactImported, ContactUpdated, ContactReinstated, ContactAssigned, ContactQueued, ContactReturnedToList, ContactWithdrawn, ContactOffered,
+    ContactOfferReleased, DialAttempted, CallPlaced, CallProgressed, CallConnected, CallAbandoned, CallEnded, DispositionRecorded,
+    CallbackScheduled, AttemptsExhausted,
 )
 AGENT_EVENTS: tuple[type[DomainEvent], ...] = (
-    AgentLoggedIn,
-    AgentReady,
-    CallOffered,
-    OfferAccepted,
-    OfferDeclined,
-    AgentConnected,
-    WrapUpStarted,
-    WrapUpExtended,
-    AgentPaused,
+    AgentLoggedIn, AgentReady, CallOffered, OfferAccepted, OfferDeclined, AgentConnected, WrapUpStarted, WrapUpExtended, AgentPaused,
     AgentLoggedOut,
 )
 ALL_EVENTS: tuple[type[DomainEvent], ...] = (*CAMPAIGN_EVENTS, PacingDecided, *CONTACT_EVENTS, *AGENT_EVENTS)

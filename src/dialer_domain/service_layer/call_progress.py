@@ -18,6 +18,19 @@ from dialer_domain.service_layer.dialling import Dialling
 class CallProgress(Dialling):
     # ================================================================== call progress (telephony -> engine)
 
+    def on_call_placed(self, call_id: UUID, network_call_id: str) -> None:
+        """The network's name for a call in progress, recorded on the contact (what a restart asks
+        the network about, and what an auditor matches with the carrier's records)."""
+
+        def step(now: datetime) -> None:
+            call = self.calls.get(call_id)
+            if call is not None:
+                contact = self.contact(call.contact_id)
+                contact.placed(call_id, network_call_id, now)
+                self._touch(contact)
+
+        self._in_step(step, run_timers=False)
+
     def on_call_progress(self, call_id: UUID, progress: CallOutcome) -> None:
         def step(now: datetime) -> None:
             call = self.calls.get(call_id)

@@ -29,7 +29,8 @@ OUTCOME = {kind: CallOutcome(kind.value) for kind in STAGE}
 class ReportGate:
     """Admits each call's reports once and monotonically: ringing, then an answer, then one end.
     A repeated report, an earlier stage after a later one (reordered), and anything after the end
-    (late) are refused. An agent's leg: one 'up' and one 'ended' per opening of the leg. The last
+    (late) are refused. The network's name for a call (PLACED) is not a stage: it is admitted
+    whenever it names one, and the contact records it once. An agent's leg: one 'up' and one 'ended' per opening of the leg. The last
     ``remember`` calls are remembered, so a report later than that many calls is refused only by
     the dialler's own state (it no longer knows the call)."""
 
@@ -41,6 +42,8 @@ class ReportGate:
     def admit(self, report: CallReport) -> bool:
         if report.call_id is None:
             return self._admit_leg(report)
+        if report.kind is ReportKind.PLACED:  # the network's name for the call: recorded once by the contact
+            return bool(report.network_call_id)
         stage = STAGE.get(report.kind)
         if stage is None:
             return False  # a leg's report about a contact's call: not ours to act on

@@ -11,14 +11,14 @@ queue) are folds of the log: on start the engine replays the log, and events oth
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from dialer_domain.model.values import AgentState, CallOutcome, ContactState
 from dialer_domain.service_layer.agent_steps import AgentSteps
 from dialer_domain.service_layer.call_reports import OUTCOME, STAGE
 from dialer_domain.service_layer.dialler_core import STEP_ATTEMPTS, DiallerCore, EngineConfig, LiveCall
-from dialer_domain.service_layer.ports import CallReport, ReportKind
+from dialer_domain.service_layer.ports import CallFate, CallReport, ReportKind
 
 __all__ = ["STEP_ATTEMPTS", "Dialler", "DiallerCore", "EngineConfig", "LiveCall"]
 
@@ -43,6 +43,9 @@ class Dialler(AgentSteps):
             return
         if kind is ReportKind.AGENT_LEG_UP or report.call_id is None:
             return
+        if kind is ReportKind.PLACED:
+            self.on_call_placed(report.call_id, report.network_call_id)
+            return
         outcome = OUTCOME[kind]
         if STAGE[kind] < 3:
             self.on_call_progress(report.call_id, outcome)
@@ -50,13 +53,16 @@ class Dialler(AgentSteps):
             self.on_call_ended(report.call_id, outcome, report.detail or outcome.value)
 
     def recover(self, reason: str = "the dialler restarted; what became of the call is unknown") -> int:
-        """After a crash, once, after ``sync``: settle what the log left in progress. A new process
-        cannot learn what the network did with an earlier process's calls, so each such call is
-        hung up and ended with ``reason`` (a connected one completed, an answered one waiting for
-        an agent abandoned, one still ringing failed) and its contact handled by the campaign's
-        rules; an offer is released; a talking agent goes to wrap-up, a reserved or offered one
-        back to Ready, and wrap-up timers are set again. Returns how many calls were ended."""
+        """After a crash, once, after ``sync``: settle what the log left in progress. Each call in
+        flight is reconciled through the telephony port: asked by the name the network gave it
+        (``Telephony.fate``), it is settled as the network says (``_settle``). A call whose fate
+        cannot be known is hung up and ended with ``reason`` (a connected one completed, an
+        answered one waiting for an agent abandoned, one still ringing failed) and its contact
+        handled by the campaign's rules. An offer is released; a talking agent whose call is over
+        goes to wrap-up, a reserved or offered one back to Ready, and wrap-up timers are set again.
+        Returns how many calls were ended."""
         stuck = self.queue.in_progress()
+        fates: dict[UUID, CallFate | None] = {}
         ended = 0
 
         def step(now: datetime) -> None:
@@ -83,6 +89,12 @@ class Dialler(AgentSteps):
                         connected=current.connected_at is not None,
                     )
                     self._undo.put(self.calls, call.call_id, call)
+                    if current.network_call_id and call.call_id not in fates:  # asked once, even if the step runs again
+                        fates[call.call_id] = self.telephony.fate(call.call_id, current.network_call_id)
+                    fate = fates.get(call.call_id)
+                    if fate is not None:
+                        ended += self._settle(call, fate, now)
+                        continue
                     self._hang_up(call.call_id, reason)
                     if call.answered_at is not None and not call.connected:
                         self._abandon(call, reason, now, hang_up=False)
@@ -102,6 +114,46 @@ class Dialler(AgentSteps):
 
         self._in_step(step, run_timers=False)
         return ended
+
+    def _settle(self, call: LiveCall, fate: CallFate, now: datetime) -> int:
+        """A call of an earlier process, as the network says it went (see ``recover``). An answer
+        the log missed is recorded first. A conversation still going on is kept: the call is the
+        dialler's again, its end will come as any call's does, and the maximum duration still cuts
+        it. Any other call still up is hung up: an answered person waiting for an agent hears the
+        abandoned-call message (R17), a machine is hung up, one still ringing is cancelled. Returns
+        1 if the call was ended, 0 if it was kept."""
+        why = f"{fate.detail} (asked after the dialler restarted)"
+        contact = self.contact(call.contact_id)
+        if fate.answer is not None and call.answered_at is None:
+            contact.progress(call.call_id, OUTCOME[fate.answer], now)
+            self._touch(contact)
+            self._undo.set(call, answered_at=now)
+        human = call.answered_at is not None and contact.current_call is not None and contact.current_call.answered_by is CallOutcome.ANSWERED_HUMAN
+        if fate.end is None:
+            if call.connected:
+                c = self.campaign(call.campaign_id)
+                since = contact.current_call.connected_at if contact.current_call and contact.current_call.connected_at else now
+                self._timer(since + timedelta(seconds=c.config.max_call_seconds), "maxdur", call.call_id)
+                return 0
+            if human:
+                self._abandon(call, f"answered, and no agent took the call before the restart: {why}", now)
+            else:
+                self._hang_up(call.call_id, why)
+                outcome = CallOutcome.ANSWERED_MACHINE if call.answered_at is not None else CallOutcome.CANCELLED
+                self._finish_call(call, outcome, why, now)
+            return 1
+        end = OUTCOME[fate.end]
+        if call.connected:
+            self._finish_call(call, CallOutcome.COMPLETED, why, now)
+        elif human:
+            self._abandon(call, f"answered, and no agent took the call before the restart: {why}", now, hang_up=False)
+        elif call.answered_at is not None:
+            self._finish_call(call, CallOutcome.ANSWERED_MACHINE, why, now)
+        elif end is CallOutcome.COMPLETED:
+            self._finish_call(call, CallOutcome.FAILED, f"the network reported completed before any answer: {why}", now)
+        else:
+            self._finish_call(call, end, why, now)
+        return 1
 
     def _run_timers(self, now: datetime) -> None:
         t = now.timestamp()

@@ -78,13 +78,15 @@ class ReportKind(enum.StrEnum):
     COMPLETED = "completed"  # an answered call that ended
     AGENT_LEG_UP = "agent_leg_up"  # the agent's phone answered and is held for the session
     AGENT_LEG_ENDED = "agent_leg_ended"  # the agent's leg hung up (R6 while a contact rings)
+    PLACED = "placed"  # the network took the call and named it (``network_call_id``); not a stage
 
 
 @attrs.frozen
 class CallReport:
     """A time-stamped progress report from telephony. ``call_id`` names the contact's call
     (None for an agent's leg, then ``agent_id``); ``detail`` carries what the network said (a SIP
-    status, Twilio's AnsweredBy); ``sequence`` is the network's own order of reports when it has one."""
+    status, Twilio's AnsweredBy); ``sequence`` is the network's own order of reports when it has one;
+    ``network_call_id`` is the network's name for the call (Twilio's CallSid), on a PLACED report."""
 
     kind: ReportKind
     at: datetime
@@ -92,6 +94,20 @@ class CallReport:
     agent_id: str | None = None
     detail: str = ""
     sequence: int | None = None
+    network_call_id: str = ""
+
+
+@attrs.frozen
+class CallFate:
+    """What the network says became of a call an earlier process placed (``Telephony.fate``).
+    ``answer``: ANSWERED_HUMAN or ANSWERED_MACHINE if the call was answered; ``end``: how it ended
+    (BUSY, NO_ANSWER, REJECTED, INVALID_NUMBER, FAILED or COMPLETED), or None while it is still up,
+    in which case the adapter holds the call again: ``hang_up``, ``bridge`` and ``play_and_hang_up``
+    act on it and its later reports reach the sink as any call's do."""
+
+    answer: ReportKind | None
+    end: ReportKind | None
+    detail: str
 
 
 class ReportSink(Protocol):
@@ -121,6 +137,12 @@ class Telephony(Protocol):
         ...
 
     def hang_up(self, call_id: UUID, reason: str) -> None: ...
+
+    def fate(self, call_id: UUID, network_call_id: str) -> CallFate | None:
+        """After a restart: what became of a call an earlier process placed, asked by the name the
+        network gave it (a PLACED report). None when the adapter cannot know (its calls lived and
+        died with the process that made them)."""
+        ...
 
 
 class QueueView(Protocol):
