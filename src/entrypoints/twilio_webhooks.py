@@ -45,9 +45,9 @@ def twilio_router(telephony: TwilioTelephony) -> APIRouter:
         return Response(status_code=204)
 
     @router.post("/legs/{agent_id}", status_code=204)
-    def leg(agent_id: str, form: Form) -> Response:
-        """An agent's leg's status callback."""
-        telephony.on_leg_status(agent_id, form)
+    def leg(agent_id: str, form: Form, room: str | None = None) -> Response:
+        """An agent's leg's status callback (``room``: the conference the leg was made for)."""
+        telephony.on_leg_status(agent_id, form, room)
         return Response(status_code=204)
 
     @router.post("/twiml/contact/{call_id}")

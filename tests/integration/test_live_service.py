@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter
+from urllib.parse import urlencode
 
 import pytest
 from fastapi.testclient import TestClient
@@ -138,7 +139,8 @@ def test_a_campaign_runs_on_twilio_through_the_service_and_its_signed_webhooks(t
 
         assert client.post("/agents/a1/login", json={"skills": [DEMO_SKILL], "phone": "+4520000099"}).status_code == 200
         wait_until(lambda: "a1" in tel._legs, timeout=60, what="the agent's leg placed through Twilio")
-        assert webhook("/twilio/legs/a1", {"CallStatus": "in-progress", "SequenceNumber": "1"}) == 204
+        leg = f"/twilio/legs/a1?{urlencode({'room': tel._rooms['a1']})}"  # the URL the adapter gave Twilio
+        assert webhook(leg, {"CallStatus": "in-progress", "SequenceNumber": "1"}) == 204
         assert client.post("/agents/a1/ready").json()["state"] == "ready"
         wait_until(lambda: len(tel._sids) >= 1, timeout=60, what="a call placed through Twilio")
         call_id = next(iter(tel._sids))
@@ -154,6 +156,79 @@ def test_a_campaign_runs_on_twilio_through_the_service_and_its_signed_webhooks(t
     assert sum(1 for e in log if isinstance(e, CallConnected) and e.call_id == call_id) == 1
     assert sum(1 for e in log if isinstance(e, CallEnded) and e.call_id == call_id) == 1
     tel.close()
+    store.close()
+
+
+def test_after_a_restart_on_twilio_calls_in_flight_are_asked_about_and_the_agent_phone_is_called_again(tmp_path, monkeypatch, prism_url):
+    """The process goes away with a call connected and others ringing (nothing more reaches the
+    log, as after kill -9). The next process asks Twilio's REST API (Prism) what became of each call
+    by the CallSid the log keeps, ends each as Twilio says, and calls the agent's phone again."""
+    from datetime import UTC, datetime
+
+    from adapters.telephony.twilio import TwilioTelephony
+    from dialer_domain.model.events import CallPlaced
+    from dialer_domain.model.values import CallOutcome
+    from tests.integration.twilio_mock import sign
+
+    token, public = "restart-test-token-0123456789", "https://dialer.example.test"
+    for name, value in {
+        "DIALER_TELEPHONY": "twilio",
+        "DIALER_TWILIO_ACCOUNT_SID": "AC" + "3" * 32,
+        "DIALER_TWILIO_AUTH_TOKEN": token,
+        "DIALER_TWILIO_PUBLIC_URL": public,
+        "DIALER_TWILIO_API_URL": prism_url,
+    }.items():
+        monkeypatch.setenv(name, value)
+    store = open_event_store(f"sqlite:///{tmp_path}/restart.db")
+    ensure_demo_campaign(Repository(store), at=datetime.now(UTC), contacts=20, mode=DialMode.POWER)
+    auth = {"Authorization": f"Bearer {bootstrap.tokens(store).create('agent', 'a1')[1]}"}
+
+    def log():
+        return [r.event for r in store.read(0, 10**6)]
+
+    first = LiveService(store, telephony="twilio")
+    tel = first.telephony
+    assert isinstance(tel, TwilioTelephony)
+    with TestClient(create_app(service=first), headers=auth) as client:
+
+        def webhook(path: str, form: dict[str, str]) -> int:
+            return client.post(path, data=form, headers={"X-Twilio-Signature": sign(token, public + path, form)}).status_code
+
+        assert client.post("/agents/a1/login", json={"skills": [DEMO_SKILL], "phone": "+4520000099"}).status_code == 200
+        wait_until(lambda: "a1" in tel._legs, timeout=60, what="the agent's leg placed through Twilio")
+        assert webhook(f"/twilio/legs/a1?{urlencode({'room': tel._rooms['a1']})}", {"CallStatus": "in-progress", "SequenceNumber": "1"}) == 204
+        assert client.post("/agents/a1/ready").json()["state"] == "ready"
+        wait_until(lambda: len(tel._sids) >= 1, timeout=60, what="a call placed through Twilio")
+        call_id = next(iter(tel._sids))
+        wait_until(lambda: any(isinstance(e, CallPlaced) and e.call_id == call_id for e in log()), timeout=60, what="its CallSid in the log")
+        for seq, status in enumerate(("ringing", "in-progress"), start=1):
+            assert webhook(f"/twilio/status/{call_id}", {"CallStatus": status, "SequenceNumber": str(seq)}) == 204
+        assert webhook(f"/twilio/amd/{call_id}", {"AnsweredBy": "human"}) == 204
+        wait_until(lambda: client.get("/agents/a1").json()["state"] == "talking", timeout=60, what="the bridge")
+        first.stop(drain_seconds=0)  # gone with its calls in flight
+    tel.close()
+    started = {e.call_id for e in log() if isinstance(e, DialAttempted)}
+    in_flight = started - {e.call_id for e in log() if isinstance(e, CallEnded)}
+    named = {e.call_id for e in log() if isinstance(e, CallPlaced)} & in_flight
+    assert call_id in named
+
+    second = LiveService(store, telephony="twilio")
+    tel2 = second.telephony
+    assert isinstance(tel2, TwilioTelephony)
+    with TestClient(create_app(service=second), headers=auth) as client:
+        wait_until(lambda: in_flight <= {e.call_id for e in log() if isinstance(e, CallEnded)}, timeout=60, what="every call in flight settled")
+        wait_until(lambda: "a1" in tel2._legs, timeout=60, what="the agent's phone called again")
+        ends = {e.call_id: e for e in log() if isinstance(e, CallEnded)}
+        # Prism serves Twilio's example call: completed after 4 s, answered by a machine
+        assert ends[call_id].outcome is CallOutcome.COMPLETED
+        assert ends[call_id].reason == "twilio: completed, answered by machine_start (asked after the dialler restarted)"
+        assert all(ends[c].reason.endswith("(asked after the dialler restarted)") for c in named)
+        assert all("what became of the call is unknown" in ends[c].reason for c in in_flight - named)
+        assert client.get("/agents/a1").json()["state"] in ("wrap_up", "ready")
+        second.stop(drain_seconds=0)
+    ended = Counter(e.call_id for e in log() if isinstance(e, CallEnded) and e.call_id in started)
+    assert set(ended) == started and set(ended.values()) == {1}  # every call of the first process: exactly one end
+    tel2.close()
     store.close()
 
 

@@ -14,6 +14,7 @@ import threading
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 import simpy
@@ -222,10 +223,14 @@ class TwilioHarness(Harness):
     def open_leg(self, agent_id):
         self.telephony.open_agent_leg(agent_id, "+4520000099")
         wait_until(lambda: agent_id in self.telephony._legs, timeout=60, what="Prism to take the agent's leg")
-        assert self.post(f"/twilio/legs/{agent_id}", {"CallStatus": "in-progress", "SequenceNumber": "2"}) == 204
+        assert self.post(self.leg_path(agent_id), {"CallStatus": "in-progress", "SequenceNumber": "2"}) == 204
 
     def agent_hangs_up(self, agent_id):
-        assert self.post(f"/twilio/legs/{agent_id}", {"CallStatus": "completed", "SequenceNumber": "3"}) == 204
+        assert self.post(self.leg_path(agent_id), {"CallStatus": "completed", "SequenceNumber": "3"}) == 204
+
+    def leg_path(self, agent_id: str, room: str | None = None) -> str:
+        """The leg's status callback URL as the adapter gave it to Twilio (with its conference)."""
+        return f"/twilio/legs/{agent_id}?{urlencode({'room': room or self.telephony._rooms[agent_id]})}"
 
 
 class TestTwilioTelephony(TelephonyContract):
@@ -300,6 +305,19 @@ def test_forged_missing_and_replayed_webhooks(prism_url):
     h.status(r.call_id, "completed", {"CallDuration": "30", "AnsweredBy": "human"}, seq=2)
     h.status(r.call_id, "amd", {"AnsweredBy": "human"})
     assert h.sink.kinds(r.call_id) == (K.RINGING, K.ANSWERED_HUMAN, K.COMPLETED)
+    h.telephony.close()
+
+
+def test_a_stale_agent_leg_says_nothing_of_the_agent_leg_held_now(prism_url):
+    """After a restart (or a second log-in) the agent's phone is called again; the earlier leg's
+    callbacks, with their own conference in the URL, must not end the new leg."""
+    h = TwilioHarness(prism_url)
+    h.open_leg("a1")
+    stale = h.leg_path("a1", room="agent-a1-20261123T080000")
+    assert h.post(stale, {"CallStatus": "completed", "SequenceNumber": "9"}) == 204
+    assert h.sink.leg_kinds("a1") == (K.AGENT_LEG_UP,) and "a1" in h.telephony._legs
+    h.agent_hangs_up("a1")
+    assert h.sink.leg_kinds("a1") == (K.AGENT_LEG_UP, K.AGENT_LEG_ENDED)
     h.telephony.close()
 
 

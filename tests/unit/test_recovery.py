@@ -5,7 +5,10 @@ dialler on the same store; the restart is a new dialler with a new fake telephon
 
 from __future__ import annotations
 
-from dialer_domain.model.events import CallAbandoned, CallEnded, CallPlaced, CallProgressed, DialAttempted
+import pytest
+
+from dialer_domain.model.errors import InvalidValue
+from dialer_domain.model.events import AgentPhoneRegistered, CallAbandoned, CallEnded, CallPlaced, CallProgressed, DialAttempted
 from dialer_domain.model.identities import seeded_ids
 from dialer_domain.model.values import AgentState, CallOutcome, ContactState, DialMode
 from dialer_domain.service_layer.engine import Dialler
@@ -140,3 +143,25 @@ def test_a_call_never_named_is_not_asked_about():
     _, tel2, ended = restart(store, clock)
     assert tel2.asked == [] and ended == 1
     assert ends(store, call)[0].outcome is CallOutcome.FAILED
+
+
+def test_an_agent_who_logged_in_with_a_phone_has_it_called_again_after_a_restart():
+    engine, clock, _, _, store = setup(DialMode.POWER, contacts=1)
+    engine.log_in("a1", skills=("sales",), phone="+4520000099")
+    engine.log_in("a2", skills=("sales",))  # no phone: no leg to hold
+    engine.log_in("a3", skills=("sales",), phone="sip:3@pbx.example")
+    engine.log_out("a3")
+    phones = [(e.originator_id, e.phone) for e in events_of(store, AgentPhoneRegistered)]
+    assert [p for _, p in phones] == ["+4520000099", "sip:3@pbx.example"]
+    engine2, tel2, _ = restart(store, clock)
+    assert tel2.legs == {"a1": "+4520000099"}  # a3 logged out; a2 had no phone
+    assert engine2.agents["a1"].phone == "+4520000099" and engine2.agents["a3"].phone == ""
+
+
+def test_a_blank_or_control_character_phone_is_refused_and_nothing_is_recorded():
+    engine, _, tel, _, store = setup(DialMode.POWER, contacts=1)
+    for bad in ("  ", "+45\x0020"):
+        with pytest.raises(InvalidValue, match="phone"):
+            engine.log_in("a1", skills=("sales",), phone=bad)
+    assert events_of(store, AgentPhoneRegistered) == [] and tel.legs == {}
+    assert "a1" not in engine.agents or not engine.agents["a1"].logged_in

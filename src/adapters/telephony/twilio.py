@@ -32,6 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlencode
 from uuid import UUID
 
 import attrs
@@ -157,7 +158,7 @@ class TwilioTelephony:
         with self._lock:
             self._rooms[agent_id] = room
             self._sequence.pop(f"leg:{agent_id}", None)
-        self._pool.submit(self._create_leg, agent_id, address)
+        self._pool.submit(self._create_leg, agent_id, address, room)
 
     def close_agent_leg(self, agent_id: str) -> None:
         with self._lock:
@@ -264,7 +265,12 @@ class TwilioTelephony:
     def on_amd(self, call_id: UUID, form: Mapping[str, str]) -> None:
         self._answer(call_id, _when(form), form.get("AnsweredBy", "unknown"))
 
-    def on_leg_status(self, agent_id: str, form: Mapping[str, str]) -> None:
+    def on_leg_status(self, agent_id: str, form: Mapping[str, str], room: str | None = None) -> None:
+        """``room``: the conference the leg was made for (in its callback URL). A leg of an earlier
+        session, or of the process before a restart, is not the agent's leg now: its reports are dropped."""
+        with self._lock:
+            if room is not None and room != self._rooms.get(agent_id):
+                return
         if not self._newer(f"leg:{agent_id}", form):
             return
         status = form.get("CallStatus", "")
@@ -349,14 +355,14 @@ class TwilioTelephony:
         self._forget(call_id)
         self._report(K.FAILED, datetime.now(UTC), call_id, reason)
 
-    def _create_leg(self, agent_id: str, address: str) -> None:
+    def _create_leg(self, agent_id: str, address: str, room: str) -> None:
         try:
             call = self.client.calls.create(
                 to=address,
                 from_=self.settings.agent_caller_id or address,
                 url=self._url(f"/twilio/twiml/agent/{agent_id}"),
                 method="POST",
-                status_callback=self._url(f"/twilio/legs/{agent_id}"),
+                status_callback=self._url(f"/twilio/legs/{agent_id}?{urlencode({'room': room})}"),
                 status_callback_event=["initiated", "ringing", "answered", "completed"],
                 status_callback_method="POST",
             )

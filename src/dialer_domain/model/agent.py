@@ -15,6 +15,7 @@ from dialer_domain.model.events import (
     AgentLoggedIn,
     AgentLoggedOut,
     AgentPaused,
+    AgentPhoneRegistered,
     AgentReady,
     CallOffered,
     DomainEvent,
@@ -32,6 +33,7 @@ class AgentSession(Aggregate):
     agent_id: str = ""
     name: str = ""
     skills: tuple[str, ...] = ()
+    phone: str = ""  # where the agent's leg is held for the session ("" without one)
     state: AgentState = AgentState.LOGGED_OUT
     state_since: datetime | None = None
     pause_reason: str | None = None
@@ -69,6 +71,13 @@ class AgentSession(Aggregate):
         if not skills:
             raise InvalidValue(f"agent {agent_id} logs in with no skill; it could take no campaign's calls (R15)")
         self._record(AgentLoggedIn, at, agent_id=agent_id, name=name, skills=tuple(skills))
+
+    def register_phone(self, phone: str, at: datetime) -> None:
+        self._require_logged_in("register a phone")
+        check_text(f"agent {self.agent_id!r} phone", phone, MAX_NAME)
+        if not phone.strip():
+            raise InvalidValue(f"agent {self.agent_id}: a phone is a number or a SIP address, not blank")
+        self._record(AgentPhoneRegistered, at, phone=phone)
 
     def ready(self, at: datetime, by: str = "agent") -> None:
         if self.state in (AgentState.PAUSED, AgentState.WRAP_UP):
@@ -156,6 +165,7 @@ class AgentSession(Aggregate):
                 self.agent_id = event.agent_id
                 self.name = event.name
                 self.skills = event.skills
+                self.phone = ""
                 self._enter(AgentState.PAUSED, at)
                 self.pause_reason = "not_ready"
             case AgentReady():
@@ -188,7 +198,10 @@ class AgentSession(Aggregate):
                 self._enter(AgentState.PAUSED, at)
                 self.pause_reason = event.reason_code
                 self._clear_offer()
+            case AgentPhoneRegistered():
+                self.phone = event.phone
             case AgentLoggedOut():
+                self.phone = ""
                 self._enter(AgentState.LOGGED_OUT, at)
                 self.pause_reason = None
                 self._clear_offer()

@@ -340,6 +340,15 @@ class AgentLoggedIn(DomainEvent):
 
 
 @attrs.frozen(kw_only=True)
+class AgentPhoneRegistered(DomainEvent):
+    """The phone (a number or SIP address) the agent's leg is held on for the session: a restart
+    calls it again, as the new process holds no leg."""
+
+    NAME: ClassVar[str] = "AgentPhoneRegistered"
+    phone: str
+
+
+@attrs.frozen(kw_only=True)
 class AgentReady(DomainEvent):
     NAME: ClassVar[str] = "AgentReady"
     by: str
@@ -414,8 +423,8 @@ CONTACT_EVENTS: tuple[type[DomainEvent], ...] = (
     CallbackScheduled, AttemptsExhausted,
 )
 AGENT_EVENTS: tuple[type[DomainEvent], ...] = (
-    AgentLoggedIn, AgentReady, CallOffered, OfferAccepted, OfferDeclined, AgentConnected, WrapUpStarted, WrapUpExtended, AgentPaused,
-    AgentLoggedOut,
+    AgentLoggedIn, AgentPhoneRegistered, AgentReady, CallOffered, OfferAccepted, OfferDeclined, AgentConnected, WrapUpStarted, WrapUpExtended,
+    AgentPaused, AgentLoggedOut,
 )
 ALL_EVENTS: tuple[type[DomainEvent], ...] = (*CAMPAIGN_EVENTS, PacingDecided, *CONTACT_EVENTS, *AGENT_EVENTS)
 

@@ -31,6 +31,8 @@ class AgentSteps(CallProgress):
             sid = agent_session_id_for(agent_id, now.date().isoformat())
             s = self.sessions.get(sid) or AgentSession(id=sid)
             s.log_in(agent_id, name=name or agent_id, skills=tuple(skills), at=now)
+            if phone:
+                s.register_phone(phone, now)
             self._touch(s)
             if phone:
                 self.uow.after_commit(partial(self._open_leg, agent_id, phone))

@@ -12,6 +12,7 @@ queue) are folds of the log: on start the engine replays the log, and events oth
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import partial
 from uuid import UUID
 
 from dialer_domain.model.values import AgentState, CallOutcome, ContactState
@@ -59,7 +60,8 @@ class Dialler(AgentSteps):
         cannot be known is hung up and ended with ``reason`` (a connected one completed, an
         answered one waiting for an agent abandoned, one still ringing failed) and its contact
         handled by the campaign's rules. An offer is released; a talking agent whose call is over
-        goes to wrap-up, a reserved or offered one back to Ready, and wrap-up timers are set again.
+        goes to wrap-up, a reserved or offered one back to Ready, wrap-up timers are set again, and
+        an agent who logged in with a phone has it called again (a new leg held for the session).
         Returns how many calls were ended."""
         stuck = self.queue.in_progress()
         fates: dict[UUID, CallFate | None] = {}
@@ -111,6 +113,8 @@ class Dialler(AgentSteps):
                     self._touch(s)
                 if s.state is AgentState.WRAP_UP and s.wrapup_until is not None:
                     self._timer(s.wrapup_until, "wrapup", s.agent_id)
+                if s.logged_in and s.phone and s.agent_id not in self.legs:  # the leg died with the earlier process
+                    self.uow.after_commit(partial(self._open_leg, s.agent_id, s.phone))
 
         self._in_step(step, run_timers=False)
         return ended
