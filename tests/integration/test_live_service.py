@@ -107,16 +107,9 @@ def test_a_person_takes_a_call_beside_simulated_agents_and_a_graceful_stop_ends_
     store.close()
 
 
-def test_a_campaign_runs_on_twilio_through_the_service_and_its_signed_webhooks(tmp_path, monkeypatch, prism_url):
-    """`dialer serve` with DIALER_TELEPHONY=twilio: the agent's leg is called at log-in, the dialler
-    places calls through Twilio's REST API (Prism), Twilio's signed webhooks carry the progress
-    back through the report inbox, and the answered contact is bridged into the agent's conference."""
-    from datetime import UTC, datetime
-
-    from adapters.telephony.twilio import TwilioTelephony
-    from dialer_domain.model.events import CallConnected
-    from tests.integration.twilio_mock import sign
-
+@pytest.fixture
+def twilio_env(monkeypatch, prism_url):
+    """DIALER_TELEPHONY=twilio, its REST API served by Prism; gives (auth token, public URL)."""
     token, public = "live-test-token-0123456789", "https://dialer.example.test"
     for name, value in {
         "DIALER_TELEPHONY": "twilio",
@@ -126,6 +119,20 @@ def test_a_campaign_runs_on_twilio_through_the_service_and_its_signed_webhooks(t
         "DIALER_TWILIO_API_URL": prism_url,
     }.items():
         monkeypatch.setenv(name, value)
+    return token, public
+
+
+def test_a_campaign_runs_on_twilio_through_the_service_and_its_signed_webhooks(tmp_path, twilio_env):
+    """`dialer serve` with DIALER_TELEPHONY=twilio: the agent's leg is called at log-in, the dialler
+    places calls through Twilio's REST API (Prism), Twilio's signed webhooks carry the progress
+    back through the report inbox, and the answered contact is bridged into the agent's conference."""
+    from datetime import UTC, datetime
+
+    from adapters.telephony.twilio import TwilioTelephony
+    from dialer_domain.model.events import CallConnected
+    from tests.integration.twilio_mock import sign
+
+    token, public = twilio_env
     store = open_event_store(f"sqlite:///{tmp_path}/twilio.db")
     ensure_demo_campaign(Repository(store), at=datetime.now(UTC), contacts=20, mode=DialMode.POWER)
     service = LiveService(store, telephony="twilio")
@@ -159,7 +166,7 @@ def test_a_campaign_runs_on_twilio_through_the_service_and_its_signed_webhooks(t
     store.close()
 
 
-def test_after_a_restart_on_twilio_calls_in_flight_are_asked_about_and_the_agent_phone_is_called_again(tmp_path, monkeypatch, prism_url):
+def test_after_a_restart_on_twilio_calls_in_flight_are_asked_about_and_the_agent_phone_is_called_again(tmp_path, twilio_env):
     """The process goes away with a call connected and others ringing (nothing more reaches the
     log, as after kill -9). The next process asks Twilio's REST API (Prism) what became of each call
     by the CallSid the log keeps, ends each as Twilio says, and calls the agent's phone again."""
@@ -170,15 +177,7 @@ def test_after_a_restart_on_twilio_calls_in_flight_are_asked_about_and_the_agent
     from dialer_domain.model.values import CallOutcome
     from tests.integration.twilio_mock import sign
 
-    token, public = "restart-test-token-0123456789", "https://dialer.example.test"
-    for name, value in {
-        "DIALER_TELEPHONY": "twilio",
-        "DIALER_TWILIO_ACCOUNT_SID": "AC" + "3" * 32,
-        "DIALER_TWILIO_AUTH_TOKEN": token,
-        "DIALER_TWILIO_PUBLIC_URL": public,
-        "DIALER_TWILIO_API_URL": prism_url,
-    }.items():
-        monkeypatch.setenv(name, value)
+    token, public = twilio_env
     store = open_event_store(f"sqlite:///{tmp_path}/restart.db")
     ensure_demo_campaign(Repository(store), at=datetime.now(UTC), contacts=20, mode=DialMode.POWER)
     auth = {"Authorization": f"Bearer {bootstrap.tokens(store).create('agent', 'a1')[1]}"}
