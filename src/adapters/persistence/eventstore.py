@@ -33,12 +33,11 @@ from eventsourcing.persistence import (
 from eventsourcing.popo import POPOApplicationRecorder
 
 from adapters.persistence.schema import GAP_MESSAGE, ensure_event_schema
+from adapters.persistence.upcasters import UPCASTERS, Upcaster
 from dialer_domain.model.errors import ConcurrencyError
 from dialer_domain.model.events import ALL_EVENTS, DomainEvent
 from dialer_domain.model.values import FrozenMap, PhoneNumber
 from dialer_domain.service_layer.ports import RecordedEvent
-
-Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 
 DEFAULT_DATABASE_URL = "sqlite:///dialer.db"
 
@@ -49,23 +48,6 @@ class UnknownEventType(Exception):
 
 class EventSchemaError(Exception):
     """A stored event whose state does not fit its class, even after upcasting."""
-
-
-def _upcast_agent_paused_v1(state: dict[str, Any]) -> dict[str, Any]:
-    """AgentPaused v1 had one free-text ``reason``; v2 splits a code from a note."""
-    from dialer_domain.model.values import PAUSE_REASONS
-
-    reason = str(state.pop("reason", "") or "")
-    code = reason.strip().lower().replace(" ", "_")
-    state["reason_code"] = code if code in PAUSE_REASONS else "other"
-    state["note"] = "" if code in PAUSE_REASONS else reason
-    return state
-
-
-#: (event name, from version) -> function giving the state of version + 1
-UPCASTERS: dict[tuple[str, int], Upcaster] = {
-    ("AgentPaused", 1): _upcast_agent_paused_v1,
-}
 
 
 @lru_cache(maxsize=1 << 16)
