@@ -106,9 +106,10 @@ def dialler(
     config: EngineConfig | None = None,
 ) -> Dialler:
     """The dialler on its ports (``queue`` None: it folds the queue in memory)."""
+    from adapters.lists.calendar import PhoneCalendar
     from dialer_domain.service_layer.engine import Dialler, EngineConfig
 
-    return Dialler(store, telephony, clock, ids, desktop=desktop, config=config or EngineConfig(), queue=queue)
+    return Dialler(store, telephony, clock, ids, desktop=desktop, config=config or EngineConfig(), queue=queue, calendar=PhoneCalendar())
 
 
 def telephony(sink: ReportSink) -> Telephony:

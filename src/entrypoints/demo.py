@@ -40,6 +40,7 @@ def ensure_demo_campaign(repo: Repository, *, at: datetime, contacts: int = 500,
         caller_id_number="+4570000000",
         caller_id_name="Demo Co",
         dispositions=(*DEFAULT_DISPOSITIONS, "not_interested", "callback"),
+        calling_policy="none",  # made-up numbers, dialled around the clock (a real campaign keeps the callee's hours)
     )
     spec = CampaignSpec(name=DEMO_CAMPAIGN, description="dialer serve --demo", manager="demo", priority=5, dial_mode=mode)
     campaign = create_campaign(repo, spec, settings=settings, hours=hours, at=at)

@@ -17,7 +17,7 @@ from eventsourcing.persistence import StoredEvent
 from adapters.persistence.eventstore import CattrsMapper, EventRegistry, UnknownEventType, open_event_store
 from dialer_domain.model.campaign import Campaign
 from dialer_domain.model.errors import ConcurrencyError
-from dialer_domain.model.events import ALL_EVENTS, AgentPaused, ContactQueued, DomainEvent
+from dialer_domain.model.events import ALL_EVENTS, AgentPaused, ContactQueued, ContactReturnedToList, DialAttempted, DomainEvent
 from dialer_domain.model.values import CampaignSettings, DialMode, OpeningHours, Period
 from dialer_domain.service_layer.repository import Repository
 from tests.fakes import InMemoryEventStore
@@ -149,6 +149,20 @@ class RecorderStoreContract(EventStoreContract):
         stored = store.recorder.select_events(stream)[-1]
         assert json.loads(stored.state)["_v"] == 2
         assert store.load(stream)[-1].note == "dentist"
+
+    def test_v1_dials_and_returns_to_the_list_are_read_with_no_evidence_and_no_time_to_wait(self, store, t0):
+        stream, campaign, call = uuid4(), uuid4(), uuid4()
+        dial = {"_v": 1, "timestamp": t0.isoformat(), "campaign_id": str(campaign), "call_id": str(call), "number": "+4520000001",
+                "number_index": 0, "attempt_no": 1, "dial_mode": "power", "agent_id": None, "decision_id": None,
+                "checks": ["campaign_open"], "caller_id_number": "+4570000000", "caller_id_name": "Co", "max_ring_seconds": 25}
+        back = {"_v": 1, "timestamp": t0.isoformat(), "reason": "campaign disabled"}
+        store.recorder.insert_events([
+            StoredEvent(originator_id=stream, originator_version=1, topic="DialAttempted", state=json.dumps(dial).encode()),
+            StoredEvent(originator_id=stream, originator_version=2, topic="ContactReturnedToList", state=json.dumps(back).encode()),
+        ])
+        d, r = store.load(stream)
+        assert isinstance(d, DialAttempted) and (d.calling_policy, d.callee_zones, d.callee_zone_source, d.callee_local_times) == ("", (), "", ())
+        assert isinstance(r, ContactReturnedToList) and r.not_before is None and r.reason == "campaign disabled"
 
 
     def test_unknown_event_names_are_rejected_with_a_clear_error(self, store, t0):

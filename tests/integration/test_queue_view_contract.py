@@ -88,6 +88,16 @@ class QueueViewContract:
         assert q.unassigned(CAMPAIGN) == [ids["new"]]  # 'old' is queued, 'cb' a callback, 'gone' withdrawn
         assert q.unassigned(CAMPAIGN, limit=0) == []
 
+    def test_a_contact_returned_until_the_callees_hours_open_is_not_due_before_then(self, store, world, t0):
+        _, ids = world
+        repo = Repository(store)
+        old = repo.get(ContactAttempt, ids["old"])
+        old.return_to_list("callee_local_hours: it is 07:00 in America/New_York", t0 + timedelta(minutes=13), not_before=t0 + timedelta(hours=2))
+        repo.save(old)
+        q = self.make_queue(store)
+        assert ids["old"] not in q.take_due(CAMPAIGN, t0 + timedelta(minutes=119), 10)
+        assert ids["old"] in q.take_due(CAMPAIGN, t0 + timedelta(minutes=121), 10)
+
     def test_another_campaign_is_not_seen(self, world, t0):
         q, _ = world
         other = uuid4()

@@ -21,7 +21,24 @@ def _upcast_agent_paused_v1(state: dict[str, Any]) -> dict[str, Any]:
     return state
 
 
+def _upcast_dial_attempted_v1(state: dict[str, Any]) -> dict[str, Any]:
+    """DialAttempted v2 carries the evidence of the callee's local hours; a v1 dial judged none."""
+    state.setdefault("calling_policy", "")
+    state.setdefault("callee_zones", [])
+    state.setdefault("callee_zone_source", "")
+    state.setdefault("callee_local_times", [])
+    return state
+
+
+def _upcast_returned_to_list_v1(state: dict[str, Any]) -> dict[str, Any]:
+    """ContactReturnedToList v2 may say when the contact may be queued again; v1 never did."""
+    state.setdefault("not_before", None)
+    return state
+
+
 #: (event name, from version) -> function giving the state of version + 1
 UPCASTERS: dict[tuple[str, int], Upcaster] = {
     ("AgentPaused", 1): _upcast_agent_paused_v1,
+    ("DialAttempted", 1): _upcast_dial_attempted_v1,
+    ("ContactReturnedToList", 1): _upcast_returned_to_list_v1,
 }

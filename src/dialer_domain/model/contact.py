@@ -39,6 +39,7 @@ from dialer_domain.model.events import (
 from dialer_domain.model.text import check_agent_id
 from dialer_domain.model.values import CallOutcome, CampaignSettings, ContactData, ContactState, DialMode, PhoneNumber
 from dialer_domain.rules import ordering
+from dialer_domain.rules.calling_hours import CalleeTime
 from dialer_domain.rules.contacts import check_contact
 from dialer_domain.rules.ordering import fold_queue, list_due_at
 
@@ -91,6 +92,7 @@ class ContactAttempt(Aggregate):
     offer_agent: str | None = None
     disposition: str | None = None
     outcomes: list[tuple[UUID, CallOutcome]] = attrs.field(factory=list)
+    dial_times: list[datetime] = attrs.field(factory=list)  # every dial, callbacks and rounds included (30-day limits)
 
     @classmethod
     def _blank(cls, aggregate_id: UUID) -> Self:
@@ -157,10 +159,11 @@ class ContactAttempt(Aggregate):
         assert self.campaign_id is not None
         self._record(ContactQueued, at, campaign_id=self.campaign_id)
 
-    def return_to_list(self, reason: str, at: datetime) -> None:
+    def return_to_list(self, reason: str, at: datetime, not_before: datetime | None = None) -> None:
+        """Back to the list; with ``not_before``, not queued again before then."""
         if self.state is not ContactState.QUEUED:
             raise NotAllowed(f"contact {self.key!r} is {self.state.value}, not queued")
-        self._record(ContactReturnedToList, at, reason=reason)
+        self._record(ContactReturnedToList, at, reason=reason, not_before=not_before)
 
     def withdraw(self, reason: str, at: datetime) -> None:
         if self.state in IN_CALL_STATES:
@@ -203,6 +206,7 @@ class ContactAttempt(Aggregate):
         decision_id: UUID | None,
         checks: tuple[str, ...],
         at: datetime,
+        callee: CalleeTime | None = None,
     ) -> DialAttempted:
         if self.state not in (ContactState.QUEUED, ContactState.OFFERED):
             raise NotAllowed(f"contact {self.key!r} is {self.state.value}; only a queued or offered contact is dialled")
@@ -227,6 +231,10 @@ class ContactAttempt(Aggregate):
             caller_id_number=settings.caller_id_number,
             caller_id_name=settings.caller_id_name,
             max_ring_seconds=settings.max_ring_seconds,
+            calling_policy=settings.calling_policy if callee is not None else "",
+            callee_zones=callee.zones if callee is not None else (),
+            callee_zone_source=callee.source if callee is not None else "",
+            callee_local_times=callee.local_times if callee is not None else (),
         )
 
     def placed(self, call_id: UUID, network_call_id: str, at: datetime) -> None:
@@ -390,6 +398,7 @@ class ContactAttempt(Aggregate):
                 self.last_call_id = event.call_id
                 self.last_call_connected = False
                 self.total_dials += 1
+                self.dial_times.append(event.timestamp)
                 self.offer_id = None
                 self.offer_agent = None
                 self.disposition = None

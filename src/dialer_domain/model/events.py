@@ -212,10 +212,13 @@ class ContactQueued(DomainEvent):
 
 @attrs.frozen(kw_only=True)
 class ContactReturnedToList(DomainEvent):
-    """Taken back out of the campaign queue (campaign disabled or outside its hours)."""
+    """Taken back out of the campaign queue (campaign disabled or outside its hours, or a dial not
+    allowed now). v2: ``not_before``, when it may be queued again (the callee's hours open)."""
 
     NAME: ClassVar[str] = "ContactReturnedToList"
+    VERSION: ClassVar[int] = 2
     reason: str
+    not_before: datetime | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -245,6 +248,7 @@ class ContactOfferReleased(DomainEvent):
 @attrs.frozen(kw_only=True)
 class DialAttempted(DomainEvent):
     NAME: ClassVar[str] = "DialAttempted"
+    VERSION: ClassVar[int] = 2
     campaign_id: UUID
     call_id: UUID
     number: str
@@ -257,6 +261,11 @@ class DialAttempted(DomainEvent):
     caller_id_number: str
     caller_id_name: str
     max_ring_seconds: int
+    # v2, the evidence of the callee's local hours (rules.calling_hours.CalleeTime)
+    calling_policy: str = ""
+    callee_zones: tuple[str, ...] = ()
+    callee_zone_source: str = ""
+    callee_local_times: tuple[str, ...] = ()
 
 
 @attrs.frozen(kw_only=True)

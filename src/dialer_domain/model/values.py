@@ -223,6 +223,10 @@ def _rate(_: object, attribute: attrs.Attribute[float], value: float) -> None:
         raise InvalidValue(f"{attribute.name} must be between 0 and 1, got {value}")
 
 
+#: The calling-hours policies a campaign may follow (``rules.calling_hours.POLICIES``).
+CALLING_POLICY_CODES = ("us_tcpa", "fr", "none")
+
+
 @attrs.frozen(kw_only=True)
 class CampaignSettings:
     """The per-campaign configuration of R5 (and the pacing knobs of R2)."""
@@ -248,12 +252,15 @@ class CampaignSettings:
     max_per_click: int = attrs.field(default=10, validator=_positive)  # R13: contacts an agent obtains per click
     max_held: int = attrs.field(default=50, validator=_positive)  # R13: no more once an agent holds this many
     default_region: str = "DK"  # for numbers written without +country
+    calling_policy: str = "us_tcpa"  # the called party's local hours (rules.calling_hours)
 
     def __attrs_post_init__(self) -> None:
         if not self.skill.strip():
             raise InvalidValue("skill must not be empty")
         if self.caller_id_number and not _E164.match(self.caller_id_number):
             raise InvalidValue(f"caller_id_number {self.caller_id_number!r} is not in E.164 form")
+        if self.calling_policy not in CALLING_POLICY_CODES:
+            raise InvalidValue(f"calling_policy {self.calling_policy!r} is not one of {', '.join(CALLING_POLICY_CODES)}")
         missing = [d for d in DEFAULT_DISPOSITIONS if d not in self.dispositions]
         if missing:
             raise InvalidValue(f"dispositions must keep the defaults; missing {', '.join(missing)}")

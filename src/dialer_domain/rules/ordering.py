@@ -93,6 +93,11 @@ def fold_queue(f: QueueFacts, event: DomainEvent) -> bool:
             f.state = ContactState.QUEUED
         case ContactReturnedToList():
             f.state = f.state_before_queue
+            if event.not_before is not None:  # not queued again before then (the callee's hours)
+                if f.state is ContactState.CALLBACK_SCHEDULED:
+                    f.callback_at = max(f.callback_at or event.not_before, event.not_before)
+                else:
+                    f.next_dial_at = max(f.next_dial_at or event.not_before, event.not_before)
         case ContactWithdrawn():
             f.state = ContactState.WITHDRAWN
         case ContactOffered():

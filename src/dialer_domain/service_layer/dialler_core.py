@@ -23,7 +23,18 @@ from dialer_domain.rules.pacing import PacingEstimator
 from dialer_domain.service_layer.call_reports import ReportGate
 from dialer_domain.service_layer.folds import LogFolds
 from dialer_domain.service_layer.live_queue import LiveQueue
-from dialer_domain.service_layer.ports import AgentDesktop, Clock, EventStore, IdFactory, NoDesktop, QueueView, ScreenPop, Telephony
+from dialer_domain.service_layer.ports import (
+    AgentDesktop,
+    CalleeCalendar,
+    Clock,
+    EventStore,
+    IdFactory,
+    NoCalendar,
+    NoDesktop,
+    QueueView,
+    ScreenPop,
+    Telephony,
+)
 from dialer_domain.service_layer.repository import Repository
 from dialer_domain.service_layer.timers import Timers
 from dialer_domain.service_layer.unit_of_work import UnitOfWork
@@ -73,6 +84,7 @@ class DiallerCore:
         rules: Sequence[tuple[str, Rule]] = DEFAULT_RULES,
         config: EngineConfig | None = None,
         queue: QueueView | None = None,
+        calendar: CalleeCalendar | None = None,
     ) -> None:
         self.store = store
         self.repo = Repository(store)
@@ -83,6 +95,7 @@ class DiallerCore:
         self.rules = tuple(rules)
         self.config = config or EngineConfig()
         self.queue: QueueView = queue if queue is not None else LiveQueue()
+        self.calendar: CalleeCalendar = calendar if calendar is not None else NoCalendar()
         self.folds = LogFolds(store, self.repo, self.queue)
         # the folds' own dicts, by their names (shared, never rebound)
         self.campaigns = self.folds.campaigns

@@ -14,7 +14,8 @@ from dialer_domain.model.errors import NotAllowed
 from dialer_domain.model.identities import pacing_log_id_for
 from dialer_domain.model.pacing_log import PacingLog
 from dialer_domain.model.values import AgentState, ContactState, DialMode
-from dialer_domain.rules.authorisation import DialContext, authorise_dial
+from dialer_domain.rules.authorisation import Authorisation, DialContext, authorise_dial, callee_time
+from dialer_domain.rules.calling_hours import POLICIES, next_opening
 from dialer_domain.rules.dialling import needs_machine_detection, queue_target
 from dialer_domain.rules.pacing import PacingSnapshot, decide
 from dialer_domain.rules.schedule import local_time
@@ -192,10 +193,10 @@ class Dialling(DiallerCore):
         expires = now + timedelta(seconds=c.config.preview_timeout_seconds)
         for s, cid in offers:
             contact = self.contact(cid)
-            auth = authorise_dial(DialContext(c, contact, now), self.rules)
+            ctx = DialContext(c, contact, now, self.calendar)
+            auth = authorise_dial(ctx, self.rules)
             if not auth.allowed:
-                contact.return_to_list("; ".join(auth.reasons), now)
-                self._touch(contact)
+                self._not_now(ctx, auth)
                 continue
             offer_id = self.ids()
             s.offer(offer_id=offer_id, campaign_id=c.id, contact_id=cid, expires_at=expires, at=now)
@@ -209,6 +210,18 @@ class Dialling(DiallerCore):
             auto = c.config.auto_answer
             self.uow.after_commit(partial(self.desktop.offered, s.agent_id, offer_id, pop, expires, auto))
 
+    def _not_now(self, ctx: DialContext, auth: Authorisation) -> None:
+        """A queued contact whose dial is not allowed now goes back to the list; outside the
+        callee's hours, not to be queued again before they open."""
+        not_before = None
+        if "callee_local_hours" in auth.blocked_by:
+            callee = callee_time(ctx)
+            assert callee is not None
+            policy = POLICIES[ctx.campaign.config.calling_policy]
+            not_before = next_opening(policy, callee.zones, ctx.at, self.calendar.holiday, ctx.contact.dial_times)
+        ctx.contact.return_to_list("; ".join(auth.reasons), ctx.at, not_before)
+        self._touch(ctx.contact)
+
     def _dial(
         self,
         c: Campaign,
@@ -219,11 +232,11 @@ class Dialling(DiallerCore):
         agent_id: str | None,
         offer_id: UUID | None,
     ) -> bool:
-        auth = authorise_dial(DialContext(c, contact, now), self.rules)
+        ctx = DialContext(c, contact, now, self.calendar)
+        auth = authorise_dial(ctx, self.rules)
         if not auth.allowed:
             if contact.state is ContactState.QUEUED:
-                contact.return_to_list("; ".join(auth.reasons), now)
-                self._touch(contact)
+                self._not_now(ctx, auth)
             return False
         call_id = self.ids()
         dialled = contact.dial(
@@ -234,6 +247,7 @@ class Dialling(DiallerCore):
             decision_id=decision_id,
             checks=auth.checks,
             at=now,
+            callee=callee_time(ctx),
         )
         self._touch(contact)
         self._undo.put(self.calls, call_id, LiveCall(call_id, c.id, contact.id, now, agent_id=agent_id, offer_id=offer_id))

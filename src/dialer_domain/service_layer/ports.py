@@ -14,6 +14,8 @@ import attrs
 
 from dialer_domain.model.events import DomainEvent
 from dialer_domain.model.values import ContactData, GuideQuestion
+from dialer_domain.rules.calling_hours import CalleeCalendar as CalleeCalendar  # the calendar port, beside the rule that asks it
+from dialer_domain.rules.calling_hours import NoCalendar as NoCalendar
 
 
 @attrs.frozen

@@ -33,6 +33,9 @@ def campaign_create(
     wrapup: Annotated[int, typer.Option(help="Wrap-up seconds.")] = 15,
     caller_id: Annotated[str, typer.Option(help="Caller ID number (E.164).")] = "",
     caller_name: Annotated[str, typer.Option(help="Caller ID name.")] = "",
+    calling_policy: Annotated[
+        str, typer.Option(help="Hours in the callee's local time: us_tcpa (08:00-21:00), fr (France's rules) or none (made-up numbers only).")
+    ] = "us_tcpa",
 ) -> None:
     """Create a campaign (Disabled until you enable it)."""
     from dialer_domain.service_layer.handlers import CampaignSpec, create_campaign
@@ -47,6 +50,7 @@ def campaign_create(
             wrapup_seconds=wrapup,
             caller_id_number=caller_id,
             caller_id_name=caller_name,
+            calling_policy=calling_policy,
         )
         opening = parse_hours(hours, tz, exception) if hours else None
         c = create_campaign(
