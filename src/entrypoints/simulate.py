@@ -56,6 +56,7 @@ class SimulationConfig:
     attempts_per_number: int = 3
     min_redial_seconds: int = 3600
     campaign_name: str | None = None
+    calling_policy: str = "us_tcpa"  # the callee's local hours (ADR 0014); the made-up numbers ring in the campaign's zone
 
 
 @attrs.frozen
@@ -116,6 +117,7 @@ def run_simulation(
         caller_id_number="+4570000000",
         caller_id_name="Simulated",
         dispositions=dispositions,
+        calling_policy=cfg.calling_policy,
     )
     create_campaign(
         engine.repo,

@@ -43,6 +43,7 @@ def simulate(
     wrap_mean: Annotated[float, typer.Option(min=0.0, help="Mean wrap-up seconds.")] = 15.0,
     power_ratio: Annotated[float, typer.Option(min=0.1, max=10.0, help="Power mode: calls per ready agent.")] = 1.7,
     target_abandon: Annotated[float, typer.Option(min=0.001, max=0.5, help="Predictive: target abandon rate.")] = 0.03,
+    calling_policy: Annotated[str, typer.Option(help="The callee's local hours: us_tcpa, fr or none (ADR 0014).")] = "us_tcpa",
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Run a simulated campaign day through the real engine and store, then print the report."""
@@ -95,6 +96,7 @@ def simulate(
                     world=world,
                     power_ratio_ready=power_ratio,
                     target_abandon_rate=target_abandon,
+                    calling_policy=calling_policy,
                 )
                 with engine_lock(store):
                     r = run_simulation(store, cfg, progress=partial(_advance, bar, task), queue=bootstrap.queue(store, url))
