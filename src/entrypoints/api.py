@@ -130,6 +130,9 @@ def create_app(url: str | None = None, *, service: LiveService | None = None) ->
     from entrypoints.admin_api import admin_router
 
     app.include_router(admin_router())
+    from entrypoints.dnc_api import dnc_router
+
+    app.include_router(dnc_router())
     if service is not None:
         from adapters.telephony.twilio import TwilioTelephony
         from entrypoints.live_api import install_stopping_handler, live_router

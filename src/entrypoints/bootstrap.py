@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # imported when used: `dialer --help` starts without the store's libraries
     from adapters.auth.tokens import TokenStore
     from adapters.crm.webhook import CrmWebhook
+    from adapters.lists.dnc import DncStore
     from adapters.persistence.eventstore import RecorderEventStore
     from dialer_domain.service_layer.engine import Dialler, EngineConfig
     from dialer_domain.service_layer.ports import AgentDesktop, Clock, EventStore, IdFactory, QueueView, ReportSink, Telephony
@@ -109,7 +110,17 @@ def dialler(
     from adapters.lists.calendar import PhoneCalendar
     from dialer_domain.service_layer.engine import Dialler, EngineConfig
 
-    return Dialler(store, telephony, clock, ids, desktop=desktop, config=config or EngineConfig(), queue=queue, calendar=PhoneCalendar())
+    return Dialler(
+        store,
+        telephony,
+        clock,
+        ids,
+        desktop=desktop,
+        config=config or EngineConfig(),
+        queue=queue,
+        calendar=PhoneCalendar(),
+        do_not_call=do_not_call(store),
+    )
 
 
 def telephony(sink: ReportSink) -> Telephony:
@@ -136,6 +147,18 @@ def tokens(store: RecorderEventStore) -> TokenStore:
 
     datastore = getattr(store.recorder, "datastore", None)
     found: TokenStore = store.shared("tokens", lambda: TokenStore(datastore), lambda _: None)
+    return found
+
+
+def do_not_call(store: EventStore) -> DncStore:
+    """The do-not-call lists, kept in the store's database (in memory on the memory store)."""
+    from adapters.lists.dnc import DncStore
+
+    datastore = getattr(getattr(store, "recorder", None), "datastore", None)
+    shared = getattr(store, "shared", None)
+    if shared is None:  # a store without the adapter's sharing (a test's fake): lists of its own
+        return DncStore(datastore)
+    found: DncStore = shared("do_not_call", lambda: DncStore(datastore), lambda _: None)
     return found
 
 

@@ -35,6 +35,7 @@ from dialer_domain.model.events import (
     DialAttempted,
     DispositionRecorded,
     DomainEvent,
+    NumberSkipped,
 )
 from dialer_domain.model.text import check_agent_id
 from dialer_domain.model.values import CallOutcome, CampaignSettings, ContactData, ContactState, DialMode, PhoneNumber
@@ -207,6 +208,7 @@ class ContactAttempt(Aggregate):
         checks: tuple[str, ...],
         at: datetime,
         callee: CalleeTime | None = None,
+        dnc_checked: tuple[str, ...] = (),
     ) -> DialAttempted:
         if self.state not in (ContactState.QUEUED, ContactState.OFFERED):
             raise NotAllowed(f"contact {self.key!r} is {self.state.value}; only a queued or offered contact is dialled")
@@ -231,18 +233,20 @@ class ContactAttempt(Aggregate):
             caller_id_number=settings.caller_id_number,
             caller_id_name=settings.caller_id_name,
             max_ring_seconds=settings.max_ring_seconds,
-            calling_policy=settings.calling_policy if callee is not None else "",
-            callee_zones=callee.zones if callee is not None else (),
-            callee_zone_source=callee.source if callee is not None else "",
-            callee_local_times=callee.local_times if callee is not None else (),
+            **(callee.evidence(settings.calling_policy) if callee is not None else {}),
+            dnc_checked=dnc_checked,
         )
 
+    def skip_number(self, index: int, reason: str, settings: CampaignSettings, at: datetime) -> None:
+        """Not to dial number ``index`` again this round; with no number left, the contact is done (R14)."""
+        self._record(NumberSkipped, at, number_index=index, number=self.numbers[index].e164, reason=reason)
+        if all(n >= settings.attempts_per_number for n in self.number_attempts):
+            self._record(AttemptsExhausted, at, reason=f"no number left to dial: {reason}")
+
     def placed(self, call_id: UUID, network_call_id: str, at: datetime) -> None:
-        """The network's name for the call in progress (once; a repeat changes nothing)."""
+        """The network's name for the call in progress (once; a repeat or an empty name changes nothing)."""
         call = self._require_call(call_id)
-        if not network_call_id:
-            raise InvalidValue("a network call id is empty")
-        if not call.network_call_id:
+        if network_call_id and not call.network_call_id:
             self._record(CallPlaced, at, call_id=call_id, network_call_id=network_call_id)
 
     def progress(self, call_id: UUID, progress: CallOutcome, at: datetime) -> None:
@@ -432,6 +436,8 @@ class ContactAttempt(Aggregate):
                 self.callback_agent = None
             case DispositionRecorded():
                 self.disposition = event.code
+            case NumberSkipped():
+                self.number_attempts[event.number_index] = DEAD_NUMBER
             case CallbackScheduled():
                 self.callback_agent = event.agent_id
                 self.round += 1

@@ -266,6 +266,7 @@ class DialAttempted(DomainEvent):
     callee_zones: tuple[str, ...] = ()
     callee_zone_source: str = ""
     callee_local_times: tuple[str, ...] = ()
+    dnc_checked: tuple[str, ...] = ()  # the do-not-call lists looked at, "name@revision"
 
 
 @attrs.frozen(kw_only=True)
@@ -329,6 +330,16 @@ class CallbackScheduled(DomainEvent):
     callback_at: datetime
     agent_id: str | None
     scheduled_by: str
+
+
+@attrs.frozen(kw_only=True)
+class NumberSkipped(DomainEvent):
+    """One of the contact's numbers is not dialled again this round (it is on a do-not-call list)."""
+
+    NAME: ClassVar[str] = "NumberSkipped"
+    number_index: int
+    number: str
+    reason: str
 
 
 @attrs.frozen(kw_only=True)
@@ -429,7 +440,7 @@ CAMPAIGN_EVENTS: tuple[type[DomainEvent], ...] = (
 CONTACT_EVENTS: tuple[type[DomainEvent], ...] = (
     ContactImported, ContactUpdated, ContactReinstated, ContactAssigned, ContactQueued, ContactReturnedToList, ContactWithdrawn, ContactOffered,
     ContactOfferReleased, DialAttempted, CallPlaced, CallProgressed, CallConnected, CallAbandoned, CallEnded, DispositionRecorded,
-    CallbackScheduled, AttemptsExhausted,
+    CallbackScheduled, NumberSkipped, AttemptsExhausted,
 )
 AGENT_EVENTS: tuple[type[DomainEvent], ...] = (
     AgentLoggedIn, AgentPhoneRegistered, AgentReady, CallOffered, OfferAccepted, OfferDeclined, AgentConnected, WrapUpStarted, WrapUpExtended,

@@ -2,12 +2,13 @@
 
 Each rule looks at a ``DialContext`` and returns None (passed) or the reason it blocks. The names of
 the rules that passed are recorded on DialAttempted, with the callee's zones and local times the
-hours rule judged (``callee_time``). Later compliance rules (do-not-call lists, an abandon-rate
-cap) are added to the rule list without touching the engine.
+hours rule judged and the do-not-call lists it looked at (``DialContext.callee``, ``.dnc``). Later
+compliance rules (an abandon-rate cap) are added to the rule list without touching the engine.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
@@ -17,14 +18,42 @@ from dialer_domain.model.campaign import Campaign
 from dialer_domain.model.contact import ContactAttempt
 from dialer_domain.model.values import ContactState
 from dialer_domain.rules.calling_hours import POLICIES, CalleeCalendar, CalleeTime, NoCalendar, outside_hours, too_many_dials
+from dialer_domain.rules.do_not_call import DncVerdict, DoNotCall, NoLists
 
 
 @attrs.frozen
 class DialContext:
+    """What the rules look at. The callee's time and the do-not-call verdict are asked of their
+    ports once per context (the rule and the evidence share them)."""
+
     campaign: Campaign
     contact: ContactAttempt
     at: datetime
     calendar: CalleeCalendar = attrs.field(factory=NoCalendar)
+    do_not_call: DoNotCall = attrs.field(factory=NoLists)
+
+    @functools.cached_property
+    def number_index(self) -> int | None:
+        return self.contact.dialable_number(self.at, self.campaign.config)
+
+    @functools.cached_property
+    def callee(self) -> CalleeTime | None:
+        """Where and when the callee of the number to be dialled is (None: no number is dialable now)."""
+        if self.number_index is None:
+            return None
+        return CalleeTime.judge(
+            self.at,
+            contact_zone=self.contact.data.time_zone,
+            number_zones=self.calendar.zones(self.contact.numbers[self.number_index].e164),
+            campaign_zone=self.campaign.hours.time_zone if self.campaign.hours is not None else "UTC",
+        )
+
+    @functools.cached_property
+    def dnc(self) -> DncVerdict | None:
+        """The do-not-call lists in the campaign's scope, for the number to be dialled."""
+        if self.number_index is None:
+            return None
+        return self.do_not_call.check(self.contact.numbers[self.number_index].e164, self.campaign.id)
 
 
 @attrs.frozen
@@ -33,20 +62,6 @@ class Authorisation:
     checks: tuple[str, ...]
     reasons: tuple[str, ...]
     blocked_by: tuple[str, ...] = ()  # the names of the rules that blocked
-
-
-def callee_time(ctx: DialContext) -> CalleeTime | None:
-    """Where and when the callee of the number the contact would be dialled on is (None: no
-    number is dialable now)."""
-    index = ctx.contact.dialable_number(ctx.at, ctx.campaign.config)
-    if index is None:
-        return None
-    return CalleeTime.judge(
-        ctx.at,
-        contact_zone=ctx.contact.data.time_zone,
-        number_zones=ctx.calendar.zones(ctx.contact.numbers[index].e164),
-        campaign_zone=ctx.campaign.hours.time_zone if ctx.campaign.hours is not None else "UTC",
-    )
 
 
 Rule = Callable[[DialContext], str | None]
@@ -82,11 +97,17 @@ def number_available(ctx: DialContext) -> str | None:
 def callee_local_hours(ctx: DialContext) -> str | None:
     """The campaign's calling policy in the callee's local time, in every zone the number may ring
     in, and the policy's limit of calls in 30 days (``rules.calling_hours``)."""
-    callee = callee_time(ctx)
+    callee = ctx.callee
     if callee is None:
         return None  # no number to dial: number_available says so
     policy = POLICIES[ctx.campaign.config.calling_policy]
     return outside_hours(policy, callee.zones, ctx.at, ctx.calendar.holiday) or too_many_dials(policy, ctx.contact.dial_times, ctx.at)
+
+
+def not_on_do_not_call(ctx: DialContext) -> str | None:
+    """The number to be dialled is on no do-not-call list in the campaign's scope, asked now."""
+    verdict = ctx.dnc
+    return verdict.reason if verdict is not None else None
 
 
 DEFAULT_RULES: tuple[tuple[str, Rule], ...] = (
@@ -95,6 +116,7 @@ DEFAULT_RULES: tuple[tuple[str, Rule], ...] = (
     ("attempts_left", attempts_left),
     ("number_available", number_available),
     ("callee_local_hours", callee_local_hours),
+    ("not_on_do_not_call", not_on_do_not_call),
 )
 
 

@@ -104,6 +104,10 @@ class CalleeTime:
             zones, source = (campaign_zone,), "campaign"
         return cls(zones, source, tuple(at.astimezone(zone(z)).isoformat(timespec="seconds") for z in zones))
 
+    def evidence(self, policy: str) -> dict[str, object]:
+        """The fields a DialAttempted records of it."""
+        return {"calling_policy": policy, "callee_zones": self.zones, "callee_zone_source": self.source, "callee_local_times": self.local_times}
+
 
 def outside_hours(policy: CallingPolicy, zones: Sequence[str], at: datetime, holiday: HolidayLookup) -> str | None:
     """Why ``at`` is outside the policy's hours in one of ``zones`` (None: inside in all)."""

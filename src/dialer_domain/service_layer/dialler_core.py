@@ -27,10 +27,12 @@ from dialer_domain.service_layer.ports import (
     AgentDesktop,
     CalleeCalendar,
     Clock,
+    DoNotCall,
     EventStore,
     IdFactory,
     NoCalendar,
     NoDesktop,
+    NoLists,
     QueueView,
     ScreenPop,
     Telephony,
@@ -85,6 +87,7 @@ class DiallerCore:
         config: EngineConfig | None = None,
         queue: QueueView | None = None,
         calendar: CalleeCalendar | None = None,
+        do_not_call: DoNotCall | None = None,
     ) -> None:
         self.store = store
         self.repo = Repository(store)
@@ -96,6 +99,7 @@ class DiallerCore:
         self.config = config or EngineConfig()
         self.queue: QueueView = queue if queue is not None else LiveQueue()
         self.calendar: CalleeCalendar = calendar if calendar is not None else NoCalendar()
+        self.do_not_call: DoNotCall = do_not_call if do_not_call is not None else NoLists()
         self.folds = LogFolds(store, self.repo, self.queue)
         # the folds' own dicts, by their names (shared, never rebound)
         self.campaigns = self.folds.campaigns

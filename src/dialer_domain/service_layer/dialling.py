@@ -14,7 +14,7 @@ from dialer_domain.model.errors import NotAllowed
 from dialer_domain.model.identities import pacing_log_id_for
 from dialer_domain.model.pacing_log import PacingLog
 from dialer_domain.model.values import AgentState, ContactState, DialMode
-from dialer_domain.rules.authorisation import Authorisation, DialContext, authorise_dial, callee_time
+from dialer_domain.rules.authorisation import Authorisation, DialContext, authorise_dial
 from dialer_domain.rules.calling_hours import POLICIES, next_opening
 from dialer_domain.rules.dialling import needs_machine_detection, queue_target
 from dialer_domain.rules.pacing import PacingSnapshot, decide
@@ -193,7 +193,7 @@ class Dialling(DiallerCore):
         expires = now + timedelta(seconds=c.config.preview_timeout_seconds)
         for s, cid in offers:
             contact = self.contact(cid)
-            ctx = DialContext(c, contact, now, self.calendar)
+            ctx = DialContext(c, contact, now, self.calendar, self.do_not_call)
             auth = authorise_dial(ctx, self.rules)
             if not auth.allowed:
                 self._not_now(ctx, auth)
@@ -211,16 +211,24 @@ class Dialling(DiallerCore):
             self.uow.after_commit(partial(self.desktop.offered, s.agent_id, offer_id, pop, expires, auto))
 
     def _not_now(self, ctx: DialContext, auth: Authorisation) -> None:
-        """A queued contact whose dial is not allowed now goes back to the list; outside the
-        callee's hours, not to be queued again before they open."""
-        not_before = None
-        if "callee_local_hours" in auth.blocked_by:
-            callee = callee_time(ctx)
-            assert callee is not None
-            policy = POLICIES[ctx.campaign.config.calling_policy]
-            not_before = next_opening(policy, callee.zones, ctx.at, self.calendar.holiday, ctx.contact.dial_times)
-        ctx.contact.return_to_list("; ".join(auth.reasons), ctx.at, not_before)
-        self._touch(ctx.contact)
+        """A queued contact whose dial is not allowed now goes back to the list. A number on a
+        do-not-call list is skipped for the round (the contact's other numbers are dialled at its
+        next turn; with none left, it is done). Outside the callee's hours, it is not queued
+        again before they open."""
+        contact, reason = ctx.contact, "; ".join(auth.reasons)
+        if "not_on_do_not_call" in auth.blocked_by:
+            assert ctx.number_index is not None
+            contact.skip_number(ctx.number_index, reason, ctx.campaign.config, ctx.at)
+            if contact.state is ContactState.QUEUED:
+                contact.return_to_list(reason, ctx.at)
+        else:
+            not_before = None
+            if "callee_local_hours" in auth.blocked_by:
+                assert ctx.callee is not None
+                policy = POLICIES[ctx.campaign.config.calling_policy]
+                not_before = next_opening(policy, ctx.callee.zones, ctx.at, self.calendar.holiday, contact.dial_times)
+            contact.return_to_list(reason, ctx.at, not_before)
+        self._touch(contact)
 
     def _dial(
         self,
@@ -232,7 +240,7 @@ class Dialling(DiallerCore):
         agent_id: str | None,
         offer_id: UUID | None,
     ) -> bool:
-        ctx = DialContext(c, contact, now, self.calendar)
+        ctx = DialContext(c, contact, now, self.calendar, self.do_not_call)
         auth = authorise_dial(ctx, self.rules)
         if not auth.allowed:
             if contact.state is ContactState.QUEUED:
@@ -247,7 +255,8 @@ class Dialling(DiallerCore):
             decision_id=decision_id,
             checks=auth.checks,
             at=now,
-            callee=callee_time(ctx),
+            callee=ctx.callee,
+            dnc_checked=ctx.dnc.checked if ctx.dnc is not None else (),
         )
         self._touch(contact)
         self._undo.put(self.calls, call_id, LiveCall(call_id, c.id, contact.id, now, agent_id=agent_id, offer_id=offer_id))

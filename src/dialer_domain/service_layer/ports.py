@@ -16,6 +16,8 @@ from dialer_domain.model.events import DomainEvent
 from dialer_domain.model.values import ContactData, GuideQuestion
 from dialer_domain.rules.calling_hours import CalleeCalendar as CalleeCalendar  # the calendar port, beside the rule that asks it
 from dialer_domain.rules.calling_hours import NoCalendar as NoCalendar
+from dialer_domain.rules.do_not_call import DoNotCall as DoNotCall  # the do-not-call lists, beside their rule
+from dialer_domain.rules.do_not_call import NoLists as NoLists
 
 
 @attrs.frozen

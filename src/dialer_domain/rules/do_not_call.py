@@ -1,0 +1,51 @@
+"""Do-not-call lists (issue 16): a number on any list in the campaign's scope is never dialled.
+
+The lists live behind the ``DoNotCall`` port (the internal list, imported national registries,
+a campaign's own list); the dialler asks it at the moment of dialling, so a number added while its
+contact is queued is not dialled. The answer carries every list in scope with its revision: the
+evidence a dial records (``DialAttempted.dnc_checked``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol
+from uuid import UUID
+
+import attrs
+
+
+@attrs.frozen
+class DncVerdict:
+    #: every list in the campaign's scope, as "name@revision", in name order
+    checked: tuple[str, ...]
+    #: the lists that hold the number
+    listed_on: tuple[str, ...]
+
+    @classmethod
+    def of(cls, lists: Iterable[tuple[str, int, bool]]) -> DncVerdict:
+        """From (list name, revision, whether it holds the number)."""
+        rows = sorted(lists)
+        return cls(tuple(f"{name}@{revision}" for name, revision, _ in rows), tuple(name for name, _, hit in rows if hit))
+
+    @property
+    def reason(self) -> str | None:
+        if not self.listed_on:
+            return None
+        return f"the number is on the do-not-call list {', '.join(self.listed_on)}"
+
+
+class DoNotCall(Protocol):
+    """The do-not-call lists (a port: ``service_layer.ports`` lists it)."""
+
+    def check(self, e164: str, campaign_id: UUID) -> DncVerdict:
+        """Every list in the campaign's scope (every campaign's and its own), and those holding ``e164``."""
+        ...
+
+
+class NoLists:
+    """No do-not-call list at all: for tests. The live service and the CLI are wired with the
+    store's lists (``adapters.lists.dnc``)."""
+
+    def check(self, e164: str, campaign_id: UUID) -> DncVerdict:
+        return DncVerdict((), ())

@@ -1,0 +1,71 @@
+"""Do-not-call lists at the moment of dialling (issue 16): a number added while its contact is
+queued is never dialled; the contact's other numbers are; the dial records the lists it checked."""
+
+from __future__ import annotations
+
+from dialer_domain.model.events import AttemptsExhausted, ContactQueued, DialAttempted, NumberSkipped
+from dialer_domain.model.identities import campaign_id_for
+from dialer_domain.model.values import ContactData, ContactState, DialMode, PhoneNumber
+from dialer_domain.rules.do_not_call import DncVerdict
+from dialer_domain.service_layer.handlers import add_contacts
+from dialer_domain.service_layer.repository import Repository
+from tests.unit.test_engine import events_of, login, setup
+
+
+class Lists:
+    """One list, 'internal', for every campaign."""
+
+    def __init__(self) -> None:
+        self.numbers: set[str] = set()
+        self.revision = 0
+        self.asked: list[str] = []
+
+    def add(self, number: str) -> None:
+        self.numbers.add(number)
+        self.revision += 1
+
+    def check(self, e164, campaign_id) -> DncVerdict:
+        self.asked.append(e164)
+        return DncVerdict.of([("internal", self.revision, e164 in self.numbers)])
+
+
+def one_contact(*numbers: str):
+    engine, clock, tel, _, store = setup(DialMode.POWER, contacts=0)
+    engine.do_not_call = lists = Lists()
+    rows = [("c-1", tuple(PhoneNumber(n) for n in numbers), ContactData(name="C"), 5, None)]
+    add_contacts(Repository(store), campaign_id_for("Sales"), rows, source="test", at=clock.now())
+    engine.sync()
+    return engine, clock, tel, store, lists
+
+
+def test_a_number_added_while_its_contact_is_queued_is_never_dialled():
+    engine, clock, tel, store, lists = one_contact("+4520000001")
+    engine.log_in("a1", skills=("sales",))
+    engine.tick()  # the agent is not ready yet: the contact is queued, nothing is dialled
+    [queued] = events_of(store, ContactQueued)
+    lists.add("+4520000001")
+    engine.ready("a1")
+    engine.tick()
+    assert tel.placed == []
+    [skipped] = events_of(store, NumberSkipped)
+    assert skipped.number == "+4520000001" and "do-not-call list internal" in skipped.reason
+    [done] = events_of(store, AttemptsExhausted)
+    assert done.reason.startswith("no number left to dial")
+    assert engine.contact(queued.originator_id).state is ContactState.EXHAUSTED
+    clock.advance(3600)
+    engine.tick()
+    assert tel.placed == []  # and it is not taken up again
+
+
+def test_the_contacts_other_number_is_dialled_and_the_dial_names_the_lists_it_checked():
+    engine, clock, tel, store, lists = one_contact("+4520000001", "+4520000002")
+    lists.add("+4520000001")
+    login(engine, "a1")
+    engine.tick()
+    assert [e.number for e in events_of(store, NumberSkipped)] == ["+4520000001"]
+    clock.advance(61)
+    engine.tick()  # the next queue top-up
+    assert len(tel.placed) == 1 and tel.numbers[tel.placed[0]] == "+4520000002"
+    dial = events_of(store, DialAttempted)[0]
+    assert "not_on_do_not_call" in dial.checks and dial.dnc_checked == ("internal@1",)
+    assert lists.asked.count("+4520000002") == 1  # asked once per dial: the rule and the evidence share the answer
