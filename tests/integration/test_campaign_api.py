@@ -54,6 +54,11 @@ def test_a_campaign_is_created_configured_and_switched_over_http(api):
     bad = client.patch("/campaigns/Win-back", json={"hours": {"weekly": "mon=09:00-17:00", "exceptions": ["xmas=closed"]}}, headers=staff)
     assert bad.status_code == 422 and "xmas" in bad.json()["detail"]
 
+    no_id = client.put("/campaigns/Win-back/status", json={"status": "automatic"}, headers=staff)
+    assert no_id.status_code == 409 and "no caller ID number" in no_id.json()["detail"]
+    short = client.patch("/campaigns/Win-back", json={"settings": {"max_ring_seconds": 10}}, headers=staff)
+    assert short.status_code == 422 and "at least 15" in short.json()["detail"]
+    assert client.patch("/campaigns/Win-back", json={"settings": {"caller_id_number": "+4570000000"}}, headers=staff).status_code == 200
     assert client.put("/campaigns/Win-back/status", json={"status": "automatic"}, headers=staff).json()["status"] == "automatic"
     gone = client.patch("/campaigns/Win-back", json={"no_hours": True}, headers=staff)
     assert gone.status_code in (409, 422) and "hours" in gone.json()["detail"]  # Automatic needs hours

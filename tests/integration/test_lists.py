@@ -49,7 +49,7 @@ def open_sales_store(url):
     c = create_campaign(
         repo,
         CampaignSpec(name="Sales", manager="ann", dial_mode=DialMode.POWER),
-        settings=CampaignSettings(skill="sales", max_per_click=2, max_held=3),
+        settings=CampaignSettings(skill="sales", max_per_click=2, max_held=3, caller_id_number="+4570000000"),
         hours=None,
         at=NOW,
     )

@@ -14,7 +14,7 @@ from dialer_domain.model.errors import InvalidValue, NotAllowed
 from dialer_domain.model.events import AttemptsExhausted, CallEnded
 from dialer_domain.model.values import AgentState, CallOutcome, CampaignSettings, CampaignStatus, ContactData, ContactState, DialMode, PhoneNumber
 
-S = CampaignSettings(skill="sales", attempts_per_number=2, max_attempts_per_contact=3, min_redial_seconds=600)
+S = CampaignSettings(skill="sales", attempts_per_number=2, max_attempts_per_contact=3, min_redial_seconds=600, caller_id_number="+4570000000")
 
 
 def make_campaign(t0, **kw):
@@ -49,6 +49,20 @@ def test_campaign_replay_gives_an_equal_object(t0):
     c.change_dial_mode(DialMode.PREDICTIVE, t0)
     c.change_status(CampaignStatus.ENABLED, t0, by="ann")
     assert replayed(c) == c
+
+
+def test_a_campaign_without_a_caller_id_cannot_be_switched_on_and_a_ring_under_15_s_is_refused(t0):
+    import attrs
+
+    c = Campaign.create(uuid4(), name="No id", manager="ann", dial_mode=DialMode.POWER, settings=CampaignSettings(skill="s"), at=t0)
+    with pytest.raises(NotAllowed, match="no caller ID number"):
+        c.change_status(CampaignStatus.ENABLED, t0, by="ann")
+    c.change_status(CampaignStatus.DISABLED, t0, by="ann")  # switching off is always allowed
+    with pytest.raises(InvalidValue, match="max_ring_seconds must be at least 15"):
+        make_campaign(t0).change_settings(attrs.evolve(S, max_ring_seconds=14), t0)
+    with pytest.raises(InvalidValue, match="at least 15"):
+        Campaign.create(uuid4(), name="Short", manager="ann", dial_mode=DialMode.POWER, settings=attrs.evolve(S, max_ring_seconds=10), at=t0)
+    make_campaign(t0).change_settings(attrs.evolve(S, max_ring_seconds=15), t0)
 
 
 def test_automatic_needs_opening_hours(t0):

@@ -74,7 +74,7 @@ def add_campaign(engine, mode, contacts, name, priority=5, skill="sales", assign
     create_campaign(
         repo,
         CampaignSpec(name=name, manager="m", priority=priority, dial_mode=mode),
-        settings=CampaignSettings(skill=skill, wrapup_seconds=10, min_redial_seconds=600, **settings),
+        settings=CampaignSettings(skill=skill, wrapup_seconds=10, min_redial_seconds=600, **{"caller_id_number": "+4570000000", **settings}),
         hours=None,
         at=T0,
     )

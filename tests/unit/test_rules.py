@@ -129,7 +129,7 @@ def snap(**kw):
     return PacingSnapshot(**base)
 
 
-SET = CampaignSettings(skill="s", power_ratio_ready=1.7, power_ratio_wrapup=0.1)
+SET = CampaignSettings(skill="s", power_ratio_ready=1.7, power_ratio_wrapup=0.1, caller_id_number="+4570000000")
 
 
 def test_progressive_places_one_call_per_ready_agent():
@@ -190,7 +190,7 @@ def test_every_dial_is_authorised_with_named_checks():
     c.change_status(CampaignStatus.AUTOMATIC, t, by="m")
     contact.queue(t)
     ok = authorise_dial(DialContext(c, contact, t))
-    expected = ("campaign_open", "contact_waiting", "attempts_left", "number_available", "callee_local_hours", "not_on_do_not_call")
+    expected = ("campaign_open", "contact_waiting", "attempts_left", "number_available", "caller_id_set", "callee_local_hours", "not_on_do_not_call")
     assert ok.allowed and ok.checks == expected
 
 

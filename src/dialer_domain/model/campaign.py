@@ -24,7 +24,16 @@ from dialer_domain.model.events import (
     ListImportRefused,
 )
 from dialer_domain.model.text import MAX_NAME, MAX_NOTE, check_text
-from dialer_domain.model.values import CampaignSettings, CampaignStatus, DialMode, GuideQuestion, ListMapping, OpeningHours, check_priority
+from dialer_domain.model.values import (
+    CampaignSettings,
+    CampaignStatus,
+    DialMode,
+    GuideQuestion,
+    ListMapping,
+    OpeningHours,
+    check_priority,
+    check_ring_time,
+)
 from dialer_domain.rules import schedule
 
 #: R18: the most questions a call guide holds.
@@ -73,6 +82,7 @@ class Campaign(Aggregate):
         check_text("campaign manager", manager, MAX_NAME)
         check_text("campaign description", description, MAX_NOTE)
         check_priority(priority, "campaign priority")
+        check_ring_time(settings.max_ring_seconds)
         if hours is not None:
             schedule.zone(hours.time_zone)
         campaign = cls(id=campaign_id)
@@ -95,6 +105,7 @@ class Campaign(Aggregate):
         return self.settings
 
     def change_settings(self, settings: CampaignSettings, at: datetime) -> None:
+        check_ring_time(settings.max_ring_seconds)
         if settings != self.settings:
             self._record(CampaignSettingsChanged, at, settings=settings)
 
@@ -118,6 +129,8 @@ class Campaign(Aggregate):
     def change_status(self, status: CampaignStatus, at: datetime, by: str) -> None:
         if status is CampaignStatus.AUTOMATIC and self.hours is None:
             raise NotAllowed(f"campaign {self.name!r} has no opening hours; set them before choosing Automatic")
+        if status is not CampaignStatus.DISABLED and not self.config.caller_id_number:
+            raise NotAllowed(f"campaign {self.name!r} has no caller ID number; set caller_id_number before it may dial")
         if status is not self.status:
             self._record(CampaignStatusChanged, at, status=status, changed_by=by)
 

@@ -316,3 +316,15 @@ def check_priority(priority: int, what: str = "priority") -> int:
     if not 1 <= priority <= 10:
         raise InvalidValue(f"{what} must be 1..10 (10 highest), got {priority}")
     return priority
+
+
+#: A call is let ring at least this long before the dialler gives up on it: the US Telemarketing
+#: Sales Rule (16 CFR 310.4(b)(4)(i), 15 seconds or four rings) and Ofcom's persistent-misuse policy.
+MIN_RING_SECONDS = 15
+
+
+def check_ring_time(seconds: int) -> int:
+    """Refused when a campaign is configured (stored settings are read as they were)."""
+    if seconds < MIN_RING_SECONDS:
+        raise InvalidValue(f"max_ring_seconds must be at least {MIN_RING_SECONDS} (a call rings 15 s before it is given up), got {seconds}")
+    return seconds

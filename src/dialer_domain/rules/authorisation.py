@@ -94,6 +94,13 @@ def number_available(ctx: DialContext) -> str | None:
     return None
 
 
+def caller_id_set(ctx: DialContext) -> str | None:
+    """Every dial shows who calls: a campaign without a caller ID number places no call."""
+    if not ctx.campaign.config.caller_id_number:
+        return f"campaign {ctx.campaign.name!r} has no caller ID number"
+    return None
+
+
 def callee_local_hours(ctx: DialContext) -> str | None:
     """The campaign's calling policy in the callee's local time, in every zone the number may ring
     in, and the policy's limit of calls in 30 days (``rules.calling_hours``)."""
@@ -115,6 +122,7 @@ DEFAULT_RULES: tuple[tuple[str, Rule], ...] = (
     ("contact_waiting", contact_waiting),
     ("attempts_left", attempts_left),
     ("number_available", number_available),
+    ("caller_id_set", caller_id_set),
     ("callee_local_hours", callee_local_hours),
     ("not_on_do_not_call", not_on_do_not_call),
 )
