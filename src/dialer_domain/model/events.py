@@ -335,7 +335,6 @@ class CallbackScheduled(DomainEvent):
 @attrs.frozen(kw_only=True)
 class NumberSkipped(DomainEvent):
     """One of the contact's numbers is not dialled again this round (it is on a do-not-call list)."""
-
     NAME: ClassVar[str] = "NumberSkipped"
     number_index: int
     number: str
