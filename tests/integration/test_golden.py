@@ -24,17 +24,21 @@ from entrypoints.simulate import SimulationConfig, run_simulation
 #: lists checked, with the checks ``caller_id_set``, ``callee_local_hours`` and ``not_on_do_not_call``, and the
 #: campaign's settings their ``calling_policy``. With those fields
 #: taken out again, each log hashed to its earlier value: no event was added, dropped or moved.
+#: Then, deliberately, no contact-first call within 72 hours of an abandoned one (Ofcom): in the
+#: predictive logs a few abandoned contacts are held back instead of redialled (net +10 and +2 events,
+#: their queueing and return to the list); the other eight logs equal their earlier ones without
+#: the new check.
 GOLDEN: dict[tuple[str, int], str] = {
-    ("preview", 1): "49a69dc5e07de4737e52139ed07acb83cf904147ecbeab45230562595c4538da",  # 8576 events
-    ("preview", 2): "d75977c52791d9b63878f1241f1442d0fa146bc5d36f3e556603e5339ff4954d",  # 7868 events
-    ("progressive", 1): "2928fd184a8476f6e6ad6db47a178c18a8c1f80b6efc25772b0b7853ca03363c",  # 6626 events
-    ("progressive", 2): "7db5b72ad27da70f1d1f62d14ecaebba38a14071b3d500458400d645277fa2e3",  # 5938 events
-    ("power", 1): "bbc5ffbed334f629abd1efd4c4891e8496170c5aaabfc29d4874b99e4b9c5b79",  # 7305 events
-    ("power", 2): "c9dc3d5b4a457b09f83cdeb3b9b9ef878416c223c2ab5bb84816399385b5fb76",  # 6430 events
-    ("predictive", 1): "dabdf939668bd921a8e8fe09b07254b01d1887f36afd8e7809f1d0249adcdc77",  # 7558 events
-    ("predictive", 2): "d7dd01c0f5d817fb4642cc0c16a066f2b1a50780ee1ddadb6ed035a2747c5ca3",  # 7346 events
-    ("auto", 1): "a8af574535fa55347ae315a2e85311288a544d4e14f13f78c46ee8aa8afd9894",  # 9100 events
-    ("auto", 2): "64d1489bca8304732b1509a26ac62b625e4414e16fd533f5d950dcda6a2ba9b3",  # 8054 events
+    ("preview", 1): "90133dc03ee0785fb530e94d8273b4c13071973b63d8134f1763a67fa77d0104",  # 8576 events
+    ("preview", 2): "ec75292e19a2dd2ce369d9157f63395b60b2354d39171ae10bb0e71c4f89452a",  # 7868 events
+    ("progressive", 1): "450c597e8de0f0342d194f17744ae617b4c2b7a25b37518b1a54bbe202e0bfa2",  # 6626 events
+    ("progressive", 2): "4af627568bb98df52fc76711d79383cf7acd8e2c966bdc14d5c16f17e7480463",  # 5938 events
+    ("power", 1): "0b6a2634fb021cf0deb6e193bd1ad3895cb39f12e2a8b11cc838613c121bde1e",  # 7305 events
+    ("power", 2): "504e745e396291797b420923f996d57df40d54b9b78de528b15ee887146c4cce",  # 6430 events
+    ("predictive", 1): "292d99902c0a86992bffcc5de190a3bc264b85f6424199800c49731bae91b86f",  # 7568 events
+    ("predictive", 2): "b8b9c9a169f157f827303f09ff44408485b4985c09f6a1420adeb9b531d62c2d",  # 7348 events
+    ("auto", 1): "4401509538da0a57a3b3758bb7b3108ca19f1ff08fb570edcba98da1b30cf455",  # 9100 events
+    ("auto", 2): "a9177a31aae1d9a5d1786287f003bd15afd3e4a2d5484adb630aa71768ca88bc",  # 8054 events
 }
 
 WORLD = WorldParams(p_callback=0.2)

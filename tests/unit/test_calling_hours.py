@@ -140,3 +140,36 @@ def add_campaign_with_number(engine, number: str) -> None:
     rows = [("ny-1", (PhoneNumber(number),), ContactData(name="NY"), 5, None)]
     add_contacts(Repository(engine.store), campaign_id_for("Sales"), rows, source="test", at=engine.clock.now())
     engine.sync()
+
+
+def test_an_abandoned_contact_is_not_called_again_without_an_agent_for_72_hours():
+    """Ofcom: after an abandoned call, a repeat call within 72 hours only with an agent there."""
+    from dialer_domain.model.events import CallAbandoned
+    from dialer_domain.model.values import CallOutcome
+    from dialer_domain.rules.authorisation import DialContext, not_abandoned_recently
+
+    engine, clock, tel, _, store = setup(DialMode.POWER, contacts=2, power_ratio_ready=2.0)  # redial after 600 s
+    login(engine, "a1")
+    engine.tick()
+    first, second = tel.placed
+    engine.on_call_progress(first, CallOutcome.ANSWERED_HUMAN)  # a1 takes it
+    engine.on_call_progress(second, CallOutcome.ANSWERED_HUMAN)  # nobody is free
+    clock.advance(2.1)
+    engine.tick()
+    [abandoned] = events_of(store, CallAbandoned)
+    contact_id = abandoned.originator_id
+    engine.end_call("a1")
+    engine.ready("a1")
+    clock.advance(3600)  # past the redial delay
+    engine.tick()
+    assert [e for e in events_of(store, DialAttempted) if e.originator_id == contact_id and e.timestamp > abandoned.timestamp] == []
+    back = [e for e in events_of(store, ContactReturnedToList) if e.originator_id == contact_id]
+    assert back and back[-1].not_before == abandoned.timestamp + timedelta(hours=72) and "not_abandoned_recently" in back[-1].reason
+    contact = engine.contact(contact_id)
+    at = abandoned.timestamp + timedelta(hours=71)
+    assert not_abandoned_recently(DialContext(engine.campaign(contact.campaign_id), contact, at)) is not None
+    assert not_abandoned_recently(DialContext(engine.campaign(contact.campaign_id), contact, at, agent_id="a1")) is None  # an agent is there
+    clock.t = abandoned.timestamp + timedelta(hours=72, minutes=1)
+    engine.tick()
+    engine.tick()
+    assert any(e.originator_id == contact_id and e.timestamp > abandoned.timestamp for e in events_of(store, DialAttempted))

@@ -190,7 +190,16 @@ def test_every_dial_is_authorised_with_named_checks():
     c.change_status(CampaignStatus.AUTOMATIC, t, by="m")
     contact.queue(t)
     ok = authorise_dial(DialContext(c, contact, t))
-    expected = ("campaign_open", "contact_waiting", "attempts_left", "number_available", "caller_id_set", "callee_local_hours", "not_on_do_not_call")
+    expected = (
+        "campaign_open",
+        "contact_waiting",
+        "attempts_left",
+        "number_available",
+        "caller_id_set",
+        "not_abandoned_recently",
+        "callee_local_hours",
+        "not_on_do_not_call",
+    )
     assert ok.allowed and ok.checks == expected
 
 

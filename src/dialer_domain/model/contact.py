@@ -41,7 +41,7 @@ from dialer_domain.model.text import check_agent_id
 from dialer_domain.model.values import CallOutcome, CampaignSettings, ContactData, ContactState, DialMode, PhoneNumber
 from dialer_domain.rules import ordering
 from dialer_domain.rules.calling_hours import CalleeTime
-from dialer_domain.rules.contacts import check_contact
+from dialer_domain.rules.contacts import check_contact, exhaustion_reason
 from dialer_domain.rules.ordering import fold_queue, list_due_at
 
 #: The attempts a number is given when the network called it invalid: more than any campaign allows.
@@ -94,6 +94,7 @@ class ContactAttempt(Aggregate):
     disposition: str | None = None
     outcomes: list[tuple[UUID, CallOutcome]] = attrs.field(factory=list)
     dial_times: list[datetime] = attrs.field(factory=list)  # every dial, callbacks and rounds included (30-day limits)
+    abandoned_at: datetime | None = None  # the last call abandoned (no agent for a person who answered)
 
     @classmethod
     def _blank(cls, aggregate_id: UUID) -> Self:
@@ -306,7 +307,7 @@ class ContactAttempt(Aggregate):
             next_dial_at=next_dial_at,
         )
         if outcome is not CallOutcome.COMPLETED and counts and next_dial_at is None:
-            self._record(AttemptsExhausted, at, reason=self._exhaustion_reason(settings))
+            self._record(AttemptsExhausted, at, reason=exhaustion_reason(self.attempts, settings))
         return ended
 
     def record_disposition(
@@ -356,11 +357,6 @@ class ContactAttempt(Aggregate):
             t = last[i]
             candidates.append(at if t is None else max(at, t + timedelta(seconds=settings.min_redial_seconds)))
         return min(candidates) if candidates else None
-
-    def _exhaustion_reason(self, settings: CampaignSettings) -> str:
-        if self.attempts >= settings.max_attempts_per_contact:
-            return f"{self.attempts} attempts, the campaign's maximum per contact"
-        return f"every number has had its {settings.attempts_per_number} attempts"
 
     # ------------------------------------------------------------------ fold
 
@@ -422,6 +418,7 @@ class ContactAttempt(Aggregate):
                 self.state = ContactState.CONNECTED
             case CallAbandoned():
                 self.outcomes.append((event.call_id, CallOutcome.ABANDONED))
+                self.abandoned_at = event.timestamp
             case CallEnded():
                 assert self.current_call is not None
                 if event.counts_as_attempt:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import attrs
 
@@ -31,6 +31,7 @@ class DialContext:
     at: datetime
     calendar: CalleeCalendar = attrs.field(factory=NoCalendar)
     do_not_call: DoNotCall = attrs.field(factory=NoLists)
+    agent_id: str | None = None  # the agent reserved for this dial (agent-first modes), if any
 
     @functools.cached_property
     def number_index(self) -> int | None:
@@ -94,6 +95,29 @@ def number_available(ctx: DialContext) -> str | None:
     return None
 
 
+#: After an abandoned call, the number is called again within this time only with an agent
+#: reserved for it (Ofcom's persistent-misuse policy, 2016, section A1.13: 72 hours).
+ABANDON_QUIET = timedelta(hours=72)
+
+
+def abandon_quiet_over(ctx: DialContext) -> datetime | None:
+    """Until when a contact-first dial must wait after the contact's last abandoned call (None: no wait)."""
+    last = ctx.contact.abandoned_at
+    if ctx.agent_id is not None or last is None or ctx.at >= last + ABANDON_QUIET:
+        return None
+    return last + ABANDON_QUIET
+
+
+def not_abandoned_recently(ctx: DialContext) -> str | None:
+    """No contact-first call within 72 hours of an abandoned one (an agent-first dial may)."""
+    until = abandon_quiet_over(ctx)
+    if until is None:
+        return None
+    last = ctx.contact.abandoned_at
+    assert last is not None
+    return f"a call to contact {ctx.contact.key!r} was abandoned at {last.isoformat()}; no call without an agent before {until.isoformat()}"
+
+
 def caller_id_set(ctx: DialContext) -> str | None:
     """Every dial shows who calls: a campaign without a caller ID number places no call."""
     if not ctx.campaign.config.caller_id_number:
@@ -123,6 +147,7 @@ DEFAULT_RULES: tuple[tuple[str, Rule], ...] = (
     ("attempts_left", attempts_left),
     ("number_available", number_available),
     ("caller_id_set", caller_id_set),
+    ("not_abandoned_recently", not_abandoned_recently),
     ("callee_local_hours", callee_local_hours),
     ("not_on_do_not_call", not_on_do_not_call),
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dialer_domain.model.errors import InvalidValue
 from dialer_domain.model.text import MAX_NAME, check_contact_key, check_text, check_variables
-from dialer_domain.model.values import ContactData, PhoneNumber, check_priority
+from dialer_domain.model.values import CampaignSettings, ContactData, PhoneNumber, check_priority
 from dialer_domain.rules.schedule import zone
 
 
@@ -32,3 +32,10 @@ def check_contact(key: str, numbers: tuple[PhoneNumber, ...], data: ContactData,
         raise InvalidValue(f"contact {key!r} lists a phone number twice")
     check_priority(priority, "contact priority")
     check_contact_data(key, data)
+
+
+def exhaustion_reason(attempts: int, settings: CampaignSettings) -> str:
+    """Why a contact has no attempt left (R14)."""
+    if attempts >= settings.max_attempts_per_contact:
+        return f"{attempts} attempts, the campaign's maximum per contact"
+    return f"every number has had its {settings.attempts_per_number} attempts"

@@ -14,7 +14,7 @@ from dialer_domain.model.errors import NotAllowed
 from dialer_domain.model.identities import pacing_log_id_for
 from dialer_domain.model.pacing_log import PacingLog
 from dialer_domain.model.values import AgentState, ContactState, DialMode
-from dialer_domain.rules.authorisation import Authorisation, DialContext, authorise_dial
+from dialer_domain.rules.authorisation import Authorisation, DialContext, abandon_quiet_over, authorise_dial
 from dialer_domain.rules.calling_hours import POLICIES, next_opening
 from dialer_domain.rules.dialling import needs_machine_detection, queue_target
 from dialer_domain.rules.pacing import PacingSnapshot, decide
@@ -193,7 +193,7 @@ class Dialling(DiallerCore):
         expires = now + timedelta(seconds=c.config.preview_timeout_seconds)
         for s, cid in offers:
             contact = self.contact(cid)
-            ctx = DialContext(c, contact, now, self.calendar, self.do_not_call)
+            ctx = DialContext(c, contact, now, self.calendar, self.do_not_call, agent_id=s.agent_id)
             auth = authorise_dial(ctx, self.rules)
             if not auth.allowed:
                 self._not_now(ctx, auth)
@@ -214,7 +214,7 @@ class Dialling(DiallerCore):
         """A queued contact whose dial is not allowed now goes back to the list. A number on a
         do-not-call list is skipped for the round (the contact's other numbers are dialled at its
         next turn; with none left, it is done). Outside the callee's hours, it is not queued
-        again before they open."""
+        again before they open; within 72 hours of an abandoned call, not before they are over."""
         contact, reason = ctx.contact, "; ".join(auth.reasons)
         if "not_on_do_not_call" in auth.blocked_by:
             assert ctx.number_index is not None
@@ -222,11 +222,11 @@ class Dialling(DiallerCore):
             if contact.state is ContactState.QUEUED:
                 contact.return_to_list(reason, ctx.at)
         else:
-            not_before = None
+            not_before = abandon_quiet_over(ctx) if "not_abandoned_recently" in auth.blocked_by else None
             if "callee_local_hours" in auth.blocked_by:
                 assert ctx.callee is not None
                 policy = POLICIES[ctx.campaign.config.calling_policy]
-                not_before = next_opening(policy, ctx.callee.zones, ctx.at, self.calendar.holiday, contact.dial_times)
+                not_before = next_opening(policy, ctx.callee.zones, not_before or ctx.at, self.calendar.holiday, contact.dial_times)
             contact.return_to_list(reason, ctx.at, not_before)
         self._touch(contact)
 
@@ -240,7 +240,7 @@ class Dialling(DiallerCore):
         agent_id: str | None,
         offer_id: UUID | None,
     ) -> bool:
-        ctx = DialContext(c, contact, now, self.calendar, self.do_not_call)
+        ctx = DialContext(c, contact, now, self.calendar, self.do_not_call, agent_id=agent_id)
         auth = authorise_dial(ctx, self.rules)
         if not auth.allowed:
             if contact.state is ContactState.QUEUED:
