@@ -277,6 +277,28 @@ def test_a_due_callback_is_dialled_first_and_within_five_minutes_r12():
     dials = [e for e in events_of(store, DialAttempted) if e.originator_id == contact_id]
     assert len(dials) == 2
     assert due <= dials[1].timestamp <= due + timedelta(minutes=5)
+    assert (dials[0].callback, dials[1].callback) == (False, True)  # the dial says it keeps an appointment
+
+
+def test_every_dial_counts_towards_the_lifetime_limit_whatever_the_callbacks():
+    from dialer_domain.model.events import AttemptsExhausted
+
+    engine, clock, tel, _, store = setup(DialMode.PROGRESSIVE, contacts=1, max_dials_per_contact=2, attempts_per_number=5, max_attempts_per_contact=5)
+    login(engine, "a1")
+    for _ in range(2):
+        engine.tick()
+        call = tel.placed[-1]
+        clock.advance(30)
+        engine.on_call_ended(call, CallOutcome.NO_ANSWER)
+        clock.advance(601)  # past the redial delay
+    contact_id = events_of(store, DialAttempted)[0].originator_id
+    engine.schedule_callback(contact_id, clock.t + timedelta(minutes=5), agent_id=None, by="supervisor")  # a new round of attempts
+    clock.advance(3600)
+    engine.tick()
+    engine.tick()
+    assert len(tel.placed) == 2  # the callback's dial would be the third: over the limit of 2
+    [done] = events_of(store, AttemptsExhausted)
+    assert "dialled 2 times, the campaign's limit per contact" in done.reason
 
 
 def test_the_engine_rebuilds_its_views_from_the_log():

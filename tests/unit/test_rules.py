@@ -194,6 +194,7 @@ def test_every_dial_is_authorised_with_named_checks():
         "campaign_open",
         "contact_waiting",
         "attempts_left",
+        "dials_left",
         "number_available",
         "caller_id_set",
         "not_abandoned_recently",

@@ -23,12 +23,13 @@ def _upcast_agent_paused_v1(state: dict[str, Any]) -> dict[str, Any]:
 
 def _upcast_dial_attempted_v1(state: dict[str, Any]) -> dict[str, Any]:
     """DialAttempted v2 carries the evidence of the callee's local hours and the do-not-call lists
-    looked at; a v1 dial judged none."""
+    looked at, and whether it keeps a callback; a v1 dial judged none and said nothing of it."""
     state.setdefault("calling_policy", "")
     state.setdefault("callee_zones", [])
     state.setdefault("callee_zone_source", "")
     state.setdefault("callee_local_times", [])
     state.setdefault("dnc_checked", [])
+    state.setdefault("callback", False)
     return state
 
 

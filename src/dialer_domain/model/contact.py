@@ -236,6 +236,7 @@ class ContactAttempt(Aggregate):
             max_ring_seconds=settings.max_ring_seconds,
             **(callee.evidence(settings.calling_policy) if callee is not None else {}),
             dnc_checked=dnc_checked,
+            callback=self.state_before_queue is ContactState.CALLBACK_SCHEDULED,
         )
 
     def skip_number(self, index: int, reason: str, settings: CampaignSettings, at: datetime) -> None:
@@ -243,6 +244,9 @@ class ContactAttempt(Aggregate):
         self._record(NumberSkipped, at, number_index=index, number=self.numbers[index].e164, reason=reason)
         if all(n >= settings.attempts_per_number for n in self.number_attempts):
             self._record(AttemptsExhausted, at, reason=f"no number left to dial: {reason}")
+
+    def give_up(self, reason: str, at: datetime) -> None:  # a limit of every dial it may be given is reached
+        self._record(AttemptsExhausted, at, reason=reason)
 
     def placed(self, call_id: UUID, network_call_id: str, at: datetime) -> None:
         """The network's name for the call in progress (once; a repeat or an empty name changes nothing)."""

@@ -261,12 +261,12 @@ class DialAttempted(DomainEvent):
     caller_id_number: str
     caller_id_name: str
     max_ring_seconds: int
-    # v2, the evidence of the callee's local hours (rules.calling_hours.CalleeTime)
-    calling_policy: str = ""
+    calling_policy: str = ""  # v2: the evidence of the callee's hours (rules.calling_hours.CalleeTime), the lists checked
     callee_zones: tuple[str, ...] = ()
     callee_zone_source: str = ""
     callee_local_times: tuple[str, ...] = ()
     dnc_checked: tuple[str, ...] = ()  # the do-not-call lists looked at, "name@revision"
+    callback: bool = False  # the dial keeps a callback appointment (R12)
 
 
 @attrs.frozen(kw_only=True)

@@ -251,6 +251,7 @@ class CampaignSettings:
     dispositions: tuple[str, ...] = DEFAULT_DISPOSITIONS
     max_per_click: int = attrs.field(default=10, validator=_positive)  # R13: contacts an agent obtains per click
     max_held: int = attrs.field(default=50, validator=_positive)  # R13: no more once an agent holds this many
+    max_dials_per_contact: int = attrs.field(default=20, validator=_positive)  # every dial, across callbacks and rounds
     default_region: str = "DK"  # for numbers written without +country
     calling_policy: str = "us_tcpa"  # the called party's local hours (rules.calling_hours)
 

@@ -89,6 +89,15 @@ def attempts_left(ctx: DialContext) -> str | None:
     return None
 
 
+def dials_left(ctx: DialContext) -> str | None:
+    """Every dial counts towards the campaign's lifetime limit per contact: callbacks start a new
+    round of attempts (R14), never a new allowance of dials."""
+    limit = ctx.campaign.config.max_dials_per_contact
+    if ctx.contact.total_dials >= limit:
+        return f"contact {ctx.contact.key!r} has been dialled {ctx.contact.total_dials} times, the campaign's limit per contact"
+    return None
+
+
 def number_available(ctx: DialContext) -> str | None:
     if ctx.contact.dialable_number(ctx.at, ctx.campaign.config) is None:
         return f"contact {ctx.contact.key!r} has no number with attempts left outside its redial delay"
@@ -145,6 +154,7 @@ DEFAULT_RULES: tuple[tuple[str, Rule], ...] = (
     ("campaign_open", campaign_open),
     ("contact_waiting", contact_waiting),
     ("attempts_left", attempts_left),
+    ("dials_left", dials_left),
     ("number_available", number_available),
     ("caller_id_set", caller_id_set),
     ("not_abandoned_recently", not_abandoned_recently),

@@ -213,10 +213,13 @@ class Dialling(DiallerCore):
     def _not_now(self, ctx: DialContext, auth: Authorisation) -> None:
         """A queued contact whose dial is not allowed now goes back to the list. A number on a
         do-not-call list is skipped for the round (the contact's other numbers are dialled at its
-        next turn; with none left, it is done). Outside the callee's hours, it is not queued
+        next turn; with none left, it is done), and so is a contact dialled as often as the campaign
+        allows. Outside the callee's hours, it is not queued
         again before they open; within 72 hours of an abandoned call, not before they are over."""
         contact, reason = ctx.contact, "; ".join(auth.reasons)
-        if "not_on_do_not_call" in auth.blocked_by:
+        if "dials_left" in auth.blocked_by:
+            contact.give_up(reason, ctx.at)
+        elif "not_on_do_not_call" in auth.blocked_by:
             assert ctx.number_index is not None
             contact.skip_number(ctx.number_index, reason, ctx.campaign.config, ctx.at)
             if contact.state is ContactState.QUEUED:
