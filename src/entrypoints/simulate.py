@@ -15,6 +15,7 @@ from uuid import UUID
 import attrs
 import simpy
 
+from adapters.lists.calendar import PhoneCalendar
 from adapters.telephony.simulated import SimulatedAgents, SimulatedTelephony, SimulationDriver, VirtualClock, WorldParams
 from dialer_domain.model.identities import campaign_id_for, seeded_ids
 from dialer_domain.model.values import (
@@ -28,6 +29,7 @@ from dialer_domain.model.values import (
     Period,
     PhoneNumber,
 )
+from dialer_domain.rules.compliance import ComplianceFold
 from dialer_domain.rules.statistics import StatisticsFold
 from dialer_domain.service_layer.engine import EngineConfig
 from dialer_domain.service_layer.handlers import CampaignSpec, add_contacts, create_campaign, set_campaign_status
@@ -164,9 +166,12 @@ def run_simulation(
     driver.call(engine.tick)
     window = (start + timedelta(minutes=cfg.warmup_minutes), end_at)
     fold = StatisticsFold(window=window)
+    compliance = ComplianceFold()
     events = 0
     for rec in iter_log(store, after=first_position):  # this run's events: its campaign, contacts, agents and pacing
         fold.apply(rec.event)
+        compliance.apply(rec.event)
         events += 1
     fold.close(end_at)
-    return SimulationResult(cid, name, fold.summary(cid, agent_ids), events, start, end_at)
+    checked = compliance.report(cid, start, clock.now() + timedelta(seconds=1), PhoneCalendar().holiday)
+    return SimulationResult(cid, name, {**fold.summary(cid, agent_ids), "compliance": checked}, events, start, end_at)

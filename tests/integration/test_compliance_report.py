@@ -74,3 +74,13 @@ def test_a_dial_outside_the_callees_hours_is_found_from_its_evidence_and_the_cli
     assert "| 2026-11-24T03:30:00+00:00 | +12125550100 |" in text
     bad_dates = CliRunner().invoke(app, ["audit", "compliance", "--campaign", "Night", "--from", "yesterday", "--to", "2026-11-24"])
     assert bad_dates.exit_code == 2 and "days like 2026-11-23" in bad_dates.output
+
+
+def test_a_simulated_night_dials_nobody_and_its_report_says_which_rule_refused():
+    store = open_event_store("memory:")
+    cfg = SimulationConfig(mode=DialMode.POWER, agents=2, contacts=40, hours=0.5, opens_at="22:00", seed=2, campaign_name="Late")
+    result = run_simulation(store, cfg)
+    c = result.summary["compliance"]
+    assert result.summary["dials"] == 0 and c["dials"] == 0
+    assert c["dials_refused_by_rule"].get("callee_local_hours", 0) > 0 and set(c["dials_refused_by_rule"]) == {"callee_local_hours"}
+    assert c["contacts_held_back"] == c["dials_refused_by_rule"]["callee_local_hours"]

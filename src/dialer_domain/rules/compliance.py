@@ -5,7 +5,8 @@ dialler that wrote it.
 For the period it counts the dials, and re-judges each one's callee hours from its recorded
 zones and time (a dial outside them is listed, with its evidence). It also counts:
 - dials without a caller ID, with a ring time under 15 s, and without do-not-call evidence;
-- the numbers skipped for a do-not-call list, and the contacts held back for the callee's hours;
+- the numbers skipped for a do-not-call list, the contacts held back (the callee's hours, 72 hours
+  after an abandoned call), and the dials each rule refused;
 - the abandon rate (abandoned / answered by a person): over the period, and over the rolling 24
   hours (UK practice) and 30 days (US) ending with it, each against the 3% limit;
 - the longest wait before an abandoned call got its message.
@@ -62,6 +63,7 @@ class ComplianceFold:
         self.abandons: list[tuple[UUID, datetime, float]] = []  # (campaign, when, seconds waited)
         self.skipped: list[tuple[UUID, NumberSkipped]] = []
         self.held_back: list[tuple[UUID, ContactReturnedToList]] = []
+        self.blocked: list[tuple[UUID, datetime, str]] = []  # (campaign, when, the rule that refused a dial)
 
     def apply(self, e: DomainEvent) -> None:
         match e:
@@ -76,8 +78,11 @@ class ComplianceFold:
                 self._add(self.abandons, e.originator_id, (e.timestamp, e.wait_seconds))
             case NumberSkipped():
                 self._add(self.skipped, e.originator_id, (e,))
-            case ContactReturnedToList() if e.not_before is not None:
-                self._add(self.held_back, e.originator_id, (e,))
+            case ContactReturnedToList():
+                if e.not_before is not None:
+                    self._add(self.held_back, e.originator_id, (e,))
+                for rule in blocking_rules(e.reason):
+                    self._add(self.blocked, e.originator_id, (e.timestamp, rule))
 
     def _add(self, into: list[Any], contact: UUID, rest: tuple[Any, ...]) -> None:
         campaign = self.campaign_of.get(contact)
@@ -111,7 +116,8 @@ class ComplianceFold:
             "do_not_call_lists_checked": lists_seen,
             "dials_not_checked_against_do_not_call_lists": sum(1 for d in dials if "not_on_do_not_call" not in d.checks),
             "numbers_skipped_for_do_not_call": sum(1 for c, e in self.skipped if c == campaign_id and start <= e.timestamp < end),
-            "contacts_held_back_for_callee_hours": sum(1 for c, e in self.held_back if c == campaign_id and start <= e.timestamp < end),
+            "contacts_held_back": sum(1 for c, e in self.held_back if c == campaign_id and start <= e.timestamp < end),
+            "dials_refused_by_rule": dict(sorted(Counter(rule for c, t, rule in self.blocked if c == campaign_id and start <= t < end).items())),
             "abandon_rate": {
                 "period": _rate(self._window(campaign_id, start, end)),
                 "rolling_24_hours": _rate(self._window(campaign_id, end - timedelta(hours=24), end)),
@@ -128,6 +134,15 @@ class ComplianceFold:
         w.answered = sum(1 for c, t in self.answers if c == campaign_id and start <= t < end)
         w.abandoned = sum(1 for c, t, _ in self.abandons if c == campaign_id and start <= t < end)
         return w
+
+
+def blocking_rules(reason: str) -> list[str]:
+    """The rules named in a refusal's reason ("rule: why; rule: why", as the authorisation step
+    writes it)."""
+    from dialer_domain.rules.authorisation import DEFAULT_RULES
+
+    names = {name for name, _ in DEFAULT_RULES}
+    return [part.split(":", 1)[0] for part in reason.split("; ") if part.split(":", 1)[0] in names]
 
 
 def _rate(w: _Window) -> dict[str, Any]:

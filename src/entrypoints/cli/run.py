@@ -125,6 +125,9 @@ def simulate(
         ("talk minutes per agent-hour", "talk_minutes_per_agent_hour", "{:.1f}"),
         ("mean wait between calls (s)", "mean_wait_between_calls_s", "{:.1f}"),
         ("callbacks set / kept on time / late / missed", None, None),
+        ("dials outside the callee's hours (re-checked)", None, None),
+        ("dials refused, by rule", None, None),
+        ("abandon rate, rolling 24 h / 30 days", None, None),
     ]
     for label, key, fmt in rows:
         cells = []
@@ -134,6 +137,13 @@ def simulate(
                 cells.append(f"{s['busy']} / {s['no_answer']} / {s['failed']}")
             elif label.startswith("callbacks"):
                 cells.append(f"{s['callbacks_set']} / {s['callbacks_kept']} / {s['callbacks_late']} / {s['callbacks_missed']}")
+            elif label.startswith("dials outside"):
+                cells.append(str(s["compliance"]["dials_outside_callee_hours"]))
+            elif label.startswith("dials refused"):
+                cells.append(", ".join(f"{k}: {v}" for k, v in s["compliance"]["dials_refused_by_rule"].items()) or "none")
+            elif label.startswith("abandon rate, rolling"):
+                a = s["compliance"]["abandon_rate"]
+                cells.append(" / ".join("-" if a[w]["rate"] is None else f"{a[w]['rate']:.2%}" for w in ("rolling_24_hours", "rolling_30_days")))
             else:
                 assert key is not None and fmt is not None
                 cells.append(fmt.format(s[key]))
