@@ -160,8 +160,13 @@ class RecorderStoreContract(EventStoreContract):
             StoredEvent(originator_id=stream, originator_version=1, topic="DialAttempted", state=json.dumps(dial).encode()),
             StoredEvent(originator_id=stream, originator_version=2, topic="ContactReturnedToList", state=json.dumps(back).encode()),
         ])
-        d, r = store.load(stream)
+        progressed = {"_v": 1, "timestamp": t0.isoformat(), "call_id": str(call), "progress": "answered_machine"}
+        stored = StoredEvent(originator_id=stream, originator_version=3, topic="CallProgressed", state=json.dumps(progressed).encode())
+        store.recorder.insert_events([stored])
+        d, r, p = store.load(stream)
+        assert p.progress.value == "answered_machine" and p.reported_at is None
         assert isinstance(d, DialAttempted) and (d.calling_policy, d.callee_zones, d.callee_zone_source, d.callee_local_times) == ("", (), "", ())
+        assert (d.dnc_checked, d.callback) == ((), False)
         assert isinstance(r, ContactReturnedToList) and r.not_before is None and r.reason == "campaign disabled"
 
 

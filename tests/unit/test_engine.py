@@ -311,3 +311,21 @@ def test_the_engine_rebuilds_its_views_from_the_log():
     assert again.queue.queued_count(cid) == engine.queue.queued_count(cid)
     assert again.agents["a1"] == engine.agents["a1"]
     assert again.campaigns[cid] == engine.campaigns[cid]
+
+
+def test_a_machine_answer_keeps_the_time_the_network_saw_the_pickup():
+    """Detection takes seconds: the dialler records the answer when it learns of it, with the time
+    the network's report gives for the pickup beside it (evidence for an auditor)."""
+    from dialer_domain.model.events import CallProgressed
+    from dialer_domain.service_layer.ports import CallReport, ReportKind
+
+    engine, clock, tel, _, store = setup(DialMode.POWER, contacts=1)
+    login(engine, "a1")
+    engine.tick()
+    [call] = tel.placed
+    clock.advance(10)
+    pickup = clock.t
+    clock.advance(3.5)  # the machine detector's verdict
+    engine.on_report(CallReport(ReportKind.ANSWERED_MACHINE, pickup, call_id=call, detail="machine_start"))
+    [answer] = [e for e in events_of(store, CallProgressed) if e.call_id == call]
+    assert (answer.progress, answer.timestamp, answer.reported_at) == (CallOutcome.ANSWERED_MACHINE, pickup + timedelta(seconds=3.5), pickup)

@@ -39,9 +39,16 @@ def _upcast_returned_to_list_v1(state: dict[str, Any]) -> dict[str, Any]:
     return state
 
 
+def _upcast_call_progressed_v1(state: dict[str, Any]) -> dict[str, Any]:
+    """CallProgressed v2 may say when the network saw it happen; v1 did not."""
+    state.setdefault("reported_at", None)
+    return state
+
+
 #: (event name, from version) -> function giving the state of version + 1
 UPCASTERS: dict[tuple[str, int], Upcaster] = {
     ("AgentPaused", 1): _upcast_agent_paused_v1,
     ("DialAttempted", 1): _upcast_dial_attempted_v1,
     ("ContactReturnedToList", 1): _upcast_returned_to_list_v1,
+    ("CallProgressed", 1): _upcast_call_progressed_v1,
 }

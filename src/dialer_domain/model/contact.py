@@ -254,7 +254,7 @@ class ContactAttempt(Aggregate):
         if network_call_id and not call.network_call_id:
             self._record(CallPlaced, at, call_id=call_id, network_call_id=network_call_id)
 
-    def progress(self, call_id: UUID, progress: CallOutcome, at: datetime) -> None:
+    def progress(self, call_id: UUID, progress: CallOutcome, at: datetime, reported_at: datetime | None = None) -> None:
         call = self._require_call(call_id)
         if progress is CallOutcome.RINGING:
             if call.answered_at is not None:
@@ -264,7 +264,7 @@ class ContactAttempt(Aggregate):
                 raise NotAllowed(f"call {call_id} was already answered")
         else:
             raise InvalidValue(f"{progress.value} ends a call; use end_call")
-        self._record(CallProgressed, at, call_id=call_id, progress=progress)
+        self._record(CallProgressed, at, call_id=call_id, progress=progress, reported_at=reported_at)
 
     def connect(self, call_id: UUID, agent_id: str, at: datetime) -> None:
         call = self._require_call(call_id)

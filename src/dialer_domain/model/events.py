@@ -125,9 +125,7 @@ class ListImported(DomainEvent):
 
 @attrs.frozen(kw_only=True)
 class ListImportRefused(DomainEvent):
-    """A list file refused whole: nothing of it was applied (R7's history keeps refusals too).
-    ``reason_code``: rejected_rows, would_withdraw_too_much, unreadable_file or conflict."""
-
+    """A list file refused whole, nothing applied (R7); ``reason_code``: rejected_rows, would_withdraw_too_much, unreadable_file or conflict."""
     NAME: ClassVar[str] = "ListImportRefused"
     file_name: str
     sha256: str
@@ -282,8 +280,10 @@ class CallPlaced(DomainEvent):
 @attrs.frozen(kw_only=True)
 class CallProgressed(DomainEvent):
     NAME: ClassVar[str] = "CallProgressed"
+    VERSION: ClassVar[int] = 2
     call_id: UUID
     progress: CallOutcome
+    reported_at: datetime | None = None  # v2: when the network says it happened (a machine's pickup, before detection)
 
 
 @attrs.frozen(kw_only=True)

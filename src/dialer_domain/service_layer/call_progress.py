@@ -31,7 +31,9 @@ class CallProgress(Dialling):
 
         self._in_step(step, run_timers=False)
 
-    def on_call_progress(self, call_id: UUID, progress: CallOutcome) -> None:
+    def on_call_progress(self, call_id: UUID, progress: CallOutcome, reported_at: datetime | None = None) -> None:
+        """``reported_at``: when the network says it happened (kept as evidence; the dialler acts now)."""
+
         def step(now: datetime) -> None:
             call = self.calls.get(call_id)
             if call is None or call.answered_at is not None:
@@ -40,7 +42,7 @@ class CallProgress(Dialling):
             c = self.campaign(call.campaign_id)
             est = self._estimator(c.id)
             elapsed = (now - call.dialled_at).total_seconds()
-            contact.progress(call_id, progress, now)
+            contact.progress(call_id, progress, now, reported_at)
             self._touch(contact)
             if progress is CallOutcome.ANSWERED_HUMAN:
                 self._undo.set(call, answered_at=now)

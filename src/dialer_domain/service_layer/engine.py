@@ -49,7 +49,7 @@ class Dialler(AgentSteps):
             return
         outcome = OUTCOME[kind]
         if STAGE[kind] < 3:
-            self.on_call_progress(report.call_id, outcome)
+            self.on_call_progress(report.call_id, outcome, reported_at=report.at)
         else:
             self.on_call_ended(report.call_id, outcome, report.detail or outcome.value)
 
