@@ -156,7 +156,7 @@ def do_not_call(store: EventStore) -> DncStore:
 
     datastore = getattr(getattr(store, "recorder", None), "datastore", None)
     shared = getattr(store, "shared", None)
-    if shared is None:  # a store without the adapter's sharing (a test's fake): lists of its own
+    if shared is None:  # the unit tests' in-memory store (tests/fakes.py) shares nothing: lists of its own
         return DncStore(datastore)
     found: DncStore = shared("do_not_call", lambda: DncStore(datastore), lambda _: None)
     return found

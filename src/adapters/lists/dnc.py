@@ -151,7 +151,7 @@ class DncStore:
                 meta = DncList(name, scope, (old[0].revision if old else 0) + 1, len(numbers), f"{source} sha256:{digest.hexdigest()}", _now(), by)
                 self._memory[name] = (meta, numbers)
             return meta, []
-        gen = self._claim_generation(name, scope, by)
+        gen = self._list_row(name, scope, by, claim=True)
         batch: list[tuple[str, int, str]] = []
         count = 0
         for no, e164 in self._read(lines, refused, digest):
@@ -219,15 +219,9 @@ class DncStore:
                 if len(refused) < 100:
                     refused.append((no, str(exc)))
 
-    def _claim_generation(self, name: str, scope: str, by: str) -> int:
-        """A new generation to load a file into (the list made, empty, on first use)."""
-        return self._list_row(name, scope, by, claim=True)
-
-    def _live_or_new(self, name: str, scope: str, by: str) -> int:
-        """The live generation, to change in place (the list made, empty and live, on first use)."""
-        return self._list_row(name, scope, by, claim=False)
-
     def _list_row(self, name: str, scope: str, by: str, *, claim: bool) -> int:
+        """With ``claim``, a new generation to load a file into (the list made, empty, on first
+        use); else the live generation, to change in place (the list made, empty and live)."""
         assert self.datastore is not None
         with self.datastore.transaction(commit=True) as curs:
             curs.execute(self._sql("SELECT scope, live_gen, next_gen FROM {p}dialer_dnc_lists WHERE name = ?"), (name,))
@@ -286,7 +280,7 @@ class DncStore:
                 self._memory[name] = (meta, have)
             return meta
         if add:
-            self._live_or_new(name, scope or EVERY_CAMPAIGN, by)
+            self._list_row(name, scope or EVERY_CAMPAIGN, by, claim=False)
         with self.datastore.transaction(commit=True) as curs:
             curs.execute(self._sql("SELECT live_gen, revision FROM {p}dialer_dnc_lists WHERE name = ?"), (name,))
             gen, revision = (int(v) for v in _row(curs.fetchone()))

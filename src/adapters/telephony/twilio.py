@@ -96,13 +96,19 @@ ENDS: dict[str, ReportKind | None] = {
 
 
 def fate_of(status: str, answered_by: str, duration: str) -> CallFate | None:
-    """What a Call resource's ``status``, ``answered_by`` and ``duration`` say became of it."""
+    """What a Call resource's ``status``, ``answered_by`` and ``duration`` ("" when absent) say
+    became of it."""
     if status not in ENDS:
         return None
-    answered = status == "in-progress" or (status == "completed" and duration not in ("", "0", "None"))
-    answer = (K.ANSWERED_HUMAN if answered_by in HUMAN or not answered_by or answered_by == "None" else K.ANSWERED_MACHINE) if answered else None
-    detail = f"twilio: {status}" + (f", answered by {answered_by}" if answered and answered_by not in ("", "None") else "")
+    answered = status == "in-progress" or (status == "completed" and duration not in ("", "0"))
+    answer = (K.ANSWERED_HUMAN if answered_by in HUMAN or not answered_by else K.ANSWERED_MACHINE) if answered else None
+    detail = f"twilio: {status}" + (f", answered by {answered_by}" if answered and answered_by else "")
     return CallFate(answer=answer, end=ENDS[status], detail=detail)
+
+
+def _why(exc: Exception) -> str:
+    """A failed REST request in a few words (never the credentials): its HTTP status, or the error's kind."""
+    return f"HTTP {exc.status}" if isinstance(exc, TwilioRestException) else type(exc).__name__
 
 
 class _BaseUrlHttpClient(TwilioHttpClient):  # type: ignore[misc]
@@ -195,10 +201,9 @@ class TwilioTelephony:
         try:
             call = self.client.calls(network_call_id).fetch()
         except (TwilioException, OSError, ValueError) as exc:
-            status = f"HTTP {exc.status}" if isinstance(exc, TwilioRestException) else type(exc).__name__
-            log.warning("Twilio did not say what became of call %s: %s", network_call_id, status)
+            log.warning("Twilio did not say what became of call %s: %s", network_call_id, _why(exc))
             return None
-        fate = fate_of(str(call.status or ""), str(call.answered_by or ""), str(call.duration or ""))
+        fate = fate_of(str(call.status or ""), str(call.answered_by or ""), str(call.duration or ""))  # None -> ""
         if fate is not None and fate.end is None:
             with self._lock:
                 self._sids[call_id] = network_call_id
@@ -367,8 +372,7 @@ class TwilioTelephony:
                 status_callback_method="POST",
             )
         except (TwilioException, OSError, ValueError) as exc:
-            status = f"HTTP {exc.status}" if isinstance(exc, TwilioRestException) else type(exc).__name__
-            self._report(K.AGENT_LEG_ENDED, datetime.now(UTC), None, f"Twilio refused the agent's leg: {status}", agent_id=agent_id)
+            self._report(K.AGENT_LEG_ENDED, datetime.now(UTC), None, f"Twilio refused the agent's leg: {_why(exc)}", agent_id=agent_id)
             return
         with self._lock:
             self._legs[agent_id] = str(call.sid)
@@ -388,5 +392,4 @@ class TwilioTelephony:
             self.client.calls(sid).update(**params)
         except (TwilioException, OSError, ValueError) as exc:
             # the call has ended meanwhile, or Twilio is unreachable: its status callback still tells the dialler how it ended
-            status = f"HTTP {exc.status}" if isinstance(exc, TwilioRestException) else type(exc).__name__
-            log.warning("Twilio did not take %s for call %s: %s", ", ".join(params), sid, status)
+            log.warning("Twilio did not take %s for call %s: %s", ", ".join(params), sid, _why(exc))

@@ -229,7 +229,7 @@ class Dialling(DiallerCore):
             if "callee_local_hours" in auth.blocked_by:
                 assert ctx.callee is not None
                 policy = POLICIES[ctx.campaign.config.calling_policy]
-                not_before = next_opening(policy, ctx.callee.zones, not_before or ctx.at, self.calendar.holiday, contact.dial_times)
+                not_before = next_opening(policy, ctx.callee.zones, not_before or ctx.at, ctx.calendar.holiday, contact.dial_times)
             contact.return_to_list(reason, ctx.at, not_before)
         self._touch(contact)
 
