@@ -329,3 +329,17 @@ def test_a_machine_answer_keeps_the_time_the_network_saw_the_pickup():
     engine.on_report(CallReport(ReportKind.ANSWERED_MACHINE, pickup, call_id=call, detail="machine_start"))
     [answer] = [e for e in events_of(store, CallProgressed) if e.call_id == call]
     assert (answer.progress, answer.timestamp, answer.reported_at) == (CallOutcome.ANSWERED_MACHINE, pickup + timedelta(seconds=3.5), pickup)
+
+
+def test_a_steps_events_are_stored_in_the_order_they_happened():
+    """The pacing decision comes before the offers it caused, and an offer's two sides (the
+    contact's and the agent's) follow it in the order they were recorded."""
+    engine, _clock, _tel, desk, store = setup(DialMode.PREVIEW, contacts=3)
+    start = store.max_position()
+    login(engine, "a1", "a2")
+    engine.tick()
+    assert len(desk.offers) == 2
+    names = [r.event.NAME for r in store.read(start, 1000)]
+    decided = names.index("PacingDecided")
+    assert decided < names.index("ContactOffered") and decided < names.index("CallOffered")
+    assert names[decided + 1 :].count("ContactOffered") == 2

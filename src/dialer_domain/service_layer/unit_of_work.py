@@ -1,6 +1,7 @@
 """The dialler's unit of work: the aggregates one step changed go to the store in one atomic
 append; the step's effects on the world (calls placed or hung up, screens popped) run only after
-that append; and what the step changed in the dialler's own memory is recorded in an undo log, so a
+that append; the step's events are stored in the order it recorded them, across aggregates (the
+pacing decision before the dials and offers it caused); and what the step changed in the dialler's own memory is recorded in an undo log, so a
 step the store refuses can be taken back whole and run again on fresh aggregates (ADR 0008)."""
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ class UnitOfWork:
         self.store = store
         self.undo = UndoLog()
         self._touched: dict[UUID, Aggregate] = {}
+        self._order: list[DomainEvent] = []  # the step's events, in the order they were recorded
+        self._seen: dict[UUID, int] = {}  # how many of each aggregate's pending events are in _order
         self._effects: list[Callable[[], None]] = []
 
     @property
@@ -30,8 +33,14 @@ class UnitOfWork:
         self.undo.begin()
 
     def touch(self, aggregate: Aggregate) -> None:
-        """The step changed this aggregate: its pending events go with the step's append."""
+        """The step changed this aggregate: its pending events go with the step's append, after
+        the events of aggregates touched before (touch right after each change)."""
         self._touched[aggregate.id] = aggregate
+        pending = aggregate.pending_events
+        seen = self._seen.get(aggregate.id, 0)
+        if len(pending) > seen:
+            self._order.extend(pending[seen:])
+            self._seen[aggregate.id] = len(pending)
 
     def touched(self, aggregate_id: UUID) -> bool:
         return aggregate_id in self._touched
@@ -45,10 +54,12 @@ class UnitOfWork:
         (the step stays open: roll it back) if another writer got there first. Returns the
         aggregates, their events and the events' log positions."""
         aggregates = list(self._touched.values())
-        events = [e for a in aggregates for e in a.pending_events]
+        for a in aggregates:
+            self.touch(a)  # events recorded after the aggregate's last touch come last
+        events = list(self._order)
         positions = self.store.append(events) if events else []
         self.undo.end()
-        self._touched.clear()
+        self._forget()
         for a in aggregates:
             a.collect_events()
         return aggregates, events, positions
@@ -60,10 +71,15 @@ class UnitOfWork:
         self.undo.undo()
         self._effects.clear()
         changed = list(self._touched.values())
-        self._touched.clear()
+        self._forget()
         for a in changed:
             a.collect_events()
         return changed
+
+    def _forget(self) -> None:
+        self._touched.clear()
+        self._order.clear()
+        self._seen.clear()
 
     def run_effects(self) -> None:
         effects, self._effects = self._effects, []
