@@ -169,10 +169,13 @@ def live_router(service: LiveService) -> APIRouter:
 
     @router.get("/supervisor/queues")
     def queues(_: Staff) -> list[dict[str, Any]]:
-        """Each campaign's queue depth and calls in progress."""
+        """Each campaign's queue depth, calls in progress and compliance: its rolling abandon rates
+        (24 hours, 30 days) against its cap and how pacing takes them, and the dials refused in the
+        last 24 hours by rule, with the last reason (issue 16)."""
 
         def step(e: Dialler) -> list[dict[str, Any]]:
             calls = Counter(call.campaign_id for call in e.calls.values())
+            now = e.clock.now()
             return [
                 {
                     "campaign": c.name,
@@ -180,6 +183,7 @@ def live_router(service: LiveService) -> APIRouter:
                     "mode": c.dial_mode.value,
                     "queued": e.queue.queued_count(c.id),
                     "calls": calls[c.id],
+                    "compliance": e.compliance_now(c, now),
                 }
                 for c in sorted(e.campaigns.values(), key=lambda c: c.name)
                 if c.settings is not None

@@ -125,8 +125,16 @@ def _watch_event(key: str, value: Any) -> dict[str, Any]:
     kind, _, name = key.partition(":")
     if kind == "agent":
         return {"type": "agent", "agent": name, "state": value}
-    status, queued, calls = value
-    return {"type": "campaign", "campaign": name, "status": status, "queued": queued, "calls": calls}
+    status, queued, calls, rate, refused = value
+    return {
+        "type": "campaign",
+        "campaign": name,
+        "status": status,
+        "queued": queued,
+        "calls": calls,
+        "abandon_rate_24h": rate,
+        "refused_24h": refused,
+    }
 
 
 class ServiceStopped(RuntimeError):
@@ -285,14 +293,19 @@ class LiveService:
                 self._publish_changes()
 
     def _publish_changes(self) -> None:
-        """The supervisors' stream: each agent's state when it changes, each campaign's queue depth
-        and calls in progress when they change (looked at twice a second on the dialler's thread)."""
+        """The supervisors' stream: each agent's state when it changes, each campaign's queue depth,
+        calls in progress, 24-hour abandon rate and dials refused in 24 hours when they change
+        (looked at twice a second on the dialler's thread)."""
         self._watched_at = time.monotonic()
         now: dict[str, Any] = {f"agent:{a}": s.state.value for a, s in self.engine.agents.items()}
         calls = Counter(call.campaign_id for call in self.engine.calls.values())
         for c in self.engine.campaigns.values():
             if c.settings is not None:
-                now[f"campaign:{c.name}"] = (c.status.value, self.engine.queue.queued_count(c.id), calls[c.id])
+                seen = self.engine.compliance_now(c, self.engine.now)
+                refused = seen["refused_24h"]
+                assert isinstance(refused, dict)
+                depth = (c.status.value, self.engine.queue.queued_count(c.id), calls[c.id])
+                now[f"campaign:{c.name}"] = (*depth, seen.get("abandon_rate_24h"), sum(refused.values()))
         for key, value in now.items():
             if self._watched.get(key) != value:
                 self.people.publish_supervisors(_watch_event(key, value))

@@ -59,6 +59,7 @@ class SimulationConfig:
     min_redial_seconds: int = 3600
     campaign_name: str | None = None
     calling_policy: str = "us_tcpa"  # the callee's local hours (ADR 0014); the made-up numbers ring in the campaign's zone
+    abandon_cap: float | None = 0.03  # the rolling abandon rate pacing never passes (ADR 0020)
 
 
 @attrs.frozen
@@ -120,6 +121,7 @@ def run_simulation(
         caller_id_name="Simulated",
         dispositions=dispositions,
         calling_policy=cfg.calling_policy,
+        abandon_cap=cfg.abandon_cap,
     )
     create_campaign(
         engine.repo,

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 from uuid import uuid4
 from zoneinfo import ZoneInfo
 
+import pytest
 from typer.testing import CliRunner
 
 from adapters.persistence.eventstore import open_event_store
@@ -16,6 +17,7 @@ from dialer_domain.model.contact import ContactAttempt
 from dialer_domain.model.events import CallAbandoned, CallProgressed, DialAttempted
 from dialer_domain.model.identities import campaign_id_for
 from dialer_domain.model.values import CallOutcome, ContactData, ContactState, DialMode, PhoneNumber
+from dialer_domain.rules.abandon_cap import AbandonLedger
 from dialer_domain.rules.calling_hours import CalleeTime
 from dialer_domain.service_layer.repository import Repository
 from entrypoints.simulate import SimulationConfig, run_simulation
@@ -84,3 +86,33 @@ def test_a_simulated_night_dials_nobody_and_its_report_says_which_rule_refused()
     assert result.summary["dials"] == 0 and c["dials"] == 0
     assert c["dials_refused_by_rule"].get("callee_local_hours", 0) > 0 and set(c["dials_refused_by_rule"]) == {"callee_local_hours"}
     assert c["contacts_held_back"] == c["dials_refused_by_rule"]["callee_local_hours"]
+
+
+@pytest.mark.parametrize(("mode", "seed"), [(DialMode.PREDICTIVE, 5), (DialMode.POWER, 6)])
+def test_pacing_set_to_over_dial_never_lets_the_rolling_abandon_rate_pass_the_cap(mode, seed):
+    """A campaign whose own pacing would abandon far more than 3% (a target of 8%, power at 3 calls
+    per ready agent): at every abandoned call of the day the rolling rate, counted from the log,
+    stays within the cap; without the cap the same day passes it."""
+
+    def worst(cap):
+        store = open_event_store("memory:")
+        cfg = SimulationConfig(
+            mode=mode, agents=12, contacts=2500, hours=1.5, seed=seed, target_abandon_rate=0.08, power_ratio_ready=3.0, abandon_cap=cap
+        )
+        run_simulation(store, cfg)
+        ledger, rates = AbandonLedger(), []
+        for r in store.read(0, 10**8):
+            ledger.apply(r.event)
+            if isinstance(r.event, CallAbandoned):
+                [w24, _] = ledger.windows(campaign_of(store), r.event.timestamp)
+                rates.append(w24.abandoned / w24.answered)
+        return max(rates, default=0.0), len(rates)
+
+    capped, abandons = worst(0.03)
+    assert capped <= 0.03 and abandons > 3
+    uncapped, _ = worst(None)
+    assert uncapped > 0.03
+
+
+def campaign_of(store):
+    return next(r.event.originator_id for r in store.read(0, 10) if r.event.NAME == "CampaignCreated")

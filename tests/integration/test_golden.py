@@ -32,17 +32,21 @@ from entrypoints.simulate import SimulationConfig, run_simulation
 #: * a step's events are stored in the order it recorded them, across aggregates: the pacing
 #:   decision before the offers it caused (preview, auto), and in the first predictive log a few
 #:   steps whose aggregates changed in turn. The same events (counts equal), other positions.
+#: * the abandon-rate cap (ADR 0020): every pacing decision records the campaign's rolling abandon
+#:   counts (all ten logs); power and predictive start progressive and over-dial only as far as
+#:   the 3% cap leaves room (power 7305 -> 7030 and 6430 -> 6232 events, predictive 7568 -> 7655
+#:   and 7348 -> 6273).
 GOLDEN: dict[tuple[str, int], str] = {
-    ("preview", 1): "0c7e730c2911ddde9c00b8df3c4bda18e3e6b60a24a6d53fe64ad5a77008ab96",  # 8576 events
-    ("preview", 2): "31acefe5e00702109522f55d51a92f8ec6ddfcdaedbb9ede9098d17928aff249",  # 7868 events
-    ("progressive", 1): "d183cc220c3df3d9d6debeca39e2edddc9d7637666db58871d5535a89989b772",  # 6626 events
-    ("progressive", 2): "58bca8e933b1fa9d4e1a91975452eb7cd53478c325ddbb71ba540eb8aa032c9d",  # 5938 events
-    ("power", 1): "409aa78a00c0297432d1023ae856e5fb4cbfd52d46ce327341d454b6f200f022",  # 7305 events
-    ("power", 2): "5ccdfc84ec26fb30b68c27eb925eb5264f45a1575a5c098ee3ff1f77e1b4f9df",  # 6430 events
-    ("predictive", 1): "1797ca4214f76bc85b6077230f475c2465c7f98ec79d883d00cb84961df34264",  # 7568 events
-    ("predictive", 2): "1cda592ca60edc738a9371437769b4990671b147cf821315c7f2cba481ac50a3",  # 7348 events
-    ("auto", 1): "8e09762ae98f56a2fa80a77f68a83e07561a6792c003d3cdfb12877b5adec29d",  # 9100 events
-    ("auto", 2): "6b8166614b407ddc36b5af39c0dae16fd8f6c58c3de6a43db30e568045af2b09",  # 8054 events
+    ("preview", 1): "5aa09526004930ea923ecd6bc76c822a75f3d152e291caaa18a4038c809c36e7",  # 8576 events
+    ("preview", 2): "96d996039ebf3a801ac71d1e3cbd7a9124c594209b7dcb8c1c8f54db4856b5e3",  # 7868 events
+    ("progressive", 1): "b0af1258afceb0bbcef99148cbecd31e2e090dbac1997528fa423a1413f78f52",  # 6626 events
+    ("progressive", 2): "74498319a6940de55e729e9b85bc8dbc9374e9cb8909129966999f8816dc522f",  # 5938 events
+    ("power", 1): "4389edc5a2e9efb1824f85f8596d15fe2b26b3d6891d22ea80776a551761fe0e",  # 7030 events
+    ("power", 2): "c18b7ffe5bb446e84f334f38612f599957c3028b7ae7cff0255ca6f9fb18304c",  # 6232 events
+    ("predictive", 1): "65782c4586e50617edd94b63f389b89bfa44900f3b1692d6765aee10d29b4a60",  # 7655 events
+    ("predictive", 2): "ed0056ba6737c1a15cc3751ba47480c9129c2922ecdad8f71faec89dd8edb39d",  # 6273 events
+    ("auto", 1): "8e3db096219c72ac65a1d9f673d3d5528ee9e0a7a1829fd914150107017aef38",  # 9100 events
+    ("auto", 2): "3cc3ee6ca8ea56d9a74cf0cdc505601981b42fb46da2c628255a88b95542e737",  # 8054 events
 }
 
 WORLD = WorldParams(p_callback=0.2)
@@ -79,6 +83,6 @@ def test_a_simulated_day_makes_the_recorded_log_to_the_byte(mode, seed):
     assert counts.get("CallEnded", 0) == counts.get("DialAttempted", 0)
     if mode.agent_first:
         assert counts.get("ContactOffered", 0) > 0
-    if mode is DialMode.PREDICTIVE or (mode is DialMode.POWER and seed == 1):  # (power's seed 2 happens to have none)
+    if mode is DialMode.PREDICTIVE:  # (power, capped at 3% on a 2-hour day, abandons none)
         assert counts.get("CallAbandoned", 0) > 0
     assert GOLDEN[(mode.value, seed)] == digest

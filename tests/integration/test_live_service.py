@@ -93,6 +93,8 @@ def test_a_person_takes_a_call_beside_simulated_agents_and_a_graceful_stop_ends_
         assert {"bot-01", "bot-02", "me"} <= set(agents)
         [demo] = [q for q in client.get("/supervisor/queues", headers=boss).json() if q["campaign"] == "Demo"]
         assert demo["status"] == "automatic"
+        assert demo["compliance"]["answered_24h"] > 0 and demo["compliance"]["refused_24h"] == {}  # issue 16: what a supervisor watches
+        assert all("abandon_rate_24h" in w for w in watched if w["type"] == "campaign")
         assert client.post("/agents/somebody-else/ready", headers=boss).status_code == 404  # never logged in
         assert tokens.revoke(boss_id) and client.get("/supervisor/agents", headers=boss).status_code == 401
         wait_until(lambda: sum(1 for r in store.read(0, 10**6) if isinstance(r.event, CallEnded)) >= 10, timeout=120, what="ten calls")

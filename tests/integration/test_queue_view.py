@@ -225,3 +225,32 @@ def test_a_follower_keeps_the_queue_view_current(url):
     finally:
         stop.set()
         store.close()
+
+
+def test_a_restarted_dialler_on_the_persisted_view_counts_the_abandon_rates_the_log_holds(url):
+    """On the persisted view a restarted dialler reads only the last 30 days' dials, answers and
+    abandons for the cap (ADR 0020): it counts what a fold of the whole log counts."""
+    from adapters.telephony.fake import FakeTelephony
+    from dialer_domain.model.identities import seeded_ids
+    from dialer_domain.rules.abandon_cap import AbandonLedger
+
+    store = open_event_store(url)
+    try:
+        simulate(store, queue=bootstrap.queue(store, url), hours=0.5)
+        log = store.read(0, 10**8)
+        full = AbandonLedger()
+        for r in log:
+            full.apply(r.event)
+        end = log[-1].event.timestamp
+
+        class Stopped:
+            def now(self):
+                return end
+
+        engine = bootstrap.dialler(store, FakeTelephony(), Stopped(), seeded_ids(3), queue=bootstrap.queue(store, url))
+        engine.sync()
+        [cid] = campaigns(store)
+        counted = engine.folds.abandons.windows(cid, end)
+        assert counted == full.windows(cid, end) and counted[0].answered > 20
+    finally:
+        store.close()

@@ -148,7 +148,7 @@ def test_an_abandoned_contact_is_not_called_again_without_an_agent_for_72_hours(
     from dialer_domain.model.values import CallOutcome
     from dialer_domain.rules.authorisation import DialContext, not_abandoned_recently
 
-    engine, clock, tel, _, store = setup(DialMode.POWER, contacts=2, power_ratio_ready=2.0)  # redial after 600 s
+    engine, clock, tel, _, store = setup(DialMode.POWER, contacts=2, power_ratio_ready=2.0, abandon_cap=None)  # redial after 600 s
     login(engine, "a1")
     engine.tick()
     first, second = tel.placed

@@ -55,6 +55,11 @@ def test_a_number_added_while_its_contact_is_queued_is_never_dialled():
     clock.advance(3600)
     engine.tick()
     assert tel.placed == []  # and it is not taken up again
+    seen = engine.compliance_now(engine.campaign(campaign_id_for("Sales")), clock.now())  # the supervisor's view
+    assert seen["refused_24h"] == {"not_on_do_not_call": 1} and "do-not-call list internal" in seen["last_refusal"]["why"]
+    assert (seen["answered_24h"], seen["abandon_rate_24h"], seen["pacing"]) == (0, None, "progressive (held by the cap)")
+    clock.advance(24 * 3600)
+    assert engine.compliance_now(engine.campaign(campaign_id_for("Sales")), clock.now())["refused_24h"] == {}
 
 
 def test_the_contacts_other_number_is_dialled_and_the_dial_names_the_lists_it_checked():

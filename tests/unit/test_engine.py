@@ -114,7 +114,7 @@ def test_progressive_dials_one_call_per_ready_agent_and_connects_the_answer():
 
 
 def test_a_human_answer_with_no_free_agent_within_two_seconds_is_abandoned_r17():
-    engine, clock, tel, _, store = setup(DialMode.POWER, power_ratio_ready=3.0)
+    engine, clock, tel, _, store = setup(DialMode.POWER, power_ratio_ready=3.0, abandon_cap=None)  # a new campaign is capped (below)
     login(engine, "a1")
     engine.tick()
     assert len(tel.placed) == 3
@@ -132,7 +132,7 @@ def test_a_human_answer_with_no_free_agent_within_two_seconds_is_abandoned_r17()
 
 
 def test_a_waiting_answer_is_connected_when_an_agent_frees_within_two_seconds():
-    engine, clock, tel, _, store = setup(DialMode.POWER, power_ratio_ready=2.0)
+    engine, clock, tel, _, store = setup(DialMode.POWER, power_ratio_ready=2.0, abandon_cap=None)
     login(engine, "a1")
     engine.tick()
     clock.advance(5)

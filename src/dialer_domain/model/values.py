@@ -223,6 +223,11 @@ def _rate(_: object, attribute: attrs.Attribute[float], value: float) -> None:
         raise InvalidValue(f"{attribute.name} must be between 0 and 1, got {value}")
 
 
+def _optional_rate(_: object, attribute: attrs.Attribute[Any], value: float | None) -> None:
+    if value is not None and not 0 < value < 1:
+        raise InvalidValue(f"{attribute.name} must be between 0 and 1 (or none), got {value}")
+
+
 #: The calling-hours policies a campaign may follow (``rules.calling_hours.POLICIES``).
 CALLING_POLICY_CODES = ("us_tcpa", "fr", "none")
 
@@ -254,6 +259,8 @@ class CampaignSettings:
     max_dials_per_contact: int = attrs.field(default=20, validator=_positive)  # every dial, across callbacks and rounds
     default_region: str = "DK"  # for numbers written without +country
     calling_policy: str = "us_tcpa"  # the called party's local hours (rules.calling_hours)
+    #: the rolling abandon rate (24 hours and 30 days) pacing never lets pass; None: no cap (rules.abandon_cap)
+    abandon_cap: float | None = attrs.field(default=0.03, validator=_optional_rate)
 
     def __attrs_post_init__(self) -> None:
         if not self.skill.strip():

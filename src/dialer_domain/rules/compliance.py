@@ -14,7 +14,7 @@ zones and time (a dial outside them is listed, with its evidence). It also count
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, deque
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -166,3 +166,32 @@ def _dial_row(d: DialAttempted, why: str) -> dict[str, Any]:
         "callee_zones": list(d.callee_zones),
         "callee_local_times": list(d.callee_local_times),
     }
+
+
+class RecentRefusals:
+    """What the dialler refused to dial in the last 24 hours, per campaign: the rules that refused
+    and the last reason in words (the live supervisor's view; the record is the log, and
+    ``dialer audit compliance`` reads it)."""
+
+    SPAN = timedelta(hours=24)
+
+    def __init__(self) -> None:
+        self._by_campaign: dict[UUID, deque[tuple[datetime, str]]] = {}
+        self._last: dict[UUID, tuple[datetime, str]] = {}
+
+    def add(self, campaign_id: UUID, rules: tuple[str, ...], reason: str, at: datetime) -> None:
+        d = self._by_campaign.setdefault(campaign_id, deque())
+        for rule in rules:
+            d.append((at, rule))
+        self._last[campaign_id] = (at, reason)
+
+    def counts(self, campaign_id: UUID, now: datetime) -> dict[str, int]:
+        d = self._by_campaign.get(campaign_id)
+        if d is None:
+            return {}
+        while d and d[0][0] <= now - self.SPAN:
+            d.popleft()
+        return dict(sorted(Counter(rule for _, rule in d).items()))
+
+    def last(self, campaign_id: UUID) -> tuple[datetime, str] | None:
+        return self._last.get(campaign_id)

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 import attrs
 
 from dialer_domain.model.values import CampaignSettings, DialMode
+from dialer_domain.rules.abandon_cap import AbandonCap, at_risk
 
 BIN_SECONDS = 1.0
 MAX_BIN = 90
@@ -209,36 +210,58 @@ def decide(
     snap: PacingSnapshot,
     estimator: PacingEstimator | None = None,
     max_lines: int | None = None,
+    cap: AbandonCap | None = None,
 ) -> PacingDecision:
-    """How many new calls to place now for one contact-first campaign."""
+    """How many new calls to place now for one contact-first campaign. With ``cap`` (the
+    campaign's rolling abandon rates against its limit), power and predictive fall back towards
+    progressive before the limit would be passed (``rules.abandon_cap``)."""
     if snap.logged_in < settings.min_agents:
         return PacingDecision(0, f"{snap.logged_in} agents logged in, fewer than the minimum {settings.min_agents}")
     in_flight = len(snap.dialling_elapsed) + snap.answered_waiting
     lines = max_lines if max_lines is not None else 4 * snap.logged_in + 4
-    if mode is DialMode.PROGRESSIVE:
-        want = snap.ready_agents
-        n = want - in_flight
+    p_human = estimator.p_human() if estimator is not None else 1.0
+    if cap is not None:
+        cap = attrs.evolve(cap, exposure=at_risk(snap.answered_waiting, len(snap.dialling_elapsed), snap.ready_agents, p_human))
+    ease = cap.factor if cap is not None and mode in (DialMode.POWER, DialMode.PREDICTIVE) else 1.0
+    est: dict[str, float] = {}
+    if mode is DialMode.PROGRESSIVE or ease <= 0:
+        n = snap.ready_agents - in_flight
         reason = f"progressive: {snap.ready_agents} ready, {in_flight} in flight"
-        est: dict[str, float] = {}
+        if mode is not DialMode.PROGRESSIVE:
+            reason = f"{mode.value} paced as {reason}, as the abandon-rate cap requires"
     elif mode is DialMode.POWER:
-        exact = settings.power_ratio_ready * snap.ready_agents + settings.power_ratio_wrapup * len(snap.wrapup_elapsed)
-        want = int(exact + 1e-9)
-        n = want - in_flight
+        ratio_ready = 1 + (settings.power_ratio_ready - 1) * ease if settings.power_ratio_ready > 1 else settings.power_ratio_ready
+        ratio_wrapup = settings.power_ratio_wrapup * ease
+        exact = ratio_ready * snap.ready_agents + ratio_wrapup * len(snap.wrapup_elapsed)
+        n = int(exact + 1e-9) - in_flight
         reason = (
-            f"power: {settings.power_ratio_ready} x {snap.ready_agents} ready + "
-            f"{settings.power_ratio_wrapup} x {len(snap.wrapup_elapsed)} in wrap-up = {exact:.2f}; {in_flight} in flight"
+            f"power: {ratio_ready:g} x {snap.ready_agents} ready + "
+            f"{ratio_wrapup:g} x {len(snap.wrapup_elapsed)} in wrap-up = {exact:.2f}; {in_flight} in flight"
         )
-        est = {}
+        if ease < 1:
+            reason += f"; ratios eased by the abandon-rate cap ({settings.power_ratio_ready:g}, {settings.power_ratio_wrapup:g} set)"
     elif mode is DialMode.PREDICTIVE:
         assert estimator is not None, "predictive pacing needs an estimator"
-        n, reason, est = _predictive(settings, snap, estimator, lines - in_flight)
+        n, reason, est = _predictive(settings, snap, estimator, lines - in_flight, ease)
+        if ease < 1:
+            reason += f"; allowance eased x{ease:.2f} by the abandon-rate cap"
     else:
         return PacingDecision(0, f"{mode.value} is agent-first; calls follow accepted offers")
+    if cap is not None:
+        if ease > 0 and mode is not DialMode.PROGRESSIVE:
+            most = cap.most_new_calls(len(snap.dialling_elapsed), snap.answered_waiting, snap.ready_agents, p_human)
+            if n > most:
+                n = max(most, snap.ready_agents - in_flight)
+                reason += f"; {n} placed, as many as the abandon-rate cap leaves room for"
+        reason += f"; {cap.describe()}"
+        est = {**est, **cap.evidence()}
     n = max(0, min(n, lines - in_flight, snap.queued_contacts))
     return PacingDecision(n, reason, est)
 
 
-def _predictive(settings: CampaignSettings, snap: PacingSnapshot, est: PacingEstimator, room: int) -> tuple[int, str, dict[str, float]]:
+def _predictive(
+    settings: CampaignSettings, snap: PacingSnapshot, est: PacingEstimator, room: int, ease: float = 1.0
+) -> tuple[int, str, dict[str, float]]:
     """Time-resolved expected-value pacing.
 
     On a grid of moments t after now: A(t) = answers expected by t (waiting ones, calls in flight
@@ -276,7 +299,7 @@ def _predictive(settings: CampaignSettings, snap: PacingSnapshot, est: PacingEst
             q = est.talk.p_end_within(e, max(0.0, h - wrap_mean))
             mu_f[i] += q
             var_f[i] += q * (1 - q)
-    allowance = min(0.5, settings.target_abandon_rate * est.gain)
+    allowance = min(0.5, settings.target_abandon_rate * est.gain) * ease
     mu = [a - f for a, f in zip(mu_a, mu_f, strict=True)]
     var = [a + f for a, f in zip(var_a, var_f, strict=True)]
     n = 0

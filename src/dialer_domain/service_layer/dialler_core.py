@@ -19,6 +19,7 @@ from dialer_domain.model.errors import ConcurrencyError
 from dialer_domain.model.pacing_log import PacingLog
 from dialer_domain.model.values import ContactState
 from dialer_domain.rules.authorisation import DEFAULT_RULES, Rule
+from dialer_domain.rules.compliance import RecentRefusals
 from dialer_domain.rules.pacing import PacingEstimator
 from dialer_domain.service_layer.call_reports import ReportGate
 from dialer_domain.service_layer.folds import LogFolds
@@ -100,7 +101,7 @@ class DiallerCore:
         self.queue: QueueView = queue if queue is not None else LiveQueue()
         self.calendar: CalleeCalendar = calendar if calendar is not None else NoCalendar()
         self.do_not_call: DoNotCall = do_not_call if do_not_call is not None else NoLists()
-        self.folds = LogFolds(store, self.repo, self.queue)
+        self.folds = LogFolds(store, self.repo, self.queue, clock.now)
         # the folds' own dicts, by their names (shared, never rebound)
         self.campaigns = self.folds.campaigns
         self.sessions = self.folds.sessions
@@ -114,6 +115,7 @@ class DiallerCore:
         self.offer_decisions: dict[UUID, UUID] = {}
         self._last_queue_run: dict[UUID, float] = {}
         self.report_gate = ReportGate()
+        self.refusals = RecentRefusals()  # dials refused, by rule, for the supervisors' view
         self.draining = False  # a service that is stopping places no new calls
         self.legs: dict[str, str] = {}  # agent -> the address of the leg held for the session
         self.uow = UnitOfWork(store)

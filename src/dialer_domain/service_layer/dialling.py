@@ -14,6 +14,7 @@ from dialer_domain.model.errors import NotAllowed
 from dialer_domain.model.identities import pacing_log_id_for
 from dialer_domain.model.pacing_log import PacingLog
 from dialer_domain.model.values import AgentState, ContactState, DialMode
+from dialer_domain.rules.abandon_cap import AbandonCap
 from dialer_domain.rules.authorisation import Authorisation, DialContext, abandon_quiet_over, authorise_dial
 from dialer_domain.rules.calling_hours import POLICIES, next_opening
 from dialer_domain.rules.dialling import needs_machine_detection, queue_target
@@ -102,6 +103,29 @@ class Dialling(DiallerCore):
         self._touch(log)
         return decision_id
 
+    def _abandon_cap(self, c: Campaign, now: datetime) -> AbandonCap | None:
+        """The campaign's rolling abandon rates against its cap (None: it has none)."""
+        limit = c.config.abandon_cap
+        return self.folds.abandons.cap(c.id, limit, now) if limit is not None else None
+
+    def compliance_now(self, c: Campaign, now: datetime) -> dict[str, object]:
+        """A campaign's compliance as a supervisor watches it: its rolling abandon rates against
+        its cap and how pacing takes them, and the dials refused in the last 24 hours by rule."""
+        cap = self._abandon_cap(c, now)
+        out: dict[str, object] = {"abandon_cap": c.config.abandon_cap}
+        if cap is not None:
+            for w in cap.windows:
+                out[f"abandon_rate_{w.span}"] = round(w.rate, 5) if w.rate is not None else None
+                out[f"answered_{w.span}"] = w.answered
+                out[f"abandoned_{w.span}"] = w.abandoned
+            out["abandon_headroom"] = round(cap.headroom, 2)
+            if c.dial_mode in (DialMode.POWER, DialMode.PREDICTIVE):
+                out["pacing"] = "progressive (held by the cap)" if cap.factor <= 0 else "eased by the cap" if cap.factor < 1 else "as set"
+        out["refused_24h"] = self.refusals.counts(c.id, now)
+        last = self.refusals.last(c.id)
+        out["last_refusal"] = {"at": last[0].isoformat(), "why": last[1]} if last else None
+        return out
+
     def _pace_contact_first(self, c: Campaign, now: datetime, claimed: set[str]) -> None:
         agents = self._agents_for(c)
         ready = sorted((s for s in agents if s.state is AgentState.READY and s.agent_id not in claimed), key=_idle_since)
@@ -119,7 +143,7 @@ class Dialling(DiallerCore):
         # Nobody ready: progressive waits; power and predictive may still dial for agents about to free.
         if snap.ready_agents == 0 and (c.dial_mode is DialMode.PROGRESSIVE or not (snap.wrapup_elapsed or snap.talking_elapsed)):
             return
-        decision = decide(c.dial_mode, c.config, snap, self._estimator(c.id))
+        decision = decide(c.dial_mode, c.config, snap, self._estimator(c.id), cap=self._abandon_cap(c, now))
         in_flight = len(dialling) + waiting
         for s in ready[: in_flight + decision.calls]:
             claimed.add(s.agent_id)
@@ -185,7 +209,7 @@ class Dialling(DiallerCore):
             agents_talking=sum(1 for s in agents if s.state is AgentState.TALKING),
             calls_in_flight=sum(1 for call in self.calls.values() if call.campaign_id == c.id),
             answered_waiting=0,
-            estimates={},
+            estimates=cap.evidence() if (cap := self._abandon_cap(c, now)) is not None else {},
             target_abandon_rate=c.config.target_abandon_rate,
             calls_to_place=len(offers),
             reason=f"{c.dial_mode.value}: {len(ready)} ready agents, offering {len(offers)} contacts agent-first",
@@ -217,6 +241,7 @@ class Dialling(DiallerCore):
         allows. Outside the callee's hours, it is not queued
         again before they open; within 72 hours of an abandoned call, not before they are over."""
         contact, reason = ctx.contact, "; ".join(auth.reasons)
+        self.uow.after_commit(partial(self.refusals.add, ctx.campaign.id, auth.blocked_by, reason, ctx.at))
         if "dials_left" in auth.blocked_by:
             contact.give_up(reason, ctx.at)
         elif "not_on_do_not_call" in auth.blocked_by:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from uuid import UUID
 
 from dialer_domain.model.agent import AgentSession
@@ -10,6 +11,8 @@ from dialer_domain.model.campaign import Campaign
 from dialer_domain.model.contact import ContactAttempt
 from dialer_domain.model.errors import NotFound
 from dialer_domain.model.events import AGENT_EVENTS, CAMPAIGN_EVENTS, AgentLoggedIn, DomainEvent
+from dialer_domain.rules import abandon_cap
+from dialer_domain.rules.abandon_cap import AbandonLedger
 from dialer_domain.rules.pacing import PacingEstimator
 from dialer_domain.service_layer.ports import EventStore, QueueView, RecordedEvent
 from dialer_domain.service_layer.repository import Repository
@@ -17,11 +20,14 @@ from dialer_domain.service_layer.repository import Repository
 
 class LogFolds:
     """Campaigns, agent sessions (by id and by agent), each campaign's pacing measurements, a cache
-    of the contacts in play, and the queue view they feed: folds of the log up to ``position``.
-    ``listeners`` see every batch folded (the simulation's statistics, tests)."""
+    of the contacts in play, the queue view they feed, and each campaign's rolling abandon counts
+    (``abandons``): folds of the log up to ``position``. ``listeners`` see every batch folded (the
+    simulation's statistics, tests). ``now`` tells how far back the abandon counts reach."""
 
-    def __init__(self, store: EventStore, repo: Repository, queue: QueueView) -> None:
+    def __init__(self, store: EventStore, repo: Repository, queue: QueueView, now: Callable[[], datetime]) -> None:
         self.store = store
+        self.now = now
+        self.abandons = AbandonLedger()
         self.repo = repo
         self.queue = queue
         self.campaigns: dict[UUID, Campaign] = {}
@@ -36,19 +42,14 @@ class LogFolds:
         """Fold what was appended since our position into the views; returns how many events.
 
         On start (position 0) with a queue view that keeps its own position, only the campaigns'
-        and agents' events are read: the contacts are in that view, and loaded one by one as needed."""
+        and agents' events are read, and the events the abandon counts need from where their
+        longest window begins: the contacts are in that view, and loaded one by one as needed."""
         count = 0
         if self.position == 0 and not self.queue.replays_log:
             head = self.store.max_position()
-            topics = tuple(cls.NAME for cls in (*CAMPAIGN_EVENTS, *AGENT_EVENTS))
-            after = 0
-            while True:
-                page = [r for r in self.store.read(after, 5000, topics) if r.position <= head]
-                if not page:
-                    break
-                self.ingest(page, observed=False)
-                after = page[-1].position
-                count += len(page)
+            count += self._read_topics(0, head, tuple(cls.NAME for cls in (*CAMPAIGN_EVENTS, *AGENT_EVENTS)))
+            since = self._first_position_after(self.now() - abandon_cap.LOOK_BACK, head)
+            count += self._read_topics(since, head, tuple(cls.NAME for cls in abandon_cap.EVENTS), ledger_only=True)
             self.position = head
         while True:
             batch = self.store.read(self.position, 5000)
@@ -57,6 +58,33 @@ class LogFolds:
             self.ingest(batch)
             count += len(batch)
 
+    def _read_topics(self, after: int, head: int, topics: tuple[str, ...], ledger_only: bool = False) -> int:
+        count = 0
+        while True:
+            page = [r for r in self.store.read(after, 5000, topics) if r.position <= head]
+            if not page:
+                return count
+            if ledger_only:
+                for r in page:
+                    self.abandons.apply(r.event)
+            else:
+                self.ingest(page, observed=False)
+            after = page[-1].position
+            count += len(page)
+
+    def _first_position_after(self, when: datetime, head: int) -> int:
+        """The position to read from for events stamped ``when`` or later: a binary search on the
+        log's timestamps (in log order to within a step's time)."""
+        lo, hi = 0, head  # read(lo) may be too early; read(hi) has nothing
+        while lo < hi:
+            mid = (lo + hi) // 2
+            page = self.store.read(mid, 1)
+            if not page or page[0].event.timestamp >= when:
+                hi = mid
+            else:
+                lo = page[0].position
+        return lo
+
     def ingest(self, batch: Sequence[RecordedEvent], observed: bool = True) -> None:
         if observed:
             self.queue.observe(batch)
@@ -64,6 +92,7 @@ class LogFolds:
             ev = rec.event
             self.position = rec.position
             sid = ev.originator_id
+            self.abandons.apply(ev)
             if isinstance(ev, CAMPAIGN_EVENTS):
                 c = self.campaigns.get(sid)
                 if c is None:

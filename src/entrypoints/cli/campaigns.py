@@ -9,7 +9,7 @@ import typer
 
 from dialer_domain.model.values import CampaignSettings, CampaignStatus, ContactData, DialMode
 from entrypoints import bootstrap
-from entrypoints.cli.common import _open, campaign_app, console, contact_app, parse_hours
+from entrypoints.cli.common import _open, campaign_app, console, contact_app, parse_abandon_cap, parse_hours
 
 if TYPE_CHECKING:
     pass
@@ -36,6 +36,9 @@ def campaign_create(
     calling_policy: Annotated[
         str, typer.Option(help="Hours in the callee's local time: us_tcpa (08:00-21:00), fr (France's rules) or none (made-up numbers only).")
     ] = "us_tcpa",
+    abandon_cap: Annotated[
+        str, typer.Option(help="The rolling abandon rate (24 hours and 30 days) pacing never passes, e.g. 0.03, or none (ADR 0020).")
+    ] = "0.03",
 ) -> None:
     """Create a campaign (Disabled until you enable it)."""
     from dialer_domain.service_layer.handlers import CampaignSpec, create_campaign
@@ -51,6 +54,7 @@ def campaign_create(
             caller_id_number=caller_id,
             caller_id_name=caller_name,
             calling_policy=calling_policy,
+            abandon_cap=parse_abandon_cap(abandon_cap),
         )
         opening = parse_hours(hours, tz, exception) if hours else None
         c = create_campaign(

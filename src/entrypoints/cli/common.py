@@ -64,3 +64,16 @@ def _fail(msg: str) -> None:
 def parse_hours(text: str, tz: str, exceptions: list[str] | None = None) -> OpeningHours:
     """The CLI's opening hours: see ``rules.schedule.parse_opening_hours``."""
     return parse_opening_hours(text, tz, exceptions)
+
+
+def parse_abandon_cap(text: str) -> float | None:
+    """An abandon-rate cap as given on the command line: a fraction such as 0.03, or "none"."""
+    if text.strip().lower() == "none":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        _fail(f"--abandon-cap must be a fraction between 0 and 1 (0.03 is 3%) or none, not {text!r}")
+    if not 0 < value < 1:
+        _fail(f"--abandon-cap must be a fraction between 0 and 1 (0.03 is 3%) or none, not {text!r}")
+    return value

@@ -13,7 +13,7 @@ from rich.table import Table
 from dialer_domain.model.errors import DomainError
 from dialer_domain.model.values import DialMode
 from entrypoints import bootstrap
-from entrypoints.cli.common import _fail, app, console, err_console
+from entrypoints.cli.common import _fail, app, console, err_console, parse_abandon_cap
 
 
 @app.command()
@@ -44,6 +44,9 @@ def simulate(
     power_ratio: Annotated[float, typer.Option(min=0.1, max=10.0, help="Power mode: calls per ready agent.")] = 1.7,
     target_abandon: Annotated[float, typer.Option(min=0.001, max=0.5, help="Predictive: target abandon rate.")] = 0.03,
     calling_policy: Annotated[str, typer.Option(help="The callee's local hours: us_tcpa, fr or none (ADR 0014).")] = "us_tcpa",
+    abandon_cap: Annotated[
+        str, typer.Option(help="The rolling abandon rate pacing never passes (24 hours and 30 days), or none (ADR 0020).")
+    ] = "0.03",
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Run a simulated campaign day through the real engine and store, then print the report."""
@@ -64,6 +67,7 @@ def simulate(
         )
     except ValueError as exc:
         _fail(str(exc))
+    cap = parse_abandon_cap(abandon_cap)
     modes = list(DialMode) if compare else [mode]
     contacts = contacts or max(500, round(agents * hours * 100))
     results = []
@@ -97,6 +101,7 @@ def simulate(
                     power_ratio_ready=power_ratio,
                     target_abandon_rate=target_abandon,
                     calling_policy=calling_policy,
+                    abandon_cap=cap,
                 )
                 with engine_lock(store):
                     r = run_simulation(store, cfg, progress=partial(_advance, bar, task), queue=bootstrap.queue(store, url))
