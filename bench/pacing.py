@@ -39,8 +39,8 @@ def target_for(agents: int) -> float:
     return 0.01 if agents >= 50 else 0.03
 
 
-def one(args: tuple[str, int, int, float]) -> dict[str, Any]:
-    label, agents, seed, hours = args
+def one(args: tuple[str, int, int, float, float | None]) -> dict[str, Any]:
+    label, agents, seed, hours, cap = args
     mode, ratio_ready, ratio_wrap = VARIANTS[label]
     cfg = SimulationConfig(
         mode=mode,
@@ -53,6 +53,7 @@ def one(args: tuple[str, int, int, float]) -> dict[str, Any]:
         power_ratio_wrapup=ratio_wrap,
         target_abandon_rate=target_for(agents),
         wrapup_seconds=600,
+        abandon_cap=cap,
     )
     started = time.perf_counter()
     store = open_event_store("memory:")
@@ -78,9 +79,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--modes", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     ap.add_argument("--hours", type=float, default=8.0)
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--abandon-cap", default="0.03", help="the campaigns' abandon-rate cap (ADR 0020), or none")
     ap.add_argument("--json", dest="json_out", help="also write every run to this file")
     a = ap.parse_args(argv)
-    jobs = [(m, n, s, a.hours) for n in a.agents for m in a.modes for s in a.seeds]
+    cap = None if a.abandon_cap == "none" else float(a.abandon_cap)
+    jobs = [(m, n, s, a.hours, cap) for n in a.agents for m in a.modes for s in a.seeds]
     jobs.sort(key=lambda j: -j[1])  # big ones first, for a balanced pool
     started = time.perf_counter()
     with ProcessPoolExecutor(max_workers=a.jobs) as pool:
@@ -89,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.json_out:
         with open(a.json_out, "w") as fh:
             json.dump(runs, fh, indent=1)
-    print(f"bench/pacing: {len(runs)} runs of {a.hours:g} h after 15 min warm-up, seeds {a.seeds}")
+    print(f"bench/pacing: {len(runs)} runs of {a.hours:g} h after 15 min warm-up, seeds {a.seeds}, abandon cap {a.abandon_cap}")
     print(f"{wall:.0f} s wall on {a.jobs} workers")
     print("abandon target: 3% up to 20 agents, 1% at 50 (predictive only; the other modes have no target)")
     head = f"{'N':>3} {'mode':<12} {'occupancy':>9} {'talk min/agent-h':>16} {'abandon mean':>12} {'abandon worst':>13} {'sim s/run':>9}"

@@ -166,8 +166,31 @@ class RecorderStoreContract(EventStoreContract):
         d, r, p = store.load(stream)
         assert p.progress.value == "answered_machine" and p.reported_at is None
         assert isinstance(d, DialAttempted) and (d.calling_policy, d.callee_zones, d.callee_zone_source, d.callee_local_times) == ("", (), "", ())
-        assert (d.dnc_checked, d.callback) == ((), False)
+        assert (d.dnc_checked, d.callback, d.placed_for) == ((), False, None)
         assert isinstance(r, ContactReturnedToList) and r.not_before is None and r.reason == "campaign disabled"
+        assert r.reason_code == "campaign_disabled"  # v1 and v2 had the words only: the code is read from them
+
+    def test_causes_stored_before_codes_are_read_with_the_code_their_words_have(self, store, t0):
+        stream, call = uuid4(), uuid4()
+        ended = {"_v": 1, "timestamp": t0.isoformat(), "call_id": str(call), "outcome": "busy", "reason": "486 Busy Here",
+                 "counts_as_attempt": True, "talk_seconds": 0.0, "next_dial_at": None}
+        abandoned = {"_v": 1, "timestamp": t0.isoformat(), "call_id": str(call), "wait_seconds": 2.1, "reason": "no agent free within 2s"}
+        back = {"_v": 2, "timestamp": t0.isoformat(), "reason": "callee_local_hours: 21:30 in America/New_York", "not_before": None}
+        skipped = {"_v": 1, "timestamp": t0.isoformat(), "number_index": 0, "number": "+4520000001",
+                   "reason": "not_on_do_not_call: +4520000001 is on do-not-call list internal"}
+        done = {"_v": 1, "timestamp": t0.isoformat(), "reason": "3 attempts, the campaign's maximum per contact"}
+        store.recorder.insert_events([
+            StoredEvent(originator_id=stream, originator_version=v, topic=topic, state=json.dumps(state).encode())
+            for v, (topic, state) in enumerate(
+                [("CallEnded", ended), ("CallAbandoned", abandoned), ("ContactReturnedToList", back), ("NumberSkipped", skipped),
+                 ("AttemptsExhausted", done)], start=1)
+        ])
+        codes = [e.reason_code for e in store.load(stream)]
+        assert codes == ["network", "abandoned_no_agent", "refused_callee_local_hours", "refused_not_on_do_not_call", "max_attempts_per_contact"]
+        # a new event keeps the code it was written with, whatever its words
+        back_again = ContactReturnedToList(originator_id=stream, originator_version=6, timestamp=t0, reason="anything", reason_code="campaign_closed")
+        store.append([back_again])
+        assert store.load(stream)[-1].reason_code == "campaign_closed"
 
 
     def test_unknown_event_names_are_rejected_with_a_clear_error(self, store, t0):

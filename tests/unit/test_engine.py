@@ -343,3 +343,19 @@ def test_a_steps_events_are_stored_in_the_order_they_happened():
     decided = names.index("PacingDecided")
     assert decided < names.index("ContactOffered") and decided < names.index("CallOffered")
     assert names[decided + 1 :].count("ContactOffered") == 2
+
+
+def test_a_contact_first_dial_names_the_ready_agent_it_was_placed_for():
+    """R17's "an agent paused just after the dialler started a call for them" can be attributed:
+    each call names the ready agent it was for, longest idle first; calls beyond the ready agents
+    (for agents expected to free) name none."""
+    engine, clock, _tel, _desk, store = setup(DialMode.PROGRESSIVE)
+    login(engine, "a1")
+    clock.advance(1)
+    login(engine, "a2")
+    engine.tick()
+    assert [d.placed_for for d in events_of(store, DialAttempted)] == ["a1", "a2"]
+    engine, _clock, _tel, _desk, store = setup(DialMode.POWER, power_ratio_ready=3.0, abandon_cap=None)
+    login(engine, "a1")
+    engine.tick()
+    assert [d.placed_for for d in events_of(store, DialAttempted)] == ["a1", None, None]

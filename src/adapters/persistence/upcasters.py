@@ -45,10 +45,35 @@ def _upcast_call_progressed_v1(state: dict[str, Any]) -> dict[str, Any]:
     return state
 
 
+def _upcast_dial_attempted_v2(state: dict[str, Any]) -> dict[str, Any]:
+    """DialAttempted v3 may name the ready agent a contact-first call was placed for; v2 did not."""
+    state.setdefault("placed_for", None)
+    return state
+
+
+def _coded(name: str) -> Upcaster:
+    """The events that give a cause in words carry its stable code beside it from the version
+    after this one (issue 16); an older event gets the code its words have (``model.causes``)."""
+    from dialer_domain.model.causes import cause_code
+
+    def upcast(state: dict[str, Any]) -> dict[str, Any]:
+        state.setdefault("reason_code", cause_code(name, str(state.get("reason", ""))))
+        return state
+
+    return upcast
+
+
 #: (event name, from version) -> function giving the state of version + 1
 UPCASTERS: dict[tuple[str, int], Upcaster] = {
     ("AgentPaused", 1): _upcast_agent_paused_v1,
     ("DialAttempted", 1): _upcast_dial_attempted_v1,
+    ("DialAttempted", 2): _upcast_dial_attempted_v2,
     ("ContactReturnedToList", 1): _upcast_returned_to_list_v1,
     ("CallProgressed", 1): _upcast_call_progressed_v1,
+    ("ContactReturnedToList", 2): _coded("ContactReturnedToList"),
+    ("ContactWithdrawn", 1): _coded("ContactWithdrawn"),
+    ("CallAbandoned", 1): _coded("CallAbandoned"),
+    ("CallEnded", 1): _coded("CallEnded"),
+    ("NumberSkipped", 1): _coded("NumberSkipped"),
+    ("AttemptsExhausted", 1): _coded("AttemptsExhausted"),
 }

@@ -41,7 +41,7 @@ from dialer_domain.model.text import check_agent_id
 from dialer_domain.model.values import CallOutcome, CampaignSettings, ContactData, ContactState, DialMode, PhoneNumber
 from dialer_domain.rules import ordering
 from dialer_domain.rules.calling_hours import CalleeTime
-from dialer_domain.rules.contacts import check_contact, exhaustion_reason
+from dialer_domain.rules.contacts import check_contact, exhaustion_reason, next_number
 from dialer_domain.rules.ordering import fold_queue, list_due_at
 
 #: The attempts a number is given when the network called it invalid: more than any campaign allows.
@@ -184,19 +184,8 @@ class ContactAttempt(Aggregate):
         self._record(ContactOfferReleased, at, offer_id=offer_id, reason=reason)
 
     def dialable_number(self, at: datetime, settings: CampaignSettings | None = None) -> int | None:
-        """The number to dial next (R8): among numbers with attempts left and past their redial
-        delay, the one tried least this round, first in dialling order on a tie."""
-        best: int | None = None
-        for i in range(len(self.numbers)):
-            if settings is not None:
-                if self.number_attempts[i] >= settings.attempts_per_number:
-                    continue
-                last = self.last_attempt_at[i]
-                if last is not None and at < last + timedelta(seconds=settings.min_redial_seconds):
-                    continue
-            if best is None or self.number_attempts[i] < self.number_attempts[best]:
-                best = i
-        return best
+        """The number to dial next (R8; ``rules.contacts.next_number``)."""
+        return next_number(self.number_attempts, self.last_attempt_at, at, settings)
 
     def dial(
         self,
@@ -210,6 +199,7 @@ class ContactAttempt(Aggregate):
         at: datetime,
         callee: CalleeTime | None = None,
         dnc_checked: tuple[str, ...] = (),
+        placed_for: str | None = None,
     ) -> DialAttempted:
         if self.state not in (ContactState.QUEUED, ContactState.OFFERED):
             raise NotAllowed(f"contact {self.key!r} is {self.state.value}; only a queued or offered contact is dialled")
@@ -237,6 +227,7 @@ class ContactAttempt(Aggregate):
             **(callee.evidence(settings.calling_policy) if callee is not None else {}),
             dnc_checked=dnc_checked,
             callback=self.state_before_queue is ContactState.CALLBACK_SCHEDULED,
+            placed_for=placed_for,
         )
 
     def skip_number(self, index: int, reason: str, settings: CampaignSettings, at: datetime) -> None:

@@ -3,6 +3,9 @@ what it shows an agent (R9) as text without control characters, of sensible size
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
 from dialer_domain.model.errors import InvalidValue
 from dialer_domain.model.text import MAX_NAME, check_contact_key, check_text, check_variables
 from dialer_domain.model.values import CampaignSettings, ContactData, PhoneNumber, check_priority
@@ -39,3 +42,21 @@ def exhaustion_reason(attempts: int, settings: CampaignSettings) -> str:
     if attempts >= settings.max_attempts_per_contact:
         return f"{attempts} attempts, the campaign's maximum per contact"
     return f"every number has had its {settings.attempts_per_number} attempts"
+
+
+def next_number(
+    attempts: Sequence[int], last_attempt_at: Sequence[datetime | None], at: datetime, settings: CampaignSettings | None
+) -> int | None:
+    """The number to dial next (R8): among numbers with attempts left and past their redial delay,
+    the one tried least this round, first in dialling order on a tie."""
+    best: int | None = None
+    for i, tried in enumerate(attempts):
+        if settings is not None:
+            if tried >= settings.attempts_per_number:
+                continue
+            last = last_attempt_at[i]
+            if last is not None and at < last + timedelta(seconds=settings.min_redial_seconds):
+                continue
+        if best is None or tried < attempts[best]:
+            best = i
+    return best

@@ -166,6 +166,7 @@ class Dialling(DiallerCore):
         )
         tried: set[UUID] = set()
         placed = 0
+        free = [s.agent_id for s in ready[in_flight:]]  # the ready agents no call in flight is for yet, longest idle first
         while placed < decision.calls:
             cid = self.queue.next_queued(c.id, exclude=frozenset(tried))
             if cid is None:
@@ -175,7 +176,8 @@ class Dialling(DiallerCore):
             if contact.state is not ContactState.QUEUED:  # a view that lags: the aggregate says no
                 self._forget_contact(cid)
                 continue
-            if self._dial(c, contact, now, decision_id=decision_id, agent_id=None, offer_id=None):
+            placed_for = free[placed] if placed < len(free) else None
+            if self._dial(c, contact, now, decision_id=decision_id, agent_id=None, offer_id=None, placed_for=placed_for):
                 placed += 1
 
     def _pace_agent_first(self, c: Campaign, now: datetime, claimed: set[str]) -> None:
@@ -267,6 +269,7 @@ class Dialling(DiallerCore):
         decision_id: UUID | None,
         agent_id: str | None,
         offer_id: UUID | None,
+        placed_for: str | None = None,
     ) -> bool:
         ctx = DialContext(c, contact, now, self.calendar, self.do_not_call, agent_id=agent_id)
         auth = authorise_dial(ctx, self.rules)
@@ -285,6 +288,7 @@ class Dialling(DiallerCore):
             at=now,
             callee=ctx.callee,
             dnc_checked=ctx.dnc.checked if ctx.dnc is not None else (),
+            placed_for=placed_for,
         )
         self._touch(contact)
         self._undo.put(self.calls, call_id, LiveCall(call_id, c.id, contact.id, now, agent_id=agent_id, offer_id=offer_id))

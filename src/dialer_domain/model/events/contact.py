@@ -8,6 +8,7 @@ from uuid import UUID
 
 import attrs
 
+from dialer_domain.model.causes import coded
 from dialer_domain.model.events.base import DomainEvent
 from dialer_domain.model.values import (
     CallOutcome,
@@ -68,8 +69,9 @@ class ContactReturnedToList(DomainEvent):
     allowed now). v2: ``not_before``, when it may be queued again (the callee's hours open)."""
 
     NAME: ClassVar[str] = "ContactReturnedToList"
-    VERSION: ClassVar[int] = 2
+    VERSION: ClassVar[int] = 3
     reason: str
+    reason_code: str = coded("ContactReturnedToList")  # v3: the stable code of the reason (model.causes)
     not_before: datetime | None = None
 
 
@@ -78,7 +80,9 @@ class ContactWithdrawn(DomainEvent):
     """Removed from the list (REPLACE import, API delete). History is kept; never dialled again."""
 
     NAME: ClassVar[str] = "ContactWithdrawn"
+    VERSION: ClassVar[int] = 2
     reason: str
+    reason_code: str = coded("ContactWithdrawn")  # v2: the stable code of the reason (model.causes)
 
 
 @attrs.frozen(kw_only=True)
@@ -100,7 +104,7 @@ class ContactOfferReleased(DomainEvent):
 @attrs.frozen(kw_only=True)
 class DialAttempted(DomainEvent):
     NAME: ClassVar[str] = "DialAttempted"
-    VERSION: ClassVar[int] = 2
+    VERSION: ClassVar[int] = 3
     campaign_id: UUID
     call_id: UUID
     number: str
@@ -119,6 +123,7 @@ class DialAttempted(DomainEvent):
     callee_local_times: tuple[str, ...] = ()
     dnc_checked: tuple[str, ...] = ()  # the do-not-call lists looked at, "name@revision"
     callback: bool = False  # the dial keeps a callback appointment (R12)
+    placed_for: str | None = None  # v3: the ready agent a contact-first call was placed for (None: one expected to free, or agent-first)
 
 
 @attrs.frozen(kw_only=True)
@@ -153,17 +158,21 @@ class CallAbandoned(DomainEvent):
     """A human answered and no agent was connected in time: a silent call (R17)."""
 
     NAME: ClassVar[str] = "CallAbandoned"
+    VERSION: ClassVar[int] = 2
     call_id: UUID
     wait_seconds: float
     reason: str
+    reason_code: str = coded("CallAbandoned")  # v2: the stable code of the reason (model.causes)
 
 
 @attrs.frozen(kw_only=True)
 class CallEnded(DomainEvent):
     NAME: ClassVar[str] = "CallEnded"
+    VERSION: ClassVar[int] = 2
     call_id: UUID
     outcome: CallOutcome
     reason: str
+    reason_code: str = coded("CallEnded")  # v2: the stable code of the reason (model.causes)
     counts_as_attempt: bool
     talk_seconds: float
     next_dial_at: datetime | None
@@ -190,12 +199,16 @@ class CallbackScheduled(DomainEvent):
 class NumberSkipped(DomainEvent):
     """One of the contact's numbers is not dialled again this round (it is on a do-not-call list)."""
     NAME: ClassVar[str] = "NumberSkipped"
+    VERSION: ClassVar[int] = 2
     number_index: int
     number: str
     reason: str
+    reason_code: str = coded("NumberSkipped")  # v2: the stable code of the reason (model.causes)
 
 
 @attrs.frozen(kw_only=True)
 class AttemptsExhausted(DomainEvent):
     NAME: ClassVar[str] = "AttemptsExhausted"
+    VERSION: ClassVar[int] = 2
     reason: str
+    reason_code: str = coded("AttemptsExhausted")  # v2: the stable code of the reason (model.causes)
