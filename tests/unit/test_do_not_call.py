@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dialer_domain.model.events import AttemptsExhausted, ContactQueued, DialAttempted, NumberSkipped
 from dialer_domain.model.identities import campaign_id_for
-from dialer_domain.model.values import ContactData, ContactState, DialMode, PhoneNumber
+from dialer_domain.model.values import DEFAULT_DISPOSITIONS, ContactData, ContactState, DialMode, PhoneNumber
 from dialer_domain.rules.do_not_call import DncVerdict
 from dialer_domain.service_layer.handlers import add_contacts
 from dialer_domain.service_layer.repository import Repository
@@ -20,8 +20,10 @@ class Lists:
         self.revision = 0
         self.asked: list[str] = []
 
-    def add(self, number: str) -> None:
-        self.numbers.add(number)
+    def add(self, number: str, numbers=(), *, by: str = "", reason: str = "") -> None:
+        """``add(number)`` in these tests, or the port's ``add(list, numbers, by=, reason=)``."""
+        for n in numbers or [number]:
+            self.numbers.add(n)
         self.revision += 1
 
     def check(self, e164, campaign_id) -> DncVerdict:
@@ -74,3 +76,42 @@ def test_the_contacts_other_number_is_dialled_and_the_dial_names_the_lists_it_ch
     dial = events_of(store, DialAttempted)[0]
     assert "not_on_do_not_call" in dial.checks and dial.dnc_checked == ("internal@1",)
     assert lists.asked.count("+4520000002") == 1  # asked once per dial: the rule and the evidence share the answer
+
+
+def test_an_agents_do_not_call_disposition_puts_the_number_on_the_internal_list_and_no_contact_rings_it_again():
+    from adapters.lists.dnc import DncStore
+    from dialer_domain.model.values import CallOutcome
+
+    engine, clock, tel, _desk, store = setup(
+        DialMode.PROGRESSIVE, contacts=0, dispositions=(*DEFAULT_DISPOSITIONS, "do_not_call"), do_not_call_dispositions=("do_not_call",)
+    )
+    engine.do_not_call = lists = DncStore(None)  # the real adapter, its memory mode
+    rows = [(key, (PhoneNumber("+4520000001"),), ContactData(name=key), 5, None) for key in ("first", "second")]  # one number, two contacts
+    add_contacts(Repository(store), campaign_id_for("Sales"), rows, source="test", at=clock.now())
+    engine.sync()
+    login(engine, "a1")
+    engine.tick()
+    [call] = tel.placed
+    clock.advance(5)
+    engine.on_call_progress(call, CallOutcome.ANSWERED_HUMAN)
+    clock.advance(30)
+    engine.end_call("a1")
+    engine.dispose("a1", "do_not_call", note="asked not to be called again")
+    assert lists.check("+4520000001", campaign_id_for("Sales")).listed_on == ("internal",)
+    assert lists.get("internal").updated_by == "agent a1"
+    engine.ready("a1")
+    clock.advance(61)
+    engine.tick()
+    assert tel.placed == [call]  # the other contact with that number is not rung
+    [skipped] = events_of(store, NumberSkipped)
+    assert skipped.reason_code == "refused_not_on_do_not_call"
+
+
+def test_a_do_not_call_disposition_must_be_one_of_the_campaigns_codes():
+    import pytest
+
+    from dialer_domain.model.errors import InvalidValue
+    from dialer_domain.model.values import CampaignSettings
+
+    with pytest.raises(InvalidValue, match="do_not_call_dispositions stop are not among"):
+        CampaignSettings(skill="s", do_not_call_dispositions=("stop",))

@@ -88,6 +88,7 @@ class ContactAttempt(Aggregate):
     callback_agent: str | None = None
     current_call: CurrentCall | None = None
     last_call_id: UUID | None = None
+    last_number: str | None = None  # the number the last call dialled
     last_call_connected: bool = False
     offer_id: UUID | None = None
     offer_agent: str | None = None
@@ -391,6 +392,7 @@ class ContactAttempt(Aggregate):
             case DialAttempted():
                 self.current_call = CurrentCall(event.call_id, event.number_index, event.timestamp, event.agent_id)
                 self.last_call_id = event.call_id
+                self.last_number = event.number
                 self.last_call_connected = False
                 self.total_dials += 1
                 self.dial_times.append(event.timestamp)

@@ -259,6 +259,8 @@ class CampaignSettings:
     max_dials_per_contact: int = attrs.field(default=20, validator=_positive)  # every dial, across callbacks and rounds
     default_region: str = "DK"  # for numbers written without +country
     calling_policy: str = "us_tcpa"  # the called party's local hours (rules.calling_hours)
+    #: the campaign's wrap-up codes that add the number called to the internal do-not-call list
+    do_not_call_dispositions: tuple[str, ...] = ()
     #: the rolling abandon rate (24 hours and 30 days) pacing never lets pass; None: no cap (rules.abandon_cap)
     abandon_cap: float | None = attrs.field(default=0.03, validator=_optional_rate)
 
@@ -269,6 +271,9 @@ class CampaignSettings:
             raise InvalidValue(f"caller_id_number {self.caller_id_number!r} is not in E.164 form")
         if self.calling_policy not in CALLING_POLICY_CODES:
             raise InvalidValue(f"calling_policy {self.calling_policy!r} is not one of {', '.join(CALLING_POLICY_CODES)}")
+        unknown = [d for d in self.do_not_call_dispositions if d not in self.dispositions]
+        if unknown:
+            raise InvalidValue(f"do_not_call_dispositions {', '.join(unknown)} are not among the campaign's dispositions")
         missing = [d for d in DEFAULT_DISPOSITIONS if d not in self.dispositions]
         if missing:
             raise InvalidValue(f"dispositions must keep the defaults; missing {', '.join(missing)}")

@@ -14,6 +14,8 @@ from uuid import UUID
 
 import attrs
 
+from dialer_domain.model.errors import NotAllowed
+
 
 @attrs.frozen
 class DncVerdict:
@@ -35,11 +37,19 @@ class DncVerdict:
         return f"the number is on the do-not-call list {', '.join(self.listed_on)}"
 
 
+#: The internal list: numbers added by hand, by the API, or by an agent's disposition.
+INTERNAL = "internal"
+
+
 class DoNotCall(Protocol):
     """The do-not-call lists (a port: ``service_layer.ports`` lists it)."""
 
     def check(self, e164: str, campaign_id: UUID) -> DncVerdict:
         """Every list in the campaign's scope (every campaign's and its own), and those holding ``e164``."""
+        ...
+
+    def add(self, name: str, numbers: Iterable[str], *, by: str, reason: str) -> object:
+        """Add numbers to list ``name`` (the internal list is ``INTERNAL``), every campaign's."""
         ...
 
 
@@ -49,3 +59,6 @@ class NoLists:
 
     def check(self, e164: str, campaign_id: UUID) -> DncVerdict:
         return DncVerdict((), ())
+
+    def add(self, name: str, numbers: Iterable[str], *, by: str, reason: str) -> object:
+        raise NotAllowed("no do-not-call lists are wired in: the number cannot be added")

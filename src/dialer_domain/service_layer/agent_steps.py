@@ -13,6 +13,7 @@ from dialer_domain.model.errors import NotAllowed
 from dialer_domain.model.identities import agent_session_id_for
 from dialer_domain.model.values import AgentState, CallOutcome, ContactState, DialMode
 from dialer_domain.rules.dialling import first_waiting_answer, progressive_excess
+from dialer_domain.rules.do_not_call import INTERNAL
 from dialer_domain.service_layer.call_progress import CallProgress
 from dialer_domain.service_layer.dialler_core import _since
 
@@ -211,7 +212,9 @@ class AgentSteps(CallProgress):
         self._in_step(step, run_timers=False)
 
     def dispose(self, agent_id: str, code: str, note: str = "", callback_at: datetime | None = None) -> None:
-        """The agent's wrap-up code for their last call (R18), and optionally a callback (R12)."""
+        """The agent's wrap-up code for their last call (R18), and optionally a callback (R12). A
+        code among the campaign's ``do_not_call_dispositions`` adds the number called to the
+        internal do-not-call list once the disposition is stored (issue 16)."""
 
         def step(now: datetime) -> None:
             s = self.agent(agent_id)
@@ -222,6 +225,9 @@ class AgentSteps(CallProgress):
             c = self.campaign(s.call_campaign)
             contact = self.contact(s.call_contact)
             contact.record_disposition(s.call_id, code, agent_id=agent_id, note=note, settings=c.config, at=now)
+            if code in c.config.do_not_call_dispositions and contact.last_number is not None:  # the person asked not to be called
+                why = f"disposition {code} by agent {agent_id} on contact {contact.key}"
+                self.uow.after_commit(partial(self.do_not_call.add, INTERNAL, [contact.last_number], by=f"agent {agent_id}", reason=why))
             if callback_at is not None:
                 contact.schedule_callback(callback_at, agent_id=agent_id, by=f"agent {agent_id}", now=now)
             self._touch(contact)

@@ -22,7 +22,7 @@ class UnitOfWork:
         self._touched: dict[UUID, Aggregate] = {}
         self._order: list[DomainEvent] = []  # the step's events, in the order they were recorded
         self._seen: dict[UUID, int] = {}  # how many of each aggregate's pending events are in _order
-        self._effects: list[Callable[[], None]] = []
+        self._effects: list[Callable[[], object]] = []
 
     @property
     def open(self) -> bool:
@@ -45,7 +45,7 @@ class UnitOfWork:
     def touched(self, aggregate_id: UUID) -> bool:
         return aggregate_id in self._touched
 
-    def after_commit(self, effect: Callable[[], None]) -> None:
+    def after_commit(self, effect: Callable[[], object]) -> None:
         """Something to do to the world once the step's events are stored."""
         self._effects.append(effect)
 
