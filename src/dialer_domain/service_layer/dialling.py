@@ -110,7 +110,9 @@ class Dialling(DiallerCore):
 
     def compliance_now(self, c: Campaign, now: datetime) -> dict[str, object]:
         """A campaign's compliance as a supervisor watches it: its rolling abandon rates against
-        its cap and how pacing takes them, and the dials refused in the last 24 hours by rule."""
+        its cap, how pacing takes them (from the headroom alone: a decision also counts the calls
+        then in flight, so it may hold back further), and the dials refused in the last 24 hours
+        by rule."""
         cap = self._abandon_cap(c, now)
         out: dict[str, object] = {"abandon_cap": c.config.abandon_cap}
         if cap is not None:

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from dialer_domain.rules.do_not_call import INTERNAL
 from entrypoints import bootstrap
 from entrypoints.cli.common import _fail, _open, app, console, err_console
 
@@ -28,7 +29,7 @@ def _scope(repo: object, campaign: str | None) -> str:
 @dnc_app.command("add")
 def dnc_add(
     numbers: Annotated[list[str], typer.Argument(help="E.164 numbers.")],
-    list_name: ListOpt = "internal",
+    list_name: ListOpt = INTERNAL,
     campaign: CampaignOpt = None,
     by: ByOpt = "cli",
     reason: Annotated[str, typer.Option(help="Why (kept with the change).")] = "",
@@ -42,7 +43,7 @@ def dnc_add(
 @dnc_app.command("remove")
 def dnc_remove(
     numbers: Annotated[list[str], typer.Argument(help="E.164 numbers.")],
-    list_name: ListOpt = "internal",
+    list_name: ListOpt = INTERNAL,
     by: ByOpt = "cli",
     reason: Annotated[str, typer.Option(help="Why (kept with the change).")] = "",
 ) -> None:
