@@ -11,15 +11,16 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, Field
 
+from adapters.auth.tokens import Principal
+from adapters.lists.phone import caller_id
 from adapters.persistence.eventstore import RecorderEventStore
 from adapters.views import audit
-from dialer_domain.model.campaign import Campaign
 from dialer_domain.model.errors import InvalidValue
 from dialer_domain.model.values import CampaignStatus, DialMode, GuideQuestion
 from dialer_domain.rules.schedule import parse_opening_hours
 from dialer_domain.rules.statistics import CampaignFigures
 from dialer_domain.service_layer.campaign_admin import configure_campaign, settings_from
-from dialer_domain.service_layer.handlers import CampaignSpec, campaign_named, create_campaign, set_campaign_status
+from dialer_domain.service_layer.handlers import CampaignSpec, all_campaigns, campaign_named, create_campaign, set_campaign_status
 from dialer_domain.service_layer.repository import Repository
 from entrypoints import bootstrap
 from entrypoints.auth import Staff
@@ -50,6 +51,8 @@ class CampaignChange(BaseModel):
     dial_mode: DialMode | None = None
     hours: Hours | None = None
     no_hours: bool = Field(False, description="Remove the opening hours (a campaign in Automatic needs hours).")
+    description: str | None = Field(None, max_length=2000)
+    manager: str | None = Field(None, min_length=1, max_length=200)
 
 
 class GuideQuestionIn(BaseModel):
@@ -65,6 +68,11 @@ def _trail(trail: Any) -> dict[str, Any]:
     events = [{"at": e.at, "event": e.event, "stream": str(e.stream), "version": e.version, "cause": e.cause, "data": e.data} for e in trail.entries]
     encoded: dict[str, Any] = jsonable_encoder({"subject": trail.subject, "state": trail.state, "events": events}, custom_encoder={UUID: str})
     return encoded
+
+
+def _by(caller: Principal) -> str:
+    """Who made a change over HTTP, as the events name them: the token's role and id."""
+    return f"{caller.role} token {caller.token_id}"
 
 
 def _hours(h: Hours | None) -> Any:
@@ -83,25 +91,26 @@ def admin_router() -> APIRouter:
     @router.post("/campaigns", status_code=201)
     def create(body: CampaignIn, s: Store, caller: Staff) -> dict[str, Any]:
         """Create a campaign (disabled until its status changes)."""
-        settings = settings_from({"skill": body.name, **body.settings})
+        given = caller_id(body.settings, str(body.settings.get("default_region", "DK")))
+        settings = settings_from({"skill": body.name, **given})
         spec = CampaignSpec(name=body.name, description=body.description, manager=body.manager, priority=body.priority, dial_mode=body.dial_mode)
         return campaign_view(create_campaign(Repository(s), spec, settings=settings, hours=_hours(body.hours), at=bootstrap.WallClock().now()))
 
     @router.get("/campaigns")
-    def all_campaigns(s: Store, _: Staff) -> list[dict[str, Any]]:
-        from dialer_domain.model.events import CampaignCreated
-
-        repo = Repository(s)
-        ids = [r.event.originator_id for r in s.read(0, 10**6, topics=(CampaignCreated.NAME,))]
-        return [campaign_view(repo.get(Campaign, cid)) for cid in ids]
+    def every_campaign(s: Store, _: Staff) -> list[dict[str, Any]]:
+        """Every campaign, in the order they were created."""
+        return [campaign_view(c) for c in all_campaigns(Repository(s))]
 
     @router.get("/campaigns/{campaign}")
     def read(campaign: str, s: Store, _: Staff) -> dict[str, Any]:
         return campaign_view(campaign_named(Repository(s), campaign))
 
     @router.patch("/campaigns/{campaign}")
-    def change(campaign: str, body: CampaignChange, s: Store, _: Staff) -> dict[str, Any]:
-        """Change settings, priority, dial mode or opening hours; what is not given stays."""
+    def change(campaign: str, body: CampaignChange, s: Store, caller: Staff) -> dict[str, Any]:
+        """Change settings, priority, dial mode, opening hours, description or manager; what is not
+        given stays. Each change is an event naming the caller's token; a change that breaks a rule
+        (a ring time under 15 s, a caller ID that is not a number, a priority outside 1..10) is
+        refused whole with the reason (422)."""
         repo = Repository(s)
         hours: Any = ...  # not given: they stay
         if body.no_hours:
@@ -110,23 +119,35 @@ def admin_router() -> APIRouter:
             hours = _hours(body.hours)
         now = bootstrap.WallClock().now()
         c = campaign_named(repo, campaign)
-        changed = configure_campaign(repo, c, settings=body.settings, priority=body.priority, dial_mode=body.dial_mode, hours=hours, at=now)
+        given = caller_id(body.settings or {}, str((body.settings or {}).get("default_region", c.config.default_region)))
+        changed = configure_campaign(
+            repo,
+            c,
+            settings=given,
+            priority=body.priority,
+            dial_mode=body.dial_mode,
+            hours=hours,
+            description=body.description,
+            manager=body.manager,
+            by=_by(caller),
+            at=now,
+        )
         return campaign_view(changed)
 
     @router.put("/campaigns/{campaign}/status")
     def status(campaign: str, body: StatusIn, s: Store, caller: Staff) -> dict[str, Any]:
         """Enabled, disabled, or automatic (follows its opening hours)."""
         repo = Repository(s)
-        by = f"{caller.role} token {caller.token_id}"
+        by = _by(caller)
         return campaign_view(set_campaign_status(repo, campaign_named(repo, campaign).id, body.status, by=by, at=bootstrap.WallClock().now()))
 
     @router.put("/campaigns/{campaign}/guide")
-    def guide(campaign: str, body: list[GuideQuestionIn], s: Store, _: Staff) -> dict[str, Any]:
+    def guide(campaign: str, body: list[GuideQuestionIn], s: Store, caller: Staff) -> dict[str, Any]:
         """R18: the campaign's call guide, whole (an empty list removes it); agents get it with each
         offer and call on their stream."""
         repo = Repository(s)
         c = campaign_named(repo, campaign)
-        c.set_call_guide(tuple(GuideQuestion(q.question, tuple(q.answers)) for q in body), bootstrap.WallClock().now())
+        c.set_call_guide(tuple(GuideQuestion(q.question, tuple(q.answers)) for q in body), bootstrap.WallClock().now(), _by(caller))
         repo.save(c)
         return campaign_view(c)
 

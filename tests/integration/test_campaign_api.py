@@ -58,7 +58,7 @@ def test_a_campaign_is_created_configured_and_switched_over_http(api):
     assert no_id.status_code == 409 and "no caller ID number" in no_id.json()["detail"]
     short = client.patch("/campaigns/Win-back", json={"settings": {"max_ring_seconds": 10}}, headers=staff)
     assert short.status_code == 422 and "at least 15" in short.json()["detail"]
-    assert client.patch("/campaigns/Win-back", json={"settings": {"caller_id_number": "+4570000000"}}, headers=staff).status_code == 200
+    assert client.patch("/campaigns/Win-back", json={"settings": {"caller_id_number": "+4570123456"}}, headers=staff).status_code == 200
     assert client.put("/campaigns/Win-back/status", json={"status": "automatic"}, headers=staff).json()["status"] == "automatic"
     gone = client.patch("/campaigns/Win-back", json={"no_hours": True}, headers=staff)
     assert gone.status_code in (409, 422) and "hours" in gone.json()["detail"]  # Automatic needs hours
@@ -83,3 +83,35 @@ def test_a_call_guide_is_set_shown_and_checked(api):
     assert bad.status_code == 422 and "question" in bad.json()["detail"]
     assert client.get("/campaigns/Guided", headers=staff).json()["call_guide"] == guide  # nothing half-written
     assert client.put("/campaigns/Guided/guide", json=[], headers=staff).json()["call_guide"] == []
+
+
+def test_every_change_names_who_made_it_and_a_change_that_breaks_a_rule_is_refused_whole(api):
+    client, staff, _ = api
+    assert client.post("/campaigns", json={"name": "Edited", "manager": "ann"}, headers=staff).status_code == 201
+    bad_id = client.patch("/campaigns/Edited", json={"settings": {"caller_id_number": "+4570000000", "wrapup_seconds": 40}}, headers=staff)
+    assert bad_id.status_code == 422 and "caller_id_number '+4570000000' is not a valid number" in bad_id.json()["detail"]
+    bad_priority = client.patch("/campaigns/Edited", json={"priority": 11, "settings": {"wrapup_seconds": 40}}, headers=staff)
+    assert bad_priority.status_code == 422 and "priority" in bad_priority.text
+    untouched = client.get("/campaigns/Edited", headers=staff).json()
+    assert (untouched["settings"]["wrapup_seconds"], untouched["priority"], untouched["version"]) == (15, 5, 1)  # nothing half-written
+    change = {
+        "description": "Customers who left in 2025",
+        "manager": "bo",
+        "priority": 9,
+        "dial_mode": "power",
+        "settings": {"caller_id_number": "+45 70 12 34 56", "caller_id_name": "Acme", "power_ratio_ready": 2.0, "power_ratio_wrapup": 0.3,
+                     "auto_answer": False, "max_per_click": 5, "max_held": 20, "extensions": ["201", "202"], "max_call_seconds": 1800},
+    }
+    r = client.patch("/campaigns/Edited", json=change, headers=staff)
+    assert r.status_code == 200, r.text
+    c = r.json()
+    assert (c["description"], c["manager"], c["priority"], c["dial_mode"]) == ("Customers who left in 2025", "bo", 9, "power")
+    assert c["settings"]["caller_id_number"] == "+4570123456" and c["settings"]["extensions"] == ["201", "202"]
+    trail = client.get("/audit/campaigns/Edited", headers=staff).json()["events"]
+    changes = [e for e in trail if e["event"] != "CampaignCreated"]
+    assert [e["event"] for e in changes] == ["CampaignSettingsChanged", "CampaignPriorityChanged", "CampaignDialModeChanged", "CampaignDescribed"]
+    assert all(e["data"]["changed_by"].startswith("admin token ") for e in changes)
+    enabled = client.put("/campaigns/Edited/status", json={"status": "enabled"}, headers=staff)
+    assert enabled.status_code == 200
+    lose_id = client.patch("/campaigns/Edited", json={"settings": {"caller_id_number": ""}}, headers=staff)
+    assert lose_id.status_code == 409 and "caller ID" in lose_id.json()["detail"]

@@ -134,3 +134,40 @@ def test_simulate_checks_its_arguments_and_keeps_stdout_for_the_report(run):
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)  # the progress bar went to stderr
     assert report["predictive"]["dials"] > 0
+
+
+def test_campaigns_are_listed_and_edited_from_the_cli_and_a_bad_setting_is_named(run):
+    code, out = run("campaign", "list")
+    assert code == 0 and "no campaigns yet" in out
+    assert run("campaign", "create", "Win-back", "--manager", "ann")[0] == 0
+    code, out = run("campaign", "create", "Bad-id", "--manager", "ann", "--caller-id", "+4570000000")
+    assert code == 2 and "caller_id_number '+4570000000' is not a valid number" in out
+    code, out = run(
+        "campaign", "edit", "Win-back", "--set", "max_ring_seconds=30", "--set", "auto_answer=no", "--set", "abandon_cap=none",
+        "--set", "extensions=201,202", "--set", "caller_id_number=+45 70 12 34 56", "--priority", "8", "--mode", "predictive",
+        "--manager", "bo", "--hours", "mon-fri=09:00-17:00", "--exception", "2026-12-24=closed", "--by", "ann",
+    )
+    assert code == 0 and "5 change(s) recorded" in out, out
+    code, out = run("campaign", "show", "Win-back")
+    shown = json.loads(out)
+    assert (shown["priority"], shown["dial_mode"], shown["manager"]) == (8, "predictive", "bo")
+    s = shown["settings"]
+    assert (s["max_ring_seconds"], s["auto_answer"], s["abandon_cap"]) == (30, False, None)
+    assert (s["extensions"], s["caller_id_number"]) == (["201", "202"], "+4570123456")
+    assert shown["hours"]["exceptions"][0]["day"] == "2026-12-24"
+    for args, says in [
+        (("--set", "max_ring_seconds=10"), "at least 15"),
+        (("--set", "max_ring=10"), "unknown campaign setting 'max_ring'"),
+        (("--set", "wrapup_seconds=soon"), "setting wrapup_seconds takes a whole number, not 'soon'"),
+        (("--set", "auto_answer=maybe"), "takes yes or no"),
+        (("--priority", "0"), "priority must be 1..10"),
+        (("--set", "noequals"), "is not name=value"),
+    ]:
+        code, out = run("campaign", "edit", "Win-back", *args)
+        assert code == 2 and says in out, (args, out)
+    assert run("campaign", "edit", "Win-back", "--set", "max_ring_seconds=30")[1].strip().endswith("nothing changed")
+    code, out = run("audit", "campaign", "Win-back", "--json")
+    changed = [e for e in json.loads(out)["events"] if e["event"] != "CampaignCreated"]
+    assert {e["data"]["changed_by"] for e in changed} == {"ann"}
+    code, out = run("campaign", "list")
+    assert code == 0 and "Win-back" in out and "predictive" in out and "+4570123456" in out

@@ -47,7 +47,7 @@ class EventStoreContract:
             hours=hours,
             at=t0,
         )
-        c.change_priority(9, t0 + timedelta(minutes=1))
+        c.change_priority(9, t0 + timedelta(minutes=1), "test")
         Repository(store).save(c)
         loaded = Repository(store).get(Campaign, c.id)
         assert loaded == c

@@ -36,7 +36,7 @@ def test_a_person_takes_a_call_beside_simulated_agents_and_a_graceful_stop_ends_
     repo = Repository(store)
     ensure_demo_campaign(repo, at=datetime.now(UTC), contacts=120, mode=DialMode.POWER)
     demo = repo.get(Campaign, campaign_id_for("Demo"))
-    demo.set_call_guide((GuideQuestion("Interested?", ("yes", "no")),), datetime.now(UTC))
+    demo.set_call_guide((GuideQuestion("Interested?", ("yes", "no")),), datetime.now(UTC), "test")
     repo.save(demo)
     service = LiveService(store, speed=40.0, world=WORLD, seed=5)
     events: list[dict] = []

@@ -40,13 +40,13 @@ def test_campaign_priority_must_be_1_to_10(t0):
         make_campaign(t0, priority=11)
     c = make_campaign(t0, priority=10)
     with pytest.raises(InvalidValue):
-        c.change_priority(0, t0)
+        c.change_priority(0, t0, "test")
 
 
 def test_campaign_replay_gives_an_equal_object(t0):
     c = make_campaign(t0)
-    c.change_priority(8, t0)
-    c.change_dial_mode(DialMode.PREDICTIVE, t0)
+    c.change_priority(8, t0, "test")
+    c.change_dial_mode(DialMode.PREDICTIVE, t0, "test")
     c.change_status(CampaignStatus.ENABLED, t0, by="ann")
     assert replayed(c) == c
 
@@ -59,10 +59,10 @@ def test_a_campaign_without_a_caller_id_cannot_be_switched_on_and_a_ring_under_1
         c.change_status(CampaignStatus.ENABLED, t0, by="ann")
     c.change_status(CampaignStatus.DISABLED, t0, by="ann")  # switching off is always allowed
     with pytest.raises(InvalidValue, match="max_ring_seconds must be at least 15"):
-        make_campaign(t0).change_settings(attrs.evolve(S, max_ring_seconds=14), t0)
+        make_campaign(t0).change_settings(attrs.evolve(S, max_ring_seconds=14), t0, "test")
     with pytest.raises(InvalidValue, match="at least 15"):
         Campaign.create(uuid4(), name="Short", manager="ann", dial_mode=DialMode.POWER, settings=attrs.evolve(S, max_ring_seconds=10), at=t0)
-    make_campaign(t0).change_settings(attrs.evolve(S, max_ring_seconds=15), t0)
+    make_campaign(t0).change_settings(attrs.evolve(S, max_ring_seconds=15), t0, "test")
 
 
 def test_automatic_needs_opening_hours(t0):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import phonenumbers
 
 from dialer_domain.model.errors import InvalidValue
@@ -26,6 +29,20 @@ def e164(text: str, region: str) -> str:
             raise InvalidValue("is impossible (wrong length)")
         raise InvalidValue(f"is not a valid number in region {region}")
     return phonenumbers.format_number(parsed, _E164)
+
+
+def caller_id(settings: Mapping[str, Any], region: str) -> dict[str, Any]:
+    """Campaign settings as given, with ``caller_id_number`` (if given, and not empty) checked as a
+    real number by the numbering plan and written in E.164: a caller ID that is not a valid number
+    is refused, naming it."""
+    found = dict(settings)
+    raw = found.get("caller_id_number")
+    if isinstance(raw, str) and raw.strip():
+        try:
+            found["caller_id_number"] = e164(raw.strip(), region)
+        except InvalidValue as exc:
+            raise InvalidValue(f"caller_id_number {raw[:40]!r} {exc}") from None
+    return found
 
 
 def normalise(raw: str, default_region: str = "DK", label: str = "") -> PhoneNumber:

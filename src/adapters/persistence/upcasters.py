@@ -7,6 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+#: The campaign's change events that name who changed it from their version 2.
+CHANGED_BY_EVENTS = ("CampaignSettingsChanged", "CampaignDialModeChanged", "CampaignPriorityChanged", "CampaignHoursChanged", "CampaignCallGuideSet")
+
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 
 
@@ -63,6 +66,12 @@ def _coded(name: str) -> Upcaster:
     return upcast
 
 
+def _upcast_changed_by_v1(state: dict[str, Any]) -> dict[str, Any]:
+    """A campaign's change events say who made the change from v2 (issue 17); v1 did not."""
+    state.setdefault("changed_by", "")
+    return state
+
+
 #: (event name, from version) -> function giving the state of version + 1
 UPCASTERS: dict[tuple[str, int], Upcaster] = {
     ("AgentPaused", 1): _upcast_agent_paused_v1,
@@ -76,4 +85,5 @@ UPCASTERS: dict[tuple[str, int], Upcaster] = {
     ("CallEnded", 1): _coded("CallEnded"),
     ("NumberSkipped", 1): _coded("NumberSkipped"),
     ("AttemptsExhausted", 1): _coded("AttemptsExhausted"),
+    **{(name, 1): _upcast_changed_by_v1 for name in CHANGED_BY_EVENTS},
 }

@@ -13,6 +13,7 @@ from dialer_domain.model.errors import InvalidValue, NotAllowed
 from dialer_domain.model.events import (
     CampaignCallGuideSet,
     CampaignCreated,
+    CampaignDescribed,
     CampaignDialModeChanged,
     CampaignHoursChanged,
     CampaignListMappingSet,
@@ -104,27 +105,38 @@ class Campaign(Aggregate):
         assert self.settings is not None, "campaign not created"
         return self.settings
 
-    def change_settings(self, settings: CampaignSettings, at: datetime) -> None:
+    def change_settings(self, settings: CampaignSettings, at: datetime, by: str) -> None:
         check_ring_time(settings.max_ring_seconds)
+        if self.status is not CampaignStatus.DISABLED and not settings.caller_id_number:
+            raise NotAllowed(f"campaign {self.name!r} is {self.status.value}; it cannot lose its caller ID number (disable it first)")
         if settings != self.settings:
-            self._record(CampaignSettingsChanged, at, settings=settings)
+            self._record(CampaignSettingsChanged, at, settings=settings, changed_by=by)
 
-    def change_dial_mode(self, mode: DialMode, at: datetime) -> None:
+    def describe(self, *, description: str, manager: str, at: datetime, by: str) -> None:
+        """R1: the campaign's description and manager."""
+        if not manager.strip():
+            raise InvalidValue("a campaign needs a manager")
+        check_text("campaign manager", manager, MAX_NAME)
+        check_text("campaign description", description, MAX_NOTE)
+        if (description, manager.strip()) != (self.description, self.manager):
+            self._record(CampaignDescribed, at, description=description, manager=manager.strip(), changed_by=by)
+
+    def change_dial_mode(self, mode: DialMode, at: datetime, by: str) -> None:
         if mode is not self.dial_mode:
-            self._record(CampaignDialModeChanged, at, dial_mode=mode)
+            self._record(CampaignDialModeChanged, at, dial_mode=mode, changed_by=by)
 
-    def change_priority(self, priority: int, at: datetime) -> None:
+    def change_priority(self, priority: int, at: datetime, by: str) -> None:
         check_priority(priority, "campaign priority")
         if priority != self.priority:
-            self._record(CampaignPriorityChanged, at, priority=priority)
+            self._record(CampaignPriorityChanged, at, priority=priority, changed_by=by)
 
-    def change_hours(self, hours: OpeningHours | None, at: datetime) -> None:
+    def change_hours(self, hours: OpeningHours | None, at: datetime, by: str) -> None:
         if hours is None and self.status is CampaignStatus.AUTOMATIC:
             raise NotAllowed(f"campaign {self.name!r} is Automatic; it cannot lose its opening hours")
         if hours is not None:
             schedule.zone(hours.time_zone)
         if hours != self.hours:
-            self._record(CampaignHoursChanged, at, hours=hours)
+            self._record(CampaignHoursChanged, at, hours=hours, changed_by=by)
 
     def change_status(self, status: CampaignStatus, at: datetime, by: str) -> None:
         if status is CampaignStatus.AUTOMATIC and self.hours is None:
@@ -138,7 +150,7 @@ class Campaign(Aggregate):
         if mapping != self.list_mapping:
             self._record(CampaignListMappingSet, at, mapping=mapping)
 
-    def set_call_guide(self, questions: tuple[GuideQuestion, ...], at: datetime) -> None:
+    def set_call_guide(self, questions: tuple[GuideQuestion, ...], at: datetime, by: str) -> None:
         """R18: the call guide agents see with each call (the whole guide at once; empty: none)."""
         if len(questions) > MAX_GUIDE_QUESTIONS:
             raise InvalidValue(f"a call guide has at most {MAX_GUIDE_QUESTIONS} questions, not {len(questions)}")
@@ -149,7 +161,7 @@ class Campaign(Aggregate):
             for a in q.answers:
                 check_text(f"an answer to {q.question[:40]!r}", a, MAX_NAME, allow_empty=False)
         if questions != self.call_guide:
-            self._record(CampaignCallGuideSet, at, questions=questions)
+            self._record(CampaignCallGuideSet, at, questions=questions, changed_by=by)
 
     def record_import(self, at: datetime, **report: object) -> ListImported:
         """Keep the import history (R7): when, which file, which mode, what happened to the rows."""
@@ -178,6 +190,9 @@ class Campaign(Aggregate):
                 self.settings = event.settings
                 self.hours = event.hours
                 self.created_at = event.timestamp
+            case CampaignDescribed():
+                self.description = event.description
+                self.manager = event.manager
             case CampaignSettingsChanged():
                 self.settings = event.settings
             case CampaignDialModeChanged():

@@ -3,6 +3,7 @@ campaign's settings, priority, dial mode and opening hours."""
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Mapping
 from datetime import datetime
 from types import EllipsisType
@@ -16,7 +17,7 @@ from dialer_domain.model.values import CampaignSettings, DialMode, OpeningHours
 from dialer_domain.service_layer.repository import Repository
 
 #: Settings whose values are tuples (JSON gives lists).
-_TUPLE_SETTINGS = frozenset(f.name for f in attrs.fields(CampaignSettings) if str(f.type).startswith("tuple"))
+_TUPLE_SETTINGS = frozenset(f.name for f in attrs.fields(attrs.resolve_types(CampaignSettings)) if typing.get_origin(f.type) is tuple)
 
 
 def settings_from(values: Mapping[str, Any], base: CampaignSettings | None = None) -> CampaignSettings:
@@ -33,6 +34,37 @@ def settings_from(values: Mapping[str, Any], base: CampaignSettings | None = Non
         raise InvalidValue(f"campaign settings: {exc}") from None
 
 
+def setting_from_text(name: str, text: str) -> Any:
+    """One setting as typed on a command line (``max_ring_seconds=30``): read as the setting's type
+    (a number, yes/no, a comma-separated list, ``none`` where none is allowed); a clear error names
+    the setting and what it expected."""
+    fields = {f.name: f.type for f in attrs.fields(attrs.resolve_types(CampaignSettings))}
+    if name not in fields:
+        raise InvalidValue(f"unknown campaign setting {name!r}; the settings are {', '.join(sorted(fields))}")
+    kind = fields[name]
+    args = typing.get_args(kind)
+    text = text.strip()
+    if type(None) in args:
+        if text.lower() == "none":
+            return None
+        kind = next(a for a in args if a is not type(None))
+    try:
+        if kind is int:
+            return int(text)
+        if kind is float:
+            return float(text)
+    except ValueError:
+        raise InvalidValue(f"setting {name} takes a {'whole number' if kind is int else 'number'}, not {text[:40]!r}") from None
+    if kind is bool:
+        words = {"yes": True, "true": True, "on": True, "1": True, "no": False, "false": False, "off": False, "0": False}
+        if text.lower() not in words:
+            raise InvalidValue(f"setting {name} takes yes or no, not {text[:40]!r}")
+        return words[text.lower()]
+    if typing.get_origin(kind) is tuple:
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return text
+
+
 def configure_campaign(
     repo: Repository,
     campaign: Campaign,
@@ -41,17 +73,28 @@ def configure_campaign(
     priority: int | None = None,
     dial_mode: DialMode | None = None,
     hours: OpeningHours | EllipsisType | None = ...,
+    description: str | None = None,
+    manager: str | None = None,
+    by: str,
     at: datetime,
 ) -> Campaign:
     """Change what is given (settings by name, priority, dial mode, opening hours; ``hours=None``
-    removes them) in one append; what is not given stays."""
+    removes them; description, manager) in one append, each change an event naming ``by``; what
+    is not given stays. A change that breaks a rule is refused whole."""
     if settings:
-        campaign.change_settings(settings_from(settings, campaign.config), at)
-    if priority is not None and priority != campaign.priority:
-        campaign.change_priority(priority, at)
-    if dial_mode is not None and dial_mode is not campaign.dial_mode:
-        campaign.change_dial_mode(dial_mode, at)
-    if not isinstance(hours, EllipsisType) and hours != campaign.hours:
-        campaign.change_hours(hours, at)
+        campaign.change_settings(settings_from(settings, campaign.config), at, by)
+    if priority is not None:
+        campaign.change_priority(priority, at, by)
+    if dial_mode is not None:
+        campaign.change_dial_mode(dial_mode, at, by)
+    if not isinstance(hours, EllipsisType):
+        campaign.change_hours(hours, at, by)
+    if description is not None or manager is not None:
+        campaign.describe(
+            description=campaign.description if description is None else description,
+            manager=campaign.manager if manager is None else manager,
+            at=at,
+            by=by,
+        )
     repo.save(campaign)
     return campaign

@@ -30,7 +30,7 @@ from dialer_domain.model.values import (
 )
 from dialer_domain.rules.ordering import ASSIGNABLE_STATES
 from dialer_domain.service_layer.ports import ListIndex, QueueView
-from dialer_domain.service_layer.repository import Repository
+from dialer_domain.service_layer.repository import Repository, iter_log
 
 
 @attrs.frozen(kw_only=True)
@@ -66,6 +66,13 @@ def campaign_named(repo: Repository, name: str) -> Campaign:
     if found is None:
         raise NotFound(f"no campaign named {name!r}")
     return found
+
+
+def all_campaigns(repo: Repository) -> list[Campaign]:
+    """Every campaign, in the order they were created."""
+    from dialer_domain.model.events import CampaignCreated
+
+    return [repo.get(Campaign, r.event.originator_id) for r in iter_log(repo.store, topics=(CampaignCreated.NAME,))]
 
 
 def contact_named(repo: Repository, campaign: Campaign, key: str) -> ContactAttempt:
@@ -109,13 +116,13 @@ def withdraw_contact(repo: Repository, campaign: Campaign, key: str, *, reason: 
     return c
 
 
-def set_list_mapping(repo: Repository, campaign_name: str, mapping: ListMapping, *, region: str | None, at: datetime) -> Campaign:
+def set_list_mapping(repo: Repository, campaign_name: str, mapping: ListMapping, *, region: str | None, by: str = "cli", at: datetime) -> Campaign:
     """The columns of the campaign's list files (R7), and the region of numbers written without a
     country code (checked by the caller, which knows the numbering plan)."""
     c = campaign_named(repo, campaign_name)
     c.set_list_mapping(mapping, at)
     if region is not None:
-        c.change_settings(attrs.evolve(c.config, default_region=region.upper()), at)
+        c.change_settings(attrs.evolve(c.config, default_region=region.upper()), at, by)
     repo.save(c)
     return c
 

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from dialer_domain.model.values import CampaignSettings, CampaignStatus, ContactData, DialMode
 from entrypoints import bootstrap
 from entrypoints.cli.common import _open, campaign_app, console, contact_app, parse_abandon_cap, parse_hours
-
-if TYPE_CHECKING:
-    pass
 
 
 @campaign_app.command("create")
@@ -41,9 +38,11 @@ def campaign_create(
     ] = "0.03",
 ) -> None:
     """Create a campaign (Disabled until you enable it)."""
+    from adapters.lists.phone import caller_id as checked
     from dialer_domain.service_layer.handlers import CampaignSpec, create_campaign
 
     with _open() as (repo, _store):
+        caller_id = checked({"caller_id_number": caller_id}, "DK")["caller_id_number"]
         settings = CampaignSettings(
             skill=skill or name,
             max_ring_seconds=max_ring,
@@ -75,6 +74,75 @@ def campaign_status(name: str, status: CampaignStatus, by: str = "cli") -> None:
     with _open() as (repo, _store):
         c = set_campaign_status(repo, campaign_named(repo, name).id, status, by=by, at=bootstrap.WallClock().now())
     console.print(f"campaign {c.name} is {c.status.value}")
+
+
+@campaign_app.command("list")
+def campaign_list(as_json: Annotated[bool, typer.Option("--json", help="One JSON object per campaign.")] = False) -> None:
+    """Every campaign: status, dial mode, priority, manager, skill."""
+    from dialer_domain.service_layer.handlers import all_campaigns
+    from entrypoints.presenters import campaign_view
+
+    with _open() as (repo, _store):
+        found = all_campaigns(repo)
+    if as_json:
+        console.print_json(json.dumps([campaign_view(c) for c in found], default=str))
+        return
+    if not found:
+        console.print("no campaigns yet: dialer campaign create NAME --manager WHO")
+        return
+    from rich.table import Table
+
+    table = Table("campaign", "status", "mode", "priority", "manager", "skill", "caller ID")
+    for c in found:
+        table.add_row(c.name, c.status.value, c.dial_mode.value, str(c.priority), c.manager, c.config.skill, c.config.caller_id_number or "(none)")
+    console.print(table)
+
+
+@campaign_app.command("edit")
+def campaign_edit(
+    name: str,
+    setting: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="A setting as name=value, repeatable: max_ring_seconds=30, caller_id_number=+4570123456, "
+                     "auto_answer=no, extensions=201,202, abandon_cap=none (see `campaign show` for every name)."),
+    ] = None,
+    priority: Annotated[int | None, typer.Option(help="1..10, 10 highest (R1).")] = None,
+    mode: Annotated[DialMode | None, typer.Option(help="Dial mode.")] = None,
+    description: Annotated[str | None, typer.Option(help="The campaign's description.")] = None,
+    manager: Annotated[str | None, typer.Option(help="Who manages the campaign.")] = None,
+    hours: Annotated[str | None, typer.Option(help="New opening hours, e.g. 'mon-fri=09:00-17:00' (with --tz, --exception).")] = None,
+    exception: Annotated[list[str] | None, typer.Option(help="Dated exception with --hours: 2026-12-24=closed.")] = None,
+    tz: Annotated[str | None, typer.Option(help="Time zone of --hours (default: the campaign's).")] = None,
+    no_hours: Annotated[bool, typer.Option("--no-hours", help="Remove the opening hours.")] = False,
+    by: Annotated[str, typer.Option(help="Who makes the change (kept in the event).")] = "cli",
+) -> None:
+    """Change a campaign's settings, priority, dial mode, hours, description or manager: each change
+    is an event with who and when; a change that breaks a rule is refused whole, with the reason."""
+    from adapters.lists.phone import caller_id
+    from dialer_domain.service_layer.campaign_admin import configure_campaign, setting_from_text
+    from dialer_domain.service_layer.handlers import campaign_named
+
+    with _open() as (repo, _store):
+        c = campaign_named(repo, name)
+        values = {}
+        for item in setting or []:
+            key, sep, text = item.partition("=")
+            if not sep or not key.strip():
+                raise ValueError(f"--set {item[:60]!r} is not name=value")
+            values[key.strip()] = setting_from_text(key.strip(), text)
+        values = caller_id(values, str(values.get("default_region", c.config.default_region)))
+        new_hours: object = ...
+        if no_hours:
+            new_hours = None
+        elif hours is not None:
+            new_hours = parse_hours(hours, tz or (c.hours.time_zone if c.hours else "Europe/Copenhagen"), exception)
+        before = c.version
+        configure_campaign(
+            repo, c, settings=values, priority=priority, dial_mode=mode, hours=new_hours,  # type: ignore[arg-type]
+            description=description, manager=manager, by=by, at=bootstrap.WallClock().now(),
+        )
+    changes = c.version - before
+    console.print(f"campaign {c.name}: {changes} change(s) recorded" if changes else f"campaign {c.name}: nothing changed")
 
 
 @campaign_app.command("show")

@@ -25,6 +25,7 @@ from dialer_domain.model.events.base import DomainEvent
 from dialer_domain.model.events.campaign import (
     CampaignCallGuideSet,
     CampaignCreated,
+    CampaignDescribed,
     CampaignDialModeChanged,
     CampaignHoursChanged,
     CampaignListMappingSet,
@@ -59,8 +60,8 @@ from dialer_domain.model.events.contact import (
 from dialer_domain.model.values import AgentState
 
 CAMPAIGN_EVENTS: tuple[type[DomainEvent], ...] = (
-    CampaignCreated, CampaignSettingsChanged, CampaignDialModeChanged, CampaignPriorityChanged, CampaignHoursChanged, CampaignStatusChanged,
-    CampaignListMappingSet, CampaignCallGuideSet, ListImported, ListImportRefused,
+    CampaignCreated, CampaignDescribed, CampaignSettingsChanged, CampaignDialModeChanged, CampaignPriorityChanged, CampaignHoursChanged,
+    CampaignStatusChanged, CampaignListMappingSet, CampaignCallGuideSet, ListImported, ListImportRefused,
 )
 CONTACT_EVENTS: tuple[type[DomainEvent], ...] = (
     ContactImported, ContactUpdated, ContactReinstated, ContactAssigned, ContactQueued, ContactReturnedToList, ContactWithdrawn, ContactOffered,
@@ -95,6 +96,7 @@ __all__ = [
     "CallbackScheduled",
     "CampaignCallGuideSet",
     "CampaignCreated",
+    "CampaignDescribed",
     "CampaignDialModeChanged",
     "CampaignHoursChanged",
     "CampaignListMappingSet",

@@ -37,25 +37,43 @@ class CampaignCreated(DomainEvent):
 @attrs.frozen(kw_only=True)
 class CampaignSettingsChanged(DomainEvent):
     NAME: ClassVar[str] = "CampaignSettingsChanged"
+    VERSION: ClassVar[int] = 2
     settings: CampaignSettings
+    changed_by: str  # who (from v2; the upcaster gives v1 events "", they did not say)
 
 
 @attrs.frozen(kw_only=True)
 class CampaignDialModeChanged(DomainEvent):
     NAME: ClassVar[str] = "CampaignDialModeChanged"
+    VERSION: ClassVar[int] = 2
     dial_mode: DialMode
+    changed_by: str  # who (from v2; the upcaster gives v1 events "", they did not say)
 
 
 @attrs.frozen(kw_only=True)
 class CampaignPriorityChanged(DomainEvent):
     NAME: ClassVar[str] = "CampaignPriorityChanged"
+    VERSION: ClassVar[int] = 2
     priority: int
+    changed_by: str  # who (from v2; the upcaster gives v1 events "", they did not say)
 
 
 @attrs.frozen(kw_only=True)
 class CampaignHoursChanged(DomainEvent):
     NAME: ClassVar[str] = "CampaignHoursChanged"
+    VERSION: ClassVar[int] = 2
     hours: OpeningHours | None
+    changed_by: str  # who (from v2; the upcaster gives v1 events "", they did not say)
+
+
+@attrs.frozen(kw_only=True)
+class CampaignDescribed(DomainEvent):
+    """The campaign's description or manager changed (R1)."""
+
+    NAME: ClassVar[str] = "CampaignDescribed"
+    description: str
+    manager: str
+    changed_by: str
 
 
 @attrs.frozen(kw_only=True)
@@ -76,7 +94,9 @@ class CampaignCallGuideSet(DomainEvent):
     """R18: the campaign's call guide, whole (empty: none)."""
 
     NAME: ClassVar[str] = "CampaignCallGuideSet"
+    VERSION: ClassVar[int] = 2
     questions: tuple[GuideQuestion, ...]
+    changed_by: str  # who (from v2; the upcaster gives v1 events "", they did not say)
 
 
 @attrs.frozen(kw_only=True)
