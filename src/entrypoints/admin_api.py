@@ -17,8 +17,8 @@ from adapters.persistence.eventstore import RecorderEventStore
 from adapters.views import audit
 from dialer_domain.model.errors import InvalidValue
 from dialer_domain.model.values import CampaignStatus, DialMode, GuideQuestion
+from dialer_domain.rules.figures import CampaignFigures
 from dialer_domain.rules.schedule import parse_opening_hours
-from dialer_domain.rules.statistics import CampaignFigures
 from dialer_domain.service_layer.campaign_admin import configure_campaign, settings_from
 from dialer_domain.service_layer.handlers import CampaignSpec, all_campaigns, campaign_named, create_campaign, set_campaign_status
 from dialer_domain.service_layer.repository import Repository

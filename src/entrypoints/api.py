@@ -130,6 +130,9 @@ def create_app(url: str | None = None, *, service: LiveService | None = None) ->
     from entrypoints.admin_api import admin_router
 
     app.include_router(admin_router())
+    from entrypoints.callback_api import callback_router
+
+    app.include_router(callback_router())
     from entrypoints.dnc_api import dnc_router
 
     app.include_router(dnc_router())

@@ -8,7 +8,7 @@ from datetime import datetime, time
 from dialer_domain.model.campaign import Campaign
 from dialer_domain.model.identities import campaign_id_for
 from dialer_domain.model.values import (
-    DEFAULT_DISPOSITIONS,
+    SIMULATED_DISPOSITIONS,
     CampaignSettings,
     CampaignStatus,
     ContactData,
@@ -39,7 +39,7 @@ def ensure_demo_campaign(repo: Repository, *, at: datetime, contacts: int = 500,
         min_redial_seconds=600,
         caller_id_number="+4570000000",
         caller_id_name="Demo Co",
-        dispositions=(*DEFAULT_DISPOSITIONS, "not_interested", "callback"),
+        dispositions=SIMULATED_DISPOSITIONS,
         calling_policy="none",  # made-up numbers, dialled around the clock (a real campaign keeps the callee's hours)
     )
     spec = CampaignSpec(name=DEMO_CAMPAIGN, description="dialer serve --demo", manager="demo", priority=5, dial_mode=mode)

@@ -42,7 +42,8 @@ class Decline(BaseModel):
 class Dispose(BaseModel):
     code: str = Field(description="A wrap-up code: R18's defaults or the campaign's own.")
     note: str = ""
-    callback_at: datetime | None = Field(None, description="R12: a callback at this time (with a time zone).")
+    callback_at: datetime | None = Field(None, description="R12: a callback at this time (with a time zone); a code that books one needs it.")
+    answers: dict[str, str] = Field(default_factory=dict, description="R18: the call guide's answers, question: answer.")
 
 
 class Extend(BaseModel):
@@ -114,7 +115,7 @@ def live_router(service: LiveService) -> APIRouter:
 
     @router.post("/agents/{agent}/dispose")
     def dispose(_: ActingAs, agent: str, body: Dispose) -> dict[str, Any]:
-        return act(agent, lambda e: e.dispose(agent, body.code, body.note, body.callback_at))
+        return act(agent, lambda e: e.dispose(agent, body.code, body.note, body.callback_at, body.answers))
 
     @router.post("/agents/{agent}/wrapup/extend")
     def extend(_: ActingAs, agent: str, body: Extend) -> dict[str, Any]:

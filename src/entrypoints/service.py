@@ -30,7 +30,7 @@ import simpy
 from adapters.persistence.eventstore import RecorderEventStore
 from adapters.telephony.inbox import ReportInbox
 from adapters.telephony.simulated import SimulatedAgents, SimulatedTelephony, SimulationDriver, VirtualClock, WorldParams
-from dialer_domain.model.values import DEFAULT_DISPOSITIONS, AgentState
+from dialer_domain.model.values import SIMULATED_DISPOSITIONS, AgentState
 from dialer_domain.service_layer.dialler_core import screen_pop
 from dialer_domain.service_layer.engine import Dialler, EngineConfig
 from dialer_domain.service_layer.ports import ScreenPop, Telephony
@@ -171,7 +171,7 @@ class LiveService:
             clock: Any = VirtualClock(self.env, datetime.now(UTC))
             world = world or WorldParams()
             sim = SimulatedTelephony(self.env, random.Random(rng.getrandbits(64)), world, clock)
-            bots = SimulatedAgents(self.env, random.Random(rng.getrandbits(64)), world, (*DEFAULT_DISPOSITIONS, "not_interested", "callback"))
+            bots = SimulatedAgents(self.env, random.Random(rng.getrandbits(64)), world, tuple(d.code for d in SIMULATED_DISPOSITIONS))
             tel = sim
         else:
             clock = bootstrap.WallClock()

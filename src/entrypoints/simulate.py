@@ -19,7 +19,7 @@ from adapters.lists.calendar import PhoneCalendar
 from adapters.telephony.simulated import SimulatedAgents, SimulatedTelephony, SimulationDriver, VirtualClock, WorldParams
 from dialer_domain.model.identities import campaign_id_for, seeded_ids
 from dialer_domain.model.values import (
-    DEFAULT_DISPOSITIONS,
+    SIMULATED_DISPOSITIONS,
     AgentState,
     CampaignSettings,
     CampaignStatus,
@@ -89,7 +89,7 @@ def run_simulation(
     start = start_local.astimezone(UTC)
     clock = VirtualClock(env, start)
     total = cfg.warmup_minutes * 60 + cfg.hours * 3600
-    dispositions = (*DEFAULT_DISPOSITIONS, "not_interested", "callback")
+    dispositions = tuple(d.code for d in SIMULATED_DISPOSITIONS)
     telephony = SimulatedTelephony(env, random.Random(rng.getrandbits(64)), cfg.world, clock)
     agents_world = SimulatedAgents(env, random.Random(rng.getrandbits(64)), cfg.world, dispositions)
     engine = bootstrap.dialler(store, telephony, clock, seeded_ids(cfg.seed), desktop=agents_world, queue=queue)
@@ -119,7 +119,8 @@ def run_simulation(
         preview_timeout_seconds=int(cfg.world.preview_seconds) + 5,
         caller_id_number="+4570000000",
         caller_id_name="Simulated",
-        dispositions=dispositions,
+        dispositions=SIMULATED_DISPOSITIONS,
+        callback_outside_hours="move",  # a callback asked for after the day's end waits for the next opening
         calling_policy=cfg.calling_policy,
         abandon_cap=cfg.abandon_cap,
     )

@@ -28,7 +28,10 @@ def test_a_campaign_is_created_configured_and_switched_over_http(api):
         "manager": "ann",
         "dial_mode": "power",
         "priority": 7,
-        "settings": {"max_ring_seconds": 30, "dispositions": ["answering_machine", "busy", "fax", "no_answer", "sale", "voicemail", "later"]},
+        "settings": {
+            "max_ring_seconds": 30,
+            "dispositions": ["answering_machine", "busy", "fax", "no_answer", "sale", "voicemail", {"code": "later", "callback": True}],
+        },
         "hours": {"weekly": "mon-fri=09:00-12:00,13:00-17:00", "time_zone": "Europe/Copenhagen", "exceptions": ["2026-12-24=closed"]},
     }
     assert client.post("/campaigns", json=body).status_code == 401
@@ -38,7 +41,10 @@ def test_a_campaign_is_created_configured_and_switched_over_http(api):
     c = r.json()
     assert (c["status"], c["dial_mode"], c["priority"]) == ("disabled", "power", 7)
     assert (c["settings"]["skill"], c["settings"]["max_ring_seconds"]) == ("Win-back", 30)
-    assert "later" in c["settings"]["dispositions"] and c["hours"]["exceptions"][0]["day"] == "2026-12-24"
+    later = next(d for d in c["settings"]["dispositions"] if d["code"] == "later")
+    assert (later["callback"], later["ends_contact"], later["label"]) == (True, False, "")
+    assert next(d for d in c["settings"]["dispositions"] if d["code"] == "sale")["success"] is True
+    assert c["hours"]["exceptions"][0]["day"] == "2026-12-24"
     assert client.post("/campaigns", json=body, headers=staff).status_code == 409  # the name is taken
 
     change = {"settings": {"wrapup_seconds": 45, "target_abandon_rate": 0.02}, "dial_mode": "predictive"}
@@ -115,3 +121,38 @@ def test_every_change_names_who_made_it_and_a_change_that_breaks_a_rule_is_refus
     assert enabled.status_code == 200
     lose_id = client.patch("/campaigns/Edited", json={"settings": {"caller_id_number": ""}}, headers=staff)
     assert lose_id.status_code == 409 and "caller ID" in lose_id.json()["detail"]
+
+
+def test_callbacks_are_booked_moved_and_cancelled_over_http_and_a_time_outside_the_hours_is_refused_or_moved(api):
+    client, staff, agent = api
+    body = {"name": "Calls", "manager": "ann", "hours": {"weekly": "mon-sun=00:00-23:59", "time_zone": "UTC"}}
+    assert client.post("/campaigns", json=body, headers=staff).status_code == 201
+    assert client.post("/campaigns/Calls/contacts", json={"key": "c-1", "numbers": ["+4520123456"]}, headers=staff).status_code == 201
+    from datetime import UTC, datetime, timedelta
+
+    soon = (datetime.now(UTC) + timedelta(hours=1)).replace(second=0, microsecond=0)
+    assert client.put("/campaigns/Calls/callbacks/c-1", json={"at": soon.isoformat()}, headers=agent).status_code == 403
+    r = client.put("/campaigns/Calls/callbacks/c-1", json={"at": soon.isoformat(), "agent": "a7"}, headers=staff)
+    assert r.status_code == 200 and (r.json()["moved"], r.json()["state"]) == (False, "callback_scheduled"), r.text
+    later = soon + timedelta(hours=1)
+    r = client.put("/campaigns/Calls/callbacks/c-1", json={"at": later.isoformat()}, headers=staff)
+    assert r.json()["moved"] and datetime.fromisoformat(r.json()["callback_at"]) == later
+    naive = client.put("/campaigns/Calls/callbacks/c-1", json={"at": "2030-01-01T10:00:00"}, headers=staff)
+    assert naive.status_code == 422 and "needs a time zone" in naive.json()["detail"]
+    assert client.put("/campaigns/Calls/callbacks/nobody", json={"at": later.isoformat()}, headers=staff).status_code == 404
+    # the hours narrow to 09:00-17:00 UTC: 23:30 is refused with the next opening, then moved there
+    assert client.patch("/campaigns/Calls", json={"hours": {"weekly": "mon-sun=09:00-17:00", "time_zone": "UTC"}}, headers=staff).status_code == 200
+    night = (datetime.now(UTC) + timedelta(days=1)).replace(hour=23, minute=30, second=0, microsecond=0)
+    refused = client.put("/campaigns/Calls/callbacks/c-1", json={"at": night.isoformat()}, headers=staff)
+    assert refused.status_code == 422 and f"the next opening is {night.date() + timedelta(days=1)} 09:00 UTC" in refused.json()["detail"]
+    assert client.patch("/campaigns/Calls", json={"settings": {"callback_outside_hours": "move"}}, headers=staff).status_code == 200
+    moved = client.put("/campaigns/Calls/callbacks/c-1", json={"at": night.isoformat()}, headers=staff).json()
+    assert moved["callback_at"].startswith(f"{night.date() + timedelta(days=1)}T09:00") and "moved to the next opening" in moved["warning"]
+    r = client.delete("/campaigns/Calls/callbacks/c-1?reason=customer%20called%20in", headers=staff)
+    assert r.status_code == 200 and r.json()["state"] == "pending"
+    again = client.delete("/campaigns/Calls/callbacks/c-1", headers=staff)
+    assert again.status_code == 409 and "no callback booked" in again.json()["detail"]
+    trail = client.get("/audit/contacts/Calls/c-1", headers=staff).json()["events"]
+    names = [e["event"] for e in trail]
+    assert names == ["ContactImported", "CallbackScheduled", "CallbackMoved", "CallbackMoved", "CallbackCancelled"]
+    assert trail[3]["data"]["note"].startswith("asked for") and trail[-1]["data"]["reason"] == "customer called in"

@@ -171,3 +171,18 @@ def test_campaigns_are_listed_and_edited_from_the_cli_and_a_bad_setting_is_named
     assert {e["data"]["changed_by"] for e in changed} == {"ann"}
     code, out = run("campaign", "list")
     assert code == 0 and "Win-back" in out and "predictive" in out and "+4570123456" in out
+
+
+def test_a_callback_is_booked_moved_and_cancelled_from_the_cli(run):
+    assert run("campaign", "create", "Win-back", "--manager", "ann")[0] == 0
+    assert run("contact", "add", "Win-back", "c-1", "--number", "+45 20 12 34 56")[0] == 0
+    code, out = run("callback", "book", "Win-back", "c-1", "--at", "2031-01-06T10:00:00+01:00", "--agent", "agent-7")
+    assert code == 0 and "callback booked: c-1 at 2031-01-06T10:00:00+01:00 for agent agent-7" in out, out
+    code, out = run("callback", "book", "Win-back", "c-1", "--at", "2031-01-06T11:00:00+01:00")
+    assert code == 0 and "callback moved" in out and "for any agent" in out
+    code, out = run("callback", "book", "Win-back", "c-1", "--at", "tomorrow")
+    assert code == 2 and "is not a time like" in out
+    code, out = run("callback", "cancel", "Win-back", "c-1", "--close", "--reason", "bought online")
+    assert code == 0 and "c-1 is done" in out
+    code, out = run("callback", "cancel", "Win-back", "c-1")
+    assert code == 2 and "no callback booked to cancel" in out

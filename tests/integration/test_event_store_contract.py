@@ -193,6 +193,34 @@ class RecorderStoreContract(EventStoreContract):
         assert store.load(stream)[-1].reason_code == "campaign_closed"
 
 
+    def test_campaigns_and_dispositions_stored_before_issue_17_keep_their_meaning(self, store, t0):
+        from dialer_domain.model.values import CampaignSettings
+
+        camp, contact = uuid4(), uuid4()
+        old_settings = {k: v for k, v in CattrsMapper().converter.unstructure(CampaignSettings(skill="s")).items()
+                        if k not in ("dispositions", "callback_outside_hours")}
+        old_settings |= {"dispositions": ["answering_machine", "busy", "fax", "no_answer", "sale", "voicemail", "stop"],
+                         "do_not_call_dispositions": ["stop"]}
+        created = {"_v": 1, "timestamp": t0.isoformat(), "name": "Old", "description": "", "manager": "m", "priority": 5,
+                   "dial_mode": "power", "settings": old_settings, "hours": None}
+        changed = {"_v": 1, "timestamp": t0.isoformat(), "settings": old_settings}
+        disposed = {"_v": 1, "timestamp": t0.isoformat(), "call_id": None, "code": "sale", "agent_id": "a1", "note": ""}
+        store.recorder.insert_events([
+            StoredEvent(originator_id=camp, originator_version=1, topic="CampaignCreated", state=json.dumps(created).encode()),
+            StoredEvent(originator_id=camp, originator_version=2, topic="CampaignSettingsChanged", state=json.dumps(changed).encode()),
+            StoredEvent(originator_id=contact, originator_version=1, topic="DispositionRecorded", state=json.dumps(disposed).encode()),
+        ])
+        c, ch = store.load(camp)
+        for settings in (c.settings, ch.settings):
+            by_code = {d.code: d for d in settings.dispositions}
+            assert (by_code["sale"].success, by_code["sale"].ends_contact, by_code["busy"].success) == (True, True, False)
+            assert (by_code["stop"].do_not_call, by_code["busy"].do_not_call) == (True, False)
+            assert settings.callback_outside_hours == "refuse"
+        assert ch.changed_by == ""  # v1 did not say who
+        [d] = store.load(contact)
+        assert (d.success, dict(d.answers)) == (True, {})
+
+
     def test_unknown_event_names_are_rejected_with_a_clear_error(self, store, t0):
         stream = uuid4()
         store.recorder.insert_events([StoredEvent(originator_id=stream, originator_version=1, topic="dialer.events:Mystery", state=b"{}")])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dialer_domain.model.events import AttemptsExhausted, ContactQueued, DialAttempted, NumberSkipped
 from dialer_domain.model.identities import campaign_id_for
-from dialer_domain.model.values import DEFAULT_DISPOSITIONS, ContactData, ContactState, DialMode, PhoneNumber
+from dialer_domain.model.values import DEFAULT_DISPOSITIONS, ContactData, ContactState, DialMode, Disposition, PhoneNumber
 from dialer_domain.rules.do_not_call import DncVerdict
 from dialer_domain.service_layer.handlers import add_contacts
 from dialer_domain.service_layer.repository import Repository
@@ -83,7 +83,7 @@ def test_an_agents_do_not_call_disposition_puts_the_number_on_the_internal_list_
     from dialer_domain.model.values import CallOutcome
 
     engine, clock, tel, _desk, store = setup(
-        DialMode.PROGRESSIVE, contacts=0, dispositions=(*DEFAULT_DISPOSITIONS, "do_not_call"), do_not_call_dispositions=("do_not_call",)
+        DialMode.PROGRESSIVE, contacts=0, dispositions=(*DEFAULT_DISPOSITIONS, Disposition(code="do_not_call", do_not_call=True, ends_contact=True))
     )
     engine.do_not_call = lists = DncStore(None)  # the real adapter, its memory mode
     rows = [(key, (PhoneNumber("+4520000001"),), ContactData(name=key), 5, None) for key in ("first", "second")]  # one number, two contacts
@@ -107,11 +107,18 @@ def test_an_agents_do_not_call_disposition_puts_the_number_on_the_internal_list_
     assert skipped.reason_code == "refused_not_on_do_not_call"
 
 
-def test_a_do_not_call_disposition_must_be_one_of_the_campaigns_codes():
+def test_a_campaigns_wrap_up_codes_are_checked():
     import pytest
 
     from dialer_domain.model.errors import InvalidValue
     from dialer_domain.model.values import CampaignSettings
 
-    with pytest.raises(InvalidValue, match="do_not_call_dispositions stop are not among"):
-        CampaignSettings(skill="s", do_not_call_dispositions=("stop",))
+    for codes, says in [
+        ((*DEFAULT_DISPOSITIONS, "Stop!"), "must be lower-case letters"),
+        ((*DEFAULT_DISPOSITIONS, "stop", "stop"), "name stop twice"),
+        ((*DEFAULT_DISPOSITIONS, {"code": "stop", "colour": "red"}), "has no field colour"),
+        ((*DEFAULT_DISPOSITIONS, {"code": "later", "callback": True, "ends_contact": True}), "cannot both book a callback and end"),
+        (("sale",), "must keep the defaults"),
+    ]:
+        with pytest.raises(InvalidValue, match=says):
+            CampaignSettings(skill="s", dispositions=codes)

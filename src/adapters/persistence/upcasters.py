@@ -69,12 +69,56 @@ def _coded(name: str) -> Upcaster:
 def _upcast_changed_by_v1(state: dict[str, Any]) -> dict[str, Any]:
     """A campaign's change events say who made the change from v2 (issue 17); v1 did not."""
     state.setdefault("changed_by", "")
+    if isinstance(state.get("settings"), dict):  # CampaignSettingsChanged v2 holds v2 settings
+        _settings_v2(state["settings"])
+    return state
+
+
+def _upcast_campaign_created_v1(state: dict[str, Any]) -> dict[str, Any]:
+    """CampaignCreated v2 holds v2 settings (``_settings_v2``)."""
+    _settings_v2(state["settings"])
+    return state
+
+
+def _settings_v2(settings: dict[str, Any]) -> None:
+    """Campaign settings v1 listed wrap-up codes by name, and the codes that add the number to the
+    do-not-call list apart; v2 lists each code with what it does (issue 17). A default code keeps
+    what it always meant (a sale is a success and ends the contact); another gets no property but
+    the do-not-call one it had."""
+    from dialer_domain.model.values import DEFAULT_DISPOSITION_SET
+
+    defaults = {d.code: d for d in DEFAULT_DISPOSITION_SET}
+    dnc = set(settings.pop("do_not_call_dispositions", ()) or ())
+    out = []
+    for code in settings.get("dispositions", [d.code for d in DEFAULT_DISPOSITION_SET]):
+        if not isinstance(code, str):
+            out.append(code)
+            continue
+        d = defaults.get(code)
+        out.append({
+            "code": code,
+            "label": d.label if d else code.replace("_", " "),
+            "success": bool(d and d.success),
+            "ends_contact": bool(d and d.ends_contact),
+            "callback": False,
+            "do_not_call": code in dnc,
+        })
+    settings["dispositions"] = out
+
+
+def _upcast_disposition_v1(state: dict[str, Any]) -> dict[str, Any]:
+    """DispositionRecorded v2 says whether the code counted as a success and holds the call guide's
+    answers; in v1 the only success code was the default sale, and answers were not kept."""
+    state.setdefault("success", state.get("code") == "sale")
+    state.setdefault("answers", {})
     return state
 
 
 #: (event name, from version) -> function giving the state of version + 1
 UPCASTERS: dict[tuple[str, int], Upcaster] = {
     ("AgentPaused", 1): _upcast_agent_paused_v1,
+    ("CampaignCreated", 1): _upcast_campaign_created_v1,
+    ("DispositionRecorded", 1): _upcast_disposition_v1,
     ("DialAttempted", 1): _upcast_dial_attempted_v1,
     ("DialAttempted", 2): _upcast_dial_attempted_v2,
     ("ContactReturnedToList", 1): _upcast_returned_to_list_v1,

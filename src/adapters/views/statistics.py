@@ -30,7 +30,8 @@ from adapters.views.base import (
 )
 from dialer_domain.model.events import CONTACT_EVENTS, ContactImported
 from dialer_domain.model.values import AgentState
-from dialer_domain.rules.statistics import AgentFigures, AgentTrack, CampaignFigures, PendingCallback, StatisticsFold
+from dialer_domain.rules.figures import AgentFigures, CampaignFigures
+from dialer_domain.rules.statistics import AgentTrack, PendingCallback, StatisticsFold
 from dialer_domain.service_layer.ports import RecordedEvent
 
 __all__ = ["PositionMoved", "catch_up", "follow", "open_view", "rebuild"]
@@ -259,6 +260,7 @@ def _counter_rows(fold: StatisticsFold) -> Iterator[tuple[str, str, str, int, st
             "callbacks_kept",
             "callbacks_late",
             "callbacks_missed",
+            "successes",
         ):
             v = getattr(fig, name)
             if v:

@@ -14,21 +14,26 @@ from uuid import UUID
 import attrs
 
 from dialer_domain.model.aggregate import Aggregate
+from dialer_domain.model.contact_wrapup import WrapUp
 from dialer_domain.model.errors import InvalidValue, NotAllowed
 from dialer_domain.model.events import (
     AttemptsExhausted,
     CallAbandoned,
+    CallbackCancelled,
+    CallbackMoved,
     CallbackScheduled,
     CallConnected,
     CallEnded,
     CallPlaced,
     CallProgressed,
     ContactAssigned,
+    ContactClosed,
     ContactImported,
     ContactOffered,
     ContactOfferReleased,
     ContactQueued,
     ContactReinstated,
+    ContactReopened,
     ContactReturnedToList,
     ContactUpdated,
     ContactWithdrawn,
@@ -67,7 +72,7 @@ class CurrentCall:
 
 
 @attrs.define
-class ContactAttempt(Aggregate):
+class ContactAttempt(WrapUp, Aggregate):
     campaign_id: UUID | None = None
     key: str = ""
     numbers: tuple[PhoneNumber, ...] = ()
@@ -306,25 +311,17 @@ class ContactAttempt(Aggregate):
             self._record(AttemptsExhausted, at, reason=exhaustion_reason(self.attempts, settings))
         return ended
 
-    def record_disposition(
-        self, call_id: UUID | None, code: str, *, agent_id: str | None, note: str, settings: CampaignSettings, at: datetime
-    ) -> None:
-        if code not in settings.dispositions:
-            raise InvalidValue(f"disposition {code!r} is not one of this campaign's codes: {', '.join(settings.dispositions)}")
-        if call_id is not None and call_id != self.last_call_id:
-            raise NotAllowed(f"call {call_id} is not the last call of contact {self.key!r}")
-        if self.state is ContactState.DIALLING:
-            raise NotAllowed(f"contact {self.key!r} is still being dialled")
-        self._record(DispositionRecorded, at, call_id=call_id, code=code, agent_id=agent_id, note=note)
-
-    def schedule_callback(self, callback_at: datetime, *, agent_id: str | None, by: str, now: datetime) -> None:
-        if callback_at <= now:
-            raise InvalidValue(f"callback time {callback_at.isoformat()} is not in the future (now {now.isoformat()})")
-        if self.state in (ContactState.WITHDRAWN, ContactState.DIALLING, ContactState.OFFERED):
-            raise NotAllowed(f"contact {self.key!r} is {self.state.value}; a callback cannot be set now")
-        self._record(CallbackScheduled, now, callback_at=callback_at, agent_id=agent_id, scheduled_by=by)
-
     # ------------------------------------------------------------------ helpers
+
+    def _reopen(self, reason: str, settings: CampaignSettings, at: datetime) -> None:
+        """Back to the list for the next attempt after a call that reached an agent, or exhausted."""
+        assert self.last_call_id is not None
+        index = next((i for i, n in enumerate(self.numbers) if n.e164 == self.last_number), 0)
+        next_dial_at = self._next_dial_after(index, False, settings, at)
+        if next_dial_at is None:
+            self._record(AttemptsExhausted, at, reason=exhaustion_reason(self.attempts, settings))
+        else:
+            self._record(ContactReopened, at, reason=reason, next_dial_at=next_dial_at)
 
     def _require_not(self, state: ContactState, what: str) -> None:
         if self.state is state:
@@ -432,12 +429,18 @@ class ContactAttempt(Aggregate):
                 self.disposition = event.code
             case NumberSkipped():
                 self.number_attempts[event.number_index] = DEAD_NUMBER
+            case CallbackMoved():
+                self.callback_agent = event.agent_id
             case CallbackScheduled():
                 self.callback_agent = event.agent_id
                 self.round += 1
                 self.number_attempts = [0] * len(self.numbers)
                 self.last_attempt_at = [None] * len(self.numbers)
-            case ContactAssigned() | ContactQueued() | ContactReturnedToList() | ContactWithdrawn() | AttemptsExhausted():
+            case CallbackCancelled():
+                self.callback_agent = None
+            case ContactAssigned() | ContactQueued() | ContactReturnedToList() | ContactWithdrawn():
+                pass  # the queue's facts only
+            case AttemptsExhausted() | ContactClosed() | ContactReopened():
                 pass  # the queue's facts only
             case _:
                 raise TypeError(f"ContactAttempt cannot apply {event.NAME}")

@@ -118,6 +118,7 @@ class AgentState(enum.StrEnum):
 
 PAUSE_REASONS: tuple[str, ...] = ("not_ready", "admin", "break", "lunch", "training", "meeting", "other")
 
+#: R18's six default wrap-up codes; every campaign keeps them (their properties may change).
 DEFAULT_DISPOSITIONS: tuple[str, ...] = (
     "answering_machine",
     "busy",
@@ -126,6 +127,66 @@ DEFAULT_DISPOSITIONS: tuple[str, ...] = (
     "sale",
     "voicemail",
 )
+_CODE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+@attrs.frozen(kw_only=True)
+class Disposition:
+    """A wrap-up code (R18) and what it does: whether it counts as a success, whether it ends the
+    contact (no further attempt, whatever is left), whether it books a callback (the agent must
+    give a time), whether it puts the number called on the internal do-not-call list."""
+
+    code: str
+    label: str = ""
+    success: bool = False
+    ends_contact: bool = False
+    callback: bool = False
+    do_not_call: bool = False
+
+    def __attrs_post_init__(self) -> None:
+        if not _CODE.match(self.code):
+            raise InvalidValue(f"disposition code {self.code[:50]!r} must be lower-case letters, digits and _ (up to 40), starting with a letter")
+        if len(self.label) > 200 or any(ord(ch) < 32 or ord(ch) == 127 for ch in self.label):
+            raise InvalidValue(f"disposition {self.code}'s label must be up to 200 characters without control characters")
+        if self.callback and self.ends_contact:
+            raise InvalidValue(f"disposition {self.code} cannot both book a callback and end the contact")
+
+
+#: The defaults' properties: a sale is a success and ends the contact; the others change nothing.
+DEFAULT_DISPOSITION_SET: tuple[Disposition, ...] = tuple(
+    Disposition(code=c, label=c.replace("_", " "), success=c == "sale", ends_contact=c == "sale") for c in DEFAULT_DISPOSITIONS
+)
+
+
+#: The codes simulated agents use (``dialer simulate``, ``serve --demo``): the defaults, a refusal
+#: that ends the contact and a code that books a callback.
+SIMULATED_DISPOSITIONS: tuple[Disposition, ...] = (
+    *DEFAULT_DISPOSITION_SET,
+    Disposition(code="not_interested", label="not interested", ends_contact=True),
+    Disposition(code="callback", label="call back", callback=True),
+)
+
+
+def as_dispositions(items: Iterable[Disposition | str | Mapping[str, Any]]) -> tuple[Disposition, ...]:
+    """A campaign's wrap-up codes from what is given: a Disposition, a bare code (a default keeps
+    its properties, another gets none) or a mapping of its fields (an API body)."""
+    defaults = {d.code: d for d in DEFAULT_DISPOSITION_SET}
+    out: list[Disposition] = []
+    for item in items:
+        if isinstance(item, Disposition):
+            out.append(item)
+        elif isinstance(item, str):
+            out.append(defaults.get(item, Disposition(code=item, label=item.replace("_", " "))))
+        else:
+            unknown = sorted(set(item) - {f.name for f in attrs.fields(Disposition)})
+            if unknown:
+                fields = "code, label, success, ends_contact, callback, do_not_call"
+                raise InvalidValue(f"a disposition has no field {', '.join(unknown)}; it has {fields}")
+            try:
+                out.append(Disposition(**item))
+            except TypeError as exc:
+                raise InvalidValue(f"disposition {item.get('code', '')!r}: {exc}") from None
+    return tuple(out)
 
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
@@ -252,15 +313,16 @@ class CampaignSettings:
     preview_timeout_seconds: int = attrs.field(default=15, validator=_positive)
     min_agents: int = attrs.field(default=1, validator=_positive)
     callback_window_seconds: int = attrs.field(default=CALLBACK_WINDOW_SECONDS, validator=_positive)
+    #: a callback booked outside the hours: "refuse" (with the next opening suggested) or "move" there (R12)
+    callback_outside_hours: str = "refuse"
     extensions: tuple[str, ...] = ()
-    dispositions: tuple[str, ...] = DEFAULT_DISPOSITIONS
+    #: the wrap-up codes and what each does (R18): the six defaults and the campaign's own
+    dispositions: tuple[Disposition, ...] = attrs.field(default=DEFAULT_DISPOSITION_SET, converter=as_dispositions)
     max_per_click: int = attrs.field(default=10, validator=_positive)  # R13: contacts an agent obtains per click
     max_held: int = attrs.field(default=50, validator=_positive)  # R13: no more once an agent holds this many
     max_dials_per_contact: int = attrs.field(default=20, validator=_positive)  # every dial, across callbacks and rounds
     default_region: str = "DK"  # for numbers written without +country
     calling_policy: str = "us_tcpa"  # the called party's local hours (rules.calling_hours)
-    #: the campaign's wrap-up codes that add the number called to the internal do-not-call list
-    do_not_call_dispositions: tuple[str, ...] = ()
     #: the rolling abandon rate (24 hours and 30 days) pacing never lets pass; None: no cap (rules.abandon_cap)
     abandon_cap: float | None = attrs.field(default=0.03, validator=_optional_rate)
 
@@ -269,14 +331,24 @@ class CampaignSettings:
             raise InvalidValue("skill must not be empty")
         if self.caller_id_number and not _E164.match(self.caller_id_number):
             raise InvalidValue(f"caller_id_number {self.caller_id_number!r} is not in E.164 form")
+        if self.callback_outside_hours not in ("refuse", "move"):
+            raise InvalidValue(f"callback_outside_hours {self.callback_outside_hours!r} is not refuse or move")
         if self.calling_policy not in CALLING_POLICY_CODES:
             raise InvalidValue(f"calling_policy {self.calling_policy!r} is not one of {', '.join(CALLING_POLICY_CODES)}")
-        unknown = [d for d in self.do_not_call_dispositions if d not in self.dispositions]
-        if unknown:
-            raise InvalidValue(f"do_not_call_dispositions {', '.join(unknown)} are not among the campaign's dispositions")
-        missing = [d for d in DEFAULT_DISPOSITIONS if d not in self.dispositions]
+        codes = [d.code for d in self.dispositions]
+        twice = sorted({c for c in codes if codes.count(c) > 1})
+        if twice:
+            raise InvalidValue(f"dispositions name {', '.join(twice)} twice")
+        missing = [d for d in DEFAULT_DISPOSITIONS if d not in codes]
         if missing:
             raise InvalidValue(f"dispositions must keep the defaults; missing {', '.join(missing)}")
+
+    def disposition(self, code: str) -> Disposition:
+        """The campaign's wrap-up code ``code``; refused when it has none by that name."""
+        for d in self.dispositions:
+            if d.code == code:
+                return d
+        raise InvalidValue(f"disposition {code[:50]!r} is not one of this campaign's codes: {', '.join(d.code for d in self.dispositions)}")
 
 
 class ImportMode(enum.StrEnum):

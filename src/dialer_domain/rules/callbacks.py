@@ -5,6 +5,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from dialer_domain.model.errors import InvalidValue
+
+if TYPE_CHECKING:
+    from dialer_domain.model.values import OpeningHours
 
 #: R12: "within five minutes after the appointment", the default of a campaign's callback window.
 CALLBACK_WINDOW_SECONDS = 300
@@ -23,3 +29,28 @@ def callback_deadline(callback_at: datetime, window_seconds: int) -> datetime:
 def callback_kept(deadline: datetime, dialled_at: datetime) -> CallbackKept:
     """A callback dialled by its deadline was kept on time; one dialled after it, late."""
     return CallbackKept.ON_TIME if dialled_at <= deadline else CallbackKept.LATE
+
+
+class OutsideHours(StrEnum):
+    """What becomes of a callback booked outside the campaign's opening hours (a campaign setting)."""
+
+    REFUSE = "refuse"  # refused, with the next opening suggested
+    MOVE = "move"  # moved to the next opening, with a warning
+
+
+def callback_time(asked: datetime, hours: OpeningHours | None, policy: str) -> tuple[datetime, str]:
+    """When a callback asked for ``asked`` is booked, and a warning when that differs: inside the
+    campaign's hours it stands; outside them it is refused (``InvalidValue`` naming the next
+    opening) or moved to the next opening, as the campaign's ``callback_outside_hours`` says."""
+    from dialer_domain.rules import schedule  # values imports this module: schedule imports values
+
+    if hours is None or schedule.inside_period(hours, asked):
+        return asked, ""
+    opening = schedule.next_opening(hours, asked)
+    local = schedule.local_time(hours, asked)
+    if opening is None:
+        raise InvalidValue(f"callback time {local:%Y-%m-%d %H:%M} is outside the campaign's hours, which do not open in the next 14 days")
+    nxt = f"{schedule.local_time(hours, opening):%Y-%m-%d %H:%M} {hours.time_zone}"
+    if policy == OutsideHours.MOVE:
+        return opening, f"asked for {local:%Y-%m-%d %H:%M}, outside the campaign's hours; moved to the next opening, {nxt}"
+    raise InvalidValue(f"callback time {local:%Y-%m-%d %H:%M} is outside the campaign's hours; the next opening is {nxt}")

@@ -17,14 +17,18 @@ from uuid import UUID
 
 from dialer_domain.model.events import (
     AttemptsExhausted,
+    CallbackCancelled,
+    CallbackMoved,
     CallbackScheduled,
     CallEnded,
     ContactAssigned,
+    ContactClosed,
     ContactImported,
     ContactOffered,
     ContactOfferReleased,
     ContactQueued,
     ContactReinstated,
+    ContactReopened,
     ContactReturnedToList,
     ContactUpdated,
     ContactWithdrawn,
@@ -124,6 +128,19 @@ def fold_queue(f: QueueFacts, event: DomainEvent) -> bool:
             f.callback_at = event.callback_at
             f.attempts = 0
             f.next_dial_at = None
+        case CallbackMoved():
+            f.callback_at = event.callback_at
+        case CallbackCancelled():
+            f.state = event.then
+            f.callback_at = None
+            f.next_dial_at = event.timestamp if event.then is ContactState.PENDING else None
+        case ContactReopened():
+            f.state = ContactState.PENDING
+            f.next_dial_at = event.next_dial_at
+        case ContactClosed():
+            f.state = ContactState.DONE
+            f.callback_at = None
+            f.next_dial_at = None
         case _:
             return False
     return True
@@ -191,4 +208,8 @@ QUEUE_EVENTS = (
     CallEnded,
     AttemptsExhausted,
     CallbackScheduled,
+    CallbackMoved,
+    CallbackCancelled,
+    ContactClosed,
+    ContactReopened,
 )

@@ -24,6 +24,8 @@ from dialer_domain.model.events import (
     AgentPaused,
     AgentReady,
     CallAbandoned,
+    CallbackCancelled,
+    CallbackMoved,
     CallbackScheduled,
     CallConnected,
     CallEnded,
@@ -42,6 +44,7 @@ from dialer_domain.model.events import (
 )
 from dialer_domain.model.values import AgentState, CallOutcome
 from dialer_domain.rules.callbacks import CALLBACK_WINDOW_SECONDS, CallbackKept, callback_deadline, callback_kept
+from dialer_domain.rules.figures import AgentFigures, CampaignFigures
 from dialer_domain.rules.schedule import zone
 from dialer_domain.service_layer.ports import RecordedEvent
 
@@ -57,60 +60,6 @@ OUTCOME_FIELDS = {
 }
 #: The ends of calls that were never answered, by the figure that counts them.
 UNANSWERED_ENDS = {o: f for o, f in OUTCOME_FIELDS.items() if not o.is_answer}
-
-
-@attrs.define
-class CampaignFigures:
-    dials: int = 0
-    human: int = 0
-    machine: int = 0
-    busy: int = 0
-    no_answer: int = 0
-    failed: int = 0
-    cancelled: int = 0
-    connects: int = 0
-    abandons: int = 0
-    talk_seconds: float = 0.0
-    wrapup_seconds: float = 0.0
-    callbacks_set: int = 0
-    callbacks_kept: int = 0  # dialled within the campaign's callback window after the appointment (R12: five minutes)
-    callbacks_late: int = 0  # dialled after the window had passed
-    callbacks_missed: int = 0  # the window passed with no dial (as far as the log goes; one dialled later moves to late)
-    dispositions: dict[str, int] = attrs.field(factory=dict)
-
-    @property
-    def abandon_rate(self) -> float:
-        return self.abandons / self.human if self.human else 0.0
-
-    def add(self, other: CampaignFigures) -> None:
-        for f in attrs.fields(CampaignFigures):
-            if f.name == "dispositions":
-                for k, v in other.dispositions.items():
-                    self.dispositions[k] = self.dispositions.get(k, 0) + v
-            else:
-                setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
-
-
-@attrs.define
-class AgentFigures:
-    seconds: dict[str, float] = attrs.field(factory=dict)
-    pause_seconds: dict[str, float] = attrs.field(factory=dict)
-    connects: int = 0
-    campaign_connects: dict[str, int] = attrs.field(factory=dict)
-
-    @property
-    def talk_seconds(self) -> float:
-        return self.seconds.get("talking", 0.0)
-
-    @property
-    def logged_in_seconds(self) -> float:
-        return sum(self.seconds.values())
-
-    @property
-    def occupancy(self) -> float:
-        busy = self.seconds.get("talking", 0.0) + self.seconds.get("wrap_up", 0.0)
-        total = self.logged_in_seconds
-        return busy / total if total else 0.0
 
 
 _SLICE = 900  # 15 minutes: every zone's offset and transitions fall on quarter hours
@@ -163,6 +112,8 @@ class StatisticsFold:
         CallEnded,
         DispositionRecorded,
         CallbackScheduled,
+        CallbackMoved,
+        CallbackCancelled,
         AgentLoggedIn,
         AgentReady,
         CallOffered,
@@ -336,17 +287,21 @@ class StatisticsFold:
             case DispositionRecorded():
                 c = self.contact_campaign.get(ev.originator_id)
                 if c is not None and self._inside(ev.timestamp):
-                    d = self._cell(c, ev.timestamp).dispositions
-                    d[ev.code] = d.get(ev.code, 0) + 1
-            case CallbackScheduled():
+                    cell = self._cell(c, ev.timestamp)
+                    cell.dispositions[ev.code] = cell.dispositions.get(ev.code, 0) + 1
+                    cell.successes += ev.success
+            case CallbackScheduled() | CallbackMoved():  # a moved callback is the same one, at a new time
                 c = self.contact_campaign.get(ev.originator_id)
                 if c is None:
                     return
                 window = self.campaign_window.get(c, CALLBACK_WINDOW_SECONDS)
                 self.track_callback(ev.originator_id, PendingCallback(c, callback_deadline(ev.callback_at, window).timestamp()))
                 self.dirty_contacts.add(ev.originator_id)
-                if self._inside(ev.timestamp):
+                if self._inside(ev.timestamp) and isinstance(ev, CallbackScheduled):
                     self._cell(c, ev.timestamp).callbacks_set += 1
+            case CallbackCancelled():  # called off: neither kept nor missed
+                if self.callback_pending.pop(ev.originator_id, None) is not None:
+                    self.dirty_contacts.add(ev.originator_id)
             case AgentLoggedIn():
                 self.agents[ev.originator_id] = AgentTrack(ev.agent_id)
                 t = self._agent(ev, AgentState.PAUSED)

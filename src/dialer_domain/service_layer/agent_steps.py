@@ -3,7 +3,7 @@ agent leg hanging up (R6), dispositions and callbacks (R12, R18)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from functools import partial
 from uuid import UUID
@@ -12,6 +12,7 @@ from dialer_domain.model.agent import AgentSession
 from dialer_domain.model.errors import NotAllowed
 from dialer_domain.model.identities import agent_session_id_for
 from dialer_domain.model.values import AgentState, CallOutcome, ContactState, DialMode
+from dialer_domain.rules.callbacks import callback_time
 from dialer_domain.rules.dialling import first_waiting_answer, progressive_excess
 from dialer_domain.rules.do_not_call import INTERNAL
 from dialer_domain.service_layer.call_progress import CallProgress
@@ -211,10 +212,13 @@ class AgentSteps(CallProgress):
 
         self._in_step(step, run_timers=False)
 
-    def dispose(self, agent_id: str, code: str, note: str = "", callback_at: datetime | None = None) -> None:
-        """The agent's wrap-up code for their last call (R18), and optionally a callback (R12). A
-        code among the campaign's ``do_not_call_dispositions`` adds the number called to the
-        internal do-not-call list once the disposition is stored (issue 16)."""
+    def dispose(
+        self, agent_id: str, code: str, note: str = "", callback_at: datetime | None = None, answers: Mapping[str, str] | None = None
+    ) -> None:
+        """The agent's wrap-up code for their last call with the call guide's answers (R18), and
+        optionally a callback (R12; a code that books one needs its time). A code that ends the
+        contact finishes it; one that adds to the do-not-call list puts the number called on the
+        internal list once the disposition is stored (issue 16)."""
 
         def step(now: datetime) -> None:
             s = self.agent(agent_id)
@@ -224,12 +228,17 @@ class AgentSteps(CallProgress):
                 raise NotAllowed(f"agent {agent_id} is still talking; dispose in wrap-up")
             c = self.campaign(s.call_campaign)
             contact = self.contact(s.call_contact)
-            contact.record_disposition(s.call_id, code, agent_id=agent_id, note=note, settings=c.config, at=now)
-            if code in c.config.do_not_call_dispositions and contact.last_number is not None:  # the person asked not to be called
+            booked_at = callback_at
+            if callback_at is not None:  # outside the campaign's hours: refused, or moved to the next opening (R12)
+                booked_at, _warning = callback_time(callback_at, c.hours, c.config.callback_outside_hours)
+            d = contact.record_disposition(
+                s.call_id, code, agent_id=agent_id, note=note, settings=c.config, at=now, answers=answers, guide=c.call_guide, callback_at=callback_at
+            )
+            if d.do_not_call and contact.last_number is not None:  # the person asked not to be called
                 why = f"disposition {code} by agent {agent_id} on contact {contact.key}"
                 self.uow.after_commit(partial(self.do_not_call.add, INTERNAL, [contact.last_number], by=f"agent {agent_id}", reason=why))
-            if callback_at is not None:
-                contact.schedule_callback(callback_at, agent_id=agent_id, by=f"agent {agent_id}", now=now)
+            if booked_at is not None:
+                contact.schedule_callback(booked_at, agent_id=agent_id, by=f"agent {agent_id}", now=now)
             self._touch(contact)
 
         self._in_step(step, run_timers=False)

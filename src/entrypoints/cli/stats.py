@@ -15,7 +15,7 @@ from entrypoints import bootstrap
 from entrypoints.cli.common import _fail, _open, console, err_console, stats_app
 
 if TYPE_CHECKING:
-    from dialer_domain.rules.statistics import AgentFigures, CampaignFigures
+    from dialer_domain.rules.figures import AgentFigures, CampaignFigures
 
 
 class By(StrEnum):
@@ -49,8 +49,8 @@ def stats_show(
 
     from adapters.views import statistics as projections
     from dialer_domain.model.campaign import Campaign
+    from dialer_domain.rules.figures import CampaignFigures
     from dialer_domain.rules.schedule import zone
-    from dialer_domain.rules.statistics import CampaignFigures
     from dialer_domain.service_layer.handlers import campaign_named
 
     url = bootstrap.database_url()
@@ -116,13 +116,14 @@ def _campaign_row(f: CampaignFigures) -> dict[str, Any]:
         "callbacks_kept": f.callbacks_kept,
         "callbacks_late": f.callbacks_late,
         "callbacks_missed": f.callbacks_missed,
+        "successes": f.successes,
         "dispositions": " ".join(f"{k}={v}" for k, v in sorted(f.dispositions.items())),
     }
 
 
 def _agent_row(a: AgentFigures | None) -> dict[str, Any]:
     if a is None:  # the columns alone
-        from dialer_domain.rules.statistics import AgentFigures
+        from dialer_domain.rules.figures import AgentFigures
 
         a = AgentFigures()
     return {

@@ -15,7 +15,9 @@ from dialer_domain.model.events.agent import (
     AgentPaused,
     AgentPhoneRegistered,
     AgentReady,
+    CallHeld,
     CallOffered,
+    CallResumed,
     OfferAccepted,
     OfferDeclined,
     WrapUpExtended,
@@ -39,17 +41,21 @@ from dialer_domain.model.events.campaign import (
 from dialer_domain.model.events.contact import (
     AttemptsExhausted,
     CallAbandoned,
+    CallbackCancelled,
+    CallbackMoved,
     CallbackScheduled,
     CallConnected,
     CallEnded,
     CallPlaced,
     CallProgressed,
     ContactAssigned,
+    ContactClosed,
     ContactImported,
     ContactOffered,
     ContactOfferReleased,
     ContactQueued,
     ContactReinstated,
+    ContactReopened,
     ContactReturnedToList,
     ContactUpdated,
     ContactWithdrawn,
@@ -66,15 +72,22 @@ CAMPAIGN_EVENTS: tuple[type[DomainEvent], ...] = (
 CONTACT_EVENTS: tuple[type[DomainEvent], ...] = (
     ContactImported, ContactUpdated, ContactReinstated, ContactAssigned, ContactQueued, ContactReturnedToList, ContactWithdrawn, ContactOffered,
     ContactOfferReleased, DialAttempted, CallPlaced, CallProgressed, CallConnected, CallAbandoned, CallEnded, DispositionRecorded,
-    CallbackScheduled, NumberSkipped, AttemptsExhausted,
+    CallbackScheduled, NumberSkipped, AttemptsExhausted, ContactClosed, CallbackMoved, CallbackCancelled,
+    ContactReopened,
 )
 AGENT_EVENTS: tuple[type[DomainEvent], ...] = (
     AgentLoggedIn, AgentPhoneRegistered, AgentReady, CallOffered, OfferAccepted, OfferDeclined, AgentConnected, WrapUpStarted, WrapUpExtended,
-    AgentPaused, AgentLoggedOut,
+    AgentPaused, AgentLoggedOut, CallHeld, CallResumed,
 )
 ALL_EVENTS: tuple[type[DomainEvent], ...] = (*CAMPAIGN_EVENTS, PacingDecided, *CONTACT_EVENTS, *AGENT_EVENTS)
 
 __all__ = [
+    "ContactReopened",
+    "CallResumed",
+    "CallHeld",
+    "CallbackCancelled",
+    "CallbackMoved",
+    "ContactClosed",
     "AGENT_EVENTS",
     "ALL_EVENTS",
     "AgentConnected",

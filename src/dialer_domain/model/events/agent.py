@@ -91,3 +91,20 @@ class AgentPaused(DomainEvent):
 class AgentLoggedOut(DomainEvent):
     NAME: ClassVar[str] = "AgentLoggedOut"
     by: str
+
+
+@attrs.frozen(kw_only=True)
+class CallHeld(DomainEvent):
+    """The agent put the person on hold (R18); the call cannot be ended until it is resumed."""
+
+    NAME: ClassVar[str] = "CallHeld"
+    call_id: UUID
+
+
+@attrs.frozen(kw_only=True)
+class CallResumed(DomainEvent):
+    """The agent took the person off hold."""
+
+    NAME: ClassVar[str] = "CallResumed"
+    call_id: UUID
+    held_seconds: float

@@ -25,6 +25,7 @@ from dialer_domain.model.values import (
 @attrs.frozen(kw_only=True)
 class CampaignCreated(DomainEvent):
     NAME: ClassVar[str] = "CampaignCreated"
+    VERSION: ClassVar[int] = 2  # v2: settings list each wrap-up code with what it does (upcasters._settings_v2)
     name: str
     description: str
     manager: str

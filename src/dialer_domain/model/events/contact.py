@@ -13,8 +13,11 @@ from dialer_domain.model.events.base import DomainEvent
 from dialer_domain.model.values import (
     CallOutcome,
     ContactData,
+    ContactState,
     DialMode,
+    FrozenMap,
     PhoneNumber,
+    text_map,
 )
 
 
@@ -180,11 +183,37 @@ class CallEnded(DomainEvent):
 
 @attrs.frozen(kw_only=True)
 class DispositionRecorded(DomainEvent):
+    """The agent's wrap-up code (R18), whether the campaign counted it a success then, and the
+    call guide's answers (question: answer)."""
+
     NAME: ClassVar[str] = "DispositionRecorded"
+    VERSION: ClassVar[int] = 2
     call_id: UUID | None
     code: str
     agent_id: str | None
     note: str
+    success: bool  # v2; a v1 event is a success when its code is sale (the only default success)
+    answers: FrozenMap[str, str] = attrs.field(factory=FrozenMap, converter=text_map)  # v2
+
+
+@attrs.frozen(kw_only=True)
+class ContactClosed(DomainEvent):
+    """The contact is finished though attempts are left: a disposition that ends it (R18)."""
+
+    NAME: ClassVar[str] = "ContactClosed"
+    reason: str
+    reason_code: str = coded("ContactClosed")
+    closed_by: str
+
+
+@attrs.frozen(kw_only=True)
+class ContactReopened(DomainEvent):
+    """A call that reached an agent, disposed with a code that does not end the contact (an
+    answering machine the agent heard, say): the contact is back in the list for its next attempt."""
+
+    NAME: ClassVar[str] = "ContactReopened"
+    reason: str
+    next_dial_at: datetime
 
 
 @attrs.frozen(kw_only=True)
@@ -193,6 +222,28 @@ class CallbackScheduled(DomainEvent):
     callback_at: datetime
     agent_id: str | None
     scheduled_by: str
+
+
+@attrs.frozen(kw_only=True)
+class CallbackMoved(DomainEvent):
+    """A scheduled callback gets another time or agent (R12); its round of attempts stays."""
+
+    NAME: ClassVar[str] = "CallbackMoved"
+    callback_at: datetime
+    agent_id: str | None
+    moved_by: str
+    note: str = ""  # e.g. why the time differs from the one asked for (outside the campaign's hours)
+
+
+@attrs.frozen(kw_only=True)
+class CallbackCancelled(DomainEvent):
+    """A scheduled callback is called off (R12). ``then`` is the contact's state after: done when its
+    last call reached an agent or the canceller closed it, else pending and due at once."""
+
+    NAME: ClassVar[str] = "CallbackCancelled"
+    cancelled_by: str
+    reason: str
+    then: ContactState
 
 
 @attrs.frozen(kw_only=True)

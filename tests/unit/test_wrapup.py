@@ -1,0 +1,184 @@
+"""R18's dispositions with what they do and the call guide's answers, R12's callbacks booked, moved
+and called off from the outside, and a callback asked for outside the campaign's hours."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from dialer_domain.model.errors import InvalidValue, NotAllowed
+from dialer_domain.model.events import (
+    CallbackCancelled,
+    CallbackMoved,
+    CallbackScheduled,
+    ContactClosed,
+    ContactReopened,
+    DialAttempted,
+    DispositionRecorded,
+)
+from dialer_domain.model.identities import campaign_id_for
+from dialer_domain.model.values import (
+    DEFAULT_DISPOSITIONS,
+    CallOutcome,
+    CampaignSettings,
+    ContactState,
+    DialMode,
+    Disposition,
+    GuideQuestion,
+)
+from dialer_domain.rules.callbacks import callback_time
+from dialer_domain.rules.schedule import parse_opening_hours
+from dialer_domain.rules.statistics import StatisticsFold
+from dialer_domain.service_layer import callbacks
+from dialer_domain.service_layer.repository import Repository
+from tests.unit.test_engine import events_of, login, setup
+
+CODES = (
+    *DEFAULT_DISPOSITIONS,
+    Disposition(code="wrong_number", label="wrong number", ends_contact=True),
+    Disposition(code="call_back", callback=True),
+    Disposition(code="appointment", success=True, ends_contact=True),
+)
+
+
+def _talk_and_hang_up(engine, clock, tel, outcome=CallOutcome.ANSWERED_HUMAN):
+    engine.tick()
+    call = tel.placed[-1]
+    clock.advance(5)
+    if outcome is CallOutcome.ANSWERED_HUMAN:
+        engine.on_call_progress(call, outcome)
+        clock.advance(30)
+        engine.end_call("a1")
+    else:
+        engine.on_call_ended(call, outcome)
+    return call
+
+
+def _campaign(engine):
+    return engine.campaign(campaign_id_for("Sales"))
+
+
+def test_a_disposition_records_its_success_and_the_call_guides_answers_which_are_checked():
+    engine, clock, tel, _desk, store = setup(DialMode.PROGRESSIVE, contacts=3, dispositions=CODES)
+    c = _campaign(engine)
+    c.set_call_guide((GuideQuestion("Interested?", ("yes", "no")), GuideQuestion("Which product?")), clock.now(), "test")
+    Repository(store).save(c)
+    engine.sync()
+    login(engine, "a1")
+    _talk_and_hang_up(engine, clock, tel)
+    for answers, says in [
+        ({"Interested?": "maybe"}, "'maybe' is not an answer to 'Interested?'; it takes yes, no"),
+        ({"Budget?": "big"}, "the call guide has no question 'Budget?'"),
+        ({"Which product?": "fibre\x00"}, "control character"),
+    ]:
+        with pytest.raises(InvalidValue, match=re.escape(says)):
+            engine.dispose("a1", "appointment", answers=answers)
+    with pytest.raises(InvalidValue, match="'nope' is not one of this campaign's codes"):
+        engine.dispose("a1", "nope")
+    assert events_of(store, DispositionRecorded) == []  # nothing half-written
+    engine.dispose("a1", "appointment", answers={"Interested?": "yes", "Which product?": "fibre 1000"})
+    [d] = events_of(store, DispositionRecorded)
+    assert (d.code, d.success, dict(d.answers)) == ("appointment", True, {"Interested?": "yes", "Which product?": "fibre 1000"})
+    fold = StatisticsFold()
+    for r in store.read(0, 10**6):
+        fold.apply(r.event)
+    [cell] = fold.by_campaign_hour.values()
+    assert (cell.successes, cell.dispositions) == (1, {"appointment": 1})
+
+
+def test_after_a_call_that_reached_an_agent_only_a_code_that_ends_the_contact_finishes_it():
+    engine, clock, tel, _desk, store = setup(DialMode.PROGRESSIVE, contacts=1, dispositions=CODES, attempts_per_number=5)
+    login(engine, "a1")
+    _talk_and_hang_up(engine, clock, tel)
+    contact_id = events_of(store, DialAttempted)[0].originator_id
+    with pytest.raises(InvalidValue, match="call_back books a callback: give its time"):
+        engine.dispose("a1", "call_back")
+    engine.dispose("a1", "answering_machine", note="the agent heard a machine")
+    [reopened] = events_of(store, ContactReopened)
+    assert reopened.next_dial_at == clock.now() + timedelta(seconds=600)  # the campaign's redial delay
+    assert engine.contact(contact_id).state is ContactState.PENDING
+    engine.ready("a1")
+    clock.advance(601)
+    _talk_and_hang_up(engine, clock, tel)
+    assert len(tel.placed) == 2  # the second attempt
+    engine.dispose("a1", "wrong_number")  # ends the contact: it was finished by the call already, nothing more
+    assert engine.contact(contact_id).state is ContactState.DONE and len(events_of(store, ContactReopened)) == 1
+    engine.ready("a1")
+    clock.advance(3600)
+    engine.tick()
+    assert len(tel.placed) == 2  # never dialled again
+
+
+def test_a_code_that_ends_the_contact_finishes_an_open_one_with_attempts_left():
+    from dialer_domain.model.contact import ContactAttempt
+    from dialer_domain.model.values import ContactData, PhoneNumber
+
+    t = datetime(2026, 11, 23, 9, tzinfo=UTC)
+    settings = CampaignSettings(skill="s", dispositions=CODES)
+    number = (PhoneNumber("+4520000001"),)
+    c = ContactAttempt.import_(campaign_id_for("S"), campaign_id=campaign_id_for("S"), key="k", numbers=number, data=ContactData(), at=t)
+    c.record_disposition(None, "wrong_number", agent_id=None, note="told by a neighbour", settings=settings, at=t)
+    assert c.state is ContactState.DONE and isinstance(c.pending_events[-1], ContactClosed)
+    assert c.pending_events[-1].reason_code == "closed_by_disposition"
+
+
+def test_a_callback_is_booked_moved_and_cancelled_from_the_outside_and_counted_once():
+    engine, clock, _tel, _desk, store = setup(DialMode.PROGRESSIVE, contacts=2)
+    repo = Repository(store)
+    c = _campaign(engine)
+    now = clock.now()
+    first = callbacks.book_callback(repo, c, "Sales-0", now + timedelta(hours=2), agent_id="a7", by="supervisor ann", now=now)
+    assert (first.moved, first.warning, first.contact.state) == (False, "", ContactState.CALLBACK_SCHEDULED)
+    moved = callbacks.book_callback(repo, c, "Sales-0", now + timedelta(hours=3), agent_id=None, by="supervisor ann", now=now)
+    assert moved.moved and moved.contact.callback_at == now + timedelta(hours=3) and moved.contact.callback_agent is None
+    assert moved.contact.round == 2  # the same callback: its round did not start again
+    with pytest.raises(InvalidValue, match="not in the future"):
+        callbacks.book_callback(repo, c, "Sales-0", now - timedelta(minutes=1), agent_id=None, by="x", now=now)
+    with pytest.raises(NotAllowed, match="has no callback booked to cancel"):
+        callbacks.cancel_callback(repo, c, "Sales-1", by="x", reason="", close=False, now=now)
+    back = callbacks.cancel_callback(repo, c, "Sales-0", by="supervisor ann", reason="the customer called in", close=False, now=now)
+    assert (back.state, back.callback_at, back.due_at()) == (ContactState.PENDING, None, now)  # never called: due at once
+    callbacks.book_callback(repo, c, "Sales-1", now + timedelta(hours=1), agent_id=None, by="crm", now=now)
+    done = callbacks.cancel_callback(repo, c, "Sales-1", by="crm", reason="bought online", close=True, now=now)
+    assert done.state is ContactState.DONE
+    assert [type(e).__name__ for e in events_of(store, (CallbackScheduled, CallbackMoved, CallbackCancelled))] == [
+        "CallbackScheduled", "CallbackMoved", "CallbackCancelled", "CallbackScheduled", "CallbackCancelled",
+    ]
+    fold = StatisticsFold()
+    for r in store.read(0, 10**6):
+        fold.apply(r.event)
+    [cell] = fold.by_campaign_hour.values()
+    assert cell.callbacks_set == 2 and fold.callback_pending == {}  # a moved callback is one; a cancelled one is not missed
+
+
+def test_a_moved_callback_is_dialled_at_its_new_time():
+    engine, clock, tel, _desk, store = setup(DialMode.PROGRESSIVE, contacts=1)
+    repo = Repository(store)
+    now = clock.now()
+    callbacks.book_callback(repo, _campaign(engine), "Sales-0", now + timedelta(minutes=30), agent_id=None, by="x", now=now)
+    callbacks.book_callback(repo, _campaign(engine), "Sales-0", now + timedelta(minutes=90), agent_id=None, by="x", now=now)
+    engine.sync()
+    login(engine, "a1")
+    while clock.t < now + timedelta(minutes=100) and not tel.placed:
+        clock.advance(30)
+        engine.tick()
+    [dial] = events_of(store, DialAttempted)
+    assert now + timedelta(minutes=90) <= dial.timestamp <= now + timedelta(minutes=95) and dial.callback
+
+
+HOURS = parse_opening_hours("mon-fri=09:00-17:00", "Europe/Copenhagen")
+
+
+def test_a_callback_outside_the_hours_is_refused_with_the_next_opening_or_moved_there():
+    friday_evening = datetime(2026, 11, 27, 18, 0, tzinfo=UTC)  # 19:00 in Copenhagen
+    with pytest.raises(InvalidValue, match="outside the campaign's hours; the next opening is 2026-11-30 09:00 Europe/Copenhagen"):
+        callback_time(friday_evening, HOURS, "refuse")
+    at, warning = callback_time(friday_evening, HOURS, "move")
+    assert at == datetime(2026, 11, 30, 8, 0, tzinfo=UTC) and "moved to the next opening, 2026-11-30 09:00" in warning
+    inside = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+    assert callback_time(inside, HOURS, "refuse") == (inside, "")
+    assert callback_time(friday_evening, None, "refuse") == (friday_evening, "")  # no hours: any time
+    with pytest.raises(InvalidValue, match="callback_outside_hours 'later' is not refuse or move"):
+        CampaignSettings(skill="s", callback_outside_hours="later")
