@@ -133,7 +133,8 @@ def telephony(sink: ReportSink) -> Telephony:
 
         return TwilioTelephony(TwilioSettings.from_env(), sink)
     if kind == "sip":
-        from adapters.telephony.sip import SipSettings, SipTelephony
+        from adapters.telephony.sip import SipTelephony
+        from adapters.telephony.sip_settings import SipSettings
 
         return SipTelephony(SipSettings.from_env(), sink)
     if kind in ("", "simulated"):

@@ -58,6 +58,7 @@ def _session(s: AgentSession) -> dict[str, Any]:
         "skills": list(s.skills),
         "offer_id": str(s.offer_id) if s.offer_id else None,
         "call_id": str(s.call_id) if s.call_id else None,
+        "on_hold": s.held_since is not None,
     }
 
 
@@ -112,6 +113,16 @@ def live_router(service: LiveService) -> APIRouter:
             return _session(e.agent(agent))
 
         return run(step)
+
+    @router.post("/agents/{agent}/hold")
+    def hold(_: ActingAs, agent: str) -> dict[str, Any]:
+        """Put the person on hold (music; your line stays open). Hanging up is refused until you resume."""
+        return act(agent, lambda e: e.hold(agent, True))
+
+    @router.post("/agents/{agent}/resume")
+    def resume(_: ActingAs, agent: str) -> dict[str, Any]:
+        """Take the person off hold."""
+        return act(agent, lambda e: e.hold(agent, False))
 
     @router.post("/agents/{agent}/dispose")
     def dispose(_: ActingAs, agent: str, body: Dispose) -> dict[str, Any]:

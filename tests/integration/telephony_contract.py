@@ -109,6 +109,21 @@ class Harness:
     def wait(self, condition: Callable[[], bool], what: str) -> None:
         wait_until(condition, timeout=60, what=what)
 
+    def place_for_hold(self) -> uuid.UUID:
+        """A call a person answers, who stays on until put on hold and taken off it."""
+        return self.place("answer then hang up")
+
+    def connect(self, call_id: uuid.UUID, agent_id: str) -> None:
+        """Bridge the answered call to the agent's leg (and nothing more)."""
+        self.telephony.bridge(call_id, agent_id)  # type: ignore[attr-defined]
+
+    def on_hold(self, call_id: uuid.UUID) -> bool | None:
+        """Whether the network has the contact on hold now (None: it never had)."""
+        raise NotImplementedError
+
+    def far_end_hangs_up(self, call_id: uuid.UUID) -> None:
+        """The person hangs up (where the far end does not by itself)."""
+
 
 class TelephonyContract:
     """A subclass gives the ``harness`` fixture."""
@@ -169,6 +184,19 @@ class TelephonyContract:
             assert fate is not None and fate.detail and (fate.end is None or fate.end in EXPECTED_ENDS)
         else:
             assert fate is None
+
+    def test_a_contact_put_on_hold_and_taken_off_stays_in_the_call_until_it_ends(self, harness):
+        call = harness.place_for_hold()
+        harness.wait(lambda: K.ANSWERED_HUMAN in harness.sink.kinds(call), "the answer")
+        harness.connect(call, "agent-1")
+        harness.telephony.hold(call, "agent-1", True)
+        harness.wait(lambda: harness.on_hold(call) is True, "the network to hold the contact")
+        assert K.COMPLETED not in harness.sink.kinds(call)  # on hold, not gone
+        harness.telephony.hold(call, "agent-1", False)
+        harness.wait(lambda: harness.on_hold(call) is False, "the network to take the contact off hold")
+        harness.far_end_hangs_up(call)
+        harness.wait(lambda: K.COMPLETED in harness.sink.kinds(call), "the end of the call")
+        assert harness.sink.kinds(call).count(K.COMPLETED) == 1
 
     def test_an_agent_leg_is_held_and_its_hang_up_reported_once(self, harness):
         harness.open_leg("agent-7")

@@ -74,6 +74,13 @@ class FakeHarness(Harness):
         self.telephony.bridge(call_id, agent_id)
         self.telephony.end(call_id, K.COMPLETED, "contact hung up")
 
+    def on_hold(self, call_id):
+        told = [on for c, _agent, on in self.telephony.held if c == call_id]
+        return told[-1] if told else None
+
+    def far_end_hangs_up(self, call_id):
+        self.telephony.end(call_id, K.COMPLETED, "contact hung up")
+
     def redeliver(self, report):
         self.sink.report(report)
 
@@ -119,6 +126,26 @@ class SimulatedHarness(Harness):
 
     def after_answer(self, call_id, agent_id):
         self.worlds[call_id].bridge(call_id, agent_id)
+
+    def place_for_hold(self):
+        call = self.place("answer then hang up")
+        self.telephony = self.worlds[call]  # the port the test commands is the call's world
+        return call
+
+    def on_hold(self, call_id):
+        world = self.worlds[call_id]
+        return True if call_id in world.on_hold else (False if getattr(self, "_held_once", False) else None)
+
+    def connect(self, call_id, agent_id):
+        self.worlds[call_id].bridge(call_id, agent_id)
+        world = self.worlds[call_id]
+        hold = world.hold
+
+        def recording(c, a, on):
+            self._held_once = True
+            hold(c, a, on)
+
+        world.hold = recording
 
     def redeliver(self, report):
         self.sink.report(report)
@@ -183,6 +210,14 @@ class TwilioHarness(Harness):
         self.http = TestClient(app)
         self.seq = itertools.count(1)
         self.sent: dict[object, tuple[str, dict[str, str]]] = {}
+        self.updates: list[dict[str, str]] = []  # what the adapter asked Twilio to do to calls, once Prism took it
+        update = self.telephony._update
+
+        def recording(sid, params):
+            update(sid, params)
+            self.updates.append(params)
+
+        self.telephony._update = recording
 
     def post(self, path: str, form: dict[str, str], *, signed: bool = True) -> int:
         headers = {"X-Twilio-Signature": sign(TOKEN, PUBLIC + path, form)} if signed else {}
@@ -211,6 +246,16 @@ class TwilioHarness(Harness):
 
     def after_answer(self, call_id, agent_id):
         self.telephony.bridge(call_id, agent_id)
+        self.status(call_id, "completed", {"CallDuration": "42"})
+
+    def on_hold(self, call_id):
+        """From the updates the adapter sent Twilio (Prism took each): music, then the conference again."""
+        twiml = [p["twiml"] for p in self.updates if "twiml" in p]
+        if not any("<Play" in t for t in twiml):
+            return None
+        return "<Play" in twiml[-1]
+
+    def far_end_hangs_up(self, call_id):
         self.status(call_id, "completed", {"CallDuration": "42"})
 
     def redeliver(self, report):
@@ -444,6 +489,15 @@ class SipHarness(Harness):
         self.open_leg(agent_id)
         wait_until(lambda: K.AGENT_LEG_UP in self.sink.leg_kinds(agent_id), timeout=30, what="the agent's leg")
         self.telephony.bridge(call_id, agent_id)
+
+    def place_for_hold(self):
+        return self.place("", scenario="hold")  # SIPp checks the two re-INVITEs (sendonly, then sendrecv)
+
+    def connect(self, call_id, agent_id):
+        self.after_answer(call_id, agent_id)
+
+    def on_hold(self, call_id):
+        return self.telephony.held(call_id)
 
     def redeliver(self, report):
         self.sink.report(report)  # the SIP stack absorbs the network's retransmissions itself

@@ -182,3 +182,44 @@ def test_a_callback_outside_the_hours_is_refused_with_the_next_opening_or_moved_
     assert callback_time(friday_evening, None, "refuse") == (friday_evening, "")  # no hours: any time
     with pytest.raises(InvalidValue, match="callback_outside_hours 'later' is not refuse or move"):
         CampaignSettings(skill="s", callback_outside_hours="later")
+
+
+def test_hold_and_resume_are_the_agents_actions_and_a_call_on_hold_cannot_be_hung_up():
+    from dialer_domain.model.events import CallHeld, CallResumed
+
+    engine, clock, tel, _desk, store = setup(DialMode.PROGRESSIVE, contacts=1)
+    login(engine, "a1")
+    engine.tick()
+    [call] = tel.placed
+    with pytest.raises(NotAllowed, match="must be talking to put a call on hold"):
+        engine.hold("a1")
+    clock.advance(5)
+    engine.on_call_progress(call, CallOutcome.ANSWERED_HUMAN)
+    clock.advance(10)
+    engine.hold("a1")
+    with pytest.raises(NotAllowed, match="on hold already"):
+        engine.hold("a1")
+    clock.advance(20)
+    with pytest.raises(NotAllowed, match="on hold; resume it before hanging up"):
+        engine.end_call("a1")
+    assert engine.agent("a1").state.value == "talking" and call in engine.calls  # nothing changed
+    engine.hold("a1", False)
+    with pytest.raises(NotAllowed, match="is not on hold"):
+        engine.hold("a1", False)
+    engine.end_call("a1")
+    [held], [resumed] = events_of(store, CallHeld), events_of(store, CallResumed)
+    assert held.call_id == resumed.call_id == call and resumed.held_seconds == 20
+    assert tel.held == [(call, "a1", True), (call, "a1", False)]  # the network was told, after each step committed
+
+
+def test_a_person_who_hangs_up_on_hold_ends_the_call_and_the_hold():
+    engine, clock, tel, _desk, _store = setup(DialMode.PROGRESSIVE, contacts=1)
+    login(engine, "a1")
+    engine.tick()
+    [call] = tel.placed
+    engine.on_call_progress(call, CallOutcome.ANSWERED_HUMAN)
+    engine.hold("a1")
+    clock.advance(30)
+    engine.on_call_ended(call, CallOutcome.COMPLETED)  # a fact from the network: never refused
+    s = engine.agent("a1")
+    assert s.state.value == "wrap_up" and s.held_since is None

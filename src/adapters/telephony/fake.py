@@ -28,6 +28,7 @@ class FakeTelephony:
         self.closed_legs: list[str] = []
         self.fates: dict[str, CallFate] = {}  # what the network says of a call, by its network id (set by a test)
         self.asked: list[tuple[UUID, str]] = []  # fate questions: (call, network id)
+        self.held: list[tuple[UUID, str, bool]] = []  # hold (True) and resume (False) commands
         self._sequence = 0
 
     # ------------------------------------------------------------------ the port
@@ -59,6 +60,10 @@ class FakeTelephony:
     def hang_up(self, call_id: UUID, reason: str) -> None:
         with self._lock:
             self.hung_up.append((call_id, reason))
+
+    def hold(self, call_id: UUID, agent_id: str, on: bool) -> None:
+        with self._lock:
+            self.held.append((call_id, agent_id, on))
 
     def fate(self, call_id: UUID, network_call_id: str) -> CallFate | None:
         with self._lock:

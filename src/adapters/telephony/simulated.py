@@ -82,6 +82,7 @@ class SimulatedTelephony:
         self.clock = clock
         self.sink: ReportSink | None = None
         self._procs: dict[UUID, simpy.Process] = {}
+        self.on_hold: set[UUID] = set()  # calls whose callee waits on hold
         self._talk: dict[UUID, float] = {}
 
     def place_call(self, request: CallRequest) -> None:
@@ -107,7 +108,15 @@ class SimulatedTelephony:
             talk = _lognormal_from_mean_sd(self.rng, self.p.talk_mean, self.p.talk_sd)
         self._procs[call_id] = self.env.process(self._talking(call_id, talk))
 
+    def hold(self, call_id: UUID, agent_id: str, on: bool) -> None:
+        """The simulated callee waits on hold; the talk time left runs on (a hold is part of the talk)."""
+        if on:
+            self.on_hold.add(call_id)
+        else:
+            self.on_hold.discard(call_id)
+
     def hang_up(self, call_id: UUID, reason: str) -> None:
+        self.on_hold.discard(call_id)
         proc = self._procs.pop(call_id, None)
         self._talk.pop(call_id, None)
         if proc is not None and proc.is_alive and proc is not self.env.active_process:

@@ -25,19 +25,18 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
-import os
 import queue
 import threading
 import time
 import wave
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-import attrs
 import pjsua2 as pj
 
+from adapters.telephony.sip_settings import SipSettings
 from dialer_domain.service_layer.ports import CallReport, CallRequest, ReportKind, ReportSink
 
 K = ReportKind
@@ -48,44 +47,6 @@ NO_ANSWER = frozenset({480, 408, 487})
 DECLINED = frozenset({603})
 NO_SUCH_NUMBER = frozenset({404, 484, 410})
 MACHINE_VERDICTS = frozenset({"machine", "fax"})
-
-
-@attrs.frozen
-class SipSettings:
-    """From the environment: DIALER_SIP_TRUNK (host:port where calls go), DIALER_SIP_BIND
-    (address:port to listen on; default 127.0.0.1 and any port), DIALER_SIP_DOMAIN (the caller ID's
-    host; default the trunk's), DIALER_SIP_REGISTRAR, DIALER_SIP_USERNAME and DIALER_SIP_PASSWORD
-    (optional registration), DIALER_SIP_AMD_HEADER (default X-AMD-Result), DIALER_SIP_ABANDON_WAV."""
-
-    trunk: str
-    bind_address: str = "127.0.0.1"
-    bind_port: int = 0
-    domain: str = ""
-    registrar: str = ""
-    username: str = ""
-    password: str = attrs.field(default="", repr=False)
-    amd_header: str = "X-AMD-Result"
-    abandon_wav: str = ""
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ) -> SipSettings:
-        trunk = env.get("DIALER_SIP_TRUNK", "")
-        if not trunk:
-            raise ValueError("DIALER_TELEPHONY=sip needs DIALER_SIP_TRUNK (host:port of the SIP trunk or proxy)")
-        host, _, port = env.get("DIALER_SIP_BIND", "127.0.0.1:0").rpartition(":")
-        if not port.isdigit():
-            raise ValueError("DIALER_SIP_BIND must be ADDRESS:PORT")
-        return cls(
-            trunk=trunk,
-            bind_address=host or "127.0.0.1",
-            bind_port=int(port),
-            domain=env.get("DIALER_SIP_DOMAIN", ""),
-            registrar=env.get("DIALER_SIP_REGISTRAR", ""),
-            username=env.get("DIALER_SIP_USERNAME", ""),
-            password=env.get("DIALER_SIP_PASSWORD", ""),
-            amd_header=env.get("DIALER_SIP_AMD_HEADER", "X-AMD-Result"),
-            abandon_wav=env.get("DIALER_SIP_ABANDON_WAV", ""),
-        )
 
 
 class _Call(pj.Call):  # type: ignore[misc]
@@ -103,6 +64,7 @@ class _Call(pj.Call):  # type: ignore[misc]
         self.end_deadline: float | None = None
         self.media: Any = None
         self.verdict = ""  # the trunk's machine-detection header, when its 200 OK carries one
+        self.resume_to: str | None = None  # off hold: the agent to bridge back to once media flows
 
     def onCallState(self, prm: Any) -> None:
         self.ua._on_state(self, prm)
@@ -125,6 +87,7 @@ class SipTelephony:
         self._accounts: dict[str, pj.Account] = {}
         self._players: list[Any] = []
         self._later: list[tuple[float, Callable[[], None]]] = []
+        self._held: dict[UUID, bool] = {}  # a contact's media on hold (True) or taken off (False)
         self.local_port = 0
         self._closing = False
         self._thread = threading.Thread(target=self._run, name="sip-ua", daemon=True)
@@ -152,6 +115,11 @@ class SipTelephony:
 
     def hang_up(self, call_id: UUID, reason: str) -> None:
         self._commands.put(lambda: self._hang_up_call(call_id))
+
+    def hold(self, call_id: UUID, agent_id: str, on: bool) -> None:
+        """A re-INVITE with the contact's media on hold (sendonly), the bridge to the agent cut; off
+        hold, a re-INVITE that takes it off (sendrecv), and the bridge again once media flows."""
+        self._commands.put(lambda: self._hold(call_id, agent_id, on))
 
     def fate(self, call_id: UUID, network_call_id: str) -> None:
         """A SIP dialog lives in the user agent that made it: a new process can neither ask about it nor end it."""
@@ -353,6 +321,22 @@ class SipTelephony:
             seconds = w.getnframes() / float(w.getframerate())
         self._later.append((time.monotonic() + seconds + 0.2, lambda: self._hang_up(call)))
 
+    def _hold(self, call_id: UUID, agent_id: str, on: bool) -> None:
+        call = self._calls.get(call_id)
+        if call is None or call.ended:
+            return
+        leg = self._legs.get(agent_id)
+        if on:
+            if leg is not None and leg.media is not None and call.media is not None:
+                call.media.stopTransmit(leg.media)
+                leg.media.stopTransmit(call.media)
+            call.setHold(pj.CallOpParam(True))
+        else:
+            call.resume_to = agent_id  # bridged again when the media is active (``_on_media``)
+            prm = pj.CallOpParam(True)
+            prm.opt.flag = pj.PJSUA_CALL_UNHOLD
+            call.reinvite(prm)
+
     def _hang_up_call(self, call_id: UUID) -> None:
         call = self._calls.get(call_id)
         if call is not None and not call.ended:
@@ -405,16 +389,28 @@ class SipTelephony:
     def _forget(self, call: _Call) -> None:
         if call.call_id is not None and self._calls.get(call.call_id) is call:
             del self._calls[call.call_id]
+            self._held.pop(call.call_id, None)
 
     def _drop_leg(self, agent_id: str | None, leg: _Call) -> None:
         if agent_id is not None and self._legs.get(agent_id) is leg:
             del self._legs[agent_id]
 
+    def held(self, call_id: UUID) -> bool | None:
+        """Whether the contact's media is on hold as the last offer and answer left it (None: never held)."""
+        return self._held.get(call_id)
+
     def _on_media(self, call: _Call) -> None:
         info = call.getInfo()
+        if call.call_id is not None and any(m.status == pj.PJSUA_CALL_MEDIA_LOCAL_HOLD for m in info.media):
+            self._held[call.call_id] = True
+        elif call.call_id in self._held:
+            self._held[call.call_id] = False
         for i, media in enumerate(info.media):
             if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
                 call.media = call.getAudioMedia(i)
+                agent, call.resume_to = call.resume_to, None
+                if agent is not None and call.call_id is not None:
+                    self._bridge(call.call_id, agent)
                 return
 
     def _amd_verdict(self, prm: Any) -> str:

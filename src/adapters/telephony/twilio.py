@@ -53,11 +53,16 @@ DECLINED = frozenset({"603"})
 NO_SUCH_NUMBER = frozenset({"404", "484", "410"})
 
 
+#: Twilio's own hold music (its default for conferences), played to a contact on hold.
+HOLD_MUSIC = "http://com.twilio.sounds.music.s3.amazonaws.com/MARKOVICHAMP-Borghestral.mp3"
+
+
 @attrs.frozen
 class TwilioSettings:
     """From the environment: DIALER_TWILIO_ACCOUNT_SID, DIALER_TWILIO_AUTH_TOKEN (a secret: it
     never appears in logs, errors, events or ``--help``), DIALER_TWILIO_PUBLIC_URL (where Twilio
     reaches this service's webhooks), DIALER_TWILIO_AGENT_CALLER_ID (the number agents' phones see),
+    DIALER_TWILIO_HOLD_MUSIC_URL (what a contact on hold hears; default Twilio's own hold music),
     and DIALER_TWILIO_API_URL (only to point the client at a mock of Twilio's REST API)."""
 
     account_sid: str
@@ -65,6 +70,7 @@ class TwilioSettings:
     public_url: str
     agent_caller_id: str = ""
     api_url: str | None = None
+    hold_music_url: str = HOLD_MUSIC
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> TwilioSettings:
@@ -78,6 +84,7 @@ class TwilioSettings:
             public_url=env["DIALER_TWILIO_PUBLIC_URL"].rstrip("/"),
             agent_caller_id=env.get("DIALER_TWILIO_AGENT_CALLER_ID", ""),
             api_url=env.get("DIALER_TWILIO_API_URL") or None,
+            hold_music_url=env.get("DIALER_TWILIO_HOLD_MUSIC_URL") or HOLD_MUSIC,
         )
 
 
@@ -193,6 +200,16 @@ class TwilioTelephony:
 
     def hang_up(self, call_id: UUID, reason: str) -> None:
         self._command(call_id, {"status": "completed"})
+
+    def hold(self, call_id: UUID, agent_id: str, on: bool) -> None:
+        """On hold: the contact's call is taken out of the agent's conference to music on a loop (the
+        agent's leg stays in its conference); off hold: it joins the conference again."""
+        if not on:
+            self.bridge(call_id, agent_id)
+            return
+        response = VoiceResponse()
+        response.play(self.settings.hold_music_url, loop=0)
+        self._command(call_id, {"twiml": str(response)})
 
     def fate(self, call_id: UUID, network_call_id: str) -> CallFate | None:
         """Twilio keeps every call: fetch it by its CallSid. A call still queued, ringing or in

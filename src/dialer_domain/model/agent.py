@@ -17,7 +17,9 @@ from dialer_domain.model.events import (
     AgentPaused,
     AgentPhoneRegistered,
     AgentReady,
+    CallHeld,
     CallOffered,
+    CallResumed,
     DomainEvent,
     OfferAccepted,
     OfferDeclined,
@@ -45,6 +47,7 @@ class AgentSession(Aggregate):
     call_contact: UUID | None = None
     call_campaign: UUID | None = None
     wrapup_until: datetime | None = None
+    held_since: datetime | None = None  # the person is on hold since then (R18)
     seconds_in: dict[str, float] = attrs.field(factory=dict)
     pause_seconds: dict[str, float] = attrs.field(factory=dict)
 
@@ -107,6 +110,24 @@ class AgentSession(Aggregate):
         else:
             raise NotAllowed(f"agent {self.agent_id} is {self.state.value}; cannot take call {call_id}")
         self._record(AgentConnected, at, call_id=call_id, campaign_id=campaign_id, contact_id=contact_id)
+
+    def hold(self, at: datetime) -> UUID:
+        """Put the person on hold (the agent's action); the call cannot be ended until resumed."""
+        self._require(AgentState.TALKING, "put a call on hold")
+        assert self.call_id is not None
+        if self.held_since is not None:
+            raise NotAllowed(f"agent {self.agent_id}'s call is on hold already")
+        self._record(CallHeld, at, call_id=self.call_id)
+        return self.call_id
+
+    def resume(self, at: datetime) -> UUID:
+        """Take the person off hold."""
+        self._require(AgentState.TALKING, "resume a call")
+        assert self.call_id is not None
+        if self.held_since is None:
+            raise NotAllowed(f"agent {self.agent_id}'s call is not on hold")
+        self._record(CallResumed, at, call_id=self.call_id, held_seconds=(at - self.held_since).total_seconds())
+        return self.call_id
 
     def start_wrapup(self, call_id: UUID, wrapup_seconds: float, at: datetime) -> None:
         if self.state is not AgentState.TALKING or call_id != self.call_id:
@@ -192,6 +213,11 @@ class AgentSession(Aggregate):
             case WrapUpStarted():
                 self._enter(AgentState.WRAP_UP, at)
                 self.wrapup_until = event.until
+                self.held_since = None  # the person hung up on hold: the call is over
+            case CallHeld():
+                self.held_since = at
+            case CallResumed():
+                self.held_since = None
             case WrapUpExtended():
                 self.wrapup_until = event.until
             case AgentPaused():

@@ -190,11 +190,26 @@ class AgentSteps(CallProgress):
 
         self._in_step(step)
 
-    def end_call(self, agent_id: str) -> None:
-        """The agent hangs up the connected call: it is completed and wrap-up begins (R16)."""
+    def hold(self, agent_id: str, on: bool = True) -> None:
+        """The agent puts the person on hold (``on``) or takes them off it (R18): an event on the
+        agent's stream, then the telephony plays hold music or bridges back."""
 
         def step(now: datetime) -> None:
             s = self.agent(agent_id)
+            call_id = s.hold(now) if on else s.resume(now)
+            self._touch(s)
+            self.uow.after_commit(partial(self.telephony.hold, call_id, agent_id, on))
+
+        self._in_step(step, run_timers=False)
+
+    def end_call(self, agent_id: str) -> None:
+        """The agent hangs up the connected call: it is completed and wrap-up begins (R16). Not
+        while the person is on hold: resume first."""
+
+        def step(now: datetime) -> None:
+            s = self.agent(agent_id)
+            if s.held_since is not None:
+                raise NotAllowed(f"agent {agent_id}'s call is on hold; resume it before hanging up")
             call = self.calls.get(s.call_id) if s.call_id is not None else None
             if call is None or not call.connected or call.agent_id != agent_id:
                 raise NotAllowed(f"agent {agent_id} is {s.state.value}, not in a connected call")

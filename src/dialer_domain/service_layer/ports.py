@@ -142,6 +142,11 @@ class Telephony(Protocol):
 
     def hang_up(self, call_id: UUID, reason: str) -> None: ...
 
+    def hold(self, call_id: UUID, agent_id: str, on: bool) -> None:
+        """Put the connected contact on hold (music, the agent's leg stays open) or take it off,
+        back to ``agent_id``'s leg."""
+        ...
+
     def fate(self, call_id: UUID, network_call_id: str) -> CallFate | None:
         """After a restart: what became of a call an earlier process placed, asked by the name the
         network gave it (a PLACED report). None when the adapter cannot know (its calls lived and
