@@ -73,6 +73,25 @@ class QueueViewContract:
         assert set(later) == {ids["cb"], ids["held"], ids["new"]}
         assert q.take_due(CAMPAIGN, t0 + timedelta(minutes=31), 10, agent_owned=True) == [ids["held"]]
 
+    def test_callbacks_due_and_the_next_appointment(self, world, store, t0):
+        q, ids = world
+        assert q.callbacks(CAMPAIGN, t0 + timedelta(minutes=20)) == (0, t0 + timedelta(minutes=30))
+        assert q.callbacks(CAMPAIGN, t0 + timedelta(minutes=31)) == (1, None)
+        repo = Repository(store)
+        cb = repo.get(ContactAttempt, ids["cb"])
+
+        def save() -> None:  # as the engine does: commit, then hand the view what it committed
+            before = store.max_position()
+            repo.save(cb)
+            q.observe(store.read(before, 100))
+
+        cb.move_callback(t0 + timedelta(minutes=45), agent_id=None, by="test", now=t0 + timedelta(minutes=21))
+        save()
+        assert q.callbacks(CAMPAIGN, t0 + timedelta(minutes=31)) == (0, t0 + timedelta(minutes=45))  # moved
+        cb.cancel_callback(by="test", reason="", close=False, now=t0 + timedelta(minutes=22))
+        save()
+        assert q.callbacks(CAMPAIGN, t0 + timedelta(minutes=50)) == (0, None)  # cancelled: none left
+
     def test_queued_contacts_and_their_count(self, world):
         q, ids = world
         assert q.queued(CAMPAIGN) == [ids["old"]]

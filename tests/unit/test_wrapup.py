@@ -223,3 +223,24 @@ def test_a_person_who_hangs_up_on_hold_ends_the_call_and_the_hold():
     engine.on_call_ended(call, CallOutcome.COMPLETED)  # a fact from the network: never refused
     s = engine.agent("a1")
     assert s.state.value == "wrap_up" and s.held_since is None
+
+
+def test_a_callback_enters_the_queue_at_its_time_not_at_the_next_top_up_while_fresh_contacts_are_dialled():
+    engine, clock, _tel, _desk, store = setup(DialMode.PROGRESSIVE, contacts=40, max_ring_seconds=20)
+    login(engine, "a1", "a2")
+    start = clock.now()
+    appointment = start + timedelta(minutes=10, seconds=17)  # between two periodic top-ups
+    callbacks.book_callback(Repository(store), _campaign(engine), "Sales-39", appointment, agent_id=None, by="crm", now=start)
+    engine.sync()
+    engine.tick()
+    while clock.t < appointment + timedelta(minutes=2):
+        due = engine.next_due()
+        clock.t = min(clock.t + timedelta(seconds=5), due) if due is not None and due > clock.t else clock.t + timedelta(seconds=5)
+        for call in list(engine.calls):  # every fresh contact rings out unanswered: the queue stays busy
+            if engine.calls[call].answered_at is None and (clock.t - engine.calls[call].dialled_at).total_seconds() >= 15:
+                engine.on_call_ended(call, CallOutcome.NO_ANSWER)
+        engine.tick()
+    dials = [e for e in events_of(store, DialAttempted) if e.callback]
+    assert len(dials) == 1
+    late = (dials[0].timestamp - appointment).total_seconds()
+    assert 0 <= late <= 6, late  # as soon as an agent is free (calls ring out every 15 s), not at a later top-up (18 s here before)

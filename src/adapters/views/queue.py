@@ -176,6 +176,17 @@ class QueueViewMixin(GenerationalView):
     def queued_ids(self, gen: int, campaign_id: UUID) -> list[UUID]:
         return self.first_queued(gen, campaign_id, None, 10**9)
 
+    def callbacks(self, gen: int, campaign_id: UUID, now: datetime) -> tuple[int, datetime | None]:
+        """R12: the campaign's callbacks in the list due by ``now``, and the next appointment after it."""
+        where = "gen = %s AND campaign_id = %s AND lane = %s AND state = %s"
+        params = (gen, str(campaign_id), LANE_LIST, ContactState.CALLBACK_SCHEDULED.value, now.timestamp())
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(self._sql(f"SELECT count(*) AS n FROM {{p}}dialer_queue WHERE {where} AND due_at <= %s"), params)
+            due = int(curs.fetchone()["n"])
+            curs.execute(self._sql(f"SELECT min(due_at) AS t FROM {{p}}dialer_queue WHERE {where} AND due_at > %s"), params)
+            later = curs.fetchone()["t"]
+        return due, _at(later)
+
     def count_queued(self, gen: int, campaign_id: UUID) -> int:
         with self.datastore.transaction(commit=False) as curs:
             curs.execute(
@@ -366,6 +377,9 @@ class PersistedQueue:
 
     def queued(self, campaign_id: UUID) -> list[UUID]:
         return self.view.queued_ids(self._fresh(), campaign_id)
+
+    def callbacks(self, campaign_id: UUID, now: datetime) -> tuple[int, datetime | None]:
+        return self.view.callbacks(self._fresh(), campaign_id, now)
 
     def in_progress(self) -> list[UUID]:
         return self.view.in_progress(self.generation())

@@ -114,6 +114,7 @@ class DiallerCore:
         self.pacing_logs: dict[UUID, PacingLog] = {}
         self.offer_decisions: dict[UUID, UUID] = {}
         self._last_queue_run: dict[UUID, float] = {}
+        self._callback_alarm: dict[UUID, datetime] = {}  # per campaign, the appointment the dialler is set to wake at (R12)
         self.report_gate = ReportGate()
         self.refusals = RecentRefusals()  # dials refused, by rule, for the supervisors' view
         self.draining = False  # a service that is stopping places no new calls

@@ -47,8 +47,12 @@ class Dialling(DiallerCore):
 
     def _queue_run(self, c: Campaign, now: datetime, force: bool = False) -> None:
         t = now.timestamp()
+        due_callbacks, next_callback = self.queue.callbacks(c.id, now) if c.may_dial(now) else (0, None)
+        if next_callback is not None and self._callback_alarm.get(c.id) != next_callback:  # wake at the appointment (R12)
+            self._undo.put(self._callback_alarm, c.id, next_callback)
+            self._timer(next_callback, "callback", c.id)
         last = self._last_queue_run.get(c.id)
-        if not force and last is not None and t - last < self.config.queue_every_seconds:
+        if not force and not due_callbacks and last is not None and t - last < self.config.queue_every_seconds:
             return
         self._undo.put(self._last_queue_run, c.id, t)
         if not c.is_active(now) and self.queue.queued_count(c.id) > 0:
@@ -66,7 +70,7 @@ class Dialling(DiallerCore):
         target = queue_target(len(self._agents_for(c)))
         if target == 0:
             return
-        need = target - self.queue.queued_count(c.id)
+        need = max(target - self.queue.queued_count(c.id), due_callbacks)  # a due callback enters even a full queue
         if need <= 0:
             return
         for cid in self.queue.take_due(c.id, now, need, agent_owned=c.dial_mode is DialMode.AUTO):

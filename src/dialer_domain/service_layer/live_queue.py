@@ -31,6 +31,7 @@ class LiveQueue:
         self._queued: dict[UUID, list[_HeapItem]] = defaultdict(list)
         self._queued_by_agent: dict[tuple[UUID, str], list[_HeapItem]] = defaultdict(list)
         self._queued_count: dict[UUID, int] = defaultdict(int)
+        self._callbacks: dict[UUID, list[_WaitItem]] = defaultdict(list)  # appointments in the list, earliest first
         self._stamp = 0
 
     # ------------------------------------------------------------------ fold
@@ -67,6 +68,8 @@ class LiveQueue:
         due = e.due_at()
         if due is not None:
             heapq.heappush(self._waiting[e.campaign_id], (due.timestamp(), e.stamp, e.contact_id))
+            if e.state is ContactState.CALLBACK_SCHEDULED:
+                heapq.heappush(self._callbacks[e.campaign_id], (due.timestamp(), e.stamp, e.contact_id))
 
     # ------------------------------------------------------------------ queries
 
@@ -124,6 +127,25 @@ class LiveQueue:
 
     def queued_count(self, campaign_id: UUID) -> int:
         return self._queued_count[campaign_id]
+
+    def callbacks(self, campaign_id: UUID, now: datetime) -> tuple[int, datetime | None]:
+        heap = self._callbacks[campaign_id]
+        t = now.timestamp()
+        due: list[_WaitItem] = []
+        later: datetime | None = None
+        while heap:
+            item = heap[0]
+            e = self.entries[item[2]]
+            if e.stamp != item[1] or e.state is not ContactState.CALLBACK_SCHEDULED:
+                heapq.heappop(heap)  # moved, queued, dialled or cancelled since
+                continue
+            if item[0] > t:
+                later = e.callback_at
+                break
+            due.append(heapq.heappop(heap))
+        for item in due:
+            heapq.heappush(heap, item)
+        return len(due), later
 
     def in_progress(self) -> list[UUID]:
         return [e.contact_id for e in self.entries.values() if e.state in IN_CALL_STATES]

@@ -178,6 +178,12 @@ class QueueView(Protocol):
 
     def queued(self, campaign_id: UUID) -> list[UUID]: ...
 
+    def callbacks(self, campaign_id: UUID, now: datetime) -> tuple[int, datetime | None]:
+        """R12: how many of the campaign's callbacks in the list are due by ``now``, and the
+        earliest appointment after ``now`` (None: no other), so that a callback enters the queue at
+        its time rather than at the next periodic top-up."""
+        ...
+
     def queued_count(self, campaign_id: UUID) -> int: ...
 
     def in_progress(self) -> list[UUID]:
