@@ -27,7 +27,7 @@ import psycopg
 
 from adapters.persistence.eventstore import open_event_store
 from adapters.views import statistics as projections
-from adapters.views.queue import PersistedQueue
+from adapters.views.queue_port import PersistedQueue
 from dialer_domain.model.identities import campaign_id_for, seeded_ids
 from dialer_domain.model.values import CampaignSettings, CampaignStatus, ContactData, DialMode, OpeningHours, Period, PhoneNumber
 from dialer_domain.service_layer.engine import Dialler
@@ -92,7 +92,7 @@ def ensure_contacts(url: str, n: int) -> UUID:
 
 def _count(view: object, cid: UUID) -> int:
     with view.datastore.transaction(commit=False) as curs:  # type: ignore[attr-defined]
-        curs.execute(view._sql("SELECT count(*) AS n FROM {p}dialer_queue WHERE gen = %s AND campaign_id = %s"), (view.live_generation(), str(cid)))  # type: ignore[attr-defined]
+        curs.execute(view._sql("SELECT count(*) AS n FROM {p}dialer_queue2 WHERE gen = %s AND campaign_id = %s"), (view.live_generation(), str(cid)))  # type: ignore[attr-defined]
         return int(curs.fetchone()["n"])
 
 

@@ -15,16 +15,17 @@ from adapters.auth.tokens import Principal
 from adapters.lists.phone import caller_id
 from adapters.persistence.eventstore import RecorderEventStore
 from adapters.views import audit
+from dialer_domain.model.campaign import Campaign
 from dialer_domain.model.errors import InvalidValue
 from dialer_domain.model.values import CampaignStatus, DialMode, GuideQuestion
 from dialer_domain.rules.figures import CampaignFigures
 from dialer_domain.rules.schedule import parse_opening_hours
-from dialer_domain.service_layer.campaign_admin import configure_campaign, settings_from
+from dialer_domain.service_layer.campaign_admin import change_selection, configure_campaign, settings_from
 from dialer_domain.service_layer.handlers import CampaignSpec, all_campaigns, campaign_named, create_campaign, set_campaign_status
 from dialer_domain.service_layer.repository import Repository
 from entrypoints import bootstrap
 from entrypoints.auth import Staff
-from entrypoints.presenters import campaign_view
+from entrypoints.presenters import campaign_view, list_view
 
 DAY_HELP = "YYYY-MM-DD in the campaign's time zone (default: its today)"
 
@@ -58,6 +59,20 @@ class CampaignChange(BaseModel):
 class GuideQuestionIn(BaseModel):
     question: str
     answers: list[str] = Field(default_factory=list, description="The answers to pick from; none: a free answer.")
+
+
+class FilterIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    expression: str = Field(min_length=1, max_length=2000, description="e.g. region = 'north' and age >= 30")
+
+
+class SelectionChange(BaseModel):
+    """R10: what to change of the list selection; what is not given stays."""
+
+    save: FilterIn | None = Field(None, description="Save (or replace) a named filter.")
+    remove: str | None = Field(None, description="Remove a named filter.")
+    active: str | None = Field(None, description="The filter to use; null: no filter (give the key to change it).")
+    sort: str | None = Field(None, max_length=500, description="e.g. 'priority desc, variable.last_order asc'; '' : R11's order alone.")
 
 
 class StatusIn(BaseModel):
@@ -150,6 +165,29 @@ def admin_router() -> APIRouter:
         c.set_call_guide(tuple(GuideQuestion(q.question, tuple(q.answers)) for q in body), bootstrap.WallClock().now(), _by(caller))
         repo.save(c)
         return campaign_view(c)
+
+    def _selection(s: RecorderEventStore, c: Campaign) -> dict[str, Any]:
+        sel = c.selection
+        listed = list_view(c, *bootstrap.queue_reader(s).listed(c.id))
+        return {"filters": dict(sel.filters), "active": sel.active, "sort": list(sel.sort), "list": listed}
+
+    @router.get("/campaigns/{campaign}/selection")
+    def selection(campaign: str, s: Store, _: Staff) -> dict[str, Any]:
+        """R10: the campaign's filters, the active one, its sort order, and how much of the list the
+        filter selects (with a warning when it selects nothing of a list that has contacts)."""
+        return _selection(s, campaign_named(Repository(s), campaign))
+
+    @router.patch("/campaigns/{campaign}/selection")
+    def change_selection_(campaign: str, body: SelectionChange, s: Store, caller: Staff) -> dict[str, Any]:
+        """R10: save or remove a named filter, choose the active one, set the sort order, in one
+        event; it takes effect at the next queue top-up. A bad expression is refused (422) saying
+        where and what."""
+        repo = Repository(s)
+        c = campaign_named(repo, campaign)
+        use: Any = body.active if "active" in body.model_fields_set else ...
+        save = (body.save.name, body.save.expression) if body.save else None
+        changed = change_selection(repo, c, save=save, remove=body.remove, use=use, sort=body.sort, by=_by(caller), at=bootstrap.WallClock().now())
+        return _selection(s, changed)
 
     @router.get("/audit/contacts/{campaign}/{key:path}")
     def audit_contact(campaign: str, key: str, s: Store, _: Staff, as_of: datetime | None = None) -> dict[str, Any]:

@@ -67,7 +67,8 @@ def queue(store: RecorderEventStore, url: str | None = None) -> QueueView | None
     if not url.startswith(("sqlite", "postgres")):
         return None
     from adapters.views.base import open_view
-    from adapters.views.queue import QUEUE_PROJECTION, PersistedQueue
+    from adapters.views.queue import QUEUE_PROJECTION
+    from adapters.views.queue_port import PersistedQueue
 
     shared = store.shared(f"view:{QUEUE_PROJECTION}:{url}", lambda: open_view(url, QUEUE_PROJECTION), lambda v: v.factory.close())
     return PersistedQueue(store, shared)

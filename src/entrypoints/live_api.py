@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from dialer_domain.model.agent import AgentSession
 from dialer_domain.service_layer.engine import Dialler
 from entrypoints.auth import ActingAs, Staff
+from entrypoints.presenters import list_view
 from entrypoints.service import SUPERVISORS, LiveService, ServiceStopped
 
 T = TypeVar("T")
@@ -194,6 +195,7 @@ def live_router(service: LiveService) -> APIRouter:
                     "status": c.status.value,
                     "mode": c.dial_mode.value,
                     "queued": e.queue.queued_count(c.id),
+                    "list": list_view(c, *e.queue.listed(c.id)),
                     "calls": calls[c.id],
                     "compliance": e.compliance_now(c, now),
                 }

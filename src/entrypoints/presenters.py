@@ -23,5 +23,15 @@ def campaign_view(c: Campaign) -> dict[str, Any]:
         "settings": _conv.unstructure(c.config),
         "hours": _conv.unstructure(c.hours) if c.hours else None,
         "call_guide": [q.as_dict() for q in c.call_guide],
+        "selection": {"filters": dict(c.selection.filters), "active": c.selection.active, "sort": list(c.selection.sort)},
         "version": c.version,
     }
+
+
+def list_view(c: Campaign, selected: int, left_out: int) -> dict[str, Any]:
+    """R10: how much of the campaign's list (new and pending contacts) its active filter selects, and
+    a warning when it selects none of a list that has contacts: the campaign would dial nothing."""
+    warning = None
+    if c.selection.active is not None and selected == 0 and left_out > 0:
+        warning = f"the filter {c.selection.active!r} matches none of the {left_out} contacts in the list: nothing will be dialled"
+    return {"filter": c.selection.active, "selected": selected, "left_out": left_out, "warning": warning}

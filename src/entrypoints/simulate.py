@@ -17,6 +17,7 @@ import simpy
 
 from adapters.lists.calendar import PhoneCalendar
 from adapters.telephony.simulated import SimulatedAgents, SimulatedTelephony, SimulationDriver, VirtualClock, WorldParams
+from dialer_domain.model.campaign import Campaign
 from dialer_domain.model.identities import campaign_id_for, seeded_ids
 from dialer_domain.model.values import (
     SIMULATED_DISPOSITIONS,
@@ -31,6 +32,7 @@ from dialer_domain.model.values import (
 )
 from dialer_domain.rules.compliance import ComplianceFold
 from dialer_domain.rules.statistics import StatisticsFold
+from dialer_domain.service_layer.campaign_admin import change_selection
 from dialer_domain.service_layer.engine import EngineConfig
 from dialer_domain.service_layer.handlers import CampaignSpec, add_contacts, create_campaign, set_campaign_status
 from dialer_domain.service_layer.ports import EventStore, QueueView
@@ -60,6 +62,8 @@ class SimulationConfig:
     campaign_name: str | None = None
     calling_policy: str = "us_tcpa"  # the callee's local hours (ADR 0014); the made-up numbers ring in the campaign's zone
     abandon_cap: float | None = 0.03  # the rolling abandon rate pacing never passes (ADR 0020)
+    list_filter: str | None = None  # R10: only the contacts this filter selects are dialled (e.g. "key <= 'c0000500'")
+    list_sort: str = ""  # R10: their order within R11's tiers (e.g. "name desc")
 
 
 @attrs.frozen
@@ -132,6 +136,16 @@ def run_simulation(
         at=start,
     )
     cid = campaign_id_for(name)
+    if cfg.list_filter or cfg.list_sort:
+        change_selection(
+            engine.repo,
+            engine.repo.get(Campaign, cid),
+            save=("simulation", cfg.list_filter) if cfg.list_filter else None,
+            use="simulation" if cfg.list_filter else ...,
+            sort=cfg.list_sort or None,
+            by="simulation",
+            at=start,
+        )
     agent_ids = [f"{skill}-{cfg.seed}-{existing + 1}-agent-{i + 1:02d}" for i in range(cfg.agents)]
     rows = []
     for i in range(cfg.contacts):

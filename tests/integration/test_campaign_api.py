@@ -156,3 +156,24 @@ def test_callbacks_are_booked_moved_and_cancelled_over_http_and_a_time_outside_t
     names = [e["event"] for e in trail]
     assert names == ["ContactImported", "CallbackScheduled", "CallbackMoved", "CallbackMoved", "CallbackCancelled"]
     assert trail[3]["data"]["note"].startswith("asked for") and trail[-1]["data"]["reason"] == "customer called in"
+
+
+def test_the_list_selection_over_http(api):
+    client, staff, agent = api
+    assert client.post("/campaigns", json={"name": "Sel", "manager": "ann"}, headers=staff).status_code == 201
+    for key, product in [("c-1", "A"), ("c-2", "B"), ("c-3", "C")]:
+        body = {"key": key, "numbers": [f"+452012345{key[-1]}"], "variables": {"product": product}}
+        assert client.post("/campaigns/Sel/contacts", json=body, headers=staff).status_code == 201
+    change = {"save": {"name": "ab", "expression": "product in ('A','B')"}, "active": "ab", "sort": "product desc"}
+    assert client.patch("/campaigns/Sel/selection", json=change, headers=agent).status_code == 403
+    r = client.patch("/campaigns/Sel/selection", json=change, headers=staff)
+    assert r.status_code == 200, r.text
+    assert (r.json()["active"], r.json()["sort"], r.json()["list"]["selected"], r.json()["list"]["left_out"]) == ("ab", ["product desc"], 2, 1)
+    bad = client.patch("/campaigns/Sel/selection", json={"save": {"name": "x", "expression": "product in ('A',"}}, headers=staff)
+    assert bad.status_code == 422 and "filter 'x'" in bad.json()["detail"]
+    none = client.patch("/campaigns/Sel/selection", json={"save": {"name": "z", "expression": "product = 'Z'"}, "active": "z"}, headers=staff)
+    assert "matches none of the 3 contacts" in none.json()["list"]["warning"]
+    off = client.patch("/campaigns/Sel/selection", json={"active": None}, headers=staff).json()
+    assert off["active"] is None and off["list"] == {"filter": None, "selected": 3, "left_out": 0, "warning": None}
+    trail = client.get("/audit/campaigns/Sel", headers=staff).json()["events"]
+    assert [e["event"] for e in trail if e["event"] == "CampaignSelectionChanged"] == ["CampaignSelectionChanged"] * 3

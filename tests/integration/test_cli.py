@@ -186,3 +186,29 @@ def test_a_callback_is_booked_moved_and_cancelled_from_the_cli(run):
     assert code == 0 and "c-1 is done" in out
     code, out = run("callback", "cancel", "Win-back", "c-1")
     assert code == 2 and "no callback booked to cancel" in out
+
+
+def test_filters_and_sort_orders_from_the_cli_say_what_they_select_and_a_filter_matching_nothing_is_said(run):
+    assert run("campaign", "create", "Win-back", "--manager", "ann")[0] == 0
+    for key, region, age in [("c-1", "north", "40"), ("c-2", "south", "25"), ("c-3", "north", "19")]:
+        number = f"+45 20 12 34 5{key[-1]}"
+        assert run("contact", "add", "Win-back", key, "--number", number, "--var", f"region={region}", "--var", f"age={age}")[0] == 0
+    code, out = run("campaign", "filter", "save", "Win-back", "adults-north", "region = 'north' and age >= 30", "--use")
+    assert code == 0 and "filter 'adults-north' selects 1 of 3 contacts in the list" in out, out
+    code, out = run("campaign", "filter", "save", "Win-back", "broken", "region = ")
+    assert code == 2 and "filter 'broken': expected a value" in out
+    code, out = run("campaign", "filter", "save", "Win-back", "nobody", "region = 'west'", "--use")
+    assert code == 0 and "matches none of the 3 contacts in the list: nothing will be dialled" in out
+    code, out = run("campaign", "show", "Win-back")
+    assert code == 0 and '"warning": "the filter \'nobody\' matches none' in out
+    code, out = run("campaign", "sort", "Win-back", "age desc, name")
+    assert code == 0 and "sort: age desc, name asc" in out
+    code, out = run("campaign", "sort", "Win-back", "age sideways")
+    assert code == 2 and "sort key 'age sideways' is not NAME [asc|desc]" in out  # brackets shown, not taken as markup
+    code, out = run("campaign", "filter", "use", "Win-back", "--none")
+    assert code == 0 and "no filter: every contact in the list" in out
+    code, out = run("campaign", "filter", "use", "Win-back", "ghost")
+    assert code == 2 and "filter 'ghost' is not one of the campaign's filters" in out
+    assert run("campaign", "filter", "remove", "Win-back", "nobody")[0] == 0
+    code, out = run("campaign", "filter", "show", "Win-back")
+    assert code == 0 and '"adults-north"' in out and '"nobody"' not in out

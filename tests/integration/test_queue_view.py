@@ -14,7 +14,9 @@ from adapters.persistence.eventstore import open_event_store
 from adapters.telephony.simulated import WorldParams
 from adapters.views import queue as queue_view
 from adapters.views import statistics as projections
-from adapters.views.queue import QUEUE_TOPICS, PersistedQueue, PositionMoved, QueueProjection
+from adapters.views.base import PositionMoved
+from adapters.views.queue import QUEUE_TOPICS, QueueProjection
+from adapters.views.queue_port import PersistedQueue
 from dialer_domain.model.events import CampaignCreated, DialAttempted
 from dialer_domain.model.values import ContactState, DialMode
 from dialer_domain.service_layer.live_queue import LiveQueue
@@ -252,5 +254,65 @@ def test_a_restarted_dialler_on_the_persisted_view_counts_the_abandon_rates_the_
         [cid] = campaigns(store)
         counted = engine.folds.abandons.windows(cid, end)
         assert counted == full.windows(cid, end) and counted[0].answered > 20
+    finally:
+        store.close()
+
+
+_REGIONS = st.sampled_from(["north", "North", "south", "east", ""])
+_AGES = st.one_of(st.none(), st.integers(-5, 120).map(str), st.sampled_from(["old", "Young", "10.5"]))
+_FILTERS = st.sampled_from([None, "region = 'north'", "age >= 30 or region in ('east', 'south')", "not (age < 18) and region is not empty"])
+_SORTS = st.sampled_from([(), ("age desc",), ("region", "age desc"), ("name desc", "region asc")])
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    people=st.lists(st.tuples(_REGIONS, _AGES, st.integers(1, 10), st.integers(0, 3)), min_size=1, max_size=40),
+    first=st.tuples(_FILTERS, _SORTS),
+    second=st.tuples(_FILTERS, _SORTS),
+)
+def test_with_any_filter_and_sort_order_the_persisted_view_and_the_live_queue_give_the_same_order(tmp_path_factory, t0, people, first, second):
+    """R10's property: whatever the list, the filter and the sort order (changed once midway), the
+    persisted view and the in-memory queue agree on what is due, in what order, and what is left out."""
+    from uuid import uuid4
+
+    from dialer_domain.model.campaign import Campaign
+    from dialer_domain.model.contact import ContactAttempt
+    from dialer_domain.model.values import CampaignSettings, ContactData, ListSelection, PhoneNumber
+    from dialer_domain.service_layer.repository import Repository
+
+    store = open_event_store(f"sqlite:///{tmp_path_factory.mktemp('prop')}/q.db")
+    try:
+        repo = Repository(store)
+        camp_id = uuid4()
+        camp = Campaign.create(camp_id, name="P", manager="m", dial_mode=DialMode.PROGRESSIVE, settings=CampaignSettings(skill="s"), at=t0)
+        repo.save(camp)
+
+        def select(choice, minute):
+            expression, sort = choice
+            camp.set_selection(ListSelection(filters={"f": expression} if expression else {}, active="f" if expression else None, sort=sort),
+                               t0 + timedelta(minutes=minute), "test")
+            repo.save(camp)
+
+        select(first, 0)
+        for i, (region, age, priority, minute) in enumerate(people):
+            fields = {k: v for k, v in (("region", region), ("age", age)) if v}
+            c = ContactAttempt.import_(uuid4(), campaign_id=camp_id, key=f"k{i:03d}", numbers=(PhoneNumber("+4520000000"),),
+                                       data=ContactData(name=f"N{i % 7}", fields=fields), priority=priority, at=t0 + timedelta(minutes=minute))
+            if i % 9 == 4:
+                c.schedule_callback(t0 + timedelta(minutes=30 + i % 5), agent_id=None, by="test", now=t0 + timedelta(minutes=5))
+            repo.save(c)
+            if i == len(people) // 2:
+                select(second, 4)
+        live = LiveQueue()
+        live.observe(store.read(0, 10**6))
+        persisted = PersistedQueue(store, bootstrap.view(store.url, "queue"))
+        try:
+            for minutes in (10, 60):
+                now = t0 + timedelta(minutes=minutes)
+                assert live.take_due(camp_id, now, 100) == persisted.take_due(camp_id, now, 100)
+            assert live.listed(camp_id) == persisted.listed(camp_id)
+            assert live.unassigned(camp_id) == persisted.unassigned(camp_id)
+        finally:
+            persisted.view.factory.close()
     finally:
         store.close()

@@ -117,6 +117,38 @@ class QueueViewContract:
         assert ids["old"] not in q.take_due(CAMPAIGN, t0 + timedelta(minutes=119), 10)
         assert ids["old"] in q.take_due(CAMPAIGN, t0 + timedelta(minutes=121), 10)
 
+    def test_a_campaigns_filter_and_sort_order_decide_what_is_due_and_in_what_order_r10(self, store, t0):
+        from dialer_domain.model.campaign import Campaign
+        from dialer_domain.model.values import CampaignSettings, DialMode, ListSelection
+
+        camp_id = uuid4()
+        repo = Repository(store)
+        camp = Campaign.create(camp_id, name="Sel", manager="m", dial_mode=DialMode.PROGRESSIVE, settings=CampaignSettings(skill="s"), at=t0)
+        repo.save(camp)
+        people = {"a": ("north", "30"), "b": ("south", "50"), "c": ("North", "45"), "d": ("north", None), "e": ("south", "99")}
+        ids = {}
+        for i, (key, (region, age)) in enumerate(people.items()):
+            fields = {"region": region, **({"age": age} if age else {})}
+            c = ContactAttempt.import_(uuid4(), campaign_id=camp_id, key=key, numbers=(PhoneNumber("+4520000000"),),
+                                       data=ContactData(fields=fields), at=t0 + timedelta(minutes=i))
+            if key == "e":
+                c.schedule_callback(t0 + timedelta(minutes=20), agent_id=None, by="test", now=t0 + timedelta(minutes=6))
+            repo.save(c)
+            ids[key] = c.id
+        selection = ListSelection(filters={"north": "region = 'north'"}, active="north", sort=("age desc",))
+        camp.set_selection(selection, t0 + timedelta(minutes=7), "test")
+        repo.save(camp)
+        q = self.make_queue(store)
+        names = {v: k for k, v in ids.items()}
+        later = t0 + timedelta(hours=1)
+        assert [names[c] for c in q.take_due(camp_id, later, 10)] == ["e", "c", "a", "d"]  # the callback first, whatever the filter
+        assert q.listed(camp_id) == (3, 1)  # b is left out
+        camp.set_selection(ListSelection(filters=selection.filters, active=None, sort=("age desc",)), t0 + timedelta(minutes=8), "test")
+        repo.save(camp)
+        q = self.make_queue(store)
+        assert [names[c] for c in q.take_due(camp_id, later, 10)] == ["e", "b", "c", "a", "d"]
+        assert q.listed(camp_id) == (4, 0)
+
     def test_another_campaign_is_not_seen(self, world, t0):
         q, _ = world
         other = uuid4()

@@ -135,3 +135,37 @@ def check_fresh_contacts_in_list_order(events):
     # offer that times out can let one later contact overtake, nothing more.
     inversions = sum(1 for a, b in itertools.pairwise(first_dials) if a > b)
     assert inversions <= len(first_dials) // 20
+
+
+@pytest.mark.parametrize("mode", [DialMode.PREDICTIVE, DialMode.PREVIEW])
+def test_a_simulated_day_with_a_filter_and_a_sort_order_keeps_every_rule_and_dials_only_what_it_selects(tmp_path, mode):
+    from dialer_domain.model.events import ContactImported, DispositionRecorded
+    from dialer_domain.rules.selection import contact_facts, parse_filter, parse_sort, selects_all, sort_token
+
+    expression, order = "key <= 'c0000150' or name in ('Contact 200', 'Contact 201')", "name desc"
+    store = open_event_store(f"sqlite:///{tmp_path}/filtered.db")
+    try:
+        cfg = SimulationConfig(mode=mode, world=WORLD, list_filter=expression, list_sort=order, **CFG)
+        result = run_simulation(store, cfg, queue=bootstrap.queue(store))
+        events = [r.event for r in store.read(0, 10**7)]
+    finally:
+        store.close()
+    check_attempts_and_redial_delay(events)
+    check_hours_and_status(events, result)
+    check_callbacks_within_five_minutes(events, result.ended)
+    check_every_human_answer_connected_or_abandoned(events)
+    check_no_contact_dialled_twice_at_once(events)
+    imported = {e.originator_id: e for e in events if isinstance(e, ContactImported)}
+    facts = {cid: contact_facts(e.key, e.data, e.priority, e.assigned_agent) for cid, e in imported.items()}
+    node = parse_filter(expression)
+    first: list = []
+    for e in events:
+        if isinstance(e, DialAttempted) and e.originator_id not in first:
+            first.append(e.originator_id)
+    assert len(first) > 100 and selects_all(node, [facts[c] for c in first])  # no contact the filter leaves out is dialled
+    assert sum(1 for f in facts.values() if not selects_all(node, [f])) > 90  # and it left out many
+    keys = parse_sort(order)
+    tokens = [sort_token(keys, facts[c]) for c in first]
+    inversions = sum(1 for a, b in itertools.pairwise(tokens) if a > b)
+    assert inversions <= len(tokens) // 20  # fresh contacts come in the campaign's sort order (name descending)
+    assert any(isinstance(e, DispositionRecorded) and e.code in ("not_interested", "callback") for e in events)  # its own codes

@@ -225,6 +225,7 @@ ALLOWED_STDLIB = {
     "uuid",
     "types",
     "zoneinfo",
+    "struct",  # the sort token packs a float (rules.selection)
 }
 
 

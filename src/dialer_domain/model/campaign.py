@@ -18,6 +18,7 @@ from dialer_domain.model.events import (
     CampaignHoursChanged,
     CampaignListMappingSet,
     CampaignPriorityChanged,
+    CampaignSelectionChanged,
     CampaignSettingsChanged,
     CampaignStatusChanged,
     DomainEvent,
@@ -31,11 +32,13 @@ from dialer_domain.model.values import (
     DialMode,
     GuideQuestion,
     ListMapping,
+    ListSelection,
     OpeningHours,
     check_priority,
     check_ring_time,
 )
 from dialer_domain.rules import schedule
+from dialer_domain.rules.selection import check_selection
 
 #: R18: the most questions a call guide holds.
 MAX_GUIDE_QUESTIONS = 100
@@ -56,6 +59,7 @@ class Campaign(Aggregate):
     created_at: datetime | None = None
     list_mapping: ListMapping | None = None
     call_guide: tuple[GuideQuestion, ...] = ()
+    selection: ListSelection = attrs.field(factory=ListSelection)
 
     @classmethod
     def _blank(cls, aggregate_id: UUID) -> Self:
@@ -163,6 +167,13 @@ class Campaign(Aggregate):
         if questions != self.call_guide:
             self._record(CampaignCallGuideSet, at, questions=questions, changed_by=by)
 
+    def set_selection(self, selection: ListSelection, at: datetime, by: str) -> None:
+        """R10: the named filters, the active one and the sort order, whole; a bad expression, an
+        active filter that is not among them or a bad sort key is refused, naming it."""
+        check_selection(selection)
+        if selection != self.selection:
+            self._record(CampaignSelectionChanged, at, selection=selection, changed_by=by)
+
     def record_import(self, at: datetime, **report: object) -> ListImported:
         """Keep the import history (R7): when, which file, which mode, what happened to the rows."""
         return self._record(ListImported, at, **report)
@@ -207,6 +218,8 @@ class Campaign(Aggregate):
                 self.list_mapping = event.mapping
             case CampaignCallGuideSet():
                 self.call_guide = event.questions
+            case CampaignSelectionChanged():
+                self.selection = event.selection
             case ListImported() | ListImportRefused():
                 pass  # the history is the stream itself (services.import_history), not state
             case _:

@@ -351,6 +351,17 @@ class CampaignSettings:
         raise InvalidValue(f"disposition {code[:50]!r} is not one of this campaign's codes: {', '.join(d.code for d in self.dispositions)}")
 
 
+@attrs.frozen(kw_only=True)
+class ListSelection:
+    """R10: a campaign's named filters (name: expression), the one active (None: every contact),
+    and its sort order ("operand asc|desc", applied inside R11's tiers). Checked by
+    ``rules.selection.check_selection`` when a campaign sets it."""
+
+    filters: FrozenMap[str, str] = attrs.field(factory=FrozenMap, converter=text_map)
+    active: str | None = None
+    sort: tuple[str, ...] = ()
+
+
 class ImportMode(enum.StrEnum):
     REPLACE = "replace"
     APPEND = "append"

@@ -21,6 +21,7 @@ from dialer_domain.model.events import (
     CallbackMoved,
     CallbackScheduled,
     CallEnded,
+    CampaignSelectionChanged,
     ContactAssigned,
     ContactClosed,
     ContactImported,
@@ -35,9 +36,10 @@ from dialer_domain.model.events import (
     DialAttempted,
     DomainEvent,
 )
-from dialer_domain.model.values import CallOutcome, ContactState
+from dialer_domain.model.values import CallOutcome, ContactData, ContactState
+from dialer_domain.rules.selection import Compiled, contact_facts
 
-OrderKey = tuple[float, ...]
+OrderKey = tuple[float | str, ...]
 
 #: R13: a contact an agent holds until it is processed (counted against the campaign's ``max_held``).
 UNPROCESSED_STATES = (ContactState.NEW, ContactState.PENDING, ContactState.QUEUED, ContactState.CALLBACK_SCHEDULED)
@@ -59,11 +61,13 @@ def list_due_at(state: ContactState, *, next_dial_at: datetime | None, created_a
     return None
 
 
-def dialling_order_key(*, callback_at: datetime | None, priority: int, created_at: datetime, attempts: int) -> OrderKey:
-    """The R11 sort key of a due contact (smaller first)."""
+def dialling_order_key(*, callback_at: datetime | None, priority: int, created_at: datetime, attempts: int, sort: str = "") -> OrderKey:
+    """The R11 sort key of a due contact (smaller first): callbacks, oldest appointment first, then
+    higher priority; then the others, in the campaign's sort order (R10, ``sort``: its token) and
+    within it oldest created first, fewest attempts first, higher priority first."""
     if callback_at is not None:
-        return (0.0, callback_at.timestamp(), -float(priority))
-    return (1.0, created_at.timestamp(), float(attempts), -float(priority))
+        return (0.0, "", callback_at.timestamp(), -float(priority), 0.0)
+    return (1.0, sort, created_at.timestamp(), float(attempts), -float(priority))
 
 
 class QueueFacts(Protocol):
@@ -156,16 +160,31 @@ class Entry:
         "callback_at",
         "campaign_id",
         "contact_id",
+        "contact_key",
         "created_at",
+        "data",
         "next_dial_at",
         "priority",
+        "selection",
         "stamp",
         "state",
         "state_before_queue",
     )
 
-    def __init__(self, contact_id: UUID, campaign_id: UUID, created_at: datetime, priority: int, agent: str | None) -> None:
+    def __init__(
+        self,
+        contact_id: UUID,
+        campaign_id: UUID,
+        created_at: datetime,
+        priority: int,
+        agent: str | None,
+        key: str = "",
+        data: ContactData | None = None,
+    ) -> None:
         self.contact_id = contact_id
+        self.contact_key = key
+        self.data = data if data is not None else ContactData()
+        self.selection: Compiled | None = None  # the campaign's list selection (R10), set by the view
         self.campaign_id = campaign_id
         self.created_at = created_at
         self.priority = priority
@@ -179,17 +198,36 @@ class Entry:
 
     @classmethod
     def imported(cls, event: ContactImported) -> Entry:
-        return cls(event.originator_id, event.campaign_id, event.timestamp, event.priority, event.assigned_agent)
+        return cls(event.originator_id, event.campaign_id, event.timestamp, event.priority, event.assigned_agent, event.key, event.data)
+
+    def facts(self) -> dict[str, object]:
+        return contact_facts(self.contact_key, self.data, self.priority, self.assigned_agent)
 
     def key(self) -> OrderKey:
-        return dialling_order_key(callback_at=self.callback_at, priority=self.priority, created_at=self.created_at, attempts=self.attempts)
+        sel = self.selection
+        sort = sel.token(self.facts()) if sel is not None and sel.sort and self.callback_at is None else ""
+        return dialling_order_key(callback_at=self.callback_at, priority=self.priority, created_at=self.created_at, attempts=self.attempts, sort=sort)
+
+    def filtered_out(self) -> bool:
+        """In the list but left out by the campaign's active filter (R10; a callback never is)."""
+        sel = self.selection
+        return (
+            sel is not None
+            and sel.filter is not None
+            and self.state in (ContactState.NEW, ContactState.PENDING)
+            and not sel.selects(self.facts())
+        )
 
     def due_at(self) -> datetime | None:
-        """When the contact may next be taken from the list (None: not from the list)."""
+        """When the contact may next be taken from the list (None: not from the list, or filtered out)."""
+        if self.filtered_out():
+            return None
         return list_due_at(self.state, next_dial_at=self.next_dial_at, created_at=self.created_at, callback_at=self.callback_at)
 
     def apply(self, event: DomainEvent) -> bool:
         """Fold one of the contact's events; False if the queue does not care about it."""
+        if isinstance(event, ContactUpdated | ContactReinstated):
+            self.data = event.data
         return fold_queue(self, event)
 
 
@@ -212,4 +250,5 @@ QUEUE_EVENTS = (
     CallbackCancelled,
     ContactClosed,
     ContactReopened,
+    CampaignSelectionChanged,  # R10: the campaign's filter and sort order re-key its entries (the views handle it)
 )

@@ -12,8 +12,9 @@ from typing import Any
 import attrs
 
 from dialer_domain.model.campaign import Campaign
-from dialer_domain.model.errors import InvalidValue
-from dialer_domain.model.values import CampaignSettings, DialMode, OpeningHours
+from dialer_domain.model.errors import InvalidValue, NotFound
+from dialer_domain.model.values import CampaignSettings, DialMode, ListSelection, OpeningHours
+from dialer_domain.rules.selection import parse_sort
 from dialer_domain.service_layer.repository import Repository
 
 #: Settings whose values are tuples (JSON gives lists).
@@ -96,5 +97,39 @@ def configure_campaign(
             at=at,
             by=by,
         )
+    repo.save(campaign)
+    return campaign
+
+
+def change_selection(
+    repo: Repository,
+    campaign: Campaign,
+    *,
+    save: tuple[str, str] | None = None,
+    remove: str | None = None,
+    use: str | EllipsisType | None = ...,
+    sort: str | None = None,
+    by: str,
+    at: datetime,
+) -> Campaign:
+    """R10: save a named filter (name, expression), remove one, choose the active one (None: every
+    contact), or set the sort order ("priority desc, variable.last_order"); one event with the whole
+    selection. Refused, naming it, when an expression or a sort key does not read, or the filter to
+    use or remove is not there."""
+    sel = campaign.selection
+    filters = dict(sel.filters)
+    active = sel.active
+    if save is not None:
+        filters[save[0]] = save[1]
+    if remove is not None:
+        if remove not in filters:
+            raise NotFound(f"campaign {campaign.name!r} has no filter {remove!r}")
+        del filters[remove]
+        if active == remove:
+            active = None
+    if not isinstance(use, EllipsisType):
+        active = use
+    keys = sel.sort if sort is None else tuple(str(k) for k in parse_sort(sort))
+    campaign.set_selection(ListSelection(filters=filters, active=active, sort=keys), at, by)
     repo.save(campaign)
     return campaign

@@ -20,6 +20,7 @@ from dialer_domain.rules.calling_hours import POLICIES, next_opening
 from dialer_domain.rules.dialling import needs_machine_detection, queue_target
 from dialer_domain.rules.pacing import PacingSnapshot, decide
 from dialer_domain.rules.schedule import local_time
+from dialer_domain.rules.selection import compiled, contact_facts
 from dialer_domain.service_layer.dialler_core import DiallerCore, LiveCall, _idle_since, _since, screen_pop
 from dialer_domain.service_layer.ports import CallRequest
 
@@ -67,6 +68,8 @@ class Dialling(DiallerCore):
             return
         if not c.may_dial(now):
             return
+        if c.selection.active is not None:
+            self._drop_unselected(c, now)
         target = queue_target(len(self._agents_for(c)))
         if target == 0:
             return
@@ -81,6 +84,24 @@ class Dialling(DiallerCore):
                 self._forget_contact(cid)
                 continue
             self._touch(contact)
+
+    def _drop_unselected(self, c: Campaign, now: datetime) -> None:
+        """R10: a queued contact the campaign's active filter no longer selects goes back to the list."""
+        for cid in self.queue.queued(c.id):
+            contact = self.contact(cid)
+            if contact.state is ContactState.QUEUED:
+                self._still_selected(c, contact, now)
+
+    def _still_selected(self, c: Campaign, contact: ContactAttempt, now: datetime) -> bool:
+        """Whether the queued contact is still selected by the campaign's active filter (R10; a
+        callback always is); if not, it goes back to the list, with why."""
+        if c.selection.active is None or contact.state_before_queue is ContactState.CALLBACK_SCHEDULED:
+            return True
+        if compiled(c.selection).selects(contact_facts(contact.key, contact.data, contact.priority, contact.assigned_agent)):
+            return True
+        contact.return_to_list(f"no longer selected by the campaign's filter {c.selection.active}", now)
+        self._touch(contact)
+        return False
 
     def _pace_all(self, now: datetime) -> None:
         if self.draining:  # stopping: no new dials; calls in progress end as they do
@@ -182,6 +203,8 @@ class Dialling(DiallerCore):
             if contact.state is not ContactState.QUEUED:  # a view that lags: the aggregate says no
                 self._forget_contact(cid)
                 continue
+            if not self._still_selected(c, contact, now):
+                continue
             placed_for = free[placed] if placed < len(free) else None
             if self._dial(c, contact, now, decision_id=decision_id, agent_id=None, offer_id=None, placed_for=placed_for):
                 placed += 1
@@ -201,9 +224,12 @@ class Dialling(DiallerCore):
                 if cid is None:
                     break
                 taken.add(cid)
-                if self.contact(cid).state is ContactState.QUEUED:  # a view that lags: the aggregate decides
-                    offers.append((s, cid))
-                    break
+                contact = self.contact(cid)
+                if contact.state is ContactState.QUEUED:  # a view that lags: the aggregate decides
+                    if self._still_selected(c, contact, now):
+                        offers.append((s, cid))
+                        break
+                    continue
                 self._forget_contact(cid)
         if not offers:
             if self.queue.queued_count(c.id) == 0:

@@ -9,9 +9,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
-from dialer_domain.model.events import ContactImported, DomainEvent
+from dialer_domain.model.events import CampaignSelectionChanged, ContactImported, DomainEvent
 from dialer_domain.model.values import ContactState
 from dialer_domain.rules.ordering import ASSIGNABLE_STATES, IN_CALL_STATES, UNPROCESSED_STATES, Entry, OrderKey
+from dialer_domain.rules.selection import Compiled, compiled
 from dialer_domain.service_layer.ports import RecordedEvent
 
 _HeapItem = tuple[OrderKey, int, UUID]
@@ -33,6 +34,7 @@ class LiveQueue:
         self._queued_count: dict[UUID, int] = defaultdict(int)
         self._callbacks: dict[UUID, list[_WaitItem]] = defaultdict(list)  # appointments in the list, earliest first
         self._stamp = 0
+        self.selections: dict[UUID, Compiled] = {}  # each campaign's list selection (R10)
 
     # ------------------------------------------------------------------ fold
 
@@ -43,7 +45,14 @@ class LiveQueue:
     def apply(self, event: DomainEvent) -> None:
         if isinstance(event, ContactImported):
             e = self.entries[event.originator_id] = Entry.imported(event)
+            e.selection = self.selections.get(event.campaign_id)
             self._place(e)
+            return
+        if isinstance(event, CampaignSelectionChanged):  # R10: every entry of the campaign takes its new place
+            comp = self.selections[event.originator_id] = compiled(event.selection)
+            for e in sorted((e for e in self.entries.values() if e.campaign_id == event.originator_id), key=lambda e: e.stamp):
+                e.selection = comp  # restamped in their order so far: ties keep it, as in the persisted view
+                self._place(e)
             return
         found = self.entries.get(event.originator_id)
         if found is None:
@@ -146,6 +155,16 @@ class LiveQueue:
         for item in due:
             heapq.heappush(heap, item)
         return len(due), later
+
+    def listed(self, campaign_id: UUID) -> tuple[int, int]:
+        selected = left_out = 0
+        for e in self.entries.values():
+            if e.campaign_id == campaign_id and e.state in (ContactState.NEW, ContactState.PENDING):
+                if e.filtered_out():
+                    left_out += 1
+                else:
+                    selected += 1
+        return selected, left_out
 
     def in_progress(self) -> list[UUID]:
         return [e.contact_id for e in self.entries.values() if e.state in IN_CALL_STATES]

@@ -186,6 +186,11 @@ class QueueView(Protocol):
 
     def queued_count(self, campaign_id: UUID) -> int: ...
 
+    def listed(self, campaign_id: UUID) -> tuple[int, int]:
+        """R10: the campaign's contacts in the list (new or pending) that its active filter selects,
+        and those it leaves out (so that a filter that matches nothing is said, not dialled silently)."""
+        ...
+
     def in_progress(self) -> list[UUID]:
         """Every contact the log leaves offered, dialling or connected (what a restart must settle)."""
         ...

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from entrypoints import bootstrap
 from entrypoints.cli.common import _open, app, console
@@ -40,7 +41,7 @@ def callback_book(
     with _open() as (repo, _store):
         done = book_callback(repo, campaign_named(repo, campaign), key, _when(at), agent_id=agent, by=by, now=bootstrap.WallClock().now())
     if done.warning:
-        console.print(f"[yellow]warning:[/yellow] {done.warning}")
+        console.print(f"[yellow]warning:[/yellow] {escape(done.warning)}")
     who = f"agent {agent}" if agent else "any agent"
     console.print(f"callback {'moved' if done.moved else 'booked'}: {done.contact.key} at {done.callback_at.isoformat()} for {who}")
 

@@ -6,10 +6,11 @@ import json
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from dialer_domain.model.values import CampaignSettings, CampaignStatus, ContactData, DialMode
 from entrypoints import bootstrap
-from entrypoints.cli.common import _open, campaign_app, console, contact_app, parse_abandon_cap, parse_hours
+from entrypoints.cli.common import _open, campaign_app, console, contact_app, err_console, parse_abandon_cap, parse_hours
 
 
 @campaign_app.command("create")
@@ -149,11 +150,14 @@ def campaign_edit(
 def campaign_show(name: str) -> None:
     """Show a campaign's configuration as its events left it."""
     from dialer_domain.service_layer.handlers import campaign_named
-    from entrypoints.presenters import campaign_view
+    from entrypoints.presenters import campaign_view, list_view
 
-    with _open() as (repo, _store):
+    with _open() as (repo, store):
         c = campaign_named(repo, name)
-    console.print_json(json.dumps(campaign_view(c), default=str))
+        shown = {**campaign_view(c), "list": list_view(c, *bootstrap.queue_reader(store).listed(c.id))}
+    console.print_json(json.dumps(shown, default=str))
+    if shown["list"]["warning"]:
+        err_console.print(f"[yellow]warning:[/yellow] {escape(shown['list']['warning'])}")
 
 
 

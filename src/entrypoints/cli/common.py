@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from dialer_domain.model.errors import DomainError
 from dialer_domain.model.values import OpeningHours
@@ -57,7 +58,7 @@ def _open(url: str | None = None) -> Iterator[tuple[Repository, RecorderEventSto
 
 
 def _fail(msg: str) -> None:
-    console.print(f"[red]error:[/red] {msg}")
+    console.print(f"[red]error:[/red] {escape(msg)}")  # the message's own brackets are text, not markup
     raise typer.Exit(2)
 
 

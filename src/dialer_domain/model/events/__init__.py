@@ -32,6 +32,7 @@ from dialer_domain.model.events.campaign import (
     CampaignHoursChanged,
     CampaignListMappingSet,
     CampaignPriorityChanged,
+    CampaignSelectionChanged,
     CampaignSettingsChanged,
     CampaignStatusChanged,
     ListImported,
@@ -67,7 +68,7 @@ from dialer_domain.model.values import AgentState
 
 CAMPAIGN_EVENTS: tuple[type[DomainEvent], ...] = (
     CampaignCreated, CampaignDescribed, CampaignSettingsChanged, CampaignDialModeChanged, CampaignPriorityChanged, CampaignHoursChanged,
-    CampaignStatusChanged, CampaignListMappingSet, CampaignCallGuideSet, ListImported, ListImportRefused,
+    CampaignStatusChanged, CampaignListMappingSet, CampaignCallGuideSet, ListImported, ListImportRefused, CampaignSelectionChanged,
 )
 CONTACT_EVENTS: tuple[type[DomainEvent], ...] = (
     ContactImported, ContactUpdated, ContactReinstated, ContactAssigned, ContactQueued, ContactReturnedToList, ContactWithdrawn, ContactOffered,
@@ -82,6 +83,7 @@ AGENT_EVENTS: tuple[type[DomainEvent], ...] = (
 ALL_EVENTS: tuple[type[DomainEvent], ...] = (*CAMPAIGN_EVENTS, PacingDecided, *CONTACT_EVENTS, *AGENT_EVENTS)
 
 __all__ = [
+    "CampaignSelectionChanged",
     "ContactReopened",
     "CallResumed",
     "CallHeld",

@@ -17,6 +17,7 @@ from dialer_domain.model.values import (
     GuideQuestion,
     ImportMode,
     ListMapping,
+    ListSelection,
     OpeningHours,
     number_map,
 )
@@ -98,6 +99,15 @@ class CampaignCallGuideSet(DomainEvent):
     VERSION: ClassVar[int] = 2
     questions: tuple[GuideQuestion, ...]
     changed_by: str  # who (from v2; the upcaster gives v1 events "", they did not say)
+
+
+@attrs.frozen(kw_only=True)
+class CampaignSelectionChanged(DomainEvent):
+    """R10: the campaign's list selection, whole: its named filters, the active one, its sort order."""
+
+    NAME: ClassVar[str] = "CampaignSelectionChanged"
+    selection: ListSelection
+    changed_by: str
 
 
 @attrs.frozen(kw_only=True)
