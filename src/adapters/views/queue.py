@@ -116,7 +116,7 @@ def entry_row(gen: int, e: Entry, seq: int) -> tuple[Any, ...]:
         k3,
         seq,
         e.contact_key,
-        json.dumps({"name": e.data.name, "tz": e.data.time_zone, "f": dict(e.data.fields), "v": dict(e.data.variables)}),
+        json.dumps({"name": e.data.name, "tz": e.data.time_zone, "f": dict(e.data.fields), "v": dict(e.data.variables), "n": e.numbers}),
     )
 
 
@@ -124,7 +124,7 @@ def _entry(row: Any) -> tuple[Entry, int]:
     d = json.loads(row["data"])
     data = ContactData(name=d["name"], time_zone=d["tz"], fields=d["f"], variables=d["v"])
     created = datetime.fromtimestamp(row["created_at"], UTC)
-    e = Entry(UUID(row["contact_id"]), UUID(row["campaign_id"]), created, int(row["priority"]), row["agent"], row["ckey"], data)
+    e = Entry(UUID(row["contact_id"]), UUID(row["campaign_id"]), created, int(row["priority"]), row["agent"], row["ckey"], data, int(d["n"]))
     e.state = ContactState(row["state"])
     e.state_before_queue = ContactState(row["before_queue"])
     e.attempts = int(row["attempts"])

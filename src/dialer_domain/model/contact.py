@@ -348,7 +348,8 @@ class ContactAttempt(WrapUp, Aggregate):
             if per_number[i] >= settings.attempts_per_number:
                 continue
             t = last[i]
-            candidates.append(at if t is None else max(at, t + timedelta(seconds=settings.min_redial_seconds)))
+            fresh = at + timedelta(seconds=settings.next_number_delay_seconds)  # R8: another number of the contact
+            candidates.append(fresh if t is None else max(at, t + timedelta(seconds=settings.min_redial_seconds)))
         return min(candidates) if candidates else None
 
     # ------------------------------------------------------------------ fold

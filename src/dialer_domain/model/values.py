@@ -304,6 +304,8 @@ class CampaignSettings:
     max_attempts_per_contact: int = attrs.field(default=6, validator=_positive)
     wrapup_seconds: int = attrs.field(default=15, validator=_non_negative)
     min_redial_seconds: int = attrs.field(default=3600, validator=_non_negative)
+    #: R8: after a number is not answered, how long before the contact's next number (default: none beyond pacing)
+    next_number_delay_seconds: int = attrs.field(default=0, validator=_non_negative)
     caller_id_number: str = ""
     caller_id_name: str = ""
     auto_answer: bool = True

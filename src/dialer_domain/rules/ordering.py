@@ -61,13 +61,21 @@ def list_due_at(state: ContactState, *, next_dial_at: datetime | None, created_a
     return None
 
 
-def dialling_order_key(*, callback_at: datetime | None, priority: int, created_at: datetime, attempts: int, sort: str = "") -> OrderKey:
+def dialling_order_key(
+    *, callback_at: datetime | None, priority: int, created_at: datetime, attempts: int, sort: str = "", numbers: int = 1
+) -> OrderKey:
     """The R11 sort key of a due contact (smaller first): callbacks, oldest appointment first, then
     higher priority; then the others, in the campaign's sort order (R10, ``sort``: its token) and
-    within it oldest created first, fewest attempts first, higher priority first."""
+    within it oldest created first, fewest previous attempts first, higher priority first.
+
+    R8: a contact's attempts count by whole passes through its ``numbers``: the next number after one
+    not answered is the same turn, dialled before contacts that have had as many passes but are
+    not in the middle of one (so its second number does not wait behind every fresh contact)."""
     if callback_at is not None:
         return (0.0, "", callback_at.timestamp(), -float(priority), 0.0)
-    return (1.0, sort, created_at.timestamp(), float(attempts), -float(priority))
+    n = max(1, numbers)
+    passes = attempts // n - (0.5 if attempts % n else 0.0)
+    return (1.0, sort, created_at.timestamp(), passes, -float(priority))
 
 
 class QueueFacts(Protocol):
@@ -164,6 +172,7 @@ class Entry:
         "created_at",
         "data",
         "next_dial_at",
+        "numbers",
         "priority",
         "selection",
         "stamp",
@@ -180,8 +189,10 @@ class Entry:
         agent: str | None,
         key: str = "",
         data: ContactData | None = None,
+        numbers: int = 1,
     ) -> None:
         self.contact_id = contact_id
+        self.numbers = numbers  # how many numbers the contact has (R8's turns)
         self.contact_key = key
         self.data = data if data is not None else ContactData()
         self.selection: Compiled | None = None  # the campaign's list selection (R10), set by the view
@@ -198,7 +209,8 @@ class Entry:
 
     @classmethod
     def imported(cls, event: ContactImported) -> Entry:
-        return cls(event.originator_id, event.campaign_id, event.timestamp, event.priority, event.assigned_agent, event.key, event.data)
+        e = event
+        return cls(e.originator_id, e.campaign_id, e.timestamp, e.priority, e.assigned_agent, e.key, e.data, len(e.numbers))
 
     def facts(self) -> dict[str, object]:
         return contact_facts(self.contact_key, self.data, self.priority, self.assigned_agent)
@@ -206,7 +218,9 @@ class Entry:
     def key(self) -> OrderKey:
         sel = self.selection
         sort = sel.token(self.facts()) if sel is not None and sel.sort and self.callback_at is None else ""
-        return dialling_order_key(callback_at=self.callback_at, priority=self.priority, created_at=self.created_at, attempts=self.attempts, sort=sort)
+        return dialling_order_key(
+            callback_at=self.callback_at, priority=self.priority, created_at=self.created_at, attempts=self.attempts, sort=sort, numbers=self.numbers
+        )
 
     def filtered_out(self) -> bool:
         """In the list but left out by the campaign's active filter (R10; a callback never is)."""
@@ -228,6 +242,7 @@ class Entry:
         """Fold one of the contact's events; False if the queue does not care about it."""
         if isinstance(event, ContactUpdated | ContactReinstated):
             self.data = event.data
+            self.numbers = len(event.numbers)
         return fold_queue(self, event)
 
 
