@@ -60,3 +60,27 @@ def test_the_campaigns_delay_between_numbers_holds_the_next_number_back():
     assert "+4520000002" in [n for n, _ in numbers]
     at = next(e.timestamp for e in events_of(_store, DialAttempted) if e.number == "+4520000002")
     assert at >= first_end + timedelta(seconds=300)
+
+
+def test_attempts_per_outcome_retire_a_number_after_so_many_busy_or_unanswered_calls():
+    from dialer_domain.model.events import AttemptsExhausted, NumberSkipped
+
+    engine, clock, tel, _desk, store = setup(DialMode.PROGRESSIVE, contacts=1, attempts_per_number=5, attempts_busy=2)
+    login(engine, "a1")
+    engine.tick()
+    for _ in range(2):
+        call = tel.placed[-1]
+        clock.advance(5)
+        engine.on_call_ended(call, CallOutcome.BUSY)
+        clock.advance(601)  # the redial delay (600 s here)
+        engine.tick()
+    [skipped] = events_of(store, NumberSkipped)
+    assert (skipped.reason, skipped.reason_code) == ("busy 2 times, the campaign's limit for a number", "outcome_limit")
+    assert len(events_of(store, AttemptsExhausted)) == 1 and len(tel.placed) == 2  # its only number: no third dial, though 5 were allowed
+    import pytest
+
+    from dialer_domain.model.errors import InvalidValue
+    from dialer_domain.model.values import CampaignSettings
+
+    with pytest.raises(InvalidValue, match="attempts_no_answer must be positive"):
+        CampaignSettings(skill="s", attempts_no_answer=0)

@@ -43,6 +43,7 @@ LIST_CAUSES: tuple[tuple[str, str, str], ...] = (
     ("max_attempts_per_contact", r"^\d+ attempts, the campaign's maximum per contact$", "the campaign's attempts per contact are used"),
     ("attempts_per_number", r"^every number has had its \d+ attempts$", "each number had the campaign's attempts"),
     ("withdrawn_by_import", r"^not in the list replaced by", "a list import replaced the list without it"),
+    ("outcome_limit", r"^(no answer|busy|dropped) \d+ times, the campaign's limit", "that outcome's attempts on the number are used (R5)"),
     ("not_selected", r"^no longer selected by the campaign's filter", "the campaign's active filter (R10) no longer selects the contact"),
     ("closed_by_disposition", r"^disposition \S+ ends the contact$", "the agent's wrap-up code ends the contact (R18)"),
 )

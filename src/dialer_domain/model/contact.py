@@ -7,7 +7,7 @@ agent leg hung up before the maximum ring time is not an attempt).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Self
 from uuid import UUID
 
@@ -46,11 +46,8 @@ from dialer_domain.model.text import check_agent_id
 from dialer_domain.model.values import CallOutcome, CampaignSettings, ContactData, ContactState, DialMode, PhoneNumber
 from dialer_domain.rules import ordering
 from dialer_domain.rules.calling_hours import CalleeTime
-from dialer_domain.rules.contacts import check_contact, exhaustion_reason, next_number
+from dialer_domain.rules.contacts import DEAD_NUMBER, NumbersTried, check_contact, exhaustion_reason, next_dial_after, next_number, outcome_limit
 from dialer_domain.rules.ordering import fold_queue, list_due_at
-
-#: The attempts a number is given when the network called it invalid: more than any campaign allows.
-DEAD_NUMBER = 1 << 30
 
 #: States from which a contact may be put in the campaign queue once it is due.
 LIST_STATES = frozenset({ContactState.NEW, ContactState.PENDING, ContactState.CALLBACK_SCHEDULED})
@@ -99,6 +96,7 @@ class ContactAttempt(WrapUp, Aggregate):
     offer_agent: str | None = None
     disposition: str | None = None
     outcomes: list[tuple[UUID, CallOutcome]] = attrs.field(factory=list)
+    round_outcomes: list[tuple[str, CallOutcome]] = attrs.field(factory=list)  # (number, outcome) of this round's calls
     dial_times: list[datetime] = attrs.field(factory=list)  # every dial, callbacks and rounds included (30-day limits)
     abandoned_at: datetime | None = None  # the last call abandoned (no agent for a person who answered)
 
@@ -294,9 +292,12 @@ class ContactAttempt(WrapUp, Aggregate):
             raise InvalidValue("ringing does not end a call")
         talk = (at - call.connected_at).total_seconds() if call.connected_at else 0.0
         counts = outcome is not CallOutcome.CANCELLED
+        number = self.numbers[call.number_index].e164
+        spent = outcome_limit(outcome, sum(1 for n, o in self.round_outcomes if (n, o) == (number, outcome)) + 1, settings)
         next_dial_at: datetime | None = None
         if outcome is not CallOutcome.COMPLETED:
-            next_dial_at = self._next_dial_after(call.number_index, counts, settings, at, dead=outcome is CallOutcome.INVALID_NUMBER)
+            dead = outcome is CallOutcome.INVALID_NUMBER or spent is not None
+            next_dial_at = self._next_dial_after(call.number_index, counts, settings, at, dead=dead)
         ended = self._record(
             CallEnded,
             at,
@@ -307,6 +308,8 @@ class ContactAttempt(WrapUp, Aggregate):
             talk_seconds=talk,
             next_dial_at=next_dial_at,
         )
+        if spent is not None:  # the campaign's attempts for this outcome on this number are used (R5)
+            self._record(NumberSkipped, at, number_index=call.number_index, number=number, reason=spent)
         if outcome is not CallOutcome.COMPLETED and counts and next_dial_at is None:
             self._record(AttemptsExhausted, at, reason=exhaustion_reason(self.attempts, settings))
         return ended
@@ -333,24 +336,8 @@ class ContactAttempt(WrapUp, Aggregate):
         return self.current_call
 
     def _next_dial_after(self, index: int, counts: bool, settings: CampaignSettings, at: datetime, *, dead: bool = False) -> datetime | None:
-        attempts = self.attempts + (1 if counts else 0)
-        if attempts >= settings.max_attempts_per_contact:
-            return None
-        per_number = list(self.number_attempts)
-        last = list(self.last_attempt_at)
-        if counts:
-            per_number[index] += 1
-            last[index] = at
-        if dead:
-            per_number[index] = DEAD_NUMBER
-        candidates = []
-        for i in range(len(self.numbers)):
-            if per_number[i] >= settings.attempts_per_number:
-                continue
-            t = last[i]
-            fresh = at + timedelta(seconds=settings.next_number_delay_seconds)  # R8: another number of the contact
-            candidates.append(fresh if t is None else max(at, t + timedelta(seconds=settings.min_redial_seconds)))
-        return min(candidates) if candidates else None
+        tried = NumbersTried(self.attempts, self.number_attempts, self.last_attempt_at)
+        return next_dial_after(tried, index, counts, settings, at, dead=dead)
 
     # ------------------------------------------------------------------ fold
 
@@ -380,6 +367,7 @@ class ContactAttempt(WrapUp, Aggregate):
                 self.data = event.data
                 self.number_attempts = [0] * len(event.numbers)
                 self.last_attempt_at = [None] * len(event.numbers)
+                self.round_outcomes = []
                 self.round += 1
             case ContactOffered():
                 self.offer_id = event.offer_id
@@ -424,6 +412,7 @@ class ContactAttempt(WrapUp, Aggregate):
                     self.number_attempts[self.current_call.number_index] = DEAD_NUMBER
                 if not (self.outcomes and self.outcomes[-1] == (event.call_id, event.outcome)):
                     self.outcomes.append((event.call_id, event.outcome))
+                self.round_outcomes.append((self.numbers[self.current_call.number_index].e164, event.outcome))
                 self.current_call = None
                 self.callback_agent = None
             case DispositionRecorded():
@@ -437,6 +426,7 @@ class ContactAttempt(WrapUp, Aggregate):
                 self.round += 1
                 self.number_attempts = [0] * len(self.numbers)
                 self.last_attempt_at = [None] * len(self.numbers)
+                self.round_outcomes = []
             case CallbackCancelled():
                 self.callback_agent = None
             case ContactAssigned() | ContactQueued() | ContactReturnedToList() | ContactWithdrawn():

@@ -279,6 +279,11 @@ def _non_negative(_: object, attribute: attrs.Attribute[Any], value: float) -> N
         raise InvalidValue(f"{attribute.name} must not be negative, got {value}")
 
 
+def _optional_positive(_: object, attribute: attrs.Attribute[Any], value: int | None) -> None:
+    if value is not None and value <= 0:
+        raise InvalidValue(f"{attribute.name} must be positive (or none), got {value}")
+
+
 def _rate(_: object, attribute: attrs.Attribute[float], value: float) -> None:
     if not 0 < value < 1:
         raise InvalidValue(f"{attribute.name} must be between 0 and 1, got {value}")
@@ -304,6 +309,10 @@ class CampaignSettings:
     max_attempts_per_contact: int = attrs.field(default=6, validator=_positive)
     wrapup_seconds: int = attrs.field(default=15, validator=_non_negative)
     min_redial_seconds: int = attrs.field(default=3600, validator=_non_negative)
+    #: R5: a number is not dialled again this round after this many calls ending so (None: attempts_per_number alone)
+    attempts_no_answer: int | None = attrs.field(default=None, validator=_optional_positive)
+    attempts_busy: int | None = attrs.field(default=None, validator=_optional_positive)
+    attempts_dropped: int | None = attrs.field(default=None, validator=_optional_positive)  # answered, no agent free (abandoned)
     #: R8: after a number is not answered, how long before the contact's next number (default: none beyond pacing)
     next_number_delay_seconds: int = attrs.field(default=0, validator=_non_negative)
     caller_id_number: str = ""
