@@ -45,6 +45,7 @@ class Dispose(BaseModel):
     note: str = ""
     callback_at: datetime | None = Field(None, description="R12: a callback at this time (with a time zone); a code that books one needs it.")
     answers: dict[str, str] = Field(default_factory=dict, description="R18: the call guide's answers, question: answer.")
+    personal_callback: bool = Field(False, description="R12: the callback is yours (it waits for you); else any agent's.")
 
 
 class Extend(BaseModel):
@@ -127,7 +128,7 @@ def live_router(service: LiveService) -> APIRouter:
 
     @router.post("/agents/{agent}/dispose")
     def dispose(_: ActingAs, agent: str, body: Dispose) -> dict[str, Any]:
-        return act(agent, lambda e: e.dispose(agent, body.code, body.note, body.callback_at, body.answers))
+        return act(agent, lambda e: e.dispose(agent, body.code, body.note, body.callback_at, body.answers, body.personal_callback))
 
     @router.post("/agents/{agent}/wrapup/extend")
     def extend(_: ActingAs, agent: str, body: Extend) -> dict[str, Any]:

@@ -244,3 +244,36 @@ def test_a_callback_enters_the_queue_at_its_time_not_at_the_next_top_up_while_fr
     assert len(dials) == 1
     late = (dials[0].timestamp - appointment).total_seconds()
     assert 0 <= late <= 6, late  # as soon as an agent is free (calls ring out every 15 s), not at a later top-up (18 s here before)
+
+
+@pytest.mark.parametrize("after_wait", ["any_agent", "missed"])
+def test_a_personal_callback_waits_for_its_own_agent_only_as_long_as_the_campaign_says(after_wait):
+    engine, clock, _tel, _desk, store = setup(
+        DialMode.PREVIEW, contacts=3, personal_callback_wait_seconds=300, personal_callback_after_wait=after_wait
+    )
+    repo = Repository(store)
+    now = clock.now()
+    appointment = now + timedelta(minutes=10)
+    callbacks.book_callback(repo, _campaign(engine), "Sales-0", appointment, agent_id="a1", by="a1", now=now)
+    engine.sync()
+    engine.log_in("a1", skills=("sales",))  # a1 is logged in but paused all along: busy elsewhere
+    engine.log_in("a2", skills=("sales",))
+    engine.ready("a2")
+    contact_id = next(e.originator_id for e in events_of(store, CallbackScheduled))
+    offered_to_a2 = None
+    while clock.t < appointment + timedelta(minutes=12):
+        clock.advance(20)
+        engine.tick()
+        s = engine.agent("a2")
+        if s.state.value == "paused":  # an offer left unanswered pauses the agent: back to ready
+            engine.ready("a2")
+            s = engine.agent("a2")
+        if s.state.value == "offered":
+            if s.offer_contact == contact_id:
+                offered_to_a2 = clock.t
+                break
+            engine.decline_offer("a2", s.offer_id)  # not this one: a fresh contact, declined
+    if after_wait == "any_agent":
+        assert offered_to_a2 is not None and appointment + timedelta(seconds=300) <= offered_to_a2 <= appointment + timedelta(seconds=360)
+    else:
+        assert offered_to_a2 is None  # it waits for a1 (and the statistics report it missed)

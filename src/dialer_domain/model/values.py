@@ -324,6 +324,9 @@ class CampaignSettings:
     preview_timeout_seconds: int = attrs.field(default=15, validator=_positive)
     min_agents: int = attrs.field(default=1, validator=_positive)
     callback_window_seconds: int = attrs.field(default=CALLBACK_WINDOW_SECONDS, validator=_positive)
+    #: R12: how long a personal callback due waits for its own agent, then "any_agent" takes it or it stays "missed"
+    personal_callback_wait_seconds: int = attrs.field(default=300, validator=_non_negative)
+    personal_callback_after_wait: str = "any_agent"
     #: a callback booked outside the hours: "refuse" (with the next opening suggested) or "move" there (R12)
     callback_outside_hours: str = "refuse"
     extensions: tuple[str, ...] = ()
@@ -342,6 +345,8 @@ class CampaignSettings:
             raise InvalidValue("skill must not be empty")
         if self.caller_id_number and not _E164.match(self.caller_id_number):
             raise InvalidValue(f"caller_id_number {self.caller_id_number!r} is not in E.164 form")
+        if self.personal_callback_after_wait not in ("any_agent", "missed"):
+            raise InvalidValue(f"personal_callback_after_wait {self.personal_callback_after_wait!r} is not any_agent or missed")
         if self.callback_outside_hours not in ("refuse", "move"):
             raise InvalidValue(f"callback_outside_hours {self.callback_outside_hours!r} is not refuse or move")
         if self.calling_policy not in CALLING_POLICY_CODES:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dialer_domain.model.errors import InvalidValue
 
@@ -54,3 +54,25 @@ def callback_time(asked: datetime, hours: OpeningHours | None, policy: str) -> t
     if policy == OutsideHours.MOVE:
         return opening, f"asked for {local:%Y-%m-%d %H:%M}, outside the campaign's hours; moved to the next opening, {nxt}"
     raise InvalidValue(f"callback time {local:%Y-%m-%d %H:%M} is outside the campaign's hours; the next opening is {nxt}")
+
+
+class PersonalCallbackAfterWait(StrEnum):
+    """What becomes of a personal callback its own agent has not taken within the campaign's wait."""
+
+    ANY_AGENT = "any_agent"  # offered to any agent of the campaign
+    MISSED = "missed"  # it keeps waiting for its agent (reported missed once its window passes)
+
+
+def personal_callback_for(contact: Any, agent_id: str, settings: Any, now: datetime, *, auto: bool = False) -> bool:
+    """R12: whether a queued contact may be offered to ``agent_id``: any contact that is not a
+    personal callback; a personal callback to its own agent; to another agent only once it has
+    waited ``personal_callback_wait_seconds`` past its time and the campaign lets it go to any agent.
+    In auto mode (``auto``) a callback's own agent is, failing one named, the agent the contact is assigned to."""
+    from dialer_domain.model.values import ContactState  # values imports this module
+
+    owner = contact.callback_agent or (contact.assigned_agent if auto else None)
+    if contact.state_before_queue is not ContactState.CALLBACK_SCHEDULED or owner in (None, agent_id):
+        return True
+    if settings.personal_callback_after_wait != PersonalCallbackAfterWait.ANY_AGENT or contact.callback_at is None:
+        return False
+    return bool(now >= contact.callback_at + timedelta(seconds=settings.personal_callback_wait_seconds))

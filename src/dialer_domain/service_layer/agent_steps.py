@@ -228,12 +228,19 @@ class AgentSteps(CallProgress):
         self._in_step(step, run_timers=False)
 
     def dispose(
-        self, agent_id: str, code: str, note: str = "", callback_at: datetime | None = None, answers: Mapping[str, str] | None = None
+        self,
+        agent_id: str,
+        code: str,
+        note: str = "",
+        callback_at: datetime | None = None,
+        answers: Mapping[str, str] | None = None,
+        personal: bool = False,
     ) -> None:
         """The agent's wrap-up code for their last call with the call guide's answers (R18), and
         optionally a callback (R12; a code that books one needs its time). A code that ends the
         contact finishes it; one that adds to the do-not-call list puts the number called on the
-        internal list once the disposition is stored (issue 16)."""
+        internal list once the disposition is stored (issue 16). ``personal``: the callback is the
+        agent's own (it waits for them, as long as the campaign allows); else any agent's."""
 
         def step(now: datetime) -> None:
             s = self.agent(agent_id)
@@ -253,7 +260,7 @@ class AgentSteps(CallProgress):
                 why = f"disposition {code} by agent {agent_id} on contact {contact.key}"
                 self.uow.after_commit(partial(self.do_not_call.add, INTERNAL, [contact.last_number], by=f"agent {agent_id}", reason=why))
             if booked_at is not None:
-                contact.schedule_callback(booked_at, agent_id=agent_id, by=f"agent {agent_id}", now=now)
+                contact.schedule_callback(booked_at, agent_id=agent_id if personal else None, by=f"agent {agent_id}", now=now)
             self._touch(contact)
 
         self._in_step(step, run_timers=False)

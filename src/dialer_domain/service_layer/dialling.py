@@ -16,6 +16,7 @@ from dialer_domain.model.pacing_log import PacingLog
 from dialer_domain.model.values import AgentState, ContactState, DialMode
 from dialer_domain.rules.abandon_cap import AbandonCap
 from dialer_domain.rules.authorisation import Authorisation, DialContext, abandon_quiet_over, authorise_dial
+from dialer_domain.rules.callbacks import personal_callback_for
 from dialer_domain.rules.calling_hours import POLICIES, next_opening
 from dialer_domain.rules.dialling import needs_machine_detection, queue_target
 from dialer_domain.rules.pacing import PacingSnapshot, decide
@@ -209,6 +210,20 @@ class Dialling(DiallerCore):
             if self._dial(c, contact, now, decision_id=decision_id, agent_id=None, offer_id=None, placed_for=placed_for):
                 placed += 1
 
+    def _overdue_personal_callback(self, c: Campaign, s: AgentSession, now: datetime, taken: frozenset[UUID]) -> UUID | None:
+        """Auto mode: an agent with none of their own contacts left takes another agent's personal
+        callback that has waited for its agent longer than the campaign allows (R12; callbacks lead
+        the queue, so only its head is looked at)."""
+        seen: set[UUID] = set()
+        while (cid := self.queue.next_queued(c.id, None, taken | seen)) is not None:
+            contact = self.contact(cid)
+            if contact.state_before_queue is not ContactState.CALLBACK_SCHEDULED:
+                return None
+            if contact.state is ContactState.QUEUED and personal_callback_for(contact, s.agent_id, c.config, now, auto=True):
+                return cid
+            seen.add(cid)
+        return None
+
     def _pace_agent_first(self, c: Campaign, now: datetime, claimed: set[str]) -> None:
         agents = self._agents_for(c)
         if len(agents) < c.config.min_agents:
@@ -219,12 +234,19 @@ class Dialling(DiallerCore):
         offers: list[tuple[AgentSession, UUID]] = []
         taken: set[UUID] = set()
         for s in ready:
+            others: set[UUID] = set()  # personal callbacks of other agents, still waiting for them (R12)
+            own = s.agent_id if c.dial_mode is DialMode.AUTO else None
             while True:
-                cid = self.queue.next_queued(c.id, s.agent_id if c.dial_mode is DialMode.AUTO else None, frozenset(taken))
+                cid = self.queue.next_queued(c.id, own, frozenset(taken | others))
                 if cid is None:
-                    break
-                taken.add(cid)
+                    cid = self._overdue_personal_callback(c, s, now, frozenset(taken)) if own is not None else None
+                    if cid is None:
+                        break
                 contact = self.contact(cid)
+                if contact.state is ContactState.QUEUED and not personal_callback_for(contact, s.agent_id, c.config, now):
+                    others.add(cid)
+                    continue
+                taken.add(cid)
                 if contact.state is ContactState.QUEUED:  # a view that lags: the aggregate decides
                     if self._still_selected(c, contact, now):
                         offers.append((s, cid))
