@@ -54,6 +54,7 @@ class CampaignChange(BaseModel):
     no_hours: bool = Field(False, description="Remove the opening hours (a campaign in Automatic needs hours).")
     description: str | None = Field(None, max_length=2000)
     manager: str | None = Field(None, min_length=1, max_length=200)
+    name: str | None = Field(None, min_length=1, max_length=200, description="A new name (409 if another campaign bears it).")
 
 
 class GuideQuestionIn(BaseModel):
@@ -122,7 +123,7 @@ def admin_router() -> APIRouter:
 
     @router.patch("/campaigns/{campaign}")
     def change(campaign: str, body: CampaignChange, s: Store, caller: Staff) -> dict[str, Any]:
-        """Change settings, priority, dial mode, opening hours, description or manager; what is not
+        """Change settings, priority, dial mode, opening hours, name, description or manager; what is not
         given stays. Each change is an event naming the caller's token; a change that breaks a rule
         (a ring time under 15 s, a caller ID that is not a number, a priority outside 1..10) is
         refused whole with the reason (422)."""
@@ -144,6 +145,7 @@ def admin_router() -> APIRouter:
             hours=hours,
             description=body.description,
             manager=body.manager,
+            name=body.name,
             by=_by(caller),
             at=now,
         )

@@ -212,3 +212,27 @@ def test_filters_and_sort_orders_from_the_cli_say_what_they_select_and_a_filter_
     assert run("campaign", "filter", "remove", "Win-back", "nobody")[0] == 0
     code, out = run("campaign", "filter", "show", "Win-back")
     assert code == 0 and '"adults-north"' in out and '"nobody"' not in out
+
+
+def test_a_campaign_is_renamed_and_keeps_its_history_and_a_taken_name_is_refused(run):
+    assert run("campaign", "create", "Win-back", "--manager", "ann")[0] == 0
+    assert run("campaign", "create", "Spring", "--manager", "ann")[0] == 0
+    assert run("contact", "add", "Win-back", "c-1", "--number", "+45 20 12 34 56")[0] == 0
+    code, out = run("campaign", "edit", "Win-back", "--name", "Spring")
+    assert code == 2 and "a campaign named 'Spring' already exists" in out
+    code, out = run("campaign", "edit", "Win-back", "--name", "Win-back 2027", "--priority", "7", "--by", "ann")
+    assert code == 0 and "2 change(s) recorded" in out, out
+    code, out = run("campaign", "show", "Win-back 2027")
+    assert code == 0 and json.loads(out)["priority"] == 7
+    assert run("campaign", "show", "Win-back")[0] == 2  # the old name is no campaign's now
+    code, out = run("audit", "contact", "Win-back 2027/c-1", "--json")
+    assert code == 0 and json.loads(out)["state"]["key"] == "c-1"  # its contacts stay with it
+    code, out = run("campaign", "create", "Win-back", "--manager", "bo")
+    assert code == 2 and "was the first name of campaign 'Win-back 2027'" in out
+    code, out = run("campaign", "edit", "Spring", "--name", "Win-back 2027")
+    assert code == 2 and "already exists" in out
+    assert run("campaign", "edit", "Win-back 2027", "--name", "Win-back")[0] == 0  # back to its first name
+    assert run("campaign", "edit", "Spring", "--name", "Win-back 2027")[0] == 0  # the name is free again
+    code, out = run("campaign", "show", "Win-back 2027")
+    assert json.loads(out)["manager"] == "ann" and json.loads(out)["name"] == "Win-back 2027"
+    assert run("campaign", "show", "Win-back")[0] == 0

@@ -18,7 +18,7 @@ from dialer_domain.model.campaign import Campaign
 from dialer_domain.model.contact import ContactAttempt
 from dialer_domain.model.errors import NotFound
 from dialer_domain.model.events import AgentLoggedIn, ContactAssigned, ContactImported, DialAttempted, DomainEvent, PacingDecided
-from dialer_domain.model.identities import campaign_id_for, contact_id_for, pacing_log_id_for
+from dialer_domain.model.identities import contact_id_for, pacing_log_id_for
 from dialer_domain.service_layer.ports import EventStore
 from dialer_domain.service_layer.repository import iter_log
 
@@ -92,10 +92,16 @@ def contact_trail(store: EventStore, contact_id: UUID, *, as_of: datetime | None
     return AuditTrail(f"contact {state.key}", tuple(_entry(e, decisions) for e in merged), _state(state))
 
 
+def _campaign_id(store: EventStore, name: str) -> UUID:
+    """The campaign that bears ``name`` now (renamed or not)."""
+    from dialer_domain.service_layer.handlers import campaign_named
+    from dialer_domain.service_layer.repository import Repository
+
+    return campaign_named(Repository(store), name).id
+
+
 def contact_trail_by_key(store: EventStore, campaign: str, key: str, *, as_of: datetime | None = None) -> AuditTrail:
-    cid = campaign_id_for(campaign)
-    if not store.load(cid, up_to_version=1):
-        raise NotFound(f"no campaign named {campaign!r}")
+    cid = _campaign_id(store, campaign)
     try:
         return contact_trail(store, contact_id_for(cid, key), as_of=as_of)
     except NotFound:
@@ -105,7 +111,7 @@ def contact_trail_by_key(store: EventStore, campaign: str, key: str, *, as_of: d
 def campaign_trail(store: EventStore, name: str, *, as_of: datetime | None = None, with_contacts: bool = True, limit: int = 0) -> AuditTrail:
     """The campaign's own events, its pacing decisions and (by default) its contacts' events; with
     ``limit``, the first that many, read no further than needed."""
-    cid = campaign_id_for(name)
+    cid = _campaign_id(store, name)
     own = [e for e in store.load(cid) if as_of is None or e.timestamp <= as_of]
     if not own:
         raise NotFound(f"no campaign named {name!r}")

@@ -17,7 +17,9 @@ from dialer_domain.model.events import (
     CampaignDialModeChanged,
     CampaignHoursChanged,
     CampaignListMappingSet,
+    CampaignNameClaimed,
     CampaignPriorityChanged,
+    CampaignRenamed,
     CampaignSelectionChanged,
     CampaignSettingsChanged,
     CampaignStatusChanged,
@@ -116,6 +118,14 @@ class Campaign(Aggregate):
         if settings != self.settings:
             self._record(CampaignSettingsChanged, at, settings=settings, changed_by=by)
 
+    def rename(self, name: str, at: datetime, by: str) -> None:
+        """R1: a new name (whether another campaign holds it is the use case's to check)."""
+        if not name.strip():
+            raise InvalidValue("a campaign needs a name")
+        check_text("campaign name", name, MAX_NAME)
+        if name.strip() != self.name:
+            self._record(CampaignRenamed, at, name=name.strip(), previous=self.name, changed_by=by)
+
     def describe(self, *, description: str, manager: str, at: datetime, by: str) -> None:
         """R1: the campaign's description and manager."""
         if not manager.strip():
@@ -201,6 +211,8 @@ class Campaign(Aggregate):
                 self.settings = event.settings
                 self.hours = event.hours
                 self.created_at = event.timestamp
+            case CampaignRenamed():
+                self.name = event.name
             case CampaignDescribed():
                 self.description = event.description
                 self.manager = event.manager
@@ -224,3 +236,24 @@ class Campaign(Aggregate):
                 pass  # the history is the stream itself (services.import_history), not state
             case _:
                 raise TypeError(f"Campaign cannot apply {event.NAME}")
+
+
+@attrs.define
+class CampaignName(Aggregate):
+    """A name campaigns were renamed to: which campaign claimed it last."""
+
+    campaign_id: UUID | None = None
+
+    @classmethod
+    def _blank(cls, aggregate_id: UUID) -> Self:
+        return cls(id=aggregate_id)
+
+    def claim(self, campaign_id: UUID, name: str, at: datetime) -> None:
+        self._record(CampaignNameClaimed, at, campaign_id=campaign_id, name=name)
+
+    def apply(self, event: DomainEvent) -> None:
+        match event:
+            case CampaignNameClaimed():
+                self.campaign_id = event.campaign_id
+            case _:
+                raise TypeError(f"CampaignName cannot apply {event.NAME}")

@@ -15,6 +15,12 @@ def campaign_id_for(name: str) -> UUID:
     return uuid5(NAMESPACE, f"campaign/{name.strip().casefold()}")
 
 
+def campaign_name_id_for(name: str) -> UUID:
+    """The stream that says which campaign holds a name it was renamed to (a campaign's first name
+    is its identity, ``campaign_id_for``)."""
+    return uuid5(NAMESPACE, f"campaign-name/{name.strip().casefold()}")
+
+
 def contact_id_for(campaign_id: UUID, key: str) -> UUID:
     return uuid5(campaign_id, f"contact/{key}")
 

@@ -33,6 +33,7 @@ from dialer_domain.model.events import (
     CallProgressed,
     CampaignCreated,
     CampaignHoursChanged,
+    CampaignRenamed,
     CampaignSettingsChanged,
     ContactImported,
     DialAttempted,
@@ -104,6 +105,7 @@ class StatisticsFold:
         CampaignCreated,
         CampaignHoursChanged,
         CampaignSettingsChanged,
+        CampaignRenamed,
         ContactImported,
         DialAttempted,
         CallProgressed,
@@ -245,6 +247,9 @@ class StatisticsFold:
                 self.campaign_window[ev.originator_id] = ev.settings.callback_window_seconds
                 if ev.hours is not None:
                     self.campaign_tz[ev.originator_id] = ev.hours.time_zone
+                self.dirty_campaigns.add(ev.originator_id)
+            case CampaignRenamed():
+                self.campaign_names[ev.originator_id] = ev.name
                 self.dirty_campaigns.add(ev.originator_id)
             case CampaignSettingsChanged():
                 self.campaign_window[ev.originator_id] = ev.settings.callback_window_seconds

@@ -12,9 +12,10 @@ from typing import Any
 import attrs
 
 from dialer_domain.model.campaign import Campaign
-from dialer_domain.model.errors import InvalidValue, NotFound
+from dialer_domain.model.errors import ConcurrencyError, InvalidValue, NotAllowed, NotFound
 from dialer_domain.model.values import CampaignSettings, DialMode, ListSelection, OpeningHours
 from dialer_domain.rules.selection import parse_sort
+from dialer_domain.service_layer.handlers import renamed
 from dialer_domain.service_layer.repository import Repository
 
 #: Settings whose values are tuples (JSON gives lists).
@@ -76,6 +77,7 @@ def configure_campaign(
     hours: OpeningHours | EllipsisType | None = ...,
     description: str | None = None,
     manager: str | None = None,
+    name: str | None = None,
     by: str,
     at: datetime,
 ) -> Campaign:
@@ -97,7 +99,11 @@ def configure_campaign(
             at=at,
             by=by,
         )
-    repo.save(campaign)
+    claims = renamed(repo, campaign, name, by=by, at=at) if name is not None else []
+    try:
+        repo.save(campaign, *claims)
+    except ConcurrencyError:
+        raise NotAllowed(f"campaign {campaign.name!r} changed meanwhile (another writer); try again") from None
     return campaign
 
 

@@ -11,11 +11,11 @@ from uuid import UUID
 
 import attrs
 
-from dialer_domain.model.campaign import Campaign
+from dialer_domain.model.campaign import Campaign, CampaignName
 from dialer_domain.model.contact import ContactAttempt
 from dialer_domain.model.errors import ConcurrencyError, InvalidValue, NotAllowed, NotFound
 from dialer_domain.model.events import ListImported, ListImportRefused
-from dialer_domain.model.identities import campaign_id_for, contact_id_for
+from dialer_domain.model.identities import campaign_id_for, campaign_name_id_for, contact_id_for
 from dialer_domain.model.text import check_agent_id
 from dialer_domain.model.values import (
     CampaignSettings,
@@ -43,6 +43,12 @@ class CampaignSpec:
 
 
 def create_campaign(repo: Repository, spec: CampaignSpec, *, settings: CampaignSettings, hours: OpeningHours | None, at: datetime) -> Campaign:
+    try:
+        campaign_named(repo, spec.name)
+    except NotFound:
+        pass
+    else:
+        raise NotAllowed(f"a campaign named {spec.name!r} already exists")
     campaign = Campaign.create(
         campaign_id_for(spec.name),
         name=spec.name,
@@ -57,15 +63,57 @@ def create_campaign(repo: Repository, spec: CampaignSpec, *, settings: CampaignS
     try:
         repo.save(campaign)
     except ConcurrencyError:
+        first = repo.find(Campaign, campaign.id)
+        if first is not None and first.name.casefold() != spec.name.strip().casefold():
+            raise NotAllowed(f"{spec.name!r} was the first name of campaign {first.name!r}, and stays its own") from None
         raise NotAllowed(f"a campaign named {spec.name!r} already exists") from None
     return campaign
 
 
 def campaign_named(repo: Repository, name: str) -> Campaign:
+    """The campaign that bears ``name`` now: the one it was created with (its identity), or one
+    renamed to it (R1)."""
     found = repo.find(Campaign, campaign_id_for(name))
-    if found is None:
-        raise NotFound(f"no campaign named {name!r}")
-    return found
+    if found is not None and found.name.casefold() == name.strip().casefold():
+        return found
+    claim = repo.find(CampaignName, campaign_name_id_for(name))
+    if claim is not None and claim.campaign_id is not None:
+        holder = repo.get(Campaign, claim.campaign_id)
+        if holder.name.casefold() == name.strip().casefold():
+            return holder
+    raise NotFound(f"no campaign named {name!r}")
+
+
+def rename_campaign(repo: Repository, campaign: Campaign, name: str, *, by: str, at: datetime) -> Campaign:
+    """R1: the campaign takes a new name, if no other campaign bears it; its history, contacts and
+    figures stay with it (its identity is the id its first name gave it, which stays reserved)."""
+    claims = renamed(repo, campaign, name, by=by, at=at)
+    try:
+        repo.save(campaign, *claims)
+    except ConcurrencyError:
+        raise NotAllowed(f"campaign {campaign.name!r} or the name {name!r} changed meanwhile; try again") from None
+    return campaign
+
+
+def renamed(repo: Repository, campaign: Campaign, name: str, *, by: str, at: datetime) -> list[CampaignName]:
+    """Record the rename on the campaign (refused when another campaign bears the name, or had it
+    first) and return the name's claim to save in the same append."""
+    try:
+        other = campaign_named(repo, name)
+    except NotFound:
+        other = None
+    if other is not None and other.id != campaign.id:
+        raise NotAllowed(f"a campaign named {name!r} already exists")
+    first = repo.find(Campaign, campaign_id_for(name))
+    if first is not None and first.id != campaign.id:
+        raise NotAllowed(f"{name!r} was the first name of campaign {first.name!r}, and stays its own")
+    before = campaign.version
+    campaign.rename(name, at, by)
+    if campaign.version == before or campaign_id_for(name) == campaign.id:  # unchanged, or back to its first name
+        return []
+    claim = repo.find(CampaignName, campaign_name_id_for(name)) or CampaignName(id=campaign_name_id_for(name))
+    claim.claim(campaign.id, campaign.name, at)
+    return [claim]
 
 
 def all_campaigns(repo: Repository) -> list[Campaign]:

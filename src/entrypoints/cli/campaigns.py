@@ -111,13 +111,14 @@ def campaign_edit(
     mode: Annotated[DialMode | None, typer.Option(help="Dial mode.")] = None,
     description: Annotated[str | None, typer.Option(help="The campaign's description.")] = None,
     manager: Annotated[str | None, typer.Option(help="Who manages the campaign.")] = None,
+    rename: Annotated[str | None, typer.Option("--name", help="A new name (refused if another campaign bears it).")] = None,
     hours: Annotated[str | None, typer.Option(help="New opening hours, e.g. 'mon-fri=09:00-17:00' (with --tz, --exception).")] = None,
     exception: Annotated[list[str] | None, typer.Option(help="Dated exception with --hours: 2026-12-24=closed.")] = None,
     tz: Annotated[str | None, typer.Option(help="Time zone of --hours (default: the campaign's).")] = None,
     no_hours: Annotated[bool, typer.Option("--no-hours", help="Remove the opening hours.")] = False,
     by: Annotated[str, typer.Option(help="Who makes the change (kept in the event).")] = "cli",
 ) -> None:
-    """Change a campaign's settings, priority, dial mode, hours, description or manager: each change
+    """Change a campaign's settings, priority, dial mode, hours, name, description or manager: each change
     is an event with who and when; a change that breaks a rule is refused whole, with the reason."""
     from adapters.lists.phone import caller_id
     from dialer_domain.service_layer.campaign_admin import configure_campaign, setting_from_text
@@ -140,7 +141,7 @@ def campaign_edit(
         before = c.version
         configure_campaign(
             repo, c, settings=values, priority=priority, dial_mode=mode, hours=new_hours,  # type: ignore[arg-type]
-            description=description, manager=manager, by=by, at=bootstrap.WallClock().now(),
+            description=description, manager=manager, name=rename, by=by, at=bootstrap.WallClock().now(),
         )
     changes = c.version - before
     console.print(f"campaign {c.name}: {changes} change(s) recorded" if changes else f"campaign {c.name}: nothing changed")

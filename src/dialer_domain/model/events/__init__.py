@@ -31,7 +31,9 @@ from dialer_domain.model.events.campaign import (
     CampaignDialModeChanged,
     CampaignHoursChanged,
     CampaignListMappingSet,
+    CampaignNameClaimed,
     CampaignPriorityChanged,
+    CampaignRenamed,
     CampaignSelectionChanged,
     CampaignSettingsChanged,
     CampaignStatusChanged,
@@ -69,6 +71,7 @@ from dialer_domain.model.values import AgentState
 CAMPAIGN_EVENTS: tuple[type[DomainEvent], ...] = (
     CampaignCreated, CampaignDescribed, CampaignSettingsChanged, CampaignDialModeChanged, CampaignPriorityChanged, CampaignHoursChanged,
     CampaignStatusChanged, CampaignListMappingSet, CampaignCallGuideSet, ListImported, ListImportRefused, CampaignSelectionChanged,
+    CampaignRenamed,
 )
 CONTACT_EVENTS: tuple[type[DomainEvent], ...] = (
     ContactImported, ContactUpdated, ContactReinstated, ContactAssigned, ContactQueued, ContactReturnedToList, ContactWithdrawn, ContactOffered,
@@ -80,9 +83,11 @@ AGENT_EVENTS: tuple[type[DomainEvent], ...] = (
     AgentLoggedIn, AgentPhoneRegistered, AgentReady, CallOffered, OfferAccepted, OfferDeclined, AgentConnected, WrapUpStarted, WrapUpExtended,
     AgentPaused, AgentLoggedOut, CallHeld, CallResumed,
 )
-ALL_EVENTS: tuple[type[DomainEvent], ...] = (*CAMPAIGN_EVENTS, PacingDecided, *CONTACT_EVENTS, *AGENT_EVENTS)
+ALL_EVENTS: tuple[type[DomainEvent], ...] = (*CAMPAIGN_EVENTS, CampaignNameClaimed, PacingDecided, *CONTACT_EVENTS, *AGENT_EVENTS)
 
 __all__ = [
+    "CampaignNameClaimed",
+    "CampaignRenamed",
     "CampaignSelectionChanged",
     "ContactReopened",
     "CallResumed",

@@ -79,6 +79,26 @@ class CampaignDescribed(DomainEvent):
 
 
 @attrs.frozen(kw_only=True)
+class CampaignRenamed(DomainEvent):
+    """The campaign's name changed (R1); its identity (the id its first name gave it) does not."""
+
+    NAME: ClassVar[str] = "CampaignRenamed"
+    name: str
+    previous: str
+    changed_by: str
+
+
+@attrs.frozen(kw_only=True)
+class CampaignNameClaimed(DomainEvent):
+    """On a name's own stream: this campaign took the name by a rename (the last claim holds it
+    while that campaign still bears the name)."""
+
+    NAME: ClassVar[str] = "CampaignNameClaimed"
+    campaign_id: UUID
+    name: str
+
+
+@attrs.frozen(kw_only=True)
 class CampaignStatusChanged(DomainEvent):
     NAME: ClassVar[str] = "CampaignStatusChanged"
     status: CampaignStatus
