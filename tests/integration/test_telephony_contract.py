@@ -134,18 +134,12 @@ class SimulatedHarness(Harness):
 
     def on_hold(self, call_id):
         world = self.worlds[call_id]
-        return True if call_id in world.on_hold else (False if getattr(self, "_held_once", False) else None)
+        told = [on for c, _agent, on in world.held if c == call_id]
+        assert (call_id in world.on_hold) == bool(told and told[-1])
+        return told[-1] if told else None
 
     def connect(self, call_id, agent_id):
         self.worlds[call_id].bridge(call_id, agent_id)
-        world = self.worlds[call_id]
-        hold = world.hold
-
-        def recording(c, a, on):
-            self._held_once = True
-            hold(c, a, on)
-
-        world.hold = recording
 
     def redeliver(self, report):
         self.sink.report(report)

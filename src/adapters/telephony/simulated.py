@@ -83,6 +83,7 @@ class SimulatedTelephony:
         self.sink: ReportSink | None = None
         self._procs: dict[UUID, simpy.Process] = {}
         self.on_hold: set[UUID] = set()  # calls whose callee waits on hold
+        self.held: list[tuple[UUID, str, bool]] = []  # hold (True) and resume (False) commands, as the fake keeps them
         self._talk: dict[UUID, float] = {}
 
     def place_call(self, request: CallRequest) -> None:
@@ -110,6 +111,7 @@ class SimulatedTelephony:
 
     def hold(self, call_id: UUID, agent_id: str, on: bool) -> None:
         """The simulated callee waits on hold; the talk time left runs on (a hold is part of the talk)."""
+        self.held.append((call_id, agent_id, on))
         if on:
             self.on_hold.add(call_id)
         else:

@@ -11,11 +11,12 @@ from typing import Any
 
 import attrs
 
-from dialer_domain.model.campaign import Campaign
+from dialer_domain.model.campaign import Campaign, CampaignName
 from dialer_domain.model.errors import ConcurrencyError, InvalidValue, NotAllowed, NotFound
+from dialer_domain.model.identities import campaign_id_for, campaign_name_id_for
 from dialer_domain.model.values import CampaignSettings, DialMode, ListSelection, OpeningHours
 from dialer_domain.rules.selection import parse_sort
-from dialer_domain.service_layer.handlers import renamed
+from dialer_domain.service_layer.handlers import campaign_named
 from dialer_domain.service_layer.repository import Repository
 
 #: Settings whose values are tuples (JSON gives lists).
@@ -139,3 +140,35 @@ def change_selection(
     campaign.set_selection(ListSelection(filters=filters, active=active, sort=keys), at, by)
     repo.save(campaign)
     return campaign
+
+
+def rename_campaign(repo: Repository, campaign: Campaign, name: str, *, by: str, at: datetime) -> Campaign:
+    """R1: the campaign takes a new name, if no other campaign bears it; its history, contacts and
+    figures stay with it (its identity is the id its first name gave it, which stays reserved)."""
+    claims = renamed(repo, campaign, name, by=by, at=at)
+    try:
+        repo.save(campaign, *claims)
+    except ConcurrencyError:
+        raise NotAllowed(f"campaign {campaign.name!r} or the name {name!r} changed meanwhile; try again") from None
+    return campaign
+
+
+def renamed(repo: Repository, campaign: Campaign, name: str, *, by: str, at: datetime) -> list[CampaignName]:
+    """Record the rename on the campaign (refused when another campaign bears the name, or had it
+    first) and return the name's claim to save in the same append."""
+    try:
+        other = campaign_named(repo, name)
+    except NotFound:
+        other = None
+    if other is not None and other.id != campaign.id:
+        raise NotAllowed(f"a campaign named {name!r} already exists")
+    first = repo.find(Campaign, campaign_id_for(name))
+    if first is not None and first.id != campaign.id:
+        raise NotAllowed(f"{name!r} was the first name of campaign {first.name!r}, and stays its own")
+    before = campaign.version
+    campaign.rename(name, at, by)
+    if campaign.version == before or campaign_id_for(name) == campaign.id:  # unchanged, or back to its first name
+        return []
+    claim = repo.find(CampaignName, campaign_name_id_for(name)) or CampaignName(id=campaign_name_id_for(name))
+    claim.claim(campaign.id, campaign.name, at)
+    return [claim]
