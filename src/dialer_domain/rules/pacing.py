@@ -16,6 +16,7 @@ import bisect
 import math
 from collections import deque
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import attrs
 
@@ -85,6 +86,22 @@ class _Window:
         ending = bisect.bisect_right(s, elapsed + horizon) - (n - alive)
         return ending / alive
 
+    def p_end_within_each(self, elapsed: float, horizons: list[float]) -> list[float]:
+        """``p_end_within(elapsed, h)`` for each of ``horizons`` (ascending), with the same
+        arithmetic: the share alive at ``elapsed`` is looked up once, and each horizon's from where
+        the last one's ended."""
+        s = self.sorted
+        base = bisect.bisect_right(s, elapsed)
+        alive = len(s) - base
+        if alive <= 0:
+            return [0.9] * len(horizons)
+        out = []
+        lo = base
+        for h in horizons:
+            lo = bisect.bisect_right(s, elapsed + h, lo)
+            out.append((lo - base) / alive)
+        return out
+
     def mean(self) -> float:
         return sum(self.sorted) / len(self.sorted) if self.sorted else 0.0
 
@@ -105,6 +122,9 @@ class PacingEstimator:
     recent_humans: float = 0.0
     recent_abandons: float = 0.0
     _humans_at_tune: int = 0
+    #: bumped whenever the answer-time bins change (an outcome, or its undo): what is derived from them is kept until then
+    _bins_epoch: int = attrs.field(default=0, eq=False, repr=False)
+    _derived: dict[str, tuple[int, Any]] = attrs.field(factory=dict, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         # A weak prior worth 20 dials: 5 human answers around 9 s, the rest ending unanswered.
@@ -126,6 +146,7 @@ class PacingEstimator:
     def record_dial_outcome(self, human: bool, seconds: float) -> Callable[[], None]:
         """Count one dial's outcome; returns how to take it back."""
         b = min(MAX_BIN, max(0, int(seconds / BIN_SECONDS)))
+        self._bins_epoch += 1
         self._outcomes.append((human, b))
         (self.human_bins if human else self.ended_bins)[b] += 1
         evicted = len(self._outcomes) > self.window
@@ -134,6 +155,7 @@ class PacingEstimator:
             (self.human_bins if old_h else self.ended_bins)[old_b] -= 1
 
         def undo() -> None:
+            self._bins_epoch += 1
             self._outcomes.pop()
             (self.human_bins if human else self.ended_bins)[b] -= 1
             if evicted:
@@ -175,8 +197,24 @@ class PacingEstimator:
         error = (aim - recent) / aim
         self.gain = min(4.0, max(0.05, self.gain * math.exp(0.15 * max(-1.0, min(1.0, error)))))
 
+    def _kept(self, name: str, make: Callable[[], Any]) -> Any:
+        found = self._derived.get(name)
+        if found is None or found[0] != self._bins_epoch:
+            found = self._derived[name] = (self._bins_epoch, make())
+        return found[1]
+
     def suffix_sums(self) -> tuple[list[float], list[float]]:
         """Human answers and all outcomes at or after each bin (for conditioning on elapsed time)."""
+        kept: tuple[list[float], list[float]] = self._kept("suffix", self._suffix_sums)
+        return kept
+
+    def answer_grid(self) -> tuple[list[float], list[float], list[float]]:
+        """Moments after a dial (every GRID_STEP s to the last measured answer), the share of a new
+        call's human answers falling in each step, and P(human answer by each moment)."""
+        kept: tuple[list[float], list[float], list[float]] = self._kept("grid", self._answer_grid)
+        return kept
+
+    def _suffix_sums(self) -> tuple[list[float], list[float]]:
         n = MAX_BIN + 1
         h = [0.0] * (n + 1)
         a = [0.0] * (n + 1)
@@ -185,9 +223,7 @@ class PacingEstimator:
             a[i] = a[i + 1] + self.human_bins[i] + self.ended_bins[i]
         return h, a
 
-    def answer_grid(self) -> tuple[list[float], list[float], list[float]]:
-        """Moments after a dial (every GRID_STEP s to the last measured answer), the share of a new
-        call's human answers falling in each step, and P(human answer by each moment)."""
+    def _answer_grid(self) -> tuple[list[float], list[float], list[float]]:
         total = sum(self.human_bins) + sum(self.ended_bins)
         last = max((i for i, c in enumerate(self.human_bins) if c > 0), default=25)
         grid = [float(t) for t in range(GRID_STEP, last + GRID_STEP + 1, GRID_STEP)]
@@ -277,26 +313,29 @@ def _predictive(
     wrap_mean = est.wrap.mean()
     mu_a = [float(snap.answered_waiting)] * len(grid)
     var_a = [0.0] * len(grid)
+    steps = [int(t / BIN_SECONDS) + 1 for t in grid]
     for e in snap.dialling_elapsed:
         b0 = min(MAX_BIN, int(e / BIN_SECONDS))
         alive = suffix_all[b0]
         if alive <= 0:
             continue
-        for i, t in enumerate(grid):
-            b1 = min(MAX_BIN + 1, b0 + int(t / BIN_SECONDS) + 1)
-            p = (suffix_h[b0] - suffix_h[b1]) / alive
+        h0 = suffix_h[b0]
+        for i, step in enumerate(steps):
+            b1 = b0 + step
+            p = (h0 - suffix_h[b1 if b1 <= MAX_BIN + 1 else MAX_BIN + 1]) / alive
             mu_a[i] += p
             var_a[i] += p * (1 - p)
     mu_f = [float(snap.ready_agents)] * len(grid)
     var_f = [0.0] * len(grid)
-    for i, t in enumerate(grid):
-        h = t + GRACE_SECONDS
-        for e in snap.wrapup_elapsed:
-            q = est.wrap.p_end_within(e, h)
-            mu_f[i] += q
-            var_f[i] += q * (1 - q)
-        for e in snap.talking_elapsed:
-            q = est.talk.p_end_within(e, max(0.0, h - wrap_mean))
+    # Agents free by each moment: per grid point the same sums in the same order (the agents in
+    # wrap-up, then those talking), each agent's chances looked up along the grid at once.
+    wrap_h = [t + GRACE_SECONDS for t in grid]
+    talk_h = [max(0.0, h - wrap_mean) for h in wrap_h]
+    chances = [est.wrap.p_end_within_each(e, wrap_h) for e in snap.wrapup_elapsed]
+    chances += [est.talk.p_end_within_each(e, talk_h) for e in snap.talking_elapsed]
+    for i in range(len(grid)):
+        for qs in chances:
+            q = qs[i]
             mu_f[i] += q
             var_f[i] += q * (1 - q)
     allowance = min(0.5, settings.target_abandon_rate * est.gain) * ease
