@@ -56,6 +56,7 @@ def one(args: tuple[str, int, int, float, float | None]) -> dict[str, Any]:
         abandon_cap=cap,
     )
     started = time.perf_counter()
+    cpu = time.process_time()
     store = open_event_store("memory:")
     r = run_simulation(store, cfg)
     s = r.summary
@@ -69,6 +70,8 @@ def one(args: tuple[str, int, int, float, float | None]) -> dict[str, Any]:
         "dials": s["dials"],
         "events": r.events,
         "seconds": time.perf_counter() - started,
+        "cpu_seconds": time.process_time() - cpu,
+        "cpu_per_8h_day": (time.process_time() - cpu) * 8 / (hours + 0.25),  # issue 18's figure: CPU per simulated 8-hour day
     }
 
 
@@ -95,7 +98,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"bench/pacing: {len(runs)} runs of {a.hours:g} h after 15 min warm-up, seeds {a.seeds}, abandon cap {a.abandon_cap}")
     print(f"{wall:.0f} s wall on {a.jobs} workers")
     print("abandon target: 3% up to 20 agents, 1% at 50 (predictive only; the other modes have no target)")
-    head = f"{'N':>3} {'mode':<12} {'occupancy':>9} {'talk min/agent-h':>16} {'abandon mean':>12} {'abandon worst':>13} {'sim s/run':>9}"
+    head = (
+        f"{'N':>3} {'mode':<12} {'occupancy':>9} {'talk min/agent-h':>16} {'abandon mean':>12} {'abandon worst':>13} "
+        f"{'sim s/run':>9} {'CPU s/8h day':>12}"
+    )
     print(head)
     print("-" * len(head))
     for n in a.agents:
@@ -107,9 +113,10 @@ def main(argv: list[str] | None = None) -> int:
             ab_mean = statistics.mean(r["abandon_rate"] for r in rs)
             ab_worst = max(r["abandon_rate"] for r in rs)
             secs = statistics.median(r["seconds"] for r in rs)
+            cpu_day = statistics.median(r["cpu_per_8h_day"] for r in rs)
             if m == "progressive":
                 prog = talk
-            print(f"{n:>3} {m:<12} {occ:>9.3f} {talk:>16.1f} {ab_mean:>12.2%} {ab_worst:>13.2%} {secs:>9.1f}")
+            print(f"{n:>3} {m:<12} {occ:>9.3f} {talk:>16.1f} {ab_mean:>12.2%} {ab_worst:>13.2%} {secs:>9.1f} {cpu_day:>12.1f}")
         pred = [r for r in runs if r["agents"] == n and r["variant"] == "predictive"]
         if prog and pred:
             gain = statistics.median(r["talk_min_per_agent_hour"] for r in pred) / prog
