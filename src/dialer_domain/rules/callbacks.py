@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from dialer_domain.model.errors import InvalidValue
 
 if TYPE_CHECKING:
-    from dialer_domain.model.values import OpeningHours
+    from dialer_domain.model.contact import ContactAttempt
+    from dialer_domain.model.values import CampaignSettings, OpeningHours
 
 #: R12: "within five minutes after the appointment", the default of a campaign's callback window.
 CALLBACK_WINDOW_SECONDS = 300
@@ -63,7 +64,7 @@ class PersonalCallbackAfterWait(StrEnum):
     MISSED = "missed"  # it keeps waiting for its agent (reported missed once its window passes)
 
 
-def personal_callback_for(contact: Any, agent_id: str, settings: Any, now: datetime, *, auto: bool = False) -> bool:
+def personal_callback_for(contact: ContactAttempt, agent_id: str, settings: CampaignSettings, now: datetime, *, auto: bool = False) -> bool:
     """R12: whether a queued contact may be offered to ``agent_id``: any contact that is not a
     personal callback; a personal callback to its own agent; to another agent only once it has
     waited ``personal_callback_wait_seconds`` past its time and the campaign lets it go to any agent.
