@@ -7,11 +7,10 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import attrs
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, Field
 
-from adapters.auth.tokens import Principal
 from adapters.lists.phone import caller_id
 from adapters.persistence.eventstore import RecorderEventStore
 from adapters.views import audit
@@ -24,7 +23,8 @@ from dialer_domain.service_layer.campaign_admin import change_selection, configu
 from dialer_domain.service_layer.handlers import CampaignSpec, all_campaigns, campaign_named, create_campaign, set_campaign_status
 from dialer_domain.service_layer.repository import Repository
 from entrypoints import bootstrap
-from entrypoints.auth import Staff
+from entrypoints.api import Store
+from entrypoints.auth import Staff, who
 from entrypoints.presenters import campaign_view, list_view
 
 DAY_HELP = "YYYY-MM-DD in the campaign's time zone (default: its today)"
@@ -86,23 +86,12 @@ def _trail(trail: Any) -> dict[str, Any]:
     return encoded
 
 
-def _by(caller: Principal) -> str:
-    """Who made a change over HTTP, as the events name them: the token's role and id."""
-    return f"{caller.role} token {caller.token_id}"
-
-
 def _hours(h: Hours | None) -> Any:
     return parse_opening_hours(h.weekly, h.time_zone, h.exceptions) if h is not None else None
 
 
 def admin_router() -> APIRouter:
     router = APIRouter(tags=["campaigns"])
-
-    def _store(request: Request) -> RecorderEventStore:
-        found: RecorderEventStore = request.app.state.store.get()
-        return found
-
-    Store = Annotated[RecorderEventStore, Depends(_store)]
 
     @router.post("/campaigns", status_code=201)
     def create(body: CampaignIn, s: Store, caller: Staff) -> dict[str, Any]:
@@ -146,7 +135,7 @@ def admin_router() -> APIRouter:
             description=body.description,
             manager=body.manager,
             name=body.name,
-            by=_by(caller),
+            by=who(caller),
             at=now,
         )
         return campaign_view(changed)
@@ -155,7 +144,7 @@ def admin_router() -> APIRouter:
     def status(campaign: str, body: StatusIn, s: Store, caller: Staff) -> dict[str, Any]:
         """Enabled, disabled, or automatic (follows its opening hours)."""
         repo = Repository(s)
-        by = _by(caller)
+        by = who(caller)
         return campaign_view(set_campaign_status(repo, campaign_named(repo, campaign).id, body.status, by=by, at=bootstrap.WallClock().now()))
 
     @router.put("/campaigns/{campaign}/guide")
@@ -164,7 +153,7 @@ def admin_router() -> APIRouter:
         offer and call on their stream."""
         repo = Repository(s)
         c = campaign_named(repo, campaign)
-        c.set_call_guide(tuple(GuideQuestion(q.question, tuple(q.answers)) for q in body), bootstrap.WallClock().now(), _by(caller))
+        c.set_call_guide(tuple(GuideQuestion(q.question, tuple(q.answers)) for q in body), bootstrap.WallClock().now(), who(caller))
         repo.save(c)
         return campaign_view(c)
 
@@ -188,7 +177,7 @@ def admin_router() -> APIRouter:
         c = campaign_named(repo, campaign)
         use: Any = body.active if "active" in body.model_fields_set else ...
         save = (body.save.name, body.save.expression) if body.save else None
-        changed = change_selection(repo, c, save=save, remove=body.remove, use=use, sort=body.sort, by=_by(caller), at=bootstrap.WallClock().now())
+        changed = change_selection(repo, c, save=save, remove=body.remove, use=use, sort=body.sort, by=who(caller), at=bootstrap.WallClock().now())
         return _selection(s, changed)
 
     @router.get("/audit/contacts/{campaign}/{key:path}")

@@ -36,6 +36,11 @@ def staff(caller: Caller) -> Principal:
 Staff = Annotated[Principal, Depends(staff)]
 
 
+def who(caller: Principal) -> str:
+    """Who made a change over HTTP, as the events name them: the token's role and id."""
+    return f"{caller.role} token {caller.token_id}"
+
+
 def as_agent(agent: str, caller: Caller) -> Principal:
     """The agent themselves (an agent's token acts only on its own session), or staff."""
     if caller.role == "agent" and caller.agent != agent:

@@ -4,17 +4,16 @@ contact's callback, for the agent who owns it or any agent."""
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from adapters.auth.tokens import Principal
-from adapters.persistence.eventstore import RecorderEventStore
 from dialer_domain.model.errors import InvalidValue
 from dialer_domain.service_layer import callbacks
 from dialer_domain.service_layer.handlers import campaign_named
 from dialer_domain.service_layer.repository import Repository
 from entrypoints import bootstrap
-from entrypoints.auth import Staff
+from entrypoints.api import Store
+from entrypoints.auth import Staff, who
 
 
 class CallbackIn(BaseModel):
@@ -22,18 +21,8 @@ class CallbackIn(BaseModel):
     agent: str | None = Field(None, max_length=200, description="Only this agent takes it (a personal callback); none: any agent.")
 
 
-def _by(caller: Principal) -> str:
-    return f"{caller.role} token {caller.token_id}"
-
-
 def callback_router() -> APIRouter:
     router = APIRouter(tags=["callbacks"])
-
-    def _store(request: Request) -> RecorderEventStore:
-        found: RecorderEventStore = request.app.state.store.get()
-        return found
-
-    Store = Annotated[RecorderEventStore, Depends(_store)]
 
     @router.put("/campaigns/{campaign}/callbacks/{key:path}")
     def book(campaign: str, key: str, body: CallbackIn, s: Store, caller: Staff) -> dict[str, Any]:
@@ -44,7 +33,7 @@ def callback_router() -> APIRouter:
             raise InvalidValue(f"callback time {body.at.isoformat()} needs a time zone (e.g. +01:00 or Z)")
         repo = Repository(s)
         c = campaign_named(repo, campaign)
-        done = callbacks.book_callback(repo, c, key, body.at, agent_id=body.agent, by=_by(caller), now=bootstrap.WallClock().now())
+        done = callbacks.book_callback(repo, c, key, body.at, agent_id=body.agent, by=who(caller), now=bootstrap.WallClock().now())
         return {
             "key": done.contact.key,
             "state": done.contact.state.value,
@@ -66,7 +55,7 @@ def callback_router() -> APIRouter:
         """Call off the contact's callback (409 when it has none booked)."""
         repo = Repository(s)
         c = campaign_named(repo, campaign)
-        contact = callbacks.cancel_callback(repo, c, key, by=_by(caller), reason=reason, close=close, now=bootstrap.WallClock().now())
+        contact = callbacks.cancel_callback(repo, c, key, by=who(caller), reason=reason, close=close, now=bootstrap.WallClock().now())
         return {"key": contact.key, "state": contact.state.value, "callback_at": None}
 
     return router

@@ -2,17 +2,17 @@
 numbers added and removed (each change kept with who and why), and whether a campaign may call a
 number. A registry file is loaded with `dialer dnc import` (streamed, replaced at once)."""
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from adapters.lists.dnc import EVERY_CAMPAIGN, check_number
-from adapters.persistence.eventstore import RecorderEventStore
 from dialer_domain.service_layer.handlers import campaign_named
 from dialer_domain.service_layer.repository import Repository
 from entrypoints import bootstrap
-from entrypoints.auth import Staff
+from entrypoints.api import Store
+from entrypoints.auth import Staff, who
 
 
 class NumbersIn(BaseModel):
@@ -24,12 +24,6 @@ class NumbersIn(BaseModel):
 def dnc_router() -> APIRouter:
     router = APIRouter(prefix="/dnc", tags=["do-not-call"])
 
-    def _store(request: Request) -> RecorderEventStore:
-        found: RecorderEventStore = request.app.state.store.get()
-        return found
-
-    Store = Annotated[RecorderEventStore, Depends(_store)]
-
     @router.get("")
     def lists(s: Store, _: Staff) -> list[dict[str, Any]]:
         """Every list: its scope, revision, size, source, and who changed it last."""
@@ -39,13 +33,13 @@ def dnc_router() -> APIRouter:
     def add(list_name: str, body: NumbersIn, s: Store, caller: Staff) -> dict[str, Any]:
         """Add numbers (never dialled from the next dial on, even for contacts already queued)."""
         scope = EVERY_CAMPAIGN if body.campaign is None else str(campaign_named(Repository(s), body.campaign).id)
-        by = f"{caller.role} token {caller.token_id}"
+        by = who(caller)
         return bootstrap.do_not_call(s).add(list_name, body.numbers, scope=scope, by=by, reason=body.reason).as_dict()
 
     @router.post("/{list_name}/numbers/remove")
     def remove(list_name: str, body: NumbersIn, s: Store, caller: Staff) -> dict[str, Any]:
         """Take numbers off a list."""
-        by = f"{caller.role} token {caller.token_id}"
+        by = who(caller)
         return bootstrap.do_not_call(s).remove(list_name, body.numbers, by=by, reason=body.reason).as_dict()
 
     @router.get("/check/{number}")
