@@ -123,11 +123,15 @@ class WrapUp:
         then = ContactState.DONE if close or self.last_call_connected else ContactState.PENDING
         self._record(CallbackCancelled, now, cancelled_by=by, reason=reason, then=then)
 
-    def _require_callback(self, what: str) -> None:
-        booked = self.state is ContactState.CALLBACK_SCHEDULED or (
+    @property
+    def callback_booked(self) -> bool:
+        """A callback is booked and not dialled yet (it may be waiting in the queue)."""
+        return self.state is ContactState.CALLBACK_SCHEDULED or (
             self.state is ContactState.QUEUED and self.state_before_queue is ContactState.CALLBACK_SCHEDULED
         )
-        if not booked:
+
+    def _require_callback(self, what: str) -> None:
+        if not self.callback_booked:
             raise NotAllowed(f"contact {self.key!r} is {self.state.value} and has no callback booked to {what}")
 
     def _take_back_from_queue(self, why: str, at: datetime) -> None:

@@ -11,7 +11,6 @@ import attrs
 from dialer_domain.model.campaign import Campaign
 from dialer_domain.model.contact import ContactAttempt
 from dialer_domain.model.errors import ConcurrencyError, NotAllowed
-from dialer_domain.model.values import ContactState
 from dialer_domain.rules.callbacks import callback_time
 from dialer_domain.service_layer.repository import Repository
 
@@ -36,9 +35,7 @@ def book_callback(
 
     at, warning = callback_time(asked, campaign.hours, campaign.config.callback_outside_hours)
     contact = contact_named(repo, campaign, key)
-    booked = contact.state is ContactState.CALLBACK_SCHEDULED or (
-        contact.state is ContactState.QUEUED and contact.state_before_queue is ContactState.CALLBACK_SCHEDULED
-    )
+    booked = contact.callback_booked
     if booked:
         contact.move_callback(at, agent_id=agent_id, by=by, now=now, note=warning)
     else:
