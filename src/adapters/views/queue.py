@@ -215,16 +215,12 @@ class QueueViewMixin(GenerationalView):
     def queued_ids(self, gen: int, campaign_id: UUID) -> list[UUID]:
         return self.first_queued(gen, campaign_id, None, 10**9)
 
-    def callbacks(self, gen: int, campaign_id: UUID, now: datetime) -> tuple[int, datetime | None]:
-        """R12: the campaign's callbacks in the list due by ``now``, and the next appointment after it."""
-        where = "gen = %s AND campaign_id = %s AND lane = %s AND state = %s"
-        params = (gen, str(campaign_id), LANE_LIST, ContactState.CALLBACK_SCHEDULED.value, now.timestamp())
+    def callback_times(self, gen: int, campaign_id: UUID) -> list[float]:
+        """R12: the appointments (epoch seconds, earliest first) of the campaign's callbacks in the list."""
+        sql = "SELECT due_at FROM {p}dialer_queue2 WHERE gen = %s AND campaign_id = %s AND lane = %s AND state = %s ORDER BY due_at"
         with self.datastore.transaction(commit=False) as curs:
-            curs.execute(self._sql(f"SELECT count(*) AS n FROM {{p}}dialer_queue2 WHERE {where} AND due_at <= %s"), params)
-            due = int(curs.fetchone()["n"])
-            curs.execute(self._sql(f"SELECT min(due_at) AS t FROM {{p}}dialer_queue2 WHERE {where} AND due_at > %s"), params)
-            later = curs.fetchone()["t"]
-        return due, _at(later)
+            curs.execute(self._sql(sql), (gen, str(campaign_id), LANE_LIST, ContactState.CALLBACK_SCHEDULED.value))
+            return [float(r["due_at"]) for r in curs.fetchall()]
 
     def listed(self, gen: int, campaign_id: UUID) -> tuple[int, int]:
         """R10: the campaign's new and pending contacts its filter selects, and those it leaves out."""

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import bisect
 import time
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from uuid import UUID
 
 from adapters.persistence.eventstore import RecorderEventStore
@@ -39,6 +40,7 @@ class PersistedQueue:
         # answers that hold until the view next changes
         self._counts: dict[UUID, int] = {}
         self._windows: dict[tuple[UUID, str | None], tuple[list[UUID], bool]] = {}
+        self._callback_times: dict[UUID, list[float]] = {}
 
     def observe(self, batch: Sequence[RecordedEvent]) -> None:
         if not batch or self._tracked is None:
@@ -79,6 +81,7 @@ class PersistedQueue:
                 self._tracked = None
         self._counts.clear()
         self._windows.clear()
+        self._callback_times.clear()
         return done
 
     def generation(self) -> int:
@@ -110,7 +113,13 @@ class PersistedQueue:
         return self.view.queued_ids(self._fresh(), campaign_id)
 
     def callbacks(self, campaign_id: UUID, now: datetime) -> tuple[int, datetime | None]:
-        return self.view.callbacks(self._fresh(), campaign_id, now)
+        """Asked at every queue run: the appointments are read once until the view next changes."""
+        gen = self._fresh()
+        times = self._callback_times.get(campaign_id)
+        if times is None:
+            times = self._callback_times[campaign_id] = self.view.callback_times(gen, campaign_id)
+        due = bisect.bisect_right(times, now.timestamp())
+        return due, datetime.fromtimestamp(times[due], UTC) if due < len(times) else None
 
     def listed(self, campaign_id: UUID) -> tuple[int, int]:
         return self.view.listed(self.generation(), campaign_id)
