@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from types import EllipsisType
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 
-from dialer_domain.model.values import CampaignSettings, CampaignStatus, ContactData, DialMode
+from dialer_domain.model.values import CampaignSettings, CampaignStatus, ContactData, DialMode, OpeningHours
 from entrypoints import bootstrap
 from entrypoints.cli.common import _open, campaign_app, console, contact_app, err_console, parse_abandon_cap, parse_hours
 
@@ -133,14 +134,14 @@ def campaign_edit(
                 raise ValueError(f"--set {item[:60]!r} is not name=value")
             values[key.strip()] = setting_from_text(key.strip(), text)
         values = caller_id(values, str(values.get("default_region", c.config.default_region)))
-        new_hours: object = ...
+        new_hours: OpeningHours | EllipsisType | None = ...  # not given: they stay
         if no_hours:
             new_hours = None
         elif hours is not None:
             new_hours = parse_hours(hours, tz or (c.hours.time_zone if c.hours else "Europe/Copenhagen"), exception)
         before = c.version
         configure_campaign(
-            repo, c, settings=values, priority=priority, dial_mode=mode, hours=new_hours,  # type: ignore[arg-type]
+            repo, c, settings=values, priority=priority, dial_mode=mode, hours=new_hours,
             description=description, manager=manager, name=rename, by=by, at=bootstrap.WallClock().now(),
         )
     changes = c.version - before
