@@ -1,7 +1,9 @@
 """bench/import: a generated CSV with two numbers per row imported into PostgreSQL, validation
-included, end to end (the same `import_file` the CLI and the API use). Reports contacts/s and the
-peak memory of the importing process and of its number-checking workers, for two file sizes, so
-that flat memory shows as equal peaks.
+included, end to end (the same `import_file` the CLI and the API use). Reports contacts/s; its
+ratio to the ceiling (the number of checking workers times phonenumbers' own single-core rate for
+the same rows, measured in the same run); CPU per row by process (workers, importer, the rest of
+the machine: PostgreSQL); and the peak memory of the importing process and of its number-checking
+workers, for two file sizes, so that flat memory shows as equal peaks.
 
     .venv/bin/python -m bench.import                          # 100,000 and 1,000,000 rows
     .venv/bin/python -m bench.import --rows 200000 --url postgresql://...
@@ -10,6 +12,7 @@ that flat memory shows as equal peaks.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import subprocess
 import sys
@@ -47,11 +50,11 @@ import json, resource, time
 from datetime import UTC, datetime
 from pathlib import Path
 from uuid import uuid4
-from adapters.eventstore import open_event_store
-from adapters import lists
-from dialer_domain.repository import Repository
-from dialer_domain.services import CampaignSpec, create_campaign
-from dialer_domain.values import CampaignSettings, DialMode, ImportMode, ListMapping
+from adapters.persistence.eventstore import open_event_store
+from adapters.lists.importer import import_file
+from dialer_domain.service_layer.repository import Repository
+from dialer_domain.service_layer.handlers import CampaignSpec, create_campaign
+from dialer_domain.model.values import CampaignSettings, DialMode, ImportMode, ListMapping
 url = {url + "?schema=" + schema!r}
 store = open_event_store(url)
 repo = Repository(store)
@@ -60,12 +63,21 @@ c = create_campaign(repo, CampaignSpec(name="Bench import", manager="bench", dia
                     settings=CampaignSettings(skill="bench"), hours=None, at=now)
 c.set_list_mapping(ListMapping(key="id", phones=("mobile", "landline"), name="name"), now)
 repo.save(c)
+def busy():
+    with open("/proc/stat") as fh:
+        f = [int(x) for x in fh.readline().split()[1:]]
+    return (sum(f) - f[3] - f[4]) / os.sysconf("SC_CLK_TCK")
+import os
+b0 = busy()
 t = time.perf_counter()
-report, rejects = lists.import_file(store, c.id, Path({str(path)!r}), mode=ImportMode.APPEND, at=now, ids=uuid4, workers={workers})
+report, rejects = import_file(store, c.id, Path({str(path)!r}), mode=ImportMode.APPEND, at=now, ids=uuid4, workers={workers})
 elapsed = time.perf_counter() - t
+machine = busy() - b0
+me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
 print(json.dumps({{"rows": report.rows, "added": report.added, "rejected": report.rejected, "seconds": elapsed,
   "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-  "workers_peak_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}}))
+  "workers_peak_mib": kids.ru_maxrss / 1024,
+  "cpu_importer": me.ru_utime + me.ru_stime, "cpu_workers": kids.ru_utime + kids.ru_stime, "cpu_machine": machine}}))
 """
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
@@ -79,17 +91,22 @@ print(json.dumps({{"rows": report.rows, "added": report.added, "rejected": repor
     return dict(json.loads(out.strip().splitlines()[-1]))
 
 
-def checking_alone(path: Path) -> float:
-    """Rows/s of the checking step alone on one core (read, validate, no writing): the ceiling
-    the import is compared with on a shared machine whose speed varies from run to run."""
+def checking_alone(path: Path, events: bool = False) -> float:
+    """Rows/s of a worker's job alone on one core (read, validate, and with ``events`` make each
+    row's ContactImported as the import does; no writing)."""
+    from datetime import UTC, datetime
+    from uuid import uuid4
+
     from adapters.lists.files import read_rows
-    from adapters.lists.rows import validate_chunk
+    from adapters.lists.rows import Prepare, validate_chunk
     from dialer_domain.model.values import ListMapping
 
     mapping = ListMapping(key="id", phones=("mobile", "landline"), name="name")
-    started = time.perf_counter()
-    out = validate_chunk((mapping, "DK", list(read_rows(path, mapping)), None))
-    return len(out) / (time.perf_counter() - started)
+    prep = Prepare(uuid4(), "import:bench", datetime.now(UTC)) if events else None
+    rows = list(read_rows(path, mapping))
+    started = time.process_time()
+    out = validate_chunk((mapping, "DK", rows, prep))
+    return len(out) / (time.process_time() - started)
 
 
 def phonenumbers_alone(path: Path) -> float:
@@ -100,13 +117,13 @@ def phonenumbers_alone(path: Path) -> float:
     with open(path, encoding="utf-8") as fh:
         texts = [line.split(",")[2:4] for line in fh.read().splitlines()[1:]]
     e164 = phonenumbers.PhoneNumberFormat.E164
-    started = time.perf_counter()
+    started = time.process_time()
     for pair in texts:
         for text in pair:
             parsed = phonenumbers.parse(text, "DK")
             if phonenumbers.is_valid_number(parsed):
                 phonenumbers.format_number(parsed, e164)
-    return len(texts) / (time.perf_counter() - started)
+    return len(texts) / (time.process_time() - started)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -126,16 +143,26 @@ def main(argv: list[str] | None = None) -> int:
             path.unlink()
         sample = Path(tmp) / "sample.csv"
         make_csv(sample, min(a.rows[0], 20_000), seed=7)
-        check_rate, pn_rate = checking_alone(sample), phonenumbers_alone(sample)
-    print(f"bench/import: CSV with two numbers per row into PostgreSQL, validation included, {a.workers} checking workers")
-    print(f"  reference, same run: checking the rows alone (one core, no event, no writing) {check_rate:,.0f} rows/s")
+        check_rate, work_rate, pn_rate = checking_alone(sample), checking_alone(sample, events=True), phonenumbers_alone(sample)
+    ceiling = a.workers * pn_rate
+    print(f"bench/import: CSV with two numbers per row into PostgreSQL, validation included, {a.workers} checking workers, {os.cpu_count()} cores")
     print(f"  reference, same run: phonenumbers' own work alone (two numbers a row, one core) {pn_rate:,.0f} rows/s")
-    print(f"{'rows':>10} {'added':>10} {'seconds':>8} {'contacts/s':>11} {'peak MiB (importer)':>20} {'peak MiB (a worker)':>20}")
+    print(f"  ceiling = {a.workers} workers x that                                           {ceiling:,.0f} rows/s")
+    print(f"  reference, same run: a worker's whole job alone (check + make the event, one core) {work_rate:,.0f} rows/s")
+    print(f"  reference, same run: checking alone (one core, no event, no writing)          {check_rate:,.0f} rows/s")
+    print(
+        f"{'rows':>10} {'added':>10} {'seconds':>8} {'contacts/s':>11} {'/ ceiling':>9} {'peak MiB importer':>18} {'a worker':>9}"
+        f" {'CPU us/row: workers':>20} {'importer':>9} {'rest (PostgreSQL)':>18}"
+    )
     for r in results:
+        n = r["rows"]
+        rest = max(0.0, r["cpu_machine"] - r["cpu_importer"] - r["cpu_workers"])
         print(
-            f"{int(r['rows']):>10} {int(r['added']):>10} {r['seconds']:>8.1f} {r['rows'] / r['seconds']:>11,.0f} "
-            f"{r['peak_mib']:>20.0f} {r['workers_peak_mib']:>20.0f}"
+            f"{int(n):>10} {int(r['added']):>10} {r['seconds']:>8.1f} {n / r['seconds']:>11,.0f} {n / r['seconds'] / ceiling:>9.2f} "
+            f"{r['peak_mib']:>18.0f} {r['workers_peak_mib']:>9.0f} "
+            f"{r['cpu_workers'] / n * 1e6:>20.0f} {r['cpu_importer'] / n * 1e6:>9.0f} {rest / n * 1e6:>18.0f}"
         )
+    print(f"  phonenumbers' own CPU per row: {1e6 / pn_rate:.0f} us")
     return 0
 
 

@@ -9,9 +9,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from uuid import uuid4
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dialer_domain.model.campaign import Campaign
 from dialer_domain.model.contact import ContactAttempt
+from dialer_domain.model.errors import InvalidValue
 from dialer_domain.model.events import ContactImported, ContactQueued
 from dialer_domain.model.values import CampaignSettings, CampaignStatus, ContactData, DateException, DialMode, OpeningHours, Period, PhoneNumber
 from dialer_domain.rules import schedule
@@ -246,3 +249,34 @@ def test_the_domain_imports_only_attrs_and_pure_standard_library():
                     bad.append(f"{path.name}: {n}")
     assert bad == [], bad
     assert "sqlite3" in sys.stdlib_module_names  # the list above is a strict subset of the stdlib
+
+
+_TEXT = st.text(alphabet=st.sampled_from(["a", " ", "\x00", "\u2028", "\x85", "é", "\t"]), max_size=6)
+
+
+@given(st.dictionaries(_TEXT, _TEXT, max_size=4), st.integers(min_value=1, max_value=5))
+def test_the_quick_path_of_check_variables_decides_as_the_checks_one_by_one(variables, longest):
+    """check_variables skips building messages when all is well; whether it refuses, and with
+    which message, is what checking each name and value in turn says."""
+    from dialer_domain.model import text
+
+    def one_by_one() -> str | None:
+        try:
+            for name, value in variables.items():
+                text.check_text(f"f name {name[:40]!r}", name, longest, allow_empty=False)
+                text.check_text(f"f {name!r}", value, longest)
+        except InvalidValue as exc:
+            return str(exc)
+        return None
+
+    expected = one_by_one()
+    saved = text.MAX_VARIABLE_NAME, text.MAX_VARIABLE_VALUE
+    text.MAX_VARIABLE_NAME = text.MAX_VARIABLE_VALUE = longest
+    try:
+        text.check_variables("f", variables)
+        got = None
+    except InvalidValue as exc:
+        got = str(exc)
+    finally:
+        text.MAX_VARIABLE_NAME, text.MAX_VARIABLE_VALUE = saved
+    assert got == expected

@@ -93,7 +93,9 @@ def validate_chunk(args: tuple[ListMapping, str, list[tuple[int, Row]], Prepare 
     """A worker's job: check a chunk of rows, then make the accepted rows' events (the two loops
     apart: each runs hot in its own library code, measurably faster than interleaved)."""
     mapping, region, rows, prep = args
-    check = RowChecker(mapping, region)
+    # with ``prep``, the core's ContactAttempt.import_ checks the contact's own rules (key, text,
+    # sizes) as it makes the event, with the same messages: the checker leaves them to it
+    check = RowChecker(mapping, region, contact_rules=prep is None)
     checked: list[ImportRow | tuple[int, str, str]] = []
     for line, raw in rows:
         try:
@@ -102,10 +104,15 @@ def validate_chunk(args: tuple[ListMapping, str, list[tuple[int, Row]], Prepare 
             checked.append((line, (raw.get(mapping.key) or "").strip(), str(exc)))
     out: list[tuple[str, Any]] = []
     for row in checked:
-        if isinstance(row, ImportRow):
-            out.append(("ok", (row.line, row.key, row_to_json(row, prepared_state(prep, row) if prep is not None else None))))
-        else:
+        if not isinstance(row, ImportRow):
             out.append(("bad", row))
+            continue
+        try:
+            prepared = prepared_state(prep, row) if prep is not None else None
+        except InvalidValue as exc:
+            out.append(("bad", (row.line, row.key, str(exc))))
+            continue
+        out.append(("ok", (row.line, row.key, row_to_json(row, prepared))))
     return out
 
 
@@ -113,9 +120,10 @@ class RowChecker:
     """Checks raw CSV rows against one campaign's mapping and default region (what depends on
     the mapping alone is worked out once)."""
 
-    def __init__(self, mapping: ListMapping, region: str) -> None:
+    def __init__(self, mapping: ListMapping, region: str, *, contact_rules: bool = True) -> None:
         self.mapping = mapping
         self.region = region
+        self.contact_rules = contact_rules
         self.required = (mapping.key, *mapping.phones)
         self.taken = {mapping.key, *mapping.phones, *(c for c in (mapping.name, mapping.time_zone, mapping.priority, mapping.agent) if c)}
 
@@ -129,7 +137,8 @@ class RowChecker:
         key = (raw.get(mapping.key) or "").strip()
         if not key:
             raise InvalidValue(f"empty key column {mapping.key!r}")
-        check_contact_key(key)
+        if self.contact_rules:
+            check_contact_key(key)
         numbers: list[PhoneNumber] = []
         problems: list[str] = []
         for col in mapping.phones:
@@ -167,9 +176,10 @@ class RowChecker:
         agent = (raw.get(mapping.agent) or "").strip() or None if mapping.agent else None
         name = (raw.get(mapping.name) or "").strip() if mapping.name else ""
         data = ContactData(name=name, time_zone=tz or None, variables=variables)
-        check_contact_data(key, data)
-        if agent is not None:
-            check_agent_id(agent)
+        if self.contact_rules:
+            check_contact_data(key, data)
+            if agent is not None:
+                check_agent_id(agent)
         return ImportRow(line, key, tuple(numbers), data, priority, agent)
 
 

@@ -35,7 +35,17 @@ def check_text(what: str, value: str, max_length: int, *, allow_empty: bool = Tr
         raise InvalidValue(f"{what} contains the {kind} {code} at position {m.start() + 1}; it is not allowed in text")
 
 
+def text_is_clean(value: str, max_length: int) -> bool:
+    """Whether ``check_text`` would accept ``value`` (empty allowed): the quick test that lets a
+    caller build its error messages only when something is wrong."""
+    return len(value) <= max_length and _CONTROL.search(value) is None
+
+
 def check_variables(what: str, variables: Mapping[str, str]) -> None:
+    if len(variables) <= MAX_VARIABLES and all(
+        name.strip() and text_is_clean(name, MAX_VARIABLE_NAME) and text_is_clean(value, MAX_VARIABLE_VALUE) for name, value in variables.items()
+    ):
+        return  # the usual case, decided without building a message per variable
     if len(variables) > MAX_VARIABLES:
         raise InvalidValue(f"{what}: {len(variables)} variables; at most {MAX_VARIABLES} are allowed")
     for name, value in variables.items():
