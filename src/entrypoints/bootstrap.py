@@ -29,6 +29,23 @@ def database_url() -> str:
     return os.environ.get("DIALER_DATABASE_URL", DEFAULT_DATABASE_URL)
 
 
+def engine_config() -> EngineConfig:
+    """The live dialler's settings: ``DIALER_PACE_EVERY_SECONDS`` (0 to 5; default 0, pacing after
+    every event) lets a large site pace its power and predictive campaigns at most so often (ADR 0026)."""
+    from dialer_domain.service_layer.engine import EngineConfig
+
+    raw = os.environ.get("DIALER_PACE_EVERY_SECONDS", "").strip()
+    if not raw:
+        return EngineConfig()
+    try:
+        every = float(raw)
+    except ValueError:
+        raise ValueError(f"DIALER_PACE_EVERY_SECONDS={raw!r} is not a number of seconds (0 to 5)") from None
+    if not 0 <= every <= 5:
+        raise ValueError(f"DIALER_PACE_EVERY_SECONDS={raw!r} is outside 0 to 5 seconds")
+    return EngineConfig(pace_every_seconds=every)
+
+
 class StoreUnavailable(RuntimeError):
     """The store could not be opened (unreachable, refused, misconfigured); the message names the
     store without its password."""

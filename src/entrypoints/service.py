@@ -32,7 +32,7 @@ from adapters.telephony.inbox import ReportInbox
 from adapters.telephony.simulated import SimulatedAgents, SimulatedTelephony, SimulationDriver, VirtualClock, WorldParams
 from dialer_domain.model.values import SIMULATED_DISPOSITIONS, AgentState
 from dialer_domain.service_layer.dialler_core import screen_pop
-from dialer_domain.service_layer.engine import Dialler, EngineConfig
+from dialer_domain.service_layer.engine import Dialler
 from dialer_domain.service_layer.ports import ScreenPop, Telephony
 from entrypoints import bootstrap
 
@@ -180,7 +180,8 @@ class LiveService:
         self.crm = bootstrap.crm_webhook()  # R9's screen pop to a CRM, when DIALER_CRM_WEBHOOK_URL is set
         desktop: Any = self.desktop if self.crm is None else TeeDesktop(self.desktop, self.crm)
         self.telephony = tel
-        self.engine = bootstrap.dialler(store, tel, clock, uuid.uuid4, desktop=desktop, queue=bootstrap.queue(store), config=EngineConfig())
+        config = bootstrap.engine_config()
+        self.engine = bootstrap.dialler(store, tel, clock, uuid.uuid4, desktop=desktop, queue=bootstrap.queue(store), config=config)
         if self.env is not None:
             assert bots is not None
             self.driver = SimulationDriver(self.env, self.engine)

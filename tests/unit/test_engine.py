@@ -359,3 +359,33 @@ def test_a_contact_first_dial_names_the_ready_agent_it_was_placed_for():
     login(engine, "a1")
     engine.tick()
     assert [d.placed_for for d in events_of(store, DialAttempted)] == ["a1", None, None]
+
+
+def test_with_a_pacing_interval_power_pacing_runs_at_most_so_often_and_a_timer_takes_up_what_came_between():
+    """EngineConfig.pace_every_seconds (ADR 0026): events within the interval leave the dials to a
+    "pace" timer at its end; progressive campaigns are still paced at once."""
+    from dialer_domain.service_layer.engine import EngineConfig
+
+    store = InMemoryEventStore()
+    clock = ManualClock()
+    tel = RecordingTelephony()
+    engine = Dialler(store, tel, clock, seeded_ids(7), desktop=RecordingDesktop(), config=EngineConfig(pace_every_seconds=0.5))
+    add_campaign(engine, DialMode.POWER, 20, "Sales", power_ratio_ready=2.0, abandon_cap=None)
+    login(engine, "a1")
+    clock.advance(1)
+    engine.tick()  # paced now: 2 calls for a1
+    assert len(tel.placed) == 2
+    decisions = len(events_of(store, PacingDecided))
+    engine.log_in("a2", skills=("sales",))
+    engine.ready("a2")  # within the interval: no pacing now, a timer at its end
+    assert len(tel.placed) == 2 and len(events_of(store, PacingDecided)) == decisions
+    assert engine.next_due() == T0 + timedelta(seconds=1.5)
+    clock.advance(0.5)
+    engine.tick()  # the timer at the interval's end: one pacing run takes up a2
+    assert len(tel.placed) == 4 and len(events_of(store, PacingDecided)) == decisions + 1
+
+
+def test_without_a_pacing_interval_every_event_paces_at_once():
+    engine, _, tel, _, _ = setup(DialMode.POWER, contacts=20, power_ratio_ready=2.0, abandon_cap=None)
+    login(engine, "a1", "a2")
+    assert len(tel.placed) == 4 and engine.config.pace_every_seconds == 0

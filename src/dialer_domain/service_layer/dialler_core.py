@@ -63,6 +63,15 @@ class LiveCall:
     waiting: bool = False
 
 
+@attrs.define
+class PacingClock:
+    """When the dialler last paced its power and predictive campaigns, and whether a "pace" timer
+    is set for the events since (``EngineConfig.pace_every_seconds``)."""
+
+    paced_at: float = -1e18
+    timer_set: bool = False
+
+
 @attrs.frozen
 class EngineConfig:
     abandon_after_seconds: float = 2.0
@@ -70,6 +79,9 @@ class EngineConfig:
     tick_seconds: float = 1.0
     ring_backstop_seconds: float = 10.0
     auto_ready_after_wrapup: bool = True
+    #: pacing of power and predictive campaigns runs after every event that may change it (0), or
+    #: at most once in so many seconds: events in between are taken up by a "pace" timer (ADR 0026)
+    pace_every_seconds: float = 0.0
 
 
 class DiallerCore:
@@ -122,6 +134,7 @@ class DiallerCore:
         self.uow = UnitOfWork(store)
         self._undo = self.uow.undo
         self.timers = Timers(self._undo)
+        self.pacing = PacingClock()
         self.now = clock.now()
 
     # ================================================================== views and commits

@@ -104,12 +104,28 @@ class Dialling(DiallerCore):
         self._touch(contact)
         return False
 
-    def _pace_all(self, now: datetime) -> None:
+    def _pace_all(self, now: datetime, *, timer: bool = False) -> None:
         if self.draining:  # stopping: no new dials; calls in progress end as they do
             return
+        every = self.config.pace_every_seconds
+        paced = True  # power and predictive campaigns are paced in this run
+        if every > 0:
+            clock = self.pacing
+            t = now.timestamp()
+            if timer:
+                self._undo.set(clock, timer_set=False)
+            if t < clock.paced_at + every:
+                paced = False
+                if not clock.timer_set:
+                    self._undo.set(clock, timer_set=True)
+                    self._timer(now + timedelta(seconds=clock.paced_at + every - t), "pace", "all")
+            else:
+                self._undo.set(clock, paced_at=t)
         claimed: set[str] = set()
         for c in self._by_priority():
             if not c.may_dial(now):
+                continue
+            if not paced and c.dial_mode in (DialMode.POWER, DialMode.PREDICTIVE):
                 continue
             if c.dial_mode.agent_first:
                 self._pace_agent_first(c, now, claimed)

@@ -26,8 +26,9 @@ def serve(
     """Run campaigns in real time: the dialler on the wall clock, the HTTP API with the agents' and
     supervisors' routes and live streams (OpenAPI at /docs), and the telephony's webhooks.
     Telephony is DIALER_TELEPHONY (simulated by default; twilio or sip, configured by their
-    DIALER_TWILIO_* or DIALER_SIP_* variables). SIGTERM or Ctrl-C stops gracefully: no new dials,
-    calls in progress end."""
+    DIALER_TWILIO_* or DIALER_SIP_* variables). DIALER_PACE_EVERY_SECONDS (0 to 5, default 0)
+    paces power and predictive campaigns at most so often, for large sites. SIGTERM or Ctrl-C
+    stops gracefully: no new dials, calls in progress end."""
     import uvicorn
 
     from adapters.persistence.engine_lock import EngineAlreadyRunning, engine_lock
@@ -38,6 +39,10 @@ def serve(
     telephony = os.environ.get("DIALER_TELEPHONY", "simulated")
     if bots and telephony != "simulated":
         _fail("--bots needs simulated telephony (DIALER_TELEPHONY unset or simulated)")
+    try:
+        bootstrap.engine_config()  # a bad DIALER_PACE_EVERY_SECONDS is named before anything starts
+    except ValueError as exc:
+        _fail(str(exc))
     try:
         store = bootstrap.store()
     except (ValueError, bootstrap.StoreUnavailable) as exc:
