@@ -1,0 +1,320 @@
+"""bench/engine: the dialler on PostgreSQL with 1,000 agents and a list of 1,000,000 contacts, on an
+accelerated clock.
+
+The world is the simulated one of the main job (``adapters.telephony.simulated``: calls that
+ring, are answered, talk and end; agents who take calls, wrap up and dispose), on a virtual clock
+that runs as fast as the engine lets it: the engine's own time is the limit. The store and the
+queue view are PostgreSQL, in a database of their own (``bench_engine``, created if missing and kept
+between runs, so only the first run pays for the 1,000,000 contacts) so that its transaction counter
+counts this process alone.
+
+After a warm-up (agents logging in, pacing finding its rate) it measures a window of virtual
+minutes: dials/s and events/s of wall time; appends, stream loads and PostgreSQL transactions per
+dial; and from an answer's report to the bridge command (answers that found an agent free), p50
+and p99 of wall time. In the same run: the raw single-row INSERT rate (psycopg, autocommit) and
+the library's append rate at the run's own mean batch size.
+
+    .venv/bin/python -m bench.engine                              # 1,000 agents, 1,000,000 contacts, predictive
+    .venv/bin/python -m bench.engine --agents 200 --contacts 200000 --minutes 3 --mode power
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import random
+import statistics
+import sys
+import time as wall
+import uuid
+from datetime import UTC, datetime, time
+from typing import Any
+
+import psycopg
+import simpy
+
+from adapters.persistence.eventstore import RecorderEventStore, open_event_store
+from adapters.telephony.simulated import SimulatedAgents, SimulatedTelephony, SimulationDriver, VirtualClock, WorldParams
+from adapters.views import statistics as projections
+from dialer_domain.model.campaign import Campaign
+from dialer_domain.model.errors import DomainError
+from dialer_domain.model.events import ContactQueued
+from dialer_domain.model.identities import campaign_id_for, seeded_ids
+from dialer_domain.model.values import (
+    SIMULATED_DISPOSITIONS,
+    CampaignSettings,
+    CampaignStatus,
+    ContactData,
+    DialMode,
+    OpeningHours,
+    Period,
+    PhoneNumber,
+)
+from dialer_domain.service_layer.engine import EngineConfig
+from dialer_domain.service_layer.handlers import CampaignSpec, add_contacts, campaign_named, create_campaign, set_campaign_status
+from dialer_domain.service_layer.ports import CallReport, ReportKind
+from dialer_domain.service_layer.repository import Repository
+from entrypoints import bootstrap
+
+NAME = "Bench engine"
+SKILL = "bench-engine"
+SETUP_AT = datetime(2026, 11, 22, 8, tzinfo=UTC)
+
+
+def ensure_database(server: str, name: str) -> str:
+    with psycopg.connect(server, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    return server.rsplit("/", 1)[0] + "/" + name
+
+
+def ensure_contacts(url: str, n: int, mode: DialMode) -> None:
+    store = open_event_store(url)
+    repo = Repository(store)
+    cid = campaign_id_for(NAME)
+    try:
+        campaign_named(repo, NAME)
+    except Exception:
+        hours = OpeningHours("UTC", {d: (Period(time(0), time(23, 59, 59)),) for d in range(7)})
+        settings = CampaignSettings(
+            skill=SKILL,
+            max_ring_seconds=25,
+            attempts_per_number=3,
+            min_redial_seconds=3600,
+            wrapup_seconds=120,
+            caller_id_number="+4570123456",
+            dispositions=SIMULATED_DISPOSITIONS,
+            calling_policy="none",
+            abandon_cap=0.03,
+        )
+        spec = CampaignSpec(name=NAME, description="bench/engine", manager="bench", priority=5, dial_mode=mode)
+        create_campaign(repo, spec, settings=settings, hours=hours, at=SETUP_AT)
+        set_campaign_status(repo, cid, CampaignStatus.AUTOMATIC, by="bench", at=SETUP_AT)
+    campaign = repo.get(Campaign, cid)
+    if campaign.dial_mode is not mode:
+        campaign.change_dial_mode(mode, datetime.now(UTC), "bench")
+        repo.save(campaign)
+    view = projections.open_view(url, "queue")
+    projections.catch_up(store, view)
+    have = _count(view, cid)
+    if have < n:
+        print(f"adding {n - have:,} contacts (once; the database is kept) ...", flush=True)
+        rng = random.Random(have)
+        for lo in range(have, n, 50_000):
+            rows = [
+                (f"e{i:07d}", (PhoneNumber(f"+453{rng.randrange(10**7):07d}"),), ContactData(name=f"Contact {i}"), 5, None)
+                for i in range(lo, min(n, lo + 50_000))
+            ]
+            add_contacts(repo, cid, rows, source="bench", at=SETUP_AT)
+            print(f"  {min(n, lo + 50_000):,}", flush=True)
+        t = wall.perf_counter()
+        caught = projections.catch_up(store, view)
+        print(f"  queue view caught up: {caught:,} events in {wall.perf_counter() - t:.0f} s", flush=True)
+    view.factory.close()
+    store.close()
+
+
+def _count(view: Any, cid: uuid.UUID) -> int:
+    with view.datastore.transaction(commit=False) as curs:
+        curs.execute(view._sql("SELECT count(*) AS n FROM {p}dialer_queue2 WHERE gen = %s AND campaign_id = %s"), (view.live_generation(), str(cid)))
+        return int(curs.fetchone()["n"])
+
+
+def transactions(server_url: str, db: str) -> int:
+    """Committed and rolled-back transactions of ``db`` so far. PostgreSQL's counter is flushed by
+    an idle backend within its idle interval (10 s in PostgreSQL 15): read when the engine has
+    been idle past it (the simulation stands still between its measured stretches)."""
+    wall.sleep(11.0)
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        row = conn.execute("SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = %s", (db,)).fetchone()
+        return int(row[0]) if row else 0
+
+
+class Counting:
+    """Counts the store's appends, events appended and stream loads, on the instance."""
+
+    def __init__(self, store: RecorderEventStore) -> None:
+        self.appends = self.appended = self.loads = 0
+        append, load = store.append, store.load
+
+        def counted_append(events: Any) -> Any:
+            self.appends += 1
+            self.appended += len(events)
+            return append(events)
+
+        def counted_load(stream_id: Any, **kw: Any) -> Any:
+            self.loads += 1
+            return load(stream_id, **kw)
+
+        store.append = counted_append  # type: ignore[method-assign]
+        store.load = counted_load  # type: ignore[method-assign]
+
+
+def run(
+    url: str, server: str, db: str, mode: DialMode, agents: int, warmup_s: float, window_s: float, seed: int, pace_every: float = 0.0
+) -> dict[str, Any]:
+    store = open_event_store(url)
+    counts = Counting(store)
+    env = simpy.Environment()
+    start = datetime.now(UTC).replace(microsecond=0)
+    clock = VirtualClock(env, start)
+    rng = random.Random(seed)
+    world = WorldParams()
+    telephony = SimulatedTelephony(env, random.Random(rng.getrandbits(64)), world, clock)
+    people = SimulatedAgents(env, random.Random(rng.getrandbits(64)), world, tuple(d.code for d in SIMULATED_DISPOSITIONS))
+    config = EngineConfig(pace_every_seconds=pace_every)
+    ids = seeded_ids(seed * 7919 + int(wall.time()))
+    engine = bootstrap.dialler(store, telephony, clock, ids, desktop=people, queue=bootstrap.queue(store), config=config)
+    t0 = wall.perf_counter()
+    engine.sync()
+    people.engine = engine
+    driver = SimulationDriver(env, engine)
+    telephony.sink = people.driver = driver
+
+    placed = 0
+    answered_at: dict[uuid.UUID, float] = {}
+    bridge_ms: list[float] = []
+    waited = 0
+    handling: list[uuid.UUID | None] = [None]
+    place, bridge, report = telephony.place_call, telephony.bridge, driver.report
+
+    def counted_place(request: Any) -> None:
+        nonlocal placed
+        placed += 1
+        place(request)
+
+    def timed_bridge(call_id: uuid.UUID, agent_id: str) -> None:
+        nonlocal waited
+        began = answered_at.pop(call_id, None)
+        if began is not None:
+            if handling[0] == call_id:
+                bridge_ms.append((wall.perf_counter() - began) * 1000)
+            else:
+                waited += 1  # answered with no agent free; bridged when one came
+        bridge(call_id, agent_id)
+
+    def timed_report(r: CallReport) -> None:
+        if r.kind is ReportKind.ANSWERED_HUMAN and r.call_id is not None:
+            answered_at[r.call_id] = wall.perf_counter()
+            handling[0] = r.call_id
+        try:
+            report(r)
+        finally:
+            handling[0] = None
+
+    telephony.place_call = counted_place  # type: ignore[method-assign]
+    telephony.bridge = timed_bridge  # type: ignore[method-assign]
+    driver.report = timed_report  # type: ignore[method-assign]
+    telephony.sink = people.driver = driver
+
+    names = [f"{SKILL}-{seed}-{int(wall.time())}-{i:04d}" for i in range(agents)]
+    for a in names:
+        engine.log_in(a, skills=(SKILL,))
+        engine.ready(a)
+    login_s = wall.perf_counter() - t0
+    env.process(driver.ticking(EngineConfig().tick_seconds, warmup_s + window_s))
+    env.run(until=warmup_s)
+    x0 = transactions(server, db)
+    mark = (wall.perf_counter(), wall.process_time(), placed, store.max_position(), counts.appends, counts.appended, counts.loads, len(bridge_ms))
+    env.run(until=warmup_s + window_s)
+    end = (wall.perf_counter(), wall.process_time(), placed, store.max_position(), counts.appends, counts.appended, counts.loads, len(bridge_ms))
+    x1 = transactions(server, db)
+    # a bounded end: no new dials, the agents leave (calls still up stay in the log as the engine left them)
+    set_campaign_status(engine.repo, campaign_id_for(NAME), CampaignStatus.DISABLED, by="bench", at=clock.now())
+    for a in names:
+        if engine.agent(a).logged_in:
+            with contextlib.suppress(DomainError):  # an agent still on a call stays; the next run's agents are new
+                engine.log_out(a, by="bench")
+    set_campaign_status(engine.repo, campaign_id_for(NAME), CampaignStatus.AUTOMATIC, by="bench", at=clock.now())
+    store.close()
+    return {
+        "login_s": login_s,
+        "wall": end[0] - mark[0],
+        "cpu": end[1] - mark[1],
+        "dials": end[2] - mark[2],
+        "events": end[3] - mark[3],
+        "appends": end[4] - mark[4],
+        "appended": end[5] - mark[5],
+        "loads": end[6] - mark[6],
+        "bridge_ms": bridge_ms[mark[7] :],
+        "waited": waited,
+        "transactions": x1 - x0,
+    }
+
+
+def raw_insert_rate(server: str, n: int) -> float:
+    """Single-row INSERTs, each its own transaction (autocommit), into a table shaped like the
+    events table: the floor a write of one row per transaction costs on this machine."""
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS bench_engine_raw")
+        conn.execute(
+            "CREATE TABLE bench_engine_raw (id BIGSERIAL PRIMARY KEY, stream UUID NOT NULL, version INT NOT NULL, "
+            "topic TEXT NOT NULL, state BYTEA NOT NULL)"
+        )
+        payload = b'{"campaign_id":"' + str(uuid.uuid4()).encode() + b'","_v":1}'
+        started = wall.perf_counter()
+        for i in range(n):
+            row = (uuid.uuid4(), i, "ContactQueued", payload)
+            conn.execute("INSERT INTO bench_engine_raw (stream, version, topic, state) VALUES (%s, %s, %s, %s)", row)
+        rate = n / (wall.perf_counter() - started)
+        conn.execute("DROP TABLE bench_engine_raw")
+        return rate
+
+
+def library_append_rate(url: str, batch: int, n: int) -> float:
+    """The library's appends/s of ``batch`` events each (new streams), through our store."""
+    store = open_event_store(url)
+    now = datetime.now(UTC)
+    started = wall.perf_counter()
+    for _ in range(n):
+        stream = uuid.uuid4()
+        store.append([ContactQueued(originator_id=stream, originator_version=v, timestamp=now, campaign_id=stream) for v in range(1, batch + 1)])
+    rate = n / (wall.perf_counter() - started)
+    store.close()
+    return rate
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--server", default="postgresql://postgres@127.0.0.1:5432/postgres", help="a database to connect to for admin work")
+    ap.add_argument("--database", default="bench_engine")
+    ap.add_argument("--contacts", type=int, default=1_000_000)
+    ap.add_argument("--agents", type=int, default=1000)
+    ap.add_argument("--mode", type=DialMode, default=DialMode.PREDICTIVE, choices=list(DialMode))
+    ap.add_argument("--warmup", type=float, default=2.0, help="virtual minutes before the measured window")
+    ap.add_argument("--minutes", type=float, default=3.0, help="virtual minutes measured")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--pace-every", type=float, default=None, help="the engine's pace_every_seconds (default: the engine's own default)")
+    a = ap.parse_args(argv)
+    url = ensure_database(a.server, a.database)
+    ensure_contacts(url, a.contacts, a.mode)
+    pace_every = EngineConfig().pace_every_seconds if a.pace_every is None else a.pace_every
+    r = run(url, url, a.database, a.mode, a.agents, a.warmup * 60, a.minutes * 60, a.seed, pace_every)
+    raw = raw_insert_rate(url, 3000)
+    batch = max(1, round(r["appended"] / max(1, r["appends"])))
+    lib = library_append_rate(url, batch, 1000)
+    dials = r["dials"]
+    w = r["wall"]
+    ms = sorted(r["bridge_ms"])
+    p50 = statistics.median(ms) if ms else float("nan")
+    p99 = ms[min(len(ms) - 1, int(0.99 * len(ms)))] if ms else float("nan")
+    print(f"bench/engine: {a.mode.value}, {a.agents} agents, {a.contacts:,} contacts, PostgreSQL ({a.database})")
+    print(f"  window of {a.minutes:g} virtual minutes after a warm-up of {a.warmup:g}; pacing at most every {pace_every:g} s (0: after every event)")
+    print(f"  log-in of {a.agents} agents            {r['login_s']:>10.1f} s")
+    print(f"  dials                              {dials:>10,} in {w:.1f} s wall ({a.minutes * 60 / w:.2f}x real time)")
+    print(f"  dials/s                            {dials / w:>10,.1f}")
+    print(f"  events/s                           {r['events'] / w:>10,.1f}   ({r['events'] / max(1, dials):.1f} per dial)")
+    print(f"  appends per dial                   {r['appends'] / max(1, dials):>10.2f}   ({batch} events per append, mean)")
+    print(f"  stream loads per dial              {r['loads'] / max(1, dials):>10.2f}")
+    print(f"  engine CPU per dial                {r['cpu'] / max(1, dials) * 1000:>10.2f} ms")
+    print(f"  PostgreSQL transactions per dial   {r['transactions'] / max(1, dials):>10.2f}   (the database's own counter)")
+    print(f"  answer -> bridge, p50 / p99        {p50:>10.2f} / {p99:.2f} ms  ({len(ms)} answers found an agent free; {r['waited']} waited for one)")
+    print(f"  raw single-row INSERT, same run    {raw:>10,.0f} /s")
+    print(f"  library append of {batch} events      {lib:>10,.0f} /s")
+    print(f"  dials/s / raw INSERT/s             {dials / w / raw:>10.3f}")
+    print(f"  appends/s / library appends/s      {r['appends'] / w / lib:>10.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
