@@ -236,3 +236,21 @@ def test_a_campaign_is_renamed_and_keeps_its_history_and_a_taken_name_is_refused
     code, out = run("campaign", "show", "Win-back 2027")
     assert json.loads(out)["manager"] == "ann" and json.loads(out)["name"] == "Win-back 2027"
     assert run("campaign", "show", "Win-back")[0] == 0
+
+
+@pytest.mark.parametrize(("value", "says"), [("soon", "is not a number of seconds"), ("9", "outside 0 to 5 seconds"), ("-1", "outside 0 to 5")])
+def test_serve_refuses_a_bad_pacing_interval_naming_it_before_anything_starts(monkeypatch, tmp_path, value, says):
+    monkeypatch.setenv("DIALER_DATABASE_URL", f"sqlite:///{tmp_path}/d.db")
+    monkeypatch.setenv("DIALER_PACE_EVERY_SECONDS", value)
+    result = CliRunner().invoke(app, ["serve", "--port", "0"])
+    assert result.exit_code != 0 and "DIALER_PACE_EVERY_SECONDS" in result.output and says in result.output, result.output
+    assert not (tmp_path / "d.db").exists()  # refused before the store was opened
+
+
+def test_the_live_service_takes_its_pacing_interval_from_the_environment(monkeypatch):
+    from entrypoints import bootstrap
+
+    monkeypatch.setenv("DIALER_PACE_EVERY_SECONDS", "0.5")
+    assert bootstrap.engine_config().pace_every_seconds == 0.5
+    monkeypatch.delenv("DIALER_PACE_EVERY_SECONDS")
+    assert bootstrap.engine_config().pace_every_seconds == 0
