@@ -105,15 +105,15 @@ class Dialling(DiallerCore):
         return False
 
     def _pace_all(self, now: datetime, *, timer: bool = False) -> None:
+        clock = self.pacing
+        if timer:  # the "pace" timer went off
+            self._undo.set(clock, timer_set=False)
         if self.draining:  # stopping: no new dials; calls in progress end as they do
             return
         every = self.config.pace_every_seconds
         paced = True  # power and predictive campaigns are paced in this run
         if every > 0:
-            clock = self.pacing
             t = now.timestamp()
-            if timer:
-                self._undo.set(clock, timer_set=False)
             if t < clock.paced_at + every:
                 paced = False
                 if not clock.timer_set:
