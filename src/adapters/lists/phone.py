@@ -11,6 +11,9 @@ from dialer_domain.model.errors import InvalidValue
 from dialer_domain.model.values import PhoneNumber
 
 _E164 = phonenumbers.PhoneNumberFormat.E164
+# the library's own switch: keep its compiled metadata patterns instead of recompiling those that
+# fall out of the re module's small cache (a list import checks millions of numbers)
+phonenumbers.enable_pattern_cache()
 
 
 def e164(text: str, region: str) -> str:
