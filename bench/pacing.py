@@ -4,6 +4,8 @@ Scenario (issue 4): N agents all logged in, 8 h measured after a 15-minute warm-
 world is WorldParams' defaults (human 0.25, machine 0.15, busy 0.05 at 3 s, unreachable 0.05 at 4 s,
 else no answer; ring timeout 25 s; talk lognormal mean/SD 120 s; wrap-up mean 15 s SD 7.5 s;
 preview 10 s). Agents click Ready after their wrap-up (the campaign's own wrap-up limit is long).
+CPU seconds per simulated 8-hour day are shown beside those of the same world driven by a plain
+dialler (bench.plain_world), measured in the same run.
 
     .venv/bin/python -m bench.pacing                 # the full table (about 15 minutes on 2 cores)
     .venv/bin/python -m bench.pacing --agents 20 --seeds 1 2 --modes predictive progressive
@@ -20,6 +22,7 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 from adapters.persistence.eventstore import open_event_store
+from bench.plain_world import plain_world_cpu
 from dialer_domain.model.values import DialMode
 from entrypoints.simulate import SimulationConfig, run_simulation
 
@@ -92,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     with ProcessPoolExecutor(max_workers=a.jobs) as pool:
         runs = list(pool.map(one, jobs))
     wall = time.perf_counter() - started
+    # the floor, in the same run: the same world driven by a plain dialler of a few dicts (bench.plain_world)
+    plain = {n: statistics.median(plain_world_cpu(n, a.hours + 0.25, s)[0] * 8 / (a.hours + 0.25) for s in a.seeds) for n in a.agents}
     if a.json_out:
         with open(a.json_out, "w") as fh:
             json.dump(runs, fh, indent=1)
@@ -100,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     print("abandon target: 3% up to 20 agents, 1% at 50 (predictive only; the other modes have no target)")
     head = (
         f"{'N':>3} {'mode':<12} {'occupancy':>9} {'talk min/agent-h':>16} {'abandon mean':>12} {'abandon worst':>13} "
-        f"{'sim s/run':>9} {'CPU s/8h day':>12}"
+        f"{'sim s/run':>9} {'CPU s/8h day':>12} {'x plain world':>13}"
     )
     print(head)
     print("-" * len(head))
@@ -116,12 +121,17 @@ def main(argv: list[str] | None = None) -> int:
             cpu_day = statistics.median(r["cpu_per_8h_day"] for r in rs)
             if m == "progressive":
                 prog = talk
-            print(f"{n:>3} {m:<12} {occ:>9.3f} {talk:>16.1f} {ab_mean:>12.2%} {ab_worst:>13.2%} {secs:>9.1f} {cpu_day:>12.1f}")
+            print(
+                f"{n:>3} {m:<12} {occ:>9.3f} {talk:>16.1f} {ab_mean:>12.2%} {ab_worst:>13.2%} {secs:>9.1f} "
+                f"{cpu_day:>12.1f} {cpu_day / plain[n]:>13.1f}"
+            )
+        print(f"{n:>3} {'plain world':<12} {'':>9} {'':>16} {'':>12} {'':>13} {'':>9} {plain[n]:>12.1f} {1:>13.1f}")
         pred = [r for r in runs if r["agents"] == n and r["variant"] == "predictive"]
         if prog and pred:
             gain = statistics.median(r["talk_min_per_agent_hour"] for r in pred) / prog
             print(f"{n:>3} predictive gain over progressive (talk minutes per agent-hour, medians): x{gain:.2f}")
     print("(occupancy and talk: median over seeds; abandon: mean and worst seed)")
+    print("(plain world: the same simulated calls and agents driven by a progressive dialler of a few dicts, no store or rules: the floor)")
     return 0
 
 
