@@ -38,10 +38,11 @@ from adapters.telephony.simulated import SimulatedAgents, SimulatedTelephony, Si
 from adapters.views import statistics as projections
 from dialer_domain.model.campaign import Campaign
 from dialer_domain.model.errors import DomainError
-from dialer_domain.model.events import ContactQueued
+from dialer_domain.model.events import CallAbandoned, CallProgressed, ContactQueued
 from dialer_domain.model.identities import campaign_id_for, seeded_ids
 from dialer_domain.model.values import (
     SIMULATED_DISPOSITIONS,
+    CallOutcome,
     CampaignSettings,
     CampaignStatus,
     ContactData,
@@ -53,7 +54,7 @@ from dialer_domain.model.values import (
 from dialer_domain.service_layer.engine import EngineConfig
 from dialer_domain.service_layer.handlers import CampaignSpec, add_contacts, campaign_named, create_campaign, set_campaign_status
 from dialer_domain.service_layer.ports import CallReport, ReportKind
-from dialer_domain.service_layer.repository import Repository
+from dialer_domain.service_layer.repository import Repository, iter_log
 from entrypoints import bootstrap
 
 NAME = "Bench engine"
@@ -151,7 +152,7 @@ class Counting:
 
 
 def run(
-    url: str, server: str, db: str, mode: DialMode, agents: int, warmup_s: float, window_s: float, seed: int, pace_every: float = 0.0
+    url: str, server: str, db: str, mode: DialMode, agents: int, warmup_s: float, window_s: float, seed: int, pace_every: float | None = None
 ) -> dict[str, Any]:
     store = open_event_store(url)
     counts = Counting(store)
@@ -226,8 +227,18 @@ def run(
             with contextlib.suppress(DomainError):  # an agent still on a call stays; the next run's agents are new
                 engine.log_out(a, by="bench")
     set_campaign_status(engine.repo, campaign_id_for(NAME), CampaignStatus.AUTOMATIC, by="bench", at=clock.now())
+    humans = abandoned = 0
+    for rec in iter_log(store, after=mark[3]):
+        if rec.position > end[3]:
+            break
+        if isinstance(rec.event, CallProgressed) and rec.event.progress is CallOutcome.ANSWERED_HUMAN:
+            humans += 1
+        elif isinstance(rec.event, CallAbandoned):
+            abandoned += 1
     store.close()
     return {
+        "humans": humans,
+        "abandoned": abandoned,
         "login_s": login_s,
         "wall": end[0] - mark[0],
         "cpu": end[1] - mark[1],
@@ -284,11 +295,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warmup", type=float, default=2.0, help="virtual minutes before the measured window")
     ap.add_argument("--minutes", type=float, default=3.0, help="virtual minutes measured")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--pace-every", type=float, default=None, help="the engine's pace_every_seconds (default: the engine's own default)")
+    ap.add_argument("--pace-every", type=float, default=None, help="the engine's pace_every_seconds (default: automatic, ADR 0026)")
     a = ap.parse_args(argv)
     url = ensure_database(a.server, a.database)
     ensure_contacts(url, a.contacts, a.mode)
-    pace_every = EngineConfig().pace_every_seconds if a.pace_every is None else a.pace_every
+    pace_every = a.pace_every
     r = run(url, url, a.database, a.mode, a.agents, a.warmup * 60, a.minutes * 60, a.seed, pace_every)
     raw = raw_insert_rate(url, 3000)
     batch = max(1, round(r["appended"] / max(1, r["appends"])))
@@ -299,7 +310,8 @@ def main(argv: list[str] | None = None) -> int:
     p50 = statistics.median(ms) if ms else float("nan")
     p99 = ms[min(len(ms) - 1, int(0.99 * len(ms)))] if ms else float("nan")
     print(f"bench/engine: {a.mode.value}, {a.agents} agents, {a.contacts:,} contacts, PostgreSQL ({a.database})")
-    print(f"  window of {a.minutes:g} virtual minutes after a warm-up of {a.warmup:g}; pacing at most every {pace_every:g} s (0: after every event)")
+    interval = "automatic (ADR 0026)" if pace_every is None else f"{pace_every:g} s (0: after every event)"
+    print(f"  window of {a.minutes:g} virtual minutes after a warm-up of {a.warmup:g}; pacing at most every {interval}")
     print(f"  log-in of {a.agents} agents            {r['login_s']:>10.1f} s")
     print(f"  dials                              {dials:>10,} in {w:.1f} s wall ({a.minutes * 60 / w:.2f}x real time)")
     print(f"  dials/s                            {dials / w:>10,.1f}")
@@ -308,6 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  stream loads per dial              {r['loads'] / max(1, dials):>10.2f}")
     print(f"  engine CPU per dial                {r['cpu'] / max(1, dials) * 1000:>10.2f} ms")
     print(f"  PostgreSQL transactions per dial   {r['transactions'] / max(1, dials):>10.2f}   (the database's own counter)")
+    print(f"  abandoned / human answers          {r['abandoned']:>10,} / {r['humans']:,} ({r['abandoned'] / max(1, r['humans']):.2%})")
     print(f"  answer -> bridge, p50 / p99        {p50:>10.2f} / {p99:.2f} ms  ({len(ms)} answers found an agent free; {r['waited']} waited for one)")
     print(f"  raw single-row INSERT, same run    {raw:>10,.0f} /s")
     print(f"  library append of {batch} events      {lib:>10,.0f} /s")

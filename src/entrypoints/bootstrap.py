@@ -30,8 +30,9 @@ def database_url() -> str:
 
 
 def engine_config() -> EngineConfig:
-    """The live dialler's settings: ``DIALER_PACE_EVERY_SECONDS`` (0 to 5; default 0, pacing after
-    every event) lets a large site pace its power and predictive campaigns at most so often (ADR 0026)."""
+    """The live dialler's settings: ``DIALER_PACE_EVERY_SECONDS`` (0 to 5: 0 paces power and
+    predictive campaigns after every event, more at most so often; unset: automatic, 0 below 100
+    agents logged in and 0.5 s from there, ADR 0026)."""
     from dialer_domain.service_layer.engine import EngineConfig
 
     raw = os.environ.get("DIALER_PACE_EVERY_SECONDS", "").strip()

@@ -252,5 +252,7 @@ def test_the_live_service_takes_its_pacing_interval_from_the_environment(monkeyp
 
     monkeypatch.setenv("DIALER_PACE_EVERY_SECONDS", "0.5")
     assert bootstrap.engine_config().pace_every_seconds == 0.5
-    monkeypatch.delenv("DIALER_PACE_EVERY_SECONDS")
+    monkeypatch.setenv("DIALER_PACE_EVERY_SECONDS", "0")
     assert bootstrap.engine_config().pace_every_seconds == 0
+    monkeypatch.delenv("DIALER_PACE_EVERY_SECONDS")
+    assert bootstrap.engine_config().pace_every_seconds is None  # automatic: by the number of agents logged in

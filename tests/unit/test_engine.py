@@ -381,11 +381,25 @@ def test_with_a_pacing_interval_power_pacing_runs_at_most_so_often_and_a_timer_t
     assert len(tel.placed) == 2 and len(events_of(store, PacingDecided)) == decisions
     assert engine.next_due() == T0 + timedelta(seconds=1.5)
     clock.advance(0.5)
-    engine.tick()  # the timer at the interval's end: one pacing run takes up a2
+    engine.on_call_progress(tel.placed[-1], CallOutcome.RINGING)  # a step at the interval's end runs the timer: one pacing run takes up a2
     assert len(tel.placed) == 4 and len(events_of(store, PacingDecided)) == decisions + 1
 
 
-def test_without_a_pacing_interval_every_event_paces_at_once():
-    engine, _, tel, _, _ = setup(DialMode.POWER, contacts=20, power_ratio_ready=2.0, abandon_cap=None)
+def test_by_default_a_small_team_is_paced_after_every_event_and_a_large_one_at_most_twice_a_second():
+    from dialer_domain.service_layer.dialler_core import AUTO_PACE_AGENTS, AUTO_PACE_SECONDS
+
+    engine, clock, tel, _, _ = setup(DialMode.POWER, contacts=3 * AUTO_PACE_AGENTS + 20, power_ratio_ready=2.0, abandon_cap=None)
+    assert engine.config.pace_every_seconds is None
     login(engine, "a1", "a2")
-    assert len(tel.placed) == 4 and engine.config.pace_every_seconds == 0
+    assert len(tel.placed) == 4  # each ready paced at once
+    login(engine, *(f"b{i}" for i in range(AUTO_PACE_AGENTS - 1)))
+    clock.advance(61)
+    engine.tick()  # the queue topped up for the large team, and paced
+    placed = len(tel.placed)
+    assert placed > 4
+    login(engine, "late")  # within the interval: paced by its timer, not at once
+    assert len(tel.placed) == placed
+    assert engine.next_due() == clock.now() + timedelta(seconds=AUTO_PACE_SECONDS)
+    clock.advance(AUTO_PACE_SECONDS)
+    engine.on_call_progress(tel.placed[-1], CallOutcome.RINGING)  # any step runs the due timers (ringing itself paces nothing)
+    assert len(tel.placed) == placed + 2  # the late agent's two calls, by the timer at the interval's end

@@ -63,6 +63,12 @@ class LiveCall:
     waiting: bool = False
 
 
+#: the automatic pacing interval (EngineConfig.pace_every_seconds None): from this many agents logged in ...
+AUTO_PACE_AGENTS = 100
+#: ... power and predictive campaigns are paced at most this often (ADR 0026)
+AUTO_PACE_SECONDS = 0.5
+
+
 @attrs.define
 class PacingClock:
     """When the dialler last paced its power and predictive campaigns, and whether a "pace" timer
@@ -80,8 +86,9 @@ class EngineConfig:
     ring_backstop_seconds: float = 10.0
     auto_ready_after_wrapup: bool = True
     #: pacing of power and predictive campaigns runs after every event that may change it (0), or
-    #: at most once in so many seconds: events in between are taken up by a "pace" timer (ADR 0026)
-    pace_every_seconds: float = 0.0
+    #: at most once in so many seconds: events in between are taken up by a "pace" timer (ADR 0026).
+    #: None: 0 while fewer than AUTO_PACE_AGENTS agents are logged in, else AUTO_PACE_SECONDS
+    pace_every_seconds: float | None = None
 
 
 class DiallerCore:

@@ -22,7 +22,7 @@ from dialer_domain.rules.dialling import needs_machine_detection, queue_target
 from dialer_domain.rules.pacing import PacingSnapshot, decide
 from dialer_domain.rules.schedule import local_time
 from dialer_domain.rules.selection import compiled, contact_facts
-from dialer_domain.service_layer.dialler_core import DiallerCore, LiveCall, _idle_since, _since, screen_pop
+from dialer_domain.service_layer.dialler_core import AUTO_PACE_AGENTS, AUTO_PACE_SECONDS, DiallerCore, LiveCall, _idle_since, _since, screen_pop
 from dialer_domain.service_layer.ports import CallRequest
 
 
@@ -38,7 +38,7 @@ class Dialling(DiallerCore):
 
         now = self._step()
         self._in_step(top_up, now=now)  # what timers released and the queue run added is visible to pacing
-        self._in_step(self._pace_all, now=now, run_timers=False)
+        self._in_step(partial(self._pace_all, force=True), now=now, run_timers=False)  # the periodic run paces whatever the interval
 
     def _by_priority(self) -> list[Campaign]:
         return sorted((c for c in self.campaigns.values() if c.settings is not None), key=lambda c: (-c.priority, c.name))
@@ -104,17 +104,19 @@ class Dialling(DiallerCore):
         self._touch(contact)
         return False
 
-    def _pace_all(self, now: datetime, *, timer: bool = False) -> None:
+    def _pace_all(self, now: datetime, *, timer: bool = False, force: bool = False) -> None:
         clock = self.pacing
         if timer:  # the "pace" timer went off
             self._undo.set(clock, timer_set=False)
         if self.draining:  # stopping: no new dials; calls in progress end as they do
             return
         every = self.config.pace_every_seconds
+        if every is None:
+            every = AUTO_PACE_SECONDS if sum(1 for s in self.agents.values() if s.logged_in) >= AUTO_PACE_AGENTS else 0.0
         paced = True  # power and predictive campaigns are paced in this run
         if every > 0:
             t = now.timestamp()
-            if t < clock.paced_at + every:
+            if t < clock.paced_at + every and not force:
                 paced = False
                 if not clock.timer_set:
                     self._undo.set(clock, timer_set=True)

@@ -197,7 +197,7 @@ class Dialler(AgentSteps):
                     self._hang_up(a, "maximum call duration reached")
                     self._finish_call(call, CallOutcome.COMPLETED, "cut at the maximum call duration", now)
             elif kind == "pace":
-                self._pace_all(now, timer=True)
+                self._pace_all(now, timer=True, force=True)
             elif kind == "callback":
                 pass  # the wake-up alone: the queue run that follows takes the due callback (R12)
             elif kind == "ring":

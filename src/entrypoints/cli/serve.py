@@ -26,9 +26,10 @@ def serve(
     """Run campaigns in real time: the dialler on the wall clock, the HTTP API with the agents' and
     supervisors' routes and live streams (OpenAPI at /docs), and the telephony's webhooks.
     Telephony is DIALER_TELEPHONY (simulated by default; twilio or sip, configured by their
-    DIALER_TWILIO_* or DIALER_SIP_* variables). DIALER_PACE_EVERY_SECONDS (0 to 5, default 0)
-    paces power and predictive campaigns at most so often, for large sites. SIGTERM or Ctrl-C
-    stops gracefully: no new dials, calls in progress end."""
+    DIALER_TWILIO_* or DIALER_SIP_* variables). DIALER_PACE_EVERY_SECONDS (0 to 5) paces power
+    and predictive campaigns at most so often (0: after every event; unset: 0 below 100 agents
+    logged in, 0.5 from there). SIGTERM or Ctrl-C stops gracefully: no new dials, calls in
+    progress end."""
     import uvicorn
 
     from adapters.persistence.engine_lock import EngineAlreadyRunning, engine_lock
