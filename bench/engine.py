@@ -30,6 +30,7 @@ import uuid
 from datetime import UTC, datetime, time
 from typing import Any
 
+import attrs
 import psycopg
 import simpy
 
@@ -60,6 +61,9 @@ from entrypoints import bootstrap
 NAME = "Bench engine"
 SKILL = "bench-engine"
 SETUP_AT = datetime(2026, 11, 22, 8, tzinfo=UTC)
+#: the product's default cap (ADR 0020). Its rolling windows, like the pacing estimator, carry one
+#: run's calls into the next: compare runs started on the same history (a fresh --database)
+ABANDON_CAP = 0.03
 
 
 def ensure_database(server: str, name: str) -> str:
@@ -86,7 +90,7 @@ def ensure_contacts(url: str, n: int, mode: DialMode) -> None:
             caller_id_number="+4570123456",
             dispositions=SIMULATED_DISPOSITIONS,
             calling_policy="none",
-            abandon_cap=0.03,
+            abandon_cap=ABANDON_CAP,
         )
         spec = CampaignSpec(name=NAME, description="bench/engine", manager="bench", priority=5, dial_mode=mode)
         create_campaign(repo, spec, settings=settings, hours=hours, at=SETUP_AT)
@@ -94,7 +98,9 @@ def ensure_contacts(url: str, n: int, mode: DialMode) -> None:
     campaign = repo.get(Campaign, cid)
     if campaign.dial_mode is not mode:
         campaign.change_dial_mode(mode, datetime.now(UTC), "bench")
-        repo.save(campaign)
+    if campaign.config.abandon_cap != ABANDON_CAP:
+        campaign.change_settings(attrs.evolve(campaign.config, abandon_cap=ABANDON_CAP), datetime.now(UTC), "bench")
+    repo.save(campaign)
     view = projections.open_view(url, "queue")
     projections.catch_up(store, view)
     have = _count(view, cid)
