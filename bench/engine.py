@@ -6,7 +6,8 @@ ring, are answered, talk and end; agents who take calls, wrap up and dispose), o
 that runs as fast as the engine lets it: the engine's own time is the limit. The store and the
 queue view are PostgreSQL, in a database of their own (``bench_engine``, created if missing and kept
 between runs, so only the first run pays for the 1,000,000 contacts) so that its transaction counter
-counts this process alone.
+counts this process alone. Runs on one database share the campaign's history (the abandon cap's
+rolling windows, the pacing estimator): compare runs started on the same history.
 
 After a warm-up (agents logging in, pacing finding its rate) it measures a window of virtual
 minutes: dials/s and events/s of wall time; appends, stream loads and PostgreSQL transactions per
@@ -37,8 +38,9 @@ import simpy
 from adapters.persistence.eventstore import RecorderEventStore, open_event_store
 from adapters.telephony.simulated import SimulatedAgents, SimulatedTelephony, SimulationDriver, VirtualClock, WorldParams
 from adapters.views import statistics as projections
+from bench.queue import contacts_in_view
 from dialer_domain.model.campaign import Campaign
-from dialer_domain.model.errors import DomainError
+from dialer_domain.model.errors import DomainError, NotFound
 from dialer_domain.model.events import CallAbandoned, CallProgressed, ContactQueued
 from dialer_domain.model.identities import campaign_id_for, seeded_ids
 from dialer_domain.model.values import (
@@ -79,7 +81,7 @@ def ensure_contacts(url: str, n: int, mode: DialMode) -> None:
     cid = campaign_id_for(NAME)
     try:
         campaign_named(repo, NAME)
-    except Exception:
+    except NotFound:
         hours = OpeningHours("UTC", {d: (Period(time(0), time(23, 59, 59)),) for d in range(7)})
         settings = CampaignSettings(
             skill=SKILL,
@@ -103,7 +105,7 @@ def ensure_contacts(url: str, n: int, mode: DialMode) -> None:
     repo.save(campaign)
     view = projections.open_view(url, "queue")
     projections.catch_up(store, view)
-    have = _count(view, cid)
+    have = contacts_in_view(view, cid)
     if have < n:
         print(f"adding {n - have:,} contacts (once; the database is kept) ...", flush=True)
         rng = random.Random(have)
@@ -119,12 +121,6 @@ def ensure_contacts(url: str, n: int, mode: DialMode) -> None:
         print(f"  queue view caught up: {caught:,} events in {wall.perf_counter() - t:.0f} s", flush=True)
     view.factory.close()
     store.close()
-
-
-def _count(view: Any, cid: uuid.UUID) -> int:
-    with view.datastore.transaction(commit=False) as curs:
-        curs.execute(view._sql("SELECT count(*) AS n FROM {p}dialer_queue2 WHERE gen = %s AND campaign_id = %s"), (view.live_generation(), str(cid)))
-        return int(curs.fetchone()["n"])
 
 
 def transactions(server_url: str, db: str) -> int:

@@ -77,7 +77,7 @@ def ensure_contacts(url: str, n: int) -> UUID:
         set_campaign_status(repo, cid, CampaignStatus.AUTOMATIC, by="bench", at=START)
     view = projections.open_view(url, "queue")
     projections.catch_up(store, view)
-    have = _count(view, cid)
+    have = contacts_in_view(view, cid)
     if have < n:
         print(f"importing {n - have:,} contacts ...", flush=True)
         for lo in range(have, n, 50_000):
@@ -90,7 +90,8 @@ def ensure_contacts(url: str, n: int) -> UUID:
     return cid
 
 
-def _count(view: object, cid: UUID) -> int:
+def contacts_in_view(view: object, cid: UUID) -> int:
+    """The campaign's contacts in the live generation of the queue view (every state)."""
     with view.datastore.transaction(commit=False) as curs:  # type: ignore[attr-defined]
         curs.execute(view._sql("SELECT count(*) AS n FROM {p}dialer_queue2 WHERE gen = %s AND campaign_id = %s"), (view.live_generation(), str(cid)))  # type: ignore[attr-defined]
         return int(curs.fetchone()["n"])
@@ -144,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     head = store.max_position()
     runs = int(wall.time())  # agents' names differ from run to run
     store.close()
-    print(f"bench/queue: {_count(view, cid):,} contacts in the queue view, {head:,} events in the log, {url.split('?')[0]}")
+    print(f"bench/queue: {contacts_in_view(view, cid):,} contacts in the queue view, {head:,} events in the log, {url.split('?')[0]}")
     if caught:
         print(f"  view catch-up            {caught:,} events in {catch_s:.1f} s ({caught / catch_s:,.0f} events/s)")
     p = run_engine(url, True, a.agents, a.ticks, runs)
