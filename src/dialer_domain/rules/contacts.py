@@ -47,7 +47,9 @@ def exhaustion_reason(attempts: int, settings: CampaignSettings) -> str:
     return f"every number has had its {settings.attempts_per_number} attempts"
 
 
-def next_number(attempts: Sequence[int], last_attempt_at: Sequence[datetime | None], at: datetime, settings: CampaignSettings | None) -> int | None:
+def next_number(
+    attempts: Sequence[int], last_attempt_at: Sequence[datetime | None], at: datetime, settings: CampaignSettings | None
+) -> int | None:
     """The number to dial next (R8): among numbers with attempts left and past their redial delay,
     the one tried least this round, first in dialling order on a tie."""
     best: int | None = None
