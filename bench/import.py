@@ -46,7 +46,7 @@ def make_csv(path: Path, rows: int, seed: int = 1) -> None:
 def one(url: str, schema: str, path: Path, workers: int) -> dict[str, float]:
     """Run in a fresh process so that peak memory is this import's own."""
     code = f"""
-import json, resource, time
+import json, os, resource, time
 from datetime import UTC, datetime
 from pathlib import Path
 from uuid import uuid4
@@ -67,7 +67,6 @@ def busy():
     with open("/proc/stat") as fh:
         f = [int(x) for x in fh.readline().split()[1:]]
     return (sum(f) - f[3] - f[4]) / os.sysconf("SC_CLK_TCK")
-import os
 b0 = busy()
 t = time.perf_counter()
 report, rejects = import_file(store, c.id, Path({str(path)!r}), mode=ImportMode.APPEND, at=now, ids=uuid4, workers={workers})
