@@ -14,6 +14,7 @@ import threading
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import urlencode
 
 import pytest
@@ -622,3 +623,59 @@ def test_a_twilio_call_still_up_after_a_restart_is_held_again_and_an_unknown_one
         h.telephony.close()
     finally:
         server.shutdown()
+
+
+class _SlowClient:
+    """Twilio's client as far as calls go: create names the call at once; each update takes a
+    random few milliseconds (as requests over a network do) and is recorded as it lands."""
+
+    SID = "CA" + "b" * 32
+
+    def __init__(self) -> None:
+        self.landed: list[tuple[str, dict[str, str]]] = []
+        self.rng = random.Random(5)
+        self.lock = threading.Lock()
+        self.calls = _SlowCalls(self)
+
+
+class _SlowCalls:
+    def __init__(self, client: _SlowClient) -> None:
+        self.client = client
+
+    def create(self, **_: object) -> SimpleNamespace:
+        return SimpleNamespace(sid=_SlowClient.SID)
+
+    def __call__(self, sid: str) -> SimpleNamespace:
+        client = self.client
+
+        def update(**params: str) -> None:
+            with client.lock:
+                delay = client.rng.random() * 0.01
+            threading.Event().wait(delay)
+            with client.lock:
+                client.landed.append((sid, params))
+
+        return SimpleNamespace(update=update)
+
+
+def test_twilio_commands_for_one_call_reach_twilio_in_the_order_given():
+    """Bridge, hold, resume, hold, hang up in a row: eight pool threads must not reorder them
+    (Twilio applies what arrives last: a hold overtaken by its bridge left the contact off hold)."""
+    client = _SlowClient()
+    sink = GatedSink()
+    tel = TwilioTelephony(twilio_settings("http://127.0.0.1:9"), sink, client=client)  # type: ignore[arg-type]
+    tel.open_agent_leg("agent-1", "sip:7@pbx.example")
+    r = request()
+    tel.place_call(r)
+    wait_until(lambda: r.call_id in tel._sids, timeout=30, what="the call's sid")
+    given = []
+    for _ in range(5):
+        tel.bridge(r.call_id, "agent-1")
+        tel.hold(r.call_id, "agent-1", True)
+        given += ["<Conference", "<Play"]
+    tel.hang_up(r.call_id, "done")
+    given.append("completed")
+    tel.close()
+    landed = [p.get("twiml", p.get("status", "")) for _sid, p in client.landed]
+    assert len(landed) == len(given)
+    assert all(want in got for want, got in zip(given, landed, strict=True)), landed

@@ -27,6 +27,7 @@ import logging
 import os
 import re
 import threading
+from collections import deque
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -154,6 +155,7 @@ class TwilioTelephony:
         self._legs: dict[str, str] = {}  # agent -> the leg's CallSid
         self._rooms: dict[str, str] = {}  # agent -> conference name
         self._pending: dict[UUID, list[dict[str, Any]]] = {}  # commands for a call whose create has not returned
+        self._queues: dict[str, deque[dict[str, Any]]] = {}  # per CallSid: commands not sent yet, in the order given
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
@@ -177,7 +179,7 @@ class TwilioTelephony:
         with self._lock:
             sid = self._legs.pop(agent_id, None)
         if sid is not None:
-            self._pool.submit(self._update, sid, {"status": "completed"})
+            self._send(sid, {"status": "completed"})
 
     def bridge(self, call_id: UUID, agent_id: str) -> None:
         with self._lock:
@@ -366,12 +368,15 @@ class TwilioTelephony:
         except (TwilioException, OSError, ValueError) as exc:  # requests' errors are OSErrors
             self._refused(r.call_id, f"Twilio could not be reached: {type(exc).__name__}")
             return
+        sid = str(call.sid)
         with self._lock:
-            self._sids[r.call_id] = str(call.sid)
+            self._sids[r.call_id] = sid
             pending = self._pending.pop(r.call_id, [])
-        self.sink.report(CallReport(K.PLACED, datetime.now(UTC), call_id=r.call_id, network_call_id=str(call.sid)))
-        for params in pending:
-            self._update(str(call.sid), params)
+            if pending:  # first in the call's queue, ahead of any command given from now on
+                self._queues[sid] = deque(pending)
+        self.sink.report(CallReport(K.PLACED, datetime.now(UTC), call_id=r.call_id, network_call_id=sid))
+        if pending:
+            self._drain(sid)
 
     def _refused(self, call_id: UUID, reason: str) -> None:
         self._forget(call_id)
@@ -402,7 +407,29 @@ class TwilioTelephony:
                 if pending is not None:  # the create has not returned yet: run it after
                     pending.append(params)
                 return
-        self._pool.submit(self._update, sid, params)
+        self._send(sid, params)
+
+    def _send(self, sid: str, params: dict[str, Any]) -> None:
+        """Send a command after every earlier one for the same call: the pool's threads would
+        otherwise race them, and Twilio applies what arrives last (a hold overtaken by the bridge
+        it follows would leave the contact off hold)."""
+        with self._lock:
+            queue = self._queues.get(sid)
+            if queue is not None:  # a thread is sending this call's commands: it sends this one next
+                queue.append(params)
+                return
+            self._queues[sid] = deque([params])
+        self._pool.submit(self._drain, sid)
+
+    def _drain(self, sid: str) -> None:
+        while True:
+            with self._lock:
+                queue = self._queues[sid]
+                if not queue:
+                    del self._queues[sid]
+                    return
+                params = queue.popleft()
+            self._update(sid, params)
 
     def _update(self, sid: str, params: dict[str, Any]) -> None:
         try:
