@@ -112,7 +112,8 @@ class Dialling(DiallerCore):
             return
         every = self.config.pace_every_seconds
         if every is None:
-            every = AUTO_PACE_SECONDS if sum(1 for s in self.agents.values() if s.logged_in) >= AUTO_PACE_AGENTS else 0.0
+            large = len(self.agents) >= AUTO_PACE_AGENTS and sum(1 for s in self.agents.values() if s.logged_in) >= AUTO_PACE_AGENTS
+            every = AUTO_PACE_SECONDS if large else 0.0
         paced = True  # power and predictive campaigns are paced in this run
         if every > 0:
             t = now.timestamp()
