@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from dialer_domain.model.errors import InvalidValue
-from dialer_domain.model.text import MAX_NAME, check_contact_key, check_text, check_variables, text_is_clean
+from dialer_domain.model.text import MAX_NAME, check_contact_key, check_text, check_variables
 from dialer_domain.model.values import CallOutcome, CampaignSettings, ContactData, PhoneNumber, check_priority
 from dialer_domain.rules.schedule import zone
 
@@ -16,8 +16,6 @@ from dialer_domain.rules.schedule import zone
 def check_contact_data(key: str, data: ContactData) -> None:
     """What a contact shows an agent: text without control characters, of sensible size, and a
     time zone that exists."""
-    if not data.fields and not data.variables and text_is_clean(data.name, MAX_NAME) and data.time_zone is None:
-        return  # the usual case without variables, decided without building messages
     check_text(f"contact {key[:40]!r} name", data.name, MAX_NAME)
     if data.time_zone is not None:
         check_text(f"contact {key[:40]!r} time zone", data.time_zone, MAX_NAME)
