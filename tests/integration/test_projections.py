@@ -81,6 +81,37 @@ def test_a_rebuild_does_not_show_half_built_figures_and_catches_up_with_new_even
         store.close()
 
 
+def test_a_rebuild_collects_garbage_less_often_while_it_folds_and_puts_the_collector_back(url, monkeypatch):
+    import gc
+
+    from adapters.views import base
+
+    store = open_event_store(url)
+    view = projections.open_view(url)
+    seen: list[tuple[int, int, int]] = []
+    fold = base.catch_up
+
+    def watching(*args, **kw):
+        seen.append(gc.get_threshold())
+        return fold(*args, **kw)
+
+    monkeypatch.setattr(base, "catch_up", watching)
+    before = gc.get_threshold()
+    try:
+        simulate(store, hours=0.2)
+        projections.rebuild(store, view)
+        assert seen and all(t[0] >= 50_000 and t[1:] == before[1:] for t in seen)
+        assert gc.get_threshold() == before
+        with base.fewer_collections(), base.fewer_collections():  # nested or concurrent: the last one out restores
+            pass
+        assert gc.get_threshold() == before
+        with pytest.raises(RuntimeError), base.fewer_collections():
+            raise RuntimeError("a fold failed")
+        assert gc.get_threshold() == before
+        assert rounded(view.counters()) == memory_rows(store)
+    finally:
+        store.close()
+
 
 def caught_up(store, view, topics):
     last = store.read(max(0, store.max_position() - 5000), 5000, topics)
