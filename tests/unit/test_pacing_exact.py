@@ -1,0 +1,167 @@
+"""Predictive pacing's faster arithmetic (issue 18) makes the same decisions with the same figures
+as the plain call-by-call loop it replaced, kept here as the reference."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dialer_domain.model.values import CampaignSettings
+from dialer_domain.rules import pacing
+from dialer_domain.rules.pacing import BIN_SECONDS, GRACE_SECONDS, MAX_BIN, PacingEstimator, PacingSnapshot
+
+
+def reference_predictive(
+    settings: CampaignSettings, snap: PacingSnapshot, est: PacingEstimator, room: int, ease: float = 1.0
+) -> tuple[int, str, dict[str, float]]:
+    """``_predictive`` as it was before issue 18's work: every call's risk worked out in turn."""
+    est.tune(settings.target_abandon_rate)
+    grid, weights, c_new = est.answer_grid()
+    suffix_h, suffix_all = est.suffix_sums()
+    wrap_mean = est.wrap.mean()
+    mu_a = [float(snap.answered_waiting)] * len(grid)
+    var_a = [0.0] * len(grid)
+    steps = [int(t / BIN_SECONDS) + 1 for t in grid]
+    for e in snap.dialling_elapsed:
+        b0 = min(MAX_BIN, int(e / BIN_SECONDS))
+        alive = suffix_all[b0]
+        if alive <= 0:
+            continue
+        h0 = suffix_h[b0]
+        for i, step in enumerate(steps):
+            b1 = b0 + step
+            p = (h0 - suffix_h[b1 if b1 <= MAX_BIN + 1 else MAX_BIN + 1]) / alive
+            mu_a[i] += p
+            var_a[i] += p * (1 - p)
+    mu_f = [float(snap.ready_agents)] * len(grid)
+    var_f = [0.0] * len(grid)
+    wrap_h = [t + GRACE_SECONDS for t in grid]
+    talk_h = [max(0.0, h - wrap_mean) for h in wrap_h]
+    chances = [est.wrap.p_end_within_each(e, wrap_h) for e in snap.wrapup_elapsed]
+    chances += [est.talk.p_end_within_each(e, talk_h) for e in snap.talking_elapsed]
+    for i in range(len(grid)):
+        for qs in chances:
+            q = qs[i]
+            mu_f[i] += q
+            var_f[i] += q * (1 - q)
+    allowance = min(0.5, settings.target_abandon_rate * est.gain) * ease
+    mu = [a - f for a, f in zip(mu_a, mu_f, strict=True)]
+    var = [a + f for a, f in zip(var_a, var_f, strict=True)]
+    n = 0
+    risk = 0.0
+    while n < room and c_new[-1] > 0:
+        risk = sum(w * pacing._p_normal_above(m, v, -0.5) for w, m, v in zip(weights, mu, var, strict=True))
+        if risk > allowance:
+            break
+        n += 1
+        for i, c in enumerate(c_new):
+            mu[i] += c
+            var[i] += c * (1 - c)
+    estimates = {
+        "p_human": round(est.p_human(), 4),
+        "expected_answers_25s": round(mu_a[-1], 3),
+        "expected_free_agents_27s": round(mu_f[-1], 3),
+        "marginal_abandon_risk": round(risk, 5),
+        "allowance": round(allowance, 5),
+        "gain": round(est.gain, 4),
+        "measured_abandon_rate": round(est.abandon_rate, 5),
+        "mean_talk_s": round(est.talk.mean(), 1),
+        "mean_wrap_s": round(wrap_mean, 1),
+    }
+    reason = (
+        f"predictive: {mu_a[-1]:.2f} answers expected within {grid[-1]:.0f}s against {mu_f[-1]:.2f} agents free; "
+        f"next call's abandon risk {risk:.4f} vs allowance {allowance:.4f}"
+    )
+    return n, reason, estimates
+
+
+SETTINGS = CampaignSettings(skill="sales")
+
+
+@st.composite
+def situations(draw: st.DrawFn) -> tuple[PacingEstimator, PacingSnapshot, int, float]:
+    est = PacingEstimator()
+    for _ in range(draw(st.integers(0, 300))):
+        est.record_dial_outcome(draw(st.booleans()), draw(st.floats(0, 95)))
+    for x in draw(st.lists(st.floats(1, 900), max_size=40)):
+        est.talk.add(x)
+    for x in draw(st.lists(st.floats(1, 60), max_size=20)):
+        est.wrap.add(x)
+    for _ in range(draw(st.integers(0, 80))):
+        est.record_answer(draw(st.booleans()) and draw(st.booleans()))
+    big = draw(st.booleans())
+    agents = draw(st.integers(1, 1000 if big else 30))
+    ready = draw(st.integers(0, agents))
+    rest = agents - ready
+    talking = draw(st.integers(0, rest))
+    elapsed = st.floats(0, 600)
+    snap = PacingSnapshot(
+        ready_agents=ready,
+        wrapup_elapsed=tuple(draw(elapsed) for _ in range(rest - talking)),
+        talking_elapsed=tuple(draw(elapsed) for _ in range(talking)),
+        dialling_elapsed=tuple(draw(st.floats(0, 100)) for _ in range(draw(st.integers(0, 3 * agents)))),
+        answered_waiting=draw(st.integers(0, 5)),
+        logged_in=agents,
+        queued_contacts=10**6,
+    )
+    room = draw(st.integers(-2, 4 * agents + 4))
+    ease = draw(st.sampled_from([1.0, 0.5, 0.01, draw(st.floats(0, 1))]))
+    return est, snap, room, ease
+
+
+@settings(max_examples=300, deadline=None)
+@given(situations())
+def test_predictive_decides_exactly_as_the_call_by_call_loop(situation: tuple[PacingEstimator, PacingSnapshot, int, float]) -> None:
+    est, snap, room, ease = situation
+    twin = copy.deepcopy(est)
+    assert pacing._predictive(SETTINGS, snap, est, room, ease) == reference_predictive(SETTINGS, snap, twin, room, ease)
+
+
+def test_a_long_run_of_calls_is_added_in_a_few_risk_evaluations(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # 1,000 agents who will all be free (a cold start's estimates): hundreds of calls pass.
+    est = PacingEstimator()
+    snap = PacingSnapshot(
+        ready_agents=1000, wrapup_elapsed=(), talking_elapsed=(), dialling_elapsed=(), answered_waiting=0, logged_in=1000, queued_contacts=10**6
+    )
+    evaluations = 0
+    risk = pacing._risk
+
+    def counted(*args):  # type: ignore[no-untyped-def]
+        nonlocal evaluations
+        evaluations += 1
+        return risk(*args)
+
+    monkeypatch.setattr(pacing, "_risk", counted)
+    n, reason, estimates = pacing._predictive(SETTINGS, snap, copy.deepcopy(est), 4004)
+    assert (n, reason, estimates) == reference_predictive(SETTINGS, snap, copy.deepcopy(est), 4004)
+    assert n > 1000
+    assert evaluations < 4 * math.log2(n) + 60  # stepping would evaluate n + 1 times
+
+
+def test_across_team_sizes_and_loads_the_leaps_land_where_stepping_stops() -> None:
+    # Long runs that stop inside a leap's reach: every stop point from a few calls to thousands,
+    # for a cold estimator and for one that has learnt a low answer rate and long talks.
+    learnt = PacingEstimator()
+    for i in range(600):
+        learnt.record_dial_outcome(i % 6 == 0, float(3 + i % 20))
+    for i in range(400):
+        learnt.talk.add(30.0 + (i * 37) % 400)
+    for cold in (True, False):
+        for ready in range(0, 1001, 17):
+            for in_flight in (0, ready // 2, 2 * ready):
+                snap = PacingSnapshot(
+                    ready_agents=ready,
+                    wrapup_elapsed=tuple(float(i % 30) for i in range(ready // 10)),
+                    talking_elapsed=tuple(float((i * 13) % 500) for i in range(1000 - ready)),
+                    dialling_elapsed=tuple(float((i * 7) % 40) for i in range(in_flight)),
+                    answered_waiting=ready % 3,
+                    logged_in=1000,
+                    queued_contacts=10**6,
+                )
+                base = PacingEstimator() if cold else learnt
+                room = 4004 - in_flight
+                got = pacing._predictive(SETTINGS, snap, copy.deepcopy(base), room)
+                assert got == reference_predictive(SETTINGS, snap, copy.deepcopy(base), room), (cold, ready, in_flight)
