@@ -178,6 +178,13 @@ class Dialling(DiallerCore):
         ready = sorted((s for s in agents if s.state is AgentState.READY and s.agent_id not in claimed), key=_idle_since)
         dialling = [call for call in self.calls.values() if call.campaign_id == c.id and call.answered_at is None]
         waiting = sum(1 for call in self.waiting.values() if call.campaign_id == c.id)
+        if c.dial_mode is DialMode.PROGRESSIVE and len(ready) <= len(dialling) + waiting:
+            # Every ready agent has a call in flight: progressive places none (what ``decide``
+            # says then, without the snapshot's timings and the cap's windows it would not use).
+            claimed.update(s.agent_id for s in ready)
+            if ready and self.queue.queued_count(c.id) == 0:
+                self._queue_run(c, now, force=self._last_queue_run.get(c.id, 0.0) + 5 <= now.timestamp())
+            return
         snap = PacingSnapshot(
             ready_agents=len(ready),
             wrapup_elapsed=tuple(_since(s, now) for s in agents if s.state is AgentState.WRAP_UP),
