@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from functools import partial
+from itertools import islice
 from uuid import UUID
 
 from dialer_domain.model.agent import AgentSession
@@ -112,7 +113,9 @@ class Dialling(DiallerCore):
             return
         every = self.config.pace_every_seconds
         if every is None:
-            large = len(self.agents) >= AUTO_PACE_AGENTS and sum(1 for s in self.agents.values() if s.logged_in) >= AUTO_PACE_AGENTS
+            # counted only as far as the threshold: a team of 1,000 costs what one of 100 does
+            logged_in = (s for s in self.agents.values() if s.logged_in)
+            large = len(self.agents) >= AUTO_PACE_AGENTS and sum(1 for _ in islice(logged_in, AUTO_PACE_AGENTS)) >= AUTO_PACE_AGENTS
             every = AUTO_PACE_SECONDS if large else 0.0
         paced = True  # power and predictive campaigns are paced in this run
         if every > 0:
