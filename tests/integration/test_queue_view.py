@@ -103,6 +103,37 @@ def test_the_view_equals_the_in_memory_fold_and_a_rebuild_equals_the_live_view(u
         store.close()
 
 
+def test_the_engines_port_finds_a_rebuilt_generation_in_the_transaction_of_what_it_folds(url, monkeypatch):
+    from dialer_domain.model.values import ContactData, PhoneNumber
+    from dialer_domain.service_layer.handlers import add_contacts
+    from dialer_domain.service_layer.repository import Repository
+
+    store = open_event_store(url)
+    try:
+        queue = bootstrap.queue(store, url)
+        result = simulate(store, queue=queue, hours=0.25, contacts=60)
+        queue.refresh()
+        old = queue.view.live_generation()
+        new_gen, _ = projections.rebuild(store, queue.view)  # a rebuild elsewhere switches generations
+        head = store.max_position()
+        rows = [(f"late{i}", (PhoneNumber(f"+4520{i:06d}"),), ContactData(name=f"Late {i}"), 5, None) for i in range(3)]
+        add_contacts(Repository(store), campaigns(store)[0], rows, source="test", at=result.ended)
+        queue.observe(store.read(head, 10**6))  # what the engine hands its port after a commit
+        asked = []
+        live_generation = queue.view.live_generation
+        monkeypatch.setattr(queue.view, "live_generation", lambda: asked.append(1) or live_generation())
+        assert queue.refresh() > 0
+        assert asked == [], "no transaction of its own to look for a new generation: the fold's found it"
+        assert queue._gen == new_gen and live_generation() == new_gen
+        assert view_entries(queue.view, new_gen) == memory_entries(store)[1] and len(memory_entries(store)[1]) == 63
+        assert queue.view.entries(old) == {}, "nothing was written into the generation the rebuild dropped"
+        # nothing to fold: it asks on its own
+        queue.refresh()
+        assert asked == [1]
+    finally:
+        store.close()
+
+
 def test_a_second_writer_is_refused_and_writes_nothing(url):
     store = open_event_store(url)
     try:

@@ -35,6 +35,15 @@ class PositionMoved(RuntimeError):
     page was written; catch up again from the new position."""
 
 
+class GenerationSwitched(RuntimeError):
+    """A rebuild made another generation live while a page was being folded into the old one:
+    nothing of the page was written; catch ``live`` up instead."""
+
+    def __init__(self, projection: str, gen: int, live: int) -> None:
+        super().__init__(f"{projection}: generation {live} is live, not {gen}")
+        self.live = live
+
+
 class GenerationalView:
     """What every persisted view shares, whichever dialect: generations, the tracking position
     check, upserts. A subclass names its projection, its tables and their schema."""

@@ -26,7 +26,7 @@ from uuid import UUID
 from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 
-from adapters.views.base import GenerationalView, PostgresDialect, SQLiteDialect, ViewProjection
+from adapters.views.base import GenerationalView, GenerationSwitched, PostgresDialect, SQLiteDialect, ViewProjection
 from dialer_domain.model.events import CampaignSelectionChanged, ContactImported
 from dialer_domain.model.values import ContactData, ContactState, ListSelection
 from dialer_domain.rules.ordering import ASSIGNABLE_STATES, IN_CALL_STATES, QUEUE_EVENTS, UNPROCESSED_STATES, Entry
@@ -171,11 +171,22 @@ class QueueViewMixin(GenerationalView):
         return out
 
     def commit_entries(
-        self, gen: int, start: int, rows: Sequence[tuple[Any, ...]], position: int, selections: Sequence[tuple[UUID, ListSelection]] = ()
+        self,
+        gen: int,
+        start: int,
+        rows: Sequence[tuple[Any, ...]],
+        position: int,
+        selections: Sequence[tuple[UUID, ListSelection]] = (),
+        live_only: bool = False,
     ) -> None:
-        """The page's changed rows, the selections it changed and its tracking position, in one transaction."""
+        """The page's changed rows, the selections it changed and its tracking position, in one
+        transaction. ``live_only``: only while ``gen`` is the live generation (else nothing is
+        written and ``GenerationSwitched`` says which one is), the check riding in the page's own
+        transaction instead of one of its own."""
         with self.datastore.transaction(commit=True) as curs:
             self._advance(curs, gen, start, position)
+            if live_only and (live := self._live(curs)) != gen:
+                raise GenerationSwitched(self.projection, gen, live)
             if selections:
                 sel_rows = [
                     (gen, str(cid), json.dumps({"filters": dict(sel.filters), "active": sel.active, "sort": list(sel.sort)}))
@@ -309,10 +320,10 @@ class QueueProjection(ViewProjection):
         self._selections: dict[UUID, Compiled] = {}
         self._selections_gen: int | None = None
 
-    def process_batch(self, gen: int, start: int, batch: Sequence[RecordedEvent], carry: Any) -> None:
+    def process_batch(self, gen: int, start: int, batch: Sequence[RecordedEvent], carry: Any, live_only: bool = False) -> None:
         """Fold a page into the entries it touches (loaded unless carried from the previous page)
         and commit the changed rows with the tracking position. A campaign's new list selection
-        (R10) re-keys every entry of that campaign."""
+        (R10) re-keys every entry of that campaign. ``live_only``: see ``commit_entries``."""
         if not batch:
             return
         if self._selections_gen != gen:
@@ -349,7 +360,7 @@ class QueueProjection(ViewProjection):
                     changed[ev.originator_id] = (found[0], rec.position)
         try:
             rows = [entry_row(gen, e, seq) for e, seq in changed.values()]
-            self.view.commit_entries(gen, start, rows, batch[-1].position, tuple(selections.items()))
+            self.view.commit_entries(gen, start, rows, batch[-1].position, tuple(selections.items()), live_only)
         except Exception:
             known.clear()  # the entries ran ahead of what is stored
             self._selections_gen = None

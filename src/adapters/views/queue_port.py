@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from adapters.persistence.eventstore import RecorderEventStore
-from adapters.views.base import PositionMoved, catch_up
+from adapters.views.base import GenerationSwitched, PositionMoved, catch_up
 from adapters.views.queue import QueueProjection, QueueViewMixin
 from dialer_domain.rules.ordering import QUEUE_EVENTS, Entry
 from dialer_domain.service_layer.ports import RecordedEvent
@@ -55,11 +55,14 @@ class PersistedQueue:
         self._seen = fresh[-1].position
 
     def refresh(self) -> int:
-        """Bring the live generation up to what the engine has seen; returns how many events were folded."""
+        """Bring the live generation up to what the engine has seen; returns how many events were
+        folded. The look for a rebuilt generation rides in the transaction of the events it folds;
+        it takes one of its own only when there are none to fold."""
         self._gen_checked = time.monotonic()
-        gen = self.view.live_generation()
-        if gen != self._gen:  # a rebuild switched generations: catch the new one up
-            self._gen, self._tracked = gen, None
+        if self._tracked is None or not any(r.position > self._tracked for r in self._pending):
+            gen = self.view.live_generation()
+            if gen != self._gen:  # a rebuild switched generations: catch the new one up
+                self._gen, self._tracked = gen, None
         done = 0
         for _ in range(3):
             try:
@@ -72,13 +75,15 @@ class PersistedQueue:
                     self._tracked = self.view.gen_position(self._gen)
                 pending = [r for r in self._pending if r.position > self._tracked]
                 if pending:
-                    self._projection.process_batch(self._gen, self._tracked, pending, self._carry)
+                    self._projection.process_batch(self._gen, self._tracked, pending, self._carry, live_only=True)
                     self._tracked = pending[-1].position
                     done += len(pending)
                 self._pending.clear()
                 break
             except PositionMoved:  # another writer (a follower) moved the view: catch up from where it is
                 self._tracked = None
+            except GenerationSwitched as switched:  # a rebuild switched generations: catch the new one up
+                self._gen, self._tracked = switched.live, None
         self._counts.clear()
         self._windows.clear()
         self._callback_times.clear()
