@@ -332,7 +332,7 @@ class QueueProjection(ViewProjection):
         if len(known) > ENTRY_CACHE:
             known.clear()
         contact_ids = {r.event.originator_id for r in batch if not isinstance(r.event, ContactImported | CampaignSelectionChanged)}
-        missing = contact_ids - known.keys()
+        missing = {cid for cid in contact_ids if cid not in known}  # not ``- known.keys()``: that walks every carried entry
         if missing:
             known.update(self.view.load_entries(gen, missing))
         changed: dict[UUID, tuple[Entry, int]] = {}
