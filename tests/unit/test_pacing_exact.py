@@ -17,7 +17,8 @@ from dialer_domain.rules.pacing import BIN_SECONDS, GRACE_SECONDS, MAX_BIN, Paci
 def reference_predictive(
     settings: CampaignSettings, snap: PacingSnapshot, est: PacingEstimator, room: int, ease: float = 1.0
 ) -> tuple[int, str, dict[str, float]]:
-    """``_predictive`` as it was before issue 18's work: every call's risk worked out in turn."""
+    """``_predictive`` as it was before issue 18's work: every call's risk worked out in turn, each
+    agent's chance of being free looked up one moment at a time."""
     est.tune(settings.target_abandon_rate)
     grid, weights, c_new = est.answer_grid()
     suffix_h, suffix_all = est.suffix_sums()
@@ -40,8 +41,8 @@ def reference_predictive(
     var_f = [0.0] * len(grid)
     wrap_h = [t + GRACE_SECONDS for t in grid]
     talk_h = [max(0.0, h - wrap_mean) for h in wrap_h]
-    chances = [est.wrap.p_end_within_each(e, wrap_h) for e in snap.wrapup_elapsed]
-    chances += [est.talk.p_end_within_each(e, talk_h) for e in snap.talking_elapsed]
+    chances = [[est.wrap.p_end_within(e, h) for h in wrap_h] for e in snap.wrapup_elapsed]
+    chances += [[est.talk.p_end_within(e, h) for h in talk_h] for e in snap.talking_elapsed]
     for i in range(len(grid)):
         for qs in chances:
             q = qs[i]
@@ -53,7 +54,7 @@ def reference_predictive(
     n = 0
     risk = 0.0
     while n < room and c_new[-1] > 0:
-        risk = sum(w * pacing._p_normal_above(m, v, -0.5) for w, m, v in zip(weights, mu, var, strict=True))
+        risk = sum(w * p_normal_above(m, v, -0.5) for w, m, v in zip(weights, mu, var, strict=True))
         if risk > allowance:
             break
         n += 1
@@ -76,6 +77,13 @@ def reference_predictive(
         f"next call's abandon risk {risk:.4f} vs allowance {allowance:.4f}"
     )
     return n, reason, estimates
+
+
+def p_normal_above(mu: float, var: float, x: float) -> float:
+    if var <= 1e-12:
+        return 1.0 if mu > x else 0.0
+    z = (x - mu) / math.sqrt(var)
+    return 0.5 * math.erfc(z / math.sqrt(2))
 
 
 SETTINGS = CampaignSettings(skill="sales")

@@ -86,21 +86,27 @@ class _Window:
         ending = bisect.bisect_right(s, elapsed + horizon) - (n - alive)
         return ending / alive
 
-    def p_end_within_each(self, elapsed: float, horizons: list[float]) -> list[float]:
-        """``p_end_within(elapsed, h)`` for each of ``horizons`` (ascending), with the same
-        arithmetic: the share alive at ``elapsed`` is looked up once, and each horizon's from where
-        the last one's ended."""
+    def add_end_chances(self, elapsed: Sequence[float], horizons: list[float], mu: list[float], var: list[float]) -> None:
+        """For each of ``elapsed`` in turn, ``q = p_end_within(e, h)`` along ``horizons`` (ascending)
+        added to ``mu`` and ``q(1-q)`` to ``var``, with the same arithmetic: the share alive at ``e``
+        looked up once, each horizon's from where the last one's ended."""
         s = self.sorted
-        base = bisect.bisect_right(s, elapsed)
-        alive = len(s) - base
-        if alive <= 0:
-            return [0.9] * len(horizons)
-        out = []
-        lo = base
-        for h in horizons:
-            lo = bisect.bisect_right(s, elapsed + h, lo)
-            out.append((lo - base) / alive)
-        return out
+        n = len(s)
+        bisect_right = bisect.bisect_right
+        for e in elapsed:
+            base = bisect_right(s, e)
+            alive = n - base
+            if alive <= 0:
+                for i in range(len(horizons)):
+                    mu[i] += 0.9  # beyond anything measured: it is due any moment
+                    var[i] += 0.9 * (1 - 0.9)
+                continue
+            lo = base
+            for i, h in enumerate(horizons):
+                lo = bisect_right(s, e + h, lo)
+                q = (lo - base) / alive
+                mu[i] += q
+                var[i] += q * (1 - q)
 
     def mean(self) -> float:
         return sum(self.sorted) / len(self.sorted) if self.sorted else 0.0
@@ -330,14 +336,8 @@ def _predictive(
     # Agents free by each moment: per grid point the same sums in the same order (the agents in
     # wrap-up, then those talking), each agent's chances looked up along the grid at once.
     wrap_h = [t + GRACE_SECONDS for t in grid]
-    talk_h = [max(0.0, h - wrap_mean) for h in wrap_h]
-    chances = [est.wrap.p_end_within_each(e, wrap_h) for e in snap.wrapup_elapsed]
-    chances += [est.talk.p_end_within_each(e, talk_h) for e in snap.talking_elapsed]
-    for i in range(len(grid)):
-        for qs in chances:
-            q = qs[i]
-            mu_f[i] += q
-            var_f[i] += q * (1 - q)
+    est.wrap.add_end_chances(snap.wrapup_elapsed, wrap_h, mu_f, var_f)
+    est.talk.add_end_chances(snap.talking_elapsed, [max(0.0, h - wrap_mean) for h in wrap_h], mu_f, var_f)
     allowance = min(0.5, settings.target_abandon_rate * est.gain) * ease
     mu = [a - f for a, f in zip(mu_a, mu_f, strict=True)]
     var = [a + f for a, f in zip(var_a, var_f, strict=True)]
@@ -378,8 +378,8 @@ _SQRT2 = math.sqrt(2)
 
 
 def _risk(weights: list[float], mu: list[float], var: list[float]) -> float:
-    """A new call's abandon risk: ``_p_normal_above(m, v, -0.5)`` weighted along the grid, with the
-    same arithmetic inline."""
+    """A new call's abandon risk: P(answers - free agents > -0.5) under a normal approximation,
+    weighted along the grid."""
     return sum(
         [
             w * ((1.0 if m > -0.5 else 0.0) if v <= 1e-12 else 0.5 * math.erfc(((-0.5 - m) / math.sqrt(v)) / _SQRT2))
@@ -441,10 +441,3 @@ def _add_calls(
                 v += d
             mu[i], var[i] = m, v
     return n, risk
-
-
-def _p_normal_above(mu: float, var: float, x: float) -> float:
-    if var <= 1e-12:
-        return 1.0 if mu > x else 0.0
-    z = (x - mu) / math.sqrt(var)
-    return 0.5 * math.erfc(z / math.sqrt(2))
