@@ -28,6 +28,7 @@ MAX_BIN = 90
 GRID_STEP = 3
 RECENT_DECAY = 1 - 1 / 300  # the recent abandon rate weighs the last ~300 answers
 GRACE_SECONDS = 2.0
+LEAP_AFTER = 8  # calls stepped one by one before the n-loop may leap
 
 
 @attrs.frozen
@@ -425,9 +426,10 @@ def _add_calls(
         if risk > allowance:
             break
         k = 1
-        # Leap only well below the allowance (near it, a bound would mostly fail and cost as much
-        # as the step), and never onto the last call room leaves: its own risk is reported then.
-        if risk <= allowance / 4 and room - 1 - n >= 2:
+        # Leap only in a long run (a short one is stepped as cheaply), well below the allowance (near
+        # it a bound would mostly fail and cost as much as the step), and never onto the last call
+        # room leaves: its own risk is reported then.
+        if n >= LEAP_AFTER and risk <= allowance / 4 and room - 1 - n >= 2:
             k = min(2 * leap, room - 1 - n)
             while k >= 2 and _risk_bound(weights, c_new, dv, mu, var, k) > allowance * (1 - 1e-9) - 1e-15:
                 k //= 2
