@@ -433,8 +433,7 @@ def _add_calls(
             k = min(2 * leap, room - 1 - n)
             while k >= 2 and _risk_bound(weights, c_new, dv, mu, var, k) > allowance * (1 - 1e-9) - 1e-15:
                 k //= 2
-        leap = max(1, k)
-        k = leap
+        leap = k
         n += k
         for i, c in enumerate(c_new):
             m, v, d = mu[i], var[i], dv[i]
