@@ -20,10 +20,12 @@ import argparse
 import statistics
 import sys
 import time
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import psycopg
 
-from adapters.persistence.eventstore import open_event_store
+from adapters.persistence.eventstore import RecorderEventStore, open_event_store
 from adapters.views import statistics as projections
 from dialer_domain.model.values import DialMode
 from entrypoints.simulate import SimulationConfig, run_simulation
@@ -64,34 +66,32 @@ def raw_select(conninfo: str, schema: str, limit: int) -> float:
         return n / (time.perf_counter() - started)
 
 
-def library_select(url: str, limit: int) -> float:
+def _paged_rate(url: str, limit: int, page: Callable[[RecorderEventStore, int], Sequence[Any]], last: Callable[[Any], int]) -> float:
+    """Rows per second reading the log in pages of 5,000 with ``page(store, after)``."""
     store = open_event_store(url)
     started = time.perf_counter()
     position = n = 0
     while position < limit:
-        rows = store.recorder.select_notifications(start=position, limit=5000, inclusive_of_start=False)
+        rows = page(store, position)
         if not rows:
             break
-        position = rows[-1].id
+        position = last(rows[-1])
         n += len(rows)
     rate = n / (time.perf_counter() - started)
     store.close()
     return rate
 
 
+def library_select(url: str, limit: int) -> float:
+    """The library's own read: its recorder's rows as StoredEvent objects, nothing decoded."""
+    return _paged_rate(
+        url, limit, lambda store, after: store.recorder.select_notifications(start=after, limit=5000, inclusive_of_start=False), lambda r: r.id
+    )
+
+
 def library_read(url: str, limit: int) -> float:
-    store = open_event_store(url)
-    started = time.perf_counter()
-    position = n = 0
-    while position < limit:
-        batch = store.read(position, 5000)
-        if not batch:
-            break
-        position = batch[-1].position
-        n += len(batch)
-    rate = n / (time.perf_counter() - started)
-    store.close()
-    return rate
+    """The library's read plus our cattrs decoding (RecorderEventStore.read)."""
+    return _paged_rate(url, limit, lambda store, after: store.read(after, 5000), lambda r: r.position)
 
 
 def rebuild_rate(url: str) -> tuple[float, int]:
