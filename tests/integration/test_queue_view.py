@@ -125,7 +125,8 @@ def test_the_engines_port_finds_a_rebuilt_generation_in_the_transaction_of_what_
         assert queue.refresh() > 0
         assert asked == [], "no transaction of its own to look for a new generation: the fold's found it"
         assert queue._gen == new_gen and live_generation() == new_gen
-        assert view_entries(queue.view, new_gen) == memory_entries(store)[1] and len(memory_entries(store)[1]) == 63
+        expected = memory_entries(store)[1]
+        assert view_entries(queue.view, new_gen) == expected and len(expected) == 63
         assert queue.view.entries(old) == {}, "nothing was written into the generation the rebuild dropped"
         # nothing to fold: it asks on its own
         queue.refresh()

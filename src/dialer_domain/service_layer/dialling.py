@@ -181,12 +181,13 @@ class Dialling(DiallerCore):
         ready = sorted((s for s in agents if s.state is AgentState.READY and s.agent_id not in claimed), key=_idle_since)
         dialling = [call for call in self.calls.values() if call.campaign_id == c.id and call.answered_at is None]
         waiting = sum(1 for call in self.waiting.values() if call.campaign_id == c.id)
-        if c.dial_mode is DialMode.PROGRESSIVE and len(ready) <= len(dialling) + waiting:
+        in_flight = len(dialling) + waiting
+        if c.dial_mode is DialMode.PROGRESSIVE and len(ready) <= in_flight:
             # Every ready agent has a call in flight: progressive places none (what ``decide``
             # says then, without the snapshot's timings and the cap's windows it would not use).
             claimed.update(s.agent_id for s in ready)
-            if ready and self.queue.queued_count(c.id) == 0:
-                self._queue_run(c, now, force=self._last_queue_run.get(c.id, 0.0) + 5 <= now.timestamp())
+            if ready:
+                self._refill_if_empty(c, now, self.queue.queued_count(c.id))
             return
         snap = PacingSnapshot(
             ready_agents=len(ready),
@@ -201,12 +202,11 @@ class Dialling(DiallerCore):
         if snap.ready_agents == 0 and (c.dial_mode is DialMode.PROGRESSIVE or not (snap.wrapup_elapsed or snap.talking_elapsed)):
             return
         decision = decide(c.dial_mode, c.config, snap, self._estimator(c.id), cap=self._abandon_cap(c, now))
-        in_flight = len(dialling) + waiting
         for s in ready[: in_flight + decision.calls]:
             claimed.add(s.agent_id)
         if decision.calls <= 0:
-            if snap.queued_contacts == 0 and snap.ready_agents > 0:
-                self._queue_run(c, now, force=self._last_queue_run.get(c.id, 0.0) + 5 <= now.timestamp())
+            if snap.ready_agents > 0:
+                self._refill_if_empty(c, now, snap.queued_contacts)
             return
         decision_id = self._log_decision(
             c,
@@ -238,6 +238,11 @@ class Dialling(DiallerCore):
             placed_for = free[placed] if placed < len(free) else None
             if self._dial(c, contact, now, decision_id=decision_id, agent_id=None, offer_id=None, placed_for=placed_for):
                 placed += 1
+
+    def _refill_if_empty(self, c: Campaign, now: datetime, queued: int) -> None:
+        """Agents ready and nothing queued: a queue run now (forced at most every 5 s)."""
+        if queued == 0:
+            self._queue_run(c, now, force=self._last_queue_run.get(c.id, 0.0) + 5 <= now.timestamp())
 
     def _overdue_personal_callback(self, c: Campaign, s: AgentSession, now: datetime, taken: frozenset[UUID]) -> UUID | None:
         """Auto mode: an agent with none of their own contacts left takes another agent's personal
@@ -283,8 +288,7 @@ class Dialling(DiallerCore):
                     continue
                 self._forget_contact(cid)
         if not offers:
-            if self.queue.queued_count(c.id) == 0:
-                self._queue_run(c, now, force=self._last_queue_run.get(c.id, 0.0) + 5 <= now.timestamp())
+            self._refill_if_empty(c, now, self.queue.queued_count(c.id))
             return
         decision_id = self._log_decision(
             c,
