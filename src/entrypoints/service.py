@@ -23,6 +23,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from concurrent.futures import Future
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, TypeVar
 
 import simpy
@@ -33,10 +34,13 @@ from adapters.telephony.simulated import SimulatedAgents, SimulatedTelephony, Si
 from dialer_domain.model.values import SIMULATED_DISPOSITIONS, AgentState
 from dialer_domain.service_layer.dialler_core import screen_pop
 from dialer_domain.service_layer.engine import Dialler
-from dialer_domain.service_layer.ports import ScreenPop, Telephony
+from dialer_domain.service_layer.ports import CallReport, ScreenPop, Telephony
 from entrypoints import bootstrap
 
 T = TypeVar("T")
+
+#: The most reports one drain of the inbox acts on as one step (one append).
+REPORT_BATCH = 500
 log = logging.getLogger(__name__)
 #: The subscribers' key of the supervisors' stream: never an agent id (those refuse control characters).
 SUPERVISORS = "\x00supervisors"
@@ -288,7 +292,10 @@ class LiveService:
             if recovered and (now - last_tick >= self.tick_seconds / max(self.speed, 1e-9) or self._due()):
                 last_tick = now
                 self._guard(self.engine.tick)
-            self.inbox.drain(lambda r: self._guard(lambda: self.engine.on_report(r)))
+            reports: list[CallReport] = []  # what came in since the last drain: one step, one append (a group commit)
+            self.inbox.drain(reports.append, limit=REPORT_BATCH)
+            if reports:
+                self._guard(partial(self.engine.on_reports, reports))
             self._run_commands(wait=0.02)
             if time.monotonic() - self._watched_at >= 0.5:
                 self._publish_changes()

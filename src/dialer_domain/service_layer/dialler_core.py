@@ -137,6 +137,8 @@ class DiallerCore:
         self.report_gate = ReportGate()
         self.refusals = RecentRefusals()  # dials refused, by rule, for the supervisors' view
         self.draining = False  # a service that is stopping places no new calls
+        self._batch_at: datetime | None = None  # the instant of the batch of reports being run as one step, if any
+        self._pace_after_batch = False  # a report of the batch asked for pacing
         self.legs: dict[str, str] = {}  # agent -> the address of the leg held for the session
         self.uow = UnitOfWork(store)
         self._undo = self.uow.undo
@@ -160,7 +162,10 @@ class DiallerCore:
         """Run one step: timers, ``body``, one atomic append, then the effects on the world. When
         the append is refused because another writer changed an aggregate first, the step is undone
         and run again on fresh aggregates (the same instant: a fact keeps its time). Any other
-        failure undoes the step and is raised."""
+        failure undoes the step and is raised. Inside a batch (``Dialler.on_reports``) the step
+        joins the batch's: the same instant, and the batch's one append."""
+        if self._batch_at is not None:
+            return body(self._batch_at)
         now = self._step() if now is None else now
         for attempt in range(1, STEP_ATTEMPTS + 1):
             self.uow.begin()

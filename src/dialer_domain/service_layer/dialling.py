@@ -106,6 +106,9 @@ class Dialling(DiallerCore):
         return False
 
     def _pace_all(self, now: datetime, *, timer: bool = False, force: bool = False) -> None:
+        if self._batch_at is not None and not timer:  # a batch of reports: paced once, after it is stored
+            self._pace_after_batch = True
+            return
         clock = self.pacing
         if timer:  # the "pace" timer went off
             self._undo.set(clock, timer_set=False)

@@ -11,6 +11,7 @@ queue) are folds of the log: on start the engine replays the log, and events oth
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from functools import partial
 from uuid import UUID
@@ -33,8 +34,52 @@ class Dialler(AgentSteps):
         """A report from telephony (see ``ports.Telephony``): admitted once and in order by the
         gate (``call_reports.ReportGate``), then acted on as one step. Call it on the dialler's own
         thread: adapters report into an inbox that the live service drains."""
-        if not self.report_gate.admit(report):
-            return
+        if self.report_gate.admit(report):
+            self._act(report)
+
+    def on_reports(self, reports: Sequence[CallReport]) -> None:
+        """Reports drained together (the live service's inbox) are acted on as one step: one
+        atomic append for all their facts, then their effects in order. Under load, the reports
+        that queue up while one append is written share the next one (a group commit, ADR 0027).
+        Each report is admitted by the gate as in ``on_report``, and acted on as its own step would
+        be, at the batch's instant, except that pacing runs once, as a step of its own after the
+        batch is stored (so it counts every answer and abandon of the batch). An append refused by
+        another writer runs the batch again on fresh state. A batch that still fails is undone
+        whole, and each report then runs as a step of its own, so a report that cannot be acted on
+        takes no other fact with it. Those failures are raised after the other reports are stored."""
+        admitted = [r for r in reports if self.report_gate.admit(r)]
+        if len(admitted) > 1:
+
+            def batch(now: datetime) -> datetime:
+                self._batch_at, self._pace_after_batch = now, False
+                try:
+                    for r in admitted:
+                        self._act(r)
+                finally:
+                    self._batch_at = None
+                return now
+
+            try:
+                at = self._in_step(batch)
+            except Exception:  # undone whole: each report again, on its own, below
+                pass
+            else:
+                if self._pace_after_batch:
+                    self._pace_after_batch = False
+                    self._in_step(self._pace_all, now=at, run_timers=False)
+                return
+        failures: list[Exception] = []
+        for r in admitted:
+            try:
+                self._act(r)
+            except Exception as exc:
+                failures.append(exc)
+        if len(failures) == 1:
+            raise failures[0]
+        if failures:
+            raise ExceptionGroup(f"{len(failures)} of {len(admitted)} reports could not be acted on", failures)
+
+    def _act(self, report: CallReport) -> None:
         kind = report.kind
         if kind is ReportKind.AGENT_LEG_ENDED:
             assert report.agent_id is not None
