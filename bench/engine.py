@@ -15,8 +15,14 @@ dial; and from an answer's report to the bridge command (answers that found an a
 and p99 of wall time. In the same run: the raw single-row INSERT rate (psycopg, autocommit) and
 the library's append rate at the run's own mean batch size.
 
+``--drain-ms D`` models the live service's inbox (ADR 0027): the world's reports wait in it, and
+every D milliseconds of the site's time the engine acts on all that came in as one step (one
+append, pacing once after it). An answer then also waits up to D ms of the site's time before its
+step; answer -> bridge is timed from the drain. 0 (the default) acts on each report as it comes.
+
     .venv/bin/python -m bench.engine                              # 1,000 agents, 1,000,000 contacts, predictive
     .venv/bin/python -m bench.engine --agents 200 --contacts 200000 --minutes 3 --mode power
+    .venv/bin/python -m bench.engine --drain-ms 100                # reports drained ten times a second
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import sys
 import time as wall
 import uuid
 from datetime import UTC, datetime, time
+from functools import partial
 from typing import Any
 
 import attrs
@@ -153,8 +160,40 @@ class Counting:
         store.load = counted_load  # type: ignore[method-assign]
 
 
+class DrainingDriver(SimulationDriver):
+    """The live service's inbox on simulated time: reports wait, and every ``every`` seconds the
+    engine acts on those that came in as one step (``Dialler.on_reports``)."""
+
+    def __init__(self, env: simpy.Environment, engine: Any, every: float) -> None:
+        super().__init__(env, engine)
+        self.inbox: list[CallReport] = []
+        self.drains = self.drained = 0
+        env.process(self._draining(every))
+
+    def report(self, report: CallReport) -> None:
+        self.inbox.append(report)
+
+    def _draining(self, every: float) -> Any:
+        while True:
+            yield self.env.timeout(every)
+            if self.inbox:
+                batch, self.inbox = self.inbox, []
+                self.drains += 1
+                self.drained += len(batch)
+                self.call(partial(self.engine.on_reports, batch))
+
+
 def run(
-    url: str, server: str, db: str, mode: DialMode, agents: int, warmup_s: float, window_s: float, seed: int, pace_every: float | None = None
+    url: str,
+    server: str,
+    db: str,
+    mode: DialMode,
+    agents: int,
+    warmup_s: float,
+    window_s: float,
+    seed: int,
+    pace_every: float | None = None,
+    drain_ms: float = 0.0,
 ) -> dict[str, Any]:
     store = open_event_store(url)
     counts = Counting(store)
@@ -171,15 +210,15 @@ def run(
     t0 = wall.perf_counter()
     engine.sync()
     people.engine = engine
-    driver = SimulationDriver(env, engine)
+    driver = DrainingDriver(env, engine, drain_ms / 1000) if drain_ms > 0 else SimulationDriver(env, engine)
     telephony.sink = people.driver = driver
 
     placed = 0
     answered_at: dict[uuid.UUID, float] = {}
     bridge_ms: list[float] = []
     waited = 0
-    handling: list[uuid.UUID | None] = [None]
-    place, bridge, report = telephony.place_call, telephony.bridge, driver.report
+    handling: set[uuid.UUID] = set()  # the answers of the step being run
+    place, bridge, on_reports = telephony.place_call, telephony.bridge, engine.on_reports
 
     def counted_place(request: Any) -> None:
         nonlocal placed
@@ -190,24 +229,26 @@ def run(
         nonlocal waited
         began = answered_at.pop(call_id, None)
         if began is not None:
-            if handling[0] == call_id:
+            if call_id in handling:
                 bridge_ms.append((wall.perf_counter() - began) * 1000)
             else:
                 waited += 1  # answered with no agent free; bridged when one came
         bridge(call_id, agent_id)
 
-    def timed_report(r: CallReport) -> None:
-        if r.kind is ReportKind.ANSWERED_HUMAN and r.call_id is not None:
-            answered_at[r.call_id] = wall.perf_counter()
-            handling[0] = r.call_id
+    def timed_reports(reports: Any) -> None:
+        for r in reports:
+            if r.kind is ReportKind.ANSWERED_HUMAN and r.call_id is not None:
+                answered_at[r.call_id] = wall.perf_counter()
+                handling.add(r.call_id)
         try:
-            report(r)
+            on_reports(reports)
         finally:
-            handling[0] = None
+            handling.clear()
 
     telephony.place_call = counted_place  # type: ignore[method-assign]
     telephony.bridge = timed_bridge  # type: ignore[method-assign]
-    driver.report = timed_report  # type: ignore[method-assign]
+    engine.on_reports = timed_reports  # type: ignore[method-assign]
+    engine.on_report = lambda report: timed_reports([report])  # type: ignore[method-assign]
     telephony.sink = people.driver = driver
 
     names = [f"{SKILL}-{seed}-{int(wall.time())}-{i:04d}" for i in range(agents)]
@@ -252,6 +293,7 @@ def run(
         "bridge_ms": bridge_ms[mark[7] :],
         "waited": waited,
         "transactions": x1 - x0,
+        "reports_per_drain": driver.drained / driver.drains if isinstance(driver, DrainingDriver) and driver.drains else 1.0,
     }
 
 
@@ -298,11 +340,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--minutes", type=float, default=3.0, help="virtual minutes measured")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--pace-every", type=float, default=None, help="the engine's pace_every_seconds (default: automatic, ADR 0026)")
+    ap.add_argument("--drain-ms", type=float, default=0.0, help="act on the reports that came in every so many ms, as one step (0: each as it comes)")
     a = ap.parse_args(argv)
     url = ensure_database(a.server, a.database)
     ensure_contacts(url, a.contacts, a.mode)
     pace_every = a.pace_every
-    r = run(url, url, a.database, a.mode, a.agents, a.warmup * 60, a.minutes * 60, a.seed, pace_every)
+    r = run(url, url, a.database, a.mode, a.agents, a.warmup * 60, a.minutes * 60, a.seed, pace_every, a.drain_ms)
     raw = raw_insert_rate(url, 3000)
     batch = max(1, round(r["appended"] / max(1, r["appends"])))
     lib = library_append_rate(url, batch, 1000)
@@ -314,6 +357,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"bench/engine: {a.mode.value}, {a.agents} agents, {a.contacts:,} contacts, PostgreSQL ({a.database})")
     interval = "automatic (ADR 0026)" if pace_every is None else f"{pace_every:g} s (0: after every event)"
     print(f"  window of {a.minutes:g} virtual minutes after a warm-up of {a.warmup:g}; pacing at most every {interval}")
+    drained = f"drained every {a.drain_ms:g} ms of the site's time, {r['reports_per_drain']:.1f} reports a drain (mean)"
+    print(f"  reports: {drained if a.drain_ms > 0 else 'each acted on as it comes'}")
     print(f"  log-in of {a.agents} agents            {r['login_s']:>10.1f} s")
     print(f"  dials                              {dials:>10,} in {w:.1f} s wall ({a.minutes * 60 / w:.2f}x real time)")
     print(f"  dials/s                            {dials / w:>10,.1f}")
