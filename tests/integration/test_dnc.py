@@ -76,6 +76,20 @@ class DncContract:
         assert meta.revision == 1 and dnc.check("+4520000010", CAMPAIGN).listed_on == ("national",)
         assert dnc.check("+4520000020", CAMPAIGN).listed_on == ()
 
+    def test_numbers_asked_together_get_the_verdicts_each_would_get_alone(self, dnc, monkeypatch):
+        numbers = ["+4520000001", "+4520000002", "+4520000003", "+4520000004", "+4520000002"]
+        assert dnc.check_many(numbers, CAMPAIGN) == dict.fromkeys(numbers, dnc.check(numbers[0], CAMPAIGN))  # no list yet
+        dnc.add("internal", ["+4520000001", "+4520000002"], by="ann", reason="asked not to be called")
+        dnc.add("national", ["+4520000002", "+4520000003"], by="ops", reason="registry")
+        dnc.add("win-back-optout", ["+4520000004"], scope=str(CAMPAIGN), by="ann", reason="opted out of win-back")
+        dnc.add("other-optout", ["+4520000001"], scope=str(OTHER), by="ann", reason="opted out")
+        for campaign in (CAMPAIGN, OTHER):
+            together = dnc.check_many(numbers, campaign)
+            assert together == {n: dnc.check(n, campaign) for n in numbers}
+        assert dnc.check_many(numbers, CAMPAIGN)["+4520000002"].listed_on == ("internal", "national")
+        monkeypatch.setattr("adapters.lists.dnc.CHECK_MANY", 2)  # more numbers than one query asks about
+        assert dnc.check_many(numbers, OTHER) == {n: dnc.check(n, OTHER) for n in numbers}
+
     def test_bad_names_and_numbers_and_unknown_lists_are_refused(self, dnc):
         with pytest.raises(InvalidValue, match="list name"):
             dnc.add("Bad Name!", ["+4520000001"], by="ann", reason="x")

@@ -19,6 +19,7 @@ class Lists:
         self.numbers: set[str] = set()
         self.revision = 0
         self.asked: list[str] = []
+        self.asked_together: list[tuple[str, ...]] = []
 
     def add(self, number: str, numbers=(), *, by: str = "", reason: str = "") -> None:
         """``add(number)`` in these tests, or the port's ``add(list, numbers, by=, reason=)``."""
@@ -29,6 +30,10 @@ class Lists:
     def check(self, e164, campaign_id) -> DncVerdict:
         self.asked.append(e164)
         return DncVerdict.of([("internal", self.revision, e164 in self.numbers)])
+
+    def check_many(self, numbers, campaign_id):
+        self.asked_together.append(tuple(numbers))
+        return {n: DncVerdict.of([("internal", self.revision, n in self.numbers)]) for n in numbers}
 
 
 def one_contact(*numbers: str):
@@ -122,3 +127,20 @@ def test_a_campaigns_wrap_up_codes_are_checked():
     ]:
         with pytest.raises(InvalidValue, match=says):
             CampaignSettings(skill="s", dispositions=codes)
+
+
+def test_a_pacing_run_asks_the_lists_once_for_the_numbers_it_is_about_to_dial_and_still_skips_a_listed_one():
+    engine, clock, tel, _, store = setup(DialMode.POWER, contacts=0)
+    engine.do_not_call = lists = Lists()
+    login(engine, "a1", "a2", "a3")  # ready, nothing to dial yet
+    rows = [(f"c-{i}", (PhoneNumber(f"+452000000{i}"),), ContactData(name=f"C{i}"), 5, None) for i in range(1, 6)]
+    add_contacts(Repository(store), campaign_id_for("Sales"), rows, source="test", at=clock.now())
+    lists.add("+4520000002")
+    engine.sync()
+    clock.advance(61)
+    engine.tick()  # the next queue top-up, and the three dials
+    assert sorted(tel.numbers.values()) == ["+4520000001", "+4520000003", "+4520000004"]
+    assert [e.number for e in events_of(store, NumberSkipped)] == ["+4520000002"]
+    # the three at the queue's head asked at once; the one taken for the listed number, alone
+    assert (lists.asked_together, lists.asked) == ([("+4520000001", "+4520000002", "+4520000003")], ["+4520000004"])
+    assert all(d.dnc_checked == ("internal@1",) for d in events_of(store, DialAttempted))

@@ -20,11 +20,12 @@ from dialer_domain.rules.authorisation import Authorisation, DialContext, abando
 from dialer_domain.rules.callbacks import personal_callback_for
 from dialer_domain.rules.calling_hours import POLICIES, next_opening
 from dialer_domain.rules.dialling import needs_machine_detection, queue_target
+from dialer_domain.rules.do_not_call import AskedTogether
 from dialer_domain.rules.pacing import PacingSnapshot, decide
 from dialer_domain.rules.schedule import local_time
 from dialer_domain.rules.selection import compiled, contact_facts
 from dialer_domain.service_layer.dialler_core import AUTO_PACE_AGENTS, AUTO_PACE_SECONDS, DiallerCore, LiveCall, _idle_since, _since, screen_pop
-from dialer_domain.service_layer.ports import CallRequest
+from dialer_domain.service_layer.ports import CallRequest, DoNotCall
 
 
 class Dialling(DiallerCore):
@@ -228,19 +229,37 @@ class Dialling(DiallerCore):
         placed = 0
         free = [s.agent_id for s in ready[in_flight:]]  # the ready agents no call in flight is for yet, longest idle first
         while placed < decision.calls:
-            cid = self.queue.next_queued(c.id, exclude=frozenset(tried))
-            if cid is None:
+            # the next contacts, as many as calls are still to place, tried in queue order as one
+            # by one; their numbers' do-not-call verdicts are asked for at once
+            chunk: list[UUID] = []
+            while len(chunk) < decision.calls - placed and (cid := self.queue.next_queued(c.id, exclude=frozenset(tried))) is not None:
+                tried.add(cid)
+                chunk.append(cid)
+            if not chunk:
                 break
-            tried.add(cid)
+            lists = self._asked_together(c, chunk, now)
+            for cid in chunk:
+                contact = self.contact(cid)
+                if contact.state is not ContactState.QUEUED:  # a view that lags: the aggregate says no
+                    self._forget_contact(cid)
+                    continue
+                if not self._still_selected(c, contact, now):
+                    continue
+                placed_for = free[placed] if placed < len(free) else None
+                if self._dial(c, contact, now, decision_id=decision_id, agent_id=None, offer_id=None, placed_for=placed_for, lists=lists):
+                    placed += 1
+
+    def _asked_together(self, c: Campaign, contact_ids: list[UUID], now: datetime) -> DoNotCall:
+        """The do-not-call lists, with the verdicts for the numbers these queued contacts would be
+        dialled on asked for at once (one query, not one a dial); for this step only."""
+        numbers = []
+        for cid in contact_ids:
             contact = self.contact(cid)
-            if contact.state is not ContactState.QUEUED:  # a view that lags: the aggregate says no
-                self._forget_contact(cid)
-                continue
-            if not self._still_selected(c, contact, now):
-                continue
-            placed_for = free[placed] if placed < len(free) else None
-            if self._dial(c, contact, now, decision_id=decision_id, agent_id=None, offer_id=None, placed_for=placed_for):
-                placed += 1
+            if contact.state is ContactState.QUEUED and (i := contact.dialable_number(now, c.config)) is not None:
+                numbers.append(contact.numbers[i].e164)
+        if len(numbers) < 2:
+            return self.do_not_call
+        return AskedTogether(self.do_not_call, c.id, self.do_not_call.check_many(numbers, c.id))
 
     def _refill_if_empty(self, c: Campaign, now: datetime, queued: int) -> None:
         """Agents ready and nothing queued: a queue run now (forced at most every 5 s)."""
@@ -360,8 +379,9 @@ class Dialling(DiallerCore):
         agent_id: str | None,
         offer_id: UUID | None,
         placed_for: str | None = None,
+        lists: DoNotCall | None = None,
     ) -> bool:
-        ctx = DialContext(c, contact, now, self.calendar, self.do_not_call, agent_id=agent_id)
+        ctx = DialContext(c, contact, now, self.calendar, lists or self.do_not_call, agent_id=agent_id)
         auth = authorise_dial(ctx, self.rules)
         if not auth.allowed:
             if contact.state is ContactState.QUEUED:
