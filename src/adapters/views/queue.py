@@ -18,6 +18,7 @@ second dial.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -320,12 +321,17 @@ class QueueProjection(ViewProjection):
         self._selections: dict[UUID, Compiled] = {}
         self._selections_gen: int | None = None
 
-    def process_batch(self, gen: int, start: int, batch: Sequence[RecordedEvent], carry: Any, live_only: bool = False) -> None:
+    def process_batch(self, gen: int, start: int, batch: Sequence[RecordedEvent], carry: Any) -> None:
+        self.fold(gen, start, batch, carry)
+
+    def fold(self, gen: int, start: int, batch: Sequence[RecordedEvent], carry: Any, live_only: bool = False) -> Counter[UUID]:
         """Fold a page into the entries it touches (loaded unless carried from the previous page)
         and commit the changed rows with the tracking position. A campaign's new list selection
-        (R10) re-keys every entry of that campaign. ``live_only``: see ``commit_entries``."""
+        (R10) re-keys every entry of that campaign. ``live_only``: see ``commit_entries``. Returns
+        how the page changed each campaign's count of queued contacts (its ``LANE_QUEUED`` rows)."""
+        moved: Counter[UUID] = Counter()
         if not batch:
-            return
+            return moved
         if self._selections_gen != gen:
             self._selections, self._selections_gen = self.view.load_selections(gen), gen
         known: dict[UUID, tuple[Entry, int]] = carry
@@ -336,6 +342,7 @@ class QueueProjection(ViewProjection):
         if missing:
             known.update(self.view.load_entries(gen, missing))
         changed: dict[UUID, tuple[Entry, int]] = {}
+        was_queued: dict[UUID, bool] = {}  # each changed entry's lane before the page: entries change in place
         selections: dict[UUID, ListSelection] = {}
         for rec in batch:
             ev = rec.event
@@ -345,6 +352,7 @@ class QueueProjection(ViewProjection):
                 stored = self.view.entries(gen, ev.originator_id)  # and those of this page, not stored yet
                 pending = {cid: found for cid, found in (*known.items(), *changed.items()) if found[0].campaign_id == ev.originator_id}
                 for cid, found in {**stored, **pending}.items():
+                    was_queued.setdefault(cid, found[0].state is ContactState.QUEUED)
                     found[0].selection = comp
                     changed[cid] = found  # its tie-break stays (the live queue restamps in the same order)
                 continue
@@ -352,9 +360,11 @@ class QueueProjection(ViewProjection):
                 e = Entry.imported(ev)
                 e.selection = self._selections.get(ev.campaign_id)
                 changed[ev.originator_id] = (e, rec.position)
+                was_queued.setdefault(ev.originator_id, False)  # a contact's stream starts with its import
                 continue
             found = changed.get(ev.originator_id) or known.get(ev.originator_id)
             if found is not None:
+                was_queued.setdefault(ev.originator_id, found[0].state is ContactState.QUEUED)
                 found[0].selection = self._selections.get(found[0].campaign_id)
                 if found[0].apply(ev):
                     changed[ev.originator_id] = (found[0], rec.position)
@@ -366,6 +376,10 @@ class QueueProjection(ViewProjection):
             self._selections_gen = None
             raise
         known.update(changed)
+        for cid, (e, _) in changed.items():
+            if (now_queued := e.state is ContactState.QUEUED) != was_queued[cid]:
+                moved[e.campaign_id] += 1 if now_queued else -1
+        return moved
 
 
 QueueViewMixin.projection_class = QueueProjection  # type: ignore[attr-defined]

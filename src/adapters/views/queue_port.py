@@ -57,34 +57,47 @@ class PersistedQueue:
     def refresh(self) -> int:
         """Bring the live generation up to what the engine has seen; returns how many events were
         folded. The look for a rebuilt generation rides in the transaction of the events it folds;
-        it takes one of its own only when there are none to fold."""
+        it takes one of its own only when there are none to fold.
+
+        The campaigns' queued counts are kept across a fold of the engine's own events, moved by
+        what the fold says it moved; any other refresh (a catch-up, a new generation, a look with
+        nothing to fold, a failure) forgets them, so they are read again from the view."""
         self._gen_checked = time.monotonic()
-        if self._tracked is None or not any(r.position > self._tracked for r in self._pending):
-            gen = self.view.live_generation()
-            if gen != self._gen:  # a rebuild switched generations: catch the new one up
-                self._gen, self._tracked = gen, None
-        done = 0
-        for _ in range(3):
-            try:
-                if self._tracked is None:
+        counted = False
+        try:
+            if self._tracked is None or not any(r.position > self._tracked for r in self._pending):
+                gen = self.view.live_generation()
+                if gen != self._gen:  # a rebuild switched generations: catch the new one up
+                    self._gen, self._tracked = gen, None
+            done = 0
+            for _ in range(3):
+                try:
+                    if self._tracked is None:
+                        self._counts.clear()
+                        self._pending.clear()
+                        self._carry.clear()
+                        head = self.store.max_position()
+                        done += catch_up(self.store, self.view, self._gen, self.batch_size, prefetch=False)
+                        self._seen = head
+                        self._tracked = self.view.gen_position(self._gen)
+                    pending = [r for r in self._pending if r.position > self._tracked]
+                    if pending:
+                        moved = self._projection.fold(self._gen, self._tracked, pending, self._carry, live_only=True)
+                        self._tracked = pending[-1].position
+                        done += len(pending)
+                        for campaign_id, n in moved.items():
+                            if campaign_id in self._counts:
+                                self._counts[campaign_id] += n
+                        counted = True
                     self._pending.clear()
-                    self._carry.clear()
-                    head = self.store.max_position()
-                    done += catch_up(self.store, self.view, self._gen, self.batch_size, prefetch=False)
-                    self._seen = head
-                    self._tracked = self.view.gen_position(self._gen)
-                pending = [r for r in self._pending if r.position > self._tracked]
-                if pending:
-                    self._projection.process_batch(self._gen, self._tracked, pending, self._carry, live_only=True)
-                    self._tracked = pending[-1].position
-                    done += len(pending)
-                self._pending.clear()
-                break
-            except PositionMoved:  # another writer (a follower) moved the view: catch up from where it is
-                self._tracked = None
-            except GenerationSwitched as switched:  # a rebuild switched generations: catch the new one up
-                self._gen, self._tracked = switched.live, None
-        self._counts.clear()
+                    break
+                except PositionMoved:  # another writer (a follower) moved the view: catch up from where it is
+                    self._tracked = None
+                except GenerationSwitched as switched:  # a rebuild switched generations: catch the new one up
+                    self._gen, self._tracked = switched.live, None
+        finally:
+            if not counted or self._tracked is None:
+                self._counts.clear()
         self._windows.clear()
         self._callback_times.clear()
         return done

@@ -1,0 +1,154 @@
+"""The engine's count of a campaign's queued contacts on the persisted view
+(``PersistedQueue.queued_count``) is kept by the fold, not counted in SQL at every pacing decision.
+A count that drifted would starve the queue or overfill it, so this holds it, at every question the
+engine asks, equal to the view's own SQL count: through the engine's own folds, contacts imported by
+another writer, a follower moving the view under the engine, and rebuilds switching generations."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from uuid import uuid4
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from adapters.persistence.eventstore import open_event_store
+from adapters.views import statistics as projections
+from adapters.views.base import catch_up
+from adapters.views.queue_port import PersistedQueue
+from dialer_domain.model.values import ContactData, DialMode, PhoneNumber
+from dialer_domain.service_layer.handlers import add_contacts
+from dialer_domain.service_layer.repository import Repository
+from tests.integration.test_queue_view import WORLD, campaigns, memory_entries, simulate, view_entries
+
+
+class CheckedQueue(PersistedQueue):
+    """The port, asked by the engine; every ``every`` questions another writer does one thing
+    (``disturb``) first; every answer given while the port is current is held to the SQL count."""
+
+    def __init__(self, store, view, *, every=0, disturb=None, batch_size=5000):
+        super().__init__(store, view, batch_size=batch_size)
+        self.every, self.disturb = every, disturb
+        self.asked = self.checked = self.counted_in_sql = self.most = 0
+        self._count_in_sql = view.count_queued
+        view.count_queued = self._counting
+
+    def _counting(self, gen, campaign_id):
+        self.counted_in_sql += 1
+        return self._count_in_sql(gen, campaign_id)
+
+    def queued_count(self, campaign_id):
+        self.asked += 1
+        if self.every and self.asked % self.every == 0:
+            self.disturb(self.asked // self.every)
+        n = super().queued_count(campaign_id)
+        if self.view.live_generation() == self._gen and self.view.gen_position(self._gen) == self._tracked:
+            assert n == self._count_in_sql(self._gen, campaign_id), f"question {self.asked}: the kept count drifted"
+            self.checked += 1
+            self.most = max(self.most, n)
+        return n
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/counts.db"
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.mark.parametrize("mode", [DialMode.PREDICTIVE, DialMode.PROGRESSIVE])
+def test_the_kept_count_is_the_views_count_while_other_writers_import_follow_and_rebuild(url, mode):
+    store = open_event_store(url)
+    other_view = projections.open_view(url, "queue")  # another process's connection to the view
+    done: list[str] = []
+    try:
+
+        def disturb(k):
+            match k % 4:
+                case 0:  # another writer imports contacts the engine never hands its port
+                    at = store.read(store.max_position() - 1, 1)[0].event.timestamp
+                    rows = [(f"late{k}-{i}", (PhoneNumber(f"+4521{k:04d}{i:02d}"),), ContactData(name=f"Late {i}"), 5, None) for i in range(3)]
+                    add_contacts(Repository(store), campaigns(store)[0], rows, source="test", at=at)
+                    done.append("import")
+                case 1:  # a follower folds what the engine has not folded yet
+                    if catch_up(store, other_view):
+                        done.append("follow")
+                case 2:  # a rebuild beside the live view switches generations
+                    projections.rebuild(store, other_view, batch_size=53)
+                    done.append("rebuild")
+
+        queue = CheckedQueue(store, projections.open_view(url, "queue"), every=37, disturb=disturb)
+        simulate(store, queue=queue, mode=mode, agents=4, contacts=150, hours=0.75)
+        assert {"import", "follow", "rebuild"} <= set(done)
+        assert queue.checked > 100 and queue.most > 0, (queue.checked, queue.most)
+        assert queue.counted_in_sql < queue.asked / 4, "the count is kept between the engine's folds, not read per question"
+        queue.refresh()
+        assert view_entries(queue.view) == memory_entries(store)[1]
+    finally:
+        store.close()
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    mode=st.sampled_from(list(DialMode)),
+    agents=st.integers(1, 5),
+    seed=st.integers(0, 10_000),
+    minutes=st.integers(10, 40),
+    every=st.integers(3, 60),
+    batch=st.integers(1, 300),
+)
+def test_property_for_random_histories_the_kept_count_is_the_views_count(tmp_path_factory, mode, agents, seed, minutes, every, batch):
+    url = f"sqlite:///{tmp_path_factory.mktemp('c')}/h.db"
+    store = open_event_store(url)
+    other_view = projections.open_view(url, "queue")
+    try:
+
+        def disturb(k):
+            if k % 3 == 0:
+                catch_up(store, other_view, batch_size=batch)
+            elif k % 3 == 1:
+                projections.rebuild(store, other_view, batch_size=batch)
+
+        queue = CheckedQueue(store, projections.open_view(url, "queue"), every=every, disturb=disturb, batch_size=batch)
+        simulate(store, queue=queue, mode=mode, agents=agents, seed=seed, hours=minutes / 60, contacts=agents * minutes * 2 + 20, world=WORLD)
+        for cid in campaigns(store):
+            queue.refresh()
+            assert queue.queued_count(cid) == sum(1 for e, _ in queue.view.entries(None, cid).values() if e.state.value == "queued")
+    finally:
+        store.close()
+
+
+def test_a_selection_change_keeps_the_count(tmp_path, t0):
+    """A campaign's new filter moves contacts between the list and the left-out lanes, never into or
+    out of the queued one: the kept count stays, and stays true."""
+    from dialer_domain.model.campaign import Campaign
+    from dialer_domain.model.contact import ContactAttempt
+    from dialer_domain.model.values import CampaignSettings, ListSelection
+
+    url = f"sqlite:///{tmp_path}/sel.db"
+    store = open_event_store(url)
+    try:
+        repo = Repository(store)
+        campaigns_id = uuid4()
+        camp = Campaign.create(campaigns_id, name="S", manager="m", dial_mode=DialMode.PROGRESSIVE,
+                               settings=CampaignSettings(skill="s"), at=t0)
+        repo.save(camp)
+        contacts = []
+        for i in range(6):
+            c = ContactAttempt.import_(uuid4(), campaign_id=campaigns_id, key=f"k{i}", numbers=(PhoneNumber("+4520000000"),),
+                                       data=ContactData(name=f"N{i}", fields={"region": "north" if i % 2 else "south"}), priority=5, at=t0)
+            repo.save(c)
+            contacts.append(c)
+        queue = CheckedQueue(store, projections.open_view(url, "queue"))
+        assert queue.queued_count(campaigns_id) == 0
+        head = store.max_position()
+        for c in contacts[:3]:
+            c.queue(t0 + timedelta(minutes=1))
+            repo.save(c)
+        camp.set_selection(ListSelection(filters={"f": "region = 'north'"}, active="f"), t0 + timedelta(minutes=2), "test")
+        repo.save(camp)
+        queue.observe(store.read(head, 10**6))
+        assert queue.queued_count(campaigns_id) == 3 and queue.counted_in_sql == 1
+    finally:
+        store.close()
