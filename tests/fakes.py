@@ -44,6 +44,9 @@ class InMemoryEventStore:
         events = self._streams.get(stream_id, [])
         return [e for e in events if up_to_version is None or e.originator_version <= up_to_version]
 
+    def load_many(self, stream_ids: Sequence[UUID]) -> dict[UUID, list[DomainEvent]]:
+        return {sid: list(self._streams[sid]) for sid in stream_ids if sid in self._streams}
+
     def read(self, after: int = 0, limit: int = 1000, topics: Sequence[str] = ()) -> list[RecordedEvent]:
         if not topics:
             return [RecordedEvent(after + 1 + i, e) for i, e in enumerate(self._log[after : after + limit])]

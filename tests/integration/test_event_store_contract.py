@@ -71,6 +71,22 @@ class EventStoreContract:
         assert store.max_position() == positions[-1]
 
 
+    def test_several_streams_load_together_as_each_loads_alone(self, store, t0, monkeypatch):
+        from adapters.persistence import streams
+
+        monkeypatch.setattr(streams, "STREAMS_PER_QUERY", 3)  # several queries: 7 streams, 3 a query
+        ids = [uuid4() for _ in range(7)]
+        for n, sid in enumerate(ids):
+            store.append([_queued(sid, v, t0 + timedelta(seconds=v)) for v in range(1, n + 2)])
+        other, missing = uuid4(), uuid4()
+        store.append([_queued(other, 1, t0)])
+        asked = [*reversed(ids), missing, ids[2]]  # in any order, one not stored, one twice
+        together = store.load_many(asked)
+        assert together == {sid: store.load(sid) for sid in ids}
+        assert [len(together[sid]) for sid in ids] == [1, 2, 3, 4, 5, 6, 7]
+        assert other not in together and missing not in together
+        assert store.load_many([]) == {}
+
     def test_two_writers_at_the_same_version_exactly_one_wins(self, store, t0):
         stream = uuid4()
         store.append([_queued(stream, 1, t0)])
@@ -142,6 +158,7 @@ class RecorderStoreContract(EventStoreContract):
         stored = StoredEvent(originator_id=stream, originator_version=1, topic="AgentPaused", state=json.dumps(v1_state).encode())
         store.recorder.insert_events([stored])
         [event] = store.load(stream)
+        assert store.load_many([stream]) == {stream: [event]}
         assert isinstance(event, AgentPaused)
         assert (event.reason_code, event.note) == ("break", "")
         # and a v2 event round-trips as itself, stamped with its schema version

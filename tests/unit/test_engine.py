@@ -9,7 +9,7 @@ from uuid import UUID
 import pytest
 
 from adapters.telephony.fake import FakeTelephony
-from dialer_domain.model.events import CallAbandoned, CallEnded, DialAttempted, PacingDecided
+from dialer_domain.model.events import CallAbandoned, CallEnded, ContactQueued, DialAttempted, PacingDecided
 from dialer_domain.model.identities import campaign_id_for, contact_id_for, seeded_ids
 from dialer_domain.model.values import AgentState, CallOutcome, CampaignSettings, CampaignStatus, ContactData, ContactState, DialMode, PhoneNumber
 from dialer_domain.service_layer.engine import Dialler
@@ -403,3 +403,26 @@ def test_by_default_a_small_team_is_paced_after_every_event_and_a_large_one_at_m
     clock.advance(AUTO_PACE_SECONDS)
     engine.on_call_progress(tel.placed[-1], CallOutcome.RINGING)  # any step runs the due timers (ringing itself paces nothing)
     assert len(tel.placed) == placed + 2  # the late agent's two calls, by the timer at the interval's end
+
+
+def test_a_queue_run_loads_the_contacts_it_queues_in_one_round_trip_and_a_restart_loads_the_queued_ones_together():
+    engine, clock, tel, desk, store = setup(DialMode.PROGRESSIVE, contacts=8)
+    single, together = [], []
+    load, load_many = store.load, store.load_many
+    store.load = lambda sid, **kw: single.append(sid) or load(sid, **kw)
+    store.load_many = lambda ids: together.append(list(ids)) or load_many(ids)
+    login(engine, "a1", "a2")
+    engine.tick()
+    queued = [e.originator_id for e in events_of(store, ContactQueued)]
+    assert len(queued) >= 4 and len(tel.placed) == 2
+    assert together == [queued] and not set(single) & set(queued), "one load for the queue run, none a contact"
+    # a restarted engine finds them queued in the view, not in hand: the pacing run loads its chunk together
+    fresh = Dialler(store, tel, clock, seeded_ids(8), desktop=desk)
+    fresh.sync()
+    together.clear()
+    single.clear()
+    login(fresh, "a3")
+    fresh.tick()
+    dialled_after = {e.originator_id for e in events_of(store, DialAttempted)[2:]}
+    assert dialled_after and dialled_after <= set(queued)
+    assert any(dialled_after <= set(ids) for ids in together) and not set(single) & dialled_after

@@ -33,6 +33,8 @@ from eventsourcing.persistence import (
 from eventsourcing.popo import POPOApplicationRecorder
 
 from adapters.persistence.schema import GAP_MESSAGE, ensure_event_schema
+from adapters.persistence.streams import recorder_kind as _kind
+from adapters.persistence.streams import select_streams
 from adapters.persistence.upcasters import UPCASTERS, Upcaster
 from dialer_domain.model.errors import ConcurrencyError
 from dialer_domain.model.events import ALL_EVENTS, DomainEvent
@@ -207,11 +209,6 @@ def _conflict(stored: Sequence[StoredEvent], exc: Exception) -> ConcurrencyError
     return ConcurrencyError(f"another writer appended first; none of these were stored: {shown}")
 
 
-def _kind(recorder: Any) -> str:
-    module = type(recorder).__module__
-    return "postgres" if module.startswith("eventsourcing.postgres") else "sqlite" if module.startswith("eventsourcing.sqlite") else "memory"
-
-
 def _copy(rec: Any, curs: Any, stored: Sequence[StoredEvent]) -> None:
     from psycopg.sql import SQL, Identifier
 
@@ -326,6 +323,14 @@ class RecorderEventStore:
     def load(self, stream_id: UUID, *, up_to_version: int | None = None) -> list[DomainEvent]:
         stored = self.recorder.select_events(stream_id, lte=up_to_version)
         return [self.mapper.to_domain_event(s) for s in stored]
+
+    def load_many(self, stream_ids: Sequence[UUID]) -> dict[UUID, list[DomainEvent]]:
+        """Several streams, one query per 500 on a database (``adapters.persistence.streams``)."""
+        out: dict[UUID, list[DomainEvent]] = {}
+        for s in select_streams(self.recorder, stream_ids):
+            event = self.mapper.to_domain_event(s)
+            out.setdefault(event.originator_id, []).append(event)
+        return out
 
     def read(self, after: int = 0, limit: int = 1000, topics: Sequence[str] = ()) -> list[RecordedEvent]:
         """The log from the first position after ``after``; only the named events if ``topics``."""

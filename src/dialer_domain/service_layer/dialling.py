@@ -61,7 +61,9 @@ class Dialling(DiallerCore):
         self._undo.put(self._last_queue_run, c.id, t)
         if not c.is_active(now) and self.queue.queued_count(c.id) > 0:
             why = "campaign disabled" if c.status.value == "disabled" else "campaign outside its hours"
-            for cid in self.queue.queued(c.id):
+            queued = self.queue.queued(c.id)
+            self.folds.preload(queued)
+            for cid in queued:
                 contact = self.contact(cid)
                 if contact.state is ContactState.QUEUED:  # the aggregate decides; the view may lag
                     contact.return_to_list(why, now)
@@ -79,7 +81,9 @@ class Dialling(DiallerCore):
         need = max(target - self.queue.queued_count(c.id), due_callbacks)  # a due callback enters even a full queue
         if need <= 0:
             return
-        for cid in self.queue.take_due(c.id, now, need, agent_owned=c.dial_mode is DialMode.AUTO):
+        due = self.queue.take_due(c.id, now, need, agent_owned=c.dial_mode is DialMode.AUTO)
+        self.folds.preload(due)
+        for cid in due:
             contact = self.contact(cid)
             try:
                 contact.queue(now)
@@ -90,7 +94,9 @@ class Dialling(DiallerCore):
 
     def _drop_unselected(self, c: Campaign, now: datetime) -> None:
         """R10: a queued contact the campaign's active filter no longer selects goes back to the list."""
-        for cid in self.queue.queued(c.id):
+        queued = self.queue.queued(c.id)
+        self.folds.preload(queued)
+        for cid in queued:
             contact = self.contact(cid)
             if contact.state is ContactState.QUEUED:
                 self._still_selected(c, contact, now)
@@ -237,6 +243,7 @@ class Dialling(DiallerCore):
                 chunk.append(cid)
             if not chunk:
                 break
+            self.folds.preload(chunk)
             lists = self._asked_together(c, chunk, now)
             for cid in chunk:
                 contact = self.contact(cid)

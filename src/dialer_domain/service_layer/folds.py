@@ -145,6 +145,13 @@ class LogFolds:
             c = self.contacts[contact_id] = self.repo.get(ContactAttempt, contact_id)
         return c
 
+    def preload(self, contact_ids: Sequence[UUID]) -> None:
+        """Load together those of these contacts not in hand yet (a queue run's, a pacing run's):
+        one round trip instead of one per contact; ``contact`` then finds them."""
+        missing = [cid for cid in contact_ids if cid not in self.contacts]
+        if len(missing) > 1:
+            self.contacts.update(self.repo.get_many(ContactAttempt, missing))
+
     def agent(self, agent_id: str) -> AgentSession:
         s = self.agents.get(agent_id)
         if s is None:

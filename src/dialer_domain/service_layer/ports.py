@@ -41,6 +41,11 @@ class EventStore(Protocol):
         """The stream's events in version order (empty if there is no such stream)."""
         ...
 
+    def load_many(self, stream_ids: Sequence[UUID]) -> dict[UUID, list[DomainEvent]]:
+        """Several streams at once (what ``load`` gives for each, in one round trip where the store
+        can); a stream with no events is left out."""
+        ...
+
     def read(self, after: int = 0, limit: int = 1000, topics: Sequence[str] = ()) -> list[RecordedEvent]:
         """The log in order, from the first position greater than ``after``; only the events with
         these names (``NAME``) if ``topics`` is not empty."""

@@ -3,7 +3,7 @@ store for unit tests (the adapters' stores pass the same contract suite)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -30,6 +30,10 @@ class Repository:
     def find(self, cls: type[A], aggregate_id: UUID) -> A | None:
         events = self.store.load(aggregate_id)
         return cls.replay(aggregate_id, events) if events else None
+
+    def get_many(self, cls: type[A], aggregate_ids: Sequence[UUID]) -> dict[UUID, A]:
+        """Those of these aggregates that exist, their streams loaded together."""
+        return {aid: cls.replay(aid, events) for aid, events in self.store.load_many(aggregate_ids).items() if events}
 
     def save(self, *aggregates: Aggregate) -> list[DomainEvent]:
         events: list[DomainEvent] = []
