@@ -10,7 +10,7 @@ counts this process alone. Runs on one database share the campaign's history (th
 rolling windows, the pacing estimator): compare runs started on the same history.
 
 After a warm-up (agents logging in, pacing finding its rate) it measures a window of virtual
-minutes: dials/s and events/s of wall time; appends, stream loads and PostgreSQL transactions per
+minutes: dials/s and events/s of wall time; appends, stream queries (a load or a load of several) and PostgreSQL transactions per
 dial; and from an answer's report to the bridge command (answers that found an agent free), p50
 and p99 of wall time. In the same run: the raw single-row INSERT rate (psycopg, autocommit) and
 the library's append rate at the run's own mean batch size.
@@ -141,11 +141,12 @@ def transactions(server_url: str, db: str) -> int:
 
 
 class Counting:
-    """Counts the store's appends, events appended and stream loads, on the instance."""
+    """Counts the store's appends, events appended and stream queries (a ``load``, or a
+    ``load_many`` of any number of streams), on the instance."""
 
     def __init__(self, store: RecorderEventStore) -> None:
-        self.appends = self.appended = self.loads = 0
-        append, load = store.append, store.load
+        self.appends = self.appended = self.loads = self.streams = 0
+        append, load, load_many = store.append, store.load, store.load_many
 
         def counted_append(events: Any) -> Any:
             self.appends += 1
@@ -154,10 +155,17 @@ class Counting:
 
         def counted_load(stream_id: Any, **kw: Any) -> Any:
             self.loads += 1
+            self.streams += 1
             return load(stream_id, **kw)
+
+        def counted_load_many(stream_ids: Any) -> Any:
+            self.loads += 1
+            self.streams += len(stream_ids)
+            return load_many(stream_ids)
 
         store.append = counted_append  # type: ignore[method-assign]
         store.load = counted_load  # type: ignore[method-assign]
+        store.load_many = counted_load_many  # type: ignore[method-assign]
 
 
 class DrainingDriver(SimulationDriver):
@@ -259,9 +267,13 @@ def run(
     env.process(driver.ticking(EngineConfig().tick_seconds, warmup_s + window_s))
     env.run(until=warmup_s)
     x0 = transactions(server, db)
-    mark = (wall.perf_counter(), wall.process_time(), placed, store.max_position(), counts.appends, counts.appended, counts.loads, len(bridge_ms))
+    def reading() -> tuple[Any, ...]:
+        c = counts
+        return (wall.perf_counter(), wall.process_time(), placed, store.max_position(), c.appends, c.appended, c.loads, len(bridge_ms), c.streams)
+
+    mark = reading()
     env.run(until=warmup_s + window_s)
-    end = (wall.perf_counter(), wall.process_time(), placed, store.max_position(), counts.appends, counts.appended, counts.loads, len(bridge_ms))
+    end = reading()
     x1 = transactions(server, db)
     # a bounded end: no new dials, the agents leave (calls still up stay in the log as the engine left them)
     set_campaign_status(engine.repo, campaign_id_for(NAME), CampaignStatus.DISABLED, by="bench", at=clock.now())
@@ -290,6 +302,7 @@ def run(
         "appends": end[4] - mark[4],
         "appended": end[5] - mark[5],
         "loads": end[6] - mark[6],
+        "streams": end[8] - mark[8],
         "bridge_ms": bridge_ms[mark[7] :],
         "waited": waited,
         "transactions": x1 - x0,
@@ -364,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  dials/s                            {dials / w:>10,.1f}")
     print(f"  events/s                           {r['events'] / w:>10,.1f}   ({r['events'] / max(1, dials):.1f} per dial)")
     print(f"  appends per dial                   {r['appends'] / max(1, dials):>10.2f}   ({batch} events per append, mean)")
-    print(f"  stream loads per dial              {r['loads'] / max(1, dials):>10.2f}")
+    print(f"  stream queries per dial            {r['loads'] / max(1, dials):>10.2f}   ({r['streams'] / max(1, dials):.2f} streams loaded)")
     print(f"  engine CPU per dial                {r['cpu'] / max(1, dials) * 1000:>10.2f} ms")
     print(f"  PostgreSQL transactions per dial   {r['transactions'] / max(1, dials):>10.2f}   (the database's own counter)")
     print(f"  abandoned / human answers          {r['abandoned']:>10,} / {r['humans']:,} ({r['abandoned'] / max(1, r['humans']):.2%})")
