@@ -227,6 +227,13 @@ def run(
     waited = 0
     handling: set[uuid.UUID] = set()  # the answers of the step being run
     place, bridge, on_reports = telephony.place_call, telephony.bridge, engine.on_reports
+    pace = engine._pace_contact_first
+    paced = 0
+
+    def counted_pace(*args: Any) -> None:  # a contact-first pacing run (a predictive decision, unless none is due)
+        nonlocal paced
+        paced += 1
+        pace(*args)
 
     def counted_place(request: Any) -> None:
         nonlocal placed
@@ -256,6 +263,7 @@ def run(
     telephony.place_call = counted_place  # type: ignore[method-assign]
     telephony.bridge = timed_bridge  # type: ignore[method-assign]
     engine.on_reports = timed_reports  # type: ignore[method-assign]
+    engine._pace_contact_first = counted_pace  # type: ignore[method-assign]
     engine.on_report = lambda report: timed_reports([report])  # type: ignore[method-assign]
     telephony.sink = people.driver = driver
 
@@ -269,7 +277,8 @@ def run(
     x0 = transactions(server, db)
     def reading() -> tuple[Any, ...]:
         c = counts
-        return (wall.perf_counter(), wall.process_time(), placed, store.max_position(), c.appends, c.appended, c.loads, len(bridge_ms), c.streams)
+        return (wall.perf_counter(), wall.process_time(), placed, store.max_position(), c.appends, c.appended, c.loads, len(bridge_ms), c.streams,
+                paced)
 
     mark = reading()
     env.run(until=warmup_s + window_s)
@@ -303,6 +312,7 @@ def run(
         "appended": end[5] - mark[5],
         "loads": end[6] - mark[6],
         "streams": end[8] - mark[8],
+        "paced": end[9] - mark[9],
         "bridge_ms": bridge_ms[mark[7] :],
         "waited": waited,
         "transactions": x1 - x0,
@@ -378,6 +388,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  events/s                           {r['events'] / w:>10,.1f}   ({r['events'] / max(1, dials):.1f} per dial)")
     print(f"  appends per dial                   {r['appends'] / max(1, dials):>10.2f}   ({batch} events per append, mean)")
     print(f"  stream queries per dial            {r['loads'] / max(1, dials):>10.2f}   ({r['streams'] / max(1, dials):.2f} streams loaded)")
+    print(f"  pacing runs per dial               {r['paced'] / max(1, dials):>10.2f}   ({r['paced'] / (a.minutes * 60):.1f} a site second)")
     print(f"  engine CPU per dial                {r['cpu'] / max(1, dials) * 1000:>10.2f} ms")
     print(f"  PostgreSQL transactions per dial   {r['transactions'] / max(1, dials):>10.2f}   (the database's own counter)")
     print(f"  abandoned / human answers          {r['abandoned']:>10,} / {r['humans']:,} ({r['abandoned'] / max(1, r['humans']):.2%})")

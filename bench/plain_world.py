@@ -40,7 +40,7 @@ class PlainDialler:
     def next_due(self) -> datetime | None:
         return None
 
-    def tick(self) -> None:
+    def tick(self, *, periodic: bool = True) -> None:
         busy = set(self.calls.values())
         for a, s in self.sessions.items():
             if s.state is AgentState.READY and a not in busy:

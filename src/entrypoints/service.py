@@ -289,9 +289,11 @@ class LiveService:
                 if target > float(self.env.now):
                     self.env.run(until=target)
             now = time.monotonic()
-            if recovered and (now - last_tick >= self.tick_seconds / max(self.speed, 1e-9) or self._due()):
-                last_tick = now
-                self._guard(self.engine.tick)
+            periodic = now - last_tick >= self.tick_seconds / max(self.speed, 1e-9)
+            if recovered and (periodic or self._due()):  # the periodic tick, or a wake-up for a timer that came due
+                if periodic:
+                    last_tick = now
+                self._guard(partial(self.engine.tick, periodic=periodic))
             reports: list[CallReport] = []  # what came in since the last drain: one step, one append (a group commit)
             self.inbox.drain(reports.append, limit=REPORT_BATCH)
             if reports:

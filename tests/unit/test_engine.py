@@ -385,6 +385,28 @@ def test_with_a_pacing_interval_power_pacing_runs_at_most_so_often_and_a_timer_t
     assert len(tel.placed) == 4 and len(events_of(store, PacingDecided)) == decisions + 1
 
 
+def test_a_wake_up_for_a_timer_paces_within_the_interval_and_only_the_periodic_tick_paces_whatever_it():
+    """ADR 0030: the simulated world and the live service wake the dialler when a timer comes due (a
+    call's ring limit, a wrap-up's end); that wake-up paces as an event does, not as the tick does."""
+    from dialer_domain.service_layer.engine import EngineConfig
+
+    store = InMemoryEventStore()
+    clock = ManualClock()
+    tel = RecordingTelephony()
+    engine = Dialler(store, tel, clock, seeded_ids(7), desktop=RecordingDesktop(), config=EngineConfig(pace_every_seconds=0.5))
+    add_campaign(engine, DialMode.POWER, 20, "Sales", power_ratio_ready=2.0, abandon_cap=None)
+    login(engine, "a1")
+    clock.advance(1)
+    engine.tick()
+    assert len(tel.placed) == 2
+    login(engine, "a2")  # within the interval: a "pace" timer at its end
+    clock.advance(0.2)
+    engine.tick(periodic=False)  # a timer's wake-up within the interval: not paced
+    assert len(tel.placed) == 2
+    engine.tick()  # the periodic tick: paced whatever the interval
+    assert len(tel.placed) == 4
+
+
 def test_by_default_a_small_team_is_paced_after_every_event_and_a_large_one_at_most_twice_a_second():
     from dialer_domain.service_layer.dialler_core import AUTO_PACE_AGENTS, AUTO_PACE_SECONDS
 

@@ -283,7 +283,7 @@ class SimulationDriver:
         yield self.env.timeout(at - float(self.env.now))
         if self._armed == at:
             self._armed = None
-        self.engine.tick()
+        self.engine.tick(periodic=False)
         self.arm()
 
     def ticking(self, every: float, until: float) -> Generator[simpy.Event, Any, None]:

@@ -31,8 +31,10 @@ from dialer_domain.service_layer.ports import CallRequest, DoNotCall
 class Dialling(DiallerCore):
     # ================================================================== periodic work
 
-    def tick(self) -> None:
-        """Timers, the periodic queue top-up (R4) and pacing for every campaign."""
+    def tick(self, *, periodic: bool = True) -> None:
+        """Timers, the queue top-up (R4) and pacing for every campaign. The periodic tick paces
+        whatever the pacing interval; a wake-up for a timer that came due (``periodic=False``)
+        paces within it, as an event does (ADR 0026, ADR 0030)."""
 
         def top_up(now: datetime) -> None:
             for c in self._by_priority():
@@ -40,7 +42,7 @@ class Dialling(DiallerCore):
 
         now = self._step()
         self._in_step(top_up, now=now)  # what timers released and the queue run added is visible to pacing
-        self._in_step(partial(self._pace_all, force=True), now=now, run_timers=False)  # the periodic run paces whatever the interval
+        self._in_step(partial(self._pace_all, force=periodic), now=now, run_timers=False)
 
     def _by_priority(self) -> list[Campaign]:
         return sorted((c for c in self.campaigns.values() if c.settings is not None), key=lambda c: (-c.priority, c.name))
