@@ -46,6 +46,7 @@ class Dispose(BaseModel):
     callback_at: datetime | None = Field(None, description="R12: a callback at this time (with a time zone); a code that books one needs it.")
     answers: dict[str, str] = Field(default_factory=dict, description="R18: the call guide's answers, question: answer.")
     personal_callback: bool = Field(False, description="R12: the callback is yours (it waits for you); else any agent's.")
+    ready: bool = Field(False, description="And ready for the next call: both in one step, or neither (a 409 names why).")
 
 
 class Extend(BaseModel):
@@ -128,7 +129,8 @@ def live_router(service: LiveService) -> APIRouter:
 
     @router.post("/agents/{agent}/dispose")
     def dispose(_: ActingAs, agent: str, body: Dispose) -> dict[str, Any]:
-        return act(agent, lambda e: e.dispose(agent, body.code, body.note, body.callback_at, body.answers, body.personal_callback))
+        b = body
+        return act(agent, lambda e: e.dispose(agent, b.code, b.note, b.callback_at, b.answers, b.personal_callback, then_ready=b.ready))
 
     @router.post("/agents/{agent}/wrapup/extend")
     def extend(_: ActingAs, agent: str, body: Extend) -> dict[str, Any]:

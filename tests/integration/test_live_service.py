@@ -87,8 +87,10 @@ def test_a_person_takes_a_call_beside_simulated_agents_and_a_graceful_stop_ends_
         assert pop["guide"] == [{"question": "Interested?", "answers": ["yes", "no"]}]  # R18's call guide
         assert client.get("/agents/me").json()["state"] == "talking"
         assert client.post("/agents/me/hangup").json()["state"] == "wrap_up"
-        assert client.post("/agents/me/dispose", json={"code": "sale", "note": "two lines"}).status_code == 200
-        assert client.post("/agents/me/dispose", json={"code": "no-such-code"}).status_code in (409, 422)
+        assert client.post("/agents/me/dispose", json={"code": "no-such-code", "ready": True}).status_code in (409, 422)
+        assert client.get("/agents/me").json()["state"] == "wrap_up"  # neither stored
+        done = client.post("/agents/me/dispose", json={"code": "sale", "note": "two lines", "ready": True})
+        assert done.status_code == 200 and done.json()["state"] != "wrap_up"  # disposed and ready, one request
         agents = {a["agent"]: a for a in client.get("/supervisor/agents", headers=boss).json()}
         assert {"bot-01", "bot-02", "me"} <= set(agents)
         [demo] = [q for q in client.get("/supervisor/queues", headers=boss).json() if q["campaign"] == "Demo"]

@@ -277,3 +277,31 @@ def test_a_personal_callback_waits_for_its_own_agent_only_as_long_as_the_campaig
         assert offered_to_a2 is not None and appointment + timedelta(seconds=300) <= offered_to_a2 <= appointment + timedelta(seconds=360)
     else:
         assert offered_to_a2 is None  # it waits for a1 (and the statistics report it missed)
+
+
+def test_dispose_then_ready_stores_what_dispose_and_ready_would_in_one_append_and_neither_when_it_fails():
+    from dialer_domain.model.values import AgentState
+
+    def run(together):
+        engine, clock, tel, _desk, store = setup(DialMode.PROGRESSIVE, contacts=3, dispositions=CODES)
+        login(engine, "a1")
+        _talk_and_hang_up(engine, clock, tel)
+        appends = []
+        append = store.append
+        store.append = lambda events: appends.append(len(events)) or append(events)
+        if together:
+            with pytest.raises(InvalidValue):  # a code the campaign does not have: neither stored
+                engine.dispose("a1", "nope", then_ready=True)
+            assert engine.agents["a1"].state is AgentState.WRAP_UP and appends == []
+            engine.dispose("a1", "sale", note="done", then_ready=True)
+        else:
+            engine.dispose("a1", "sale", note="done")
+            engine.ready("a1")
+        assert engine.agents["a1"].state is not AgentState.WRAP_UP
+        log = [(type(r.event).__name__, r.event.originator_id, r.event.originator_version) for r in store.read(0, 10**6)]
+        return log, appends, tel.placed
+
+    apart, apart_appends, apart_placed = run(False)
+    together, together_appends, together_placed = run(True)
+    assert together == apart and len(together_placed) == len(apart_placed) == 2  # the next call placed by the same pacing
+    assert len(apart_appends) == 2 and together_appends == [sum(apart_appends)]

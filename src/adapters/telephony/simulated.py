@@ -246,11 +246,11 @@ class SimulatedAgents:
             code = "not_interested"
         if code not in self.dispositions:
             code = "sale"
-        engine.dispose(agent_id, code, callback_at=callback_at)
         if self.stopping:
+            engine.dispose(agent_id, code, callback_at=callback_at)
             engine.log_out(agent_id, by="simulation: end of day")
         else:
-            engine.ready(agent_id)
+            engine.dispose(agent_id, code, callback_at=callback_at, then_ready=True)  # the desktop's one "done"
 
 
 class SimulationDriver:

@@ -53,15 +53,15 @@ class AgentSteps(CallProgress):
             self.telephony.close_agent_leg(agent_id)
 
     def ready(self, agent_id: str) -> None:
-        def step(now: datetime) -> None:
-            s = self.agent(agent_id)
-            self._record_wrapup(s, now)
-            s.ready(now)
-            self._touch(s)
-            self._agent_became_ready(s, now)
-            self._pace_all(now)
+        self._in_step(partial(self._ready, agent_id))
 
-        self._in_step(step)
+    def _ready(self, agent_id: str, now: datetime) -> None:
+        s = self.agent(agent_id)
+        self._record_wrapup(s, now)
+        s.ready(now)
+        self._touch(s)
+        self._agent_became_ready(s, now)
+        self._pace_all(now)
 
     def _record_wrapup(self, s: AgentSession, now: datetime) -> None:
         """Measured wrap-up lengths feed predictive pacing (call before readying the agent)."""
@@ -235,12 +235,16 @@ class AgentSteps(CallProgress):
         callback_at: datetime | None = None,
         answers: Mapping[str, str] | None = None,
         personal: bool = False,
+        *,
+        then_ready: bool = False,
     ) -> None:
         """The agent's wrap-up code for their last call with the call guide's answers (R18), and
         optionally a callback (R12; a code that books one needs its time). A code that ends the
         contact finishes it; one that adds to the do-not-call list puts the number called on the
         internal list once the disposition is stored (issue 16). ``personal``: the callback is the
-        agent's own (it waits for them, as long as the campaign allows); else any agent's."""
+        agent's own (it waits for them, as long as the campaign allows); else any agent's.
+        ``then_ready``: and the agent is ready for the next call, in the same step (both or neither,
+        one append): the events ``dispose`` and then ``ready`` would store, in their order."""
 
         def step(now: datetime) -> None:
             s = self.agent(agent_id)
@@ -262,6 +266,9 @@ class AgentSteps(CallProgress):
             if booked_at is not None:
                 contact.schedule_callback(booked_at, agent_id=agent_id if personal else None, by=f"agent {agent_id}", now=now)
             self._touch(contact)
+            if then_ready:
+                self._run_timers(now)  # what ``ready``'s own step runs first
+                self._ready(agent_id, now)
 
         self._in_step(step, run_timers=False)
 
