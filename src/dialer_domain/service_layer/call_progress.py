@@ -11,7 +11,7 @@ from dialer_domain.model.agent import AgentSession
 from dialer_domain.model.campaign import Campaign
 from dialer_domain.model.values import AgentState, CallOutcome
 from dialer_domain.rules.dialling import abandon_message
-from dialer_domain.service_layer.dialler_core import LiveCall, _idle_since, screen_pop
+from dialer_domain.service_layer.dialler_core import _EPOCH, LiveCall, _idle_since, screen_pop
 from dialer_domain.service_layer.dialling import Dialling
 
 
@@ -90,9 +90,12 @@ class CallProgress(Dialling):
     def _free_agent_for(self, c: Campaign) -> AgentSession | None:
         skill = c.config.skill
         best: AgentSession | None = None
+        best_since = _EPOCH
         for s in self.agents.values():
-            if s.state is AgentState.READY and skill in s.skills and (best is None or _idle_since(s) < _idle_since(best)):
-                best = s
+            if s.state is AgentState.READY and skill in s.skills:
+                since = _idle_since(s)
+                if best is None or since < best_since:
+                    best, best_since = s, since
         return best
 
     def _connect(self, call: LiveCall, s: AgentSession, now: datetime) -> None:

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 from typing import TypeVar
 from uuid import UUID
@@ -257,8 +257,13 @@ def _since(s: AgentSession, now: datetime) -> float:
     return (now - s.state_since).total_seconds() if s.state_since else 0.0
 
 
-def _idle_since(s: AgentSession) -> float:
-    return s.state_since.timestamp() if s.state_since else 0.0
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _idle_since(s: AgentSession) -> datetime:
+    """Since when the agent is in their state (the longest idle first): compared as it is, the
+    order of its epoch seconds, without working them out for each agent at each look."""
+    return s.state_since or _EPOCH
 
 
 def screen_pop(c: Campaign, contact: ContactAttempt) -> ScreenPop:
