@@ -67,8 +67,9 @@ class PlainDialler:
             del self.calls[r.call_id]
         self.tick()
 
-    def dispose(self, agent_id: str, code: str, callback_at: datetime | None = None) -> None:
-        pass
+    def dispose(self, agent_id: str, code: str, callback_at: datetime | None = None, *, then_ready: bool = False) -> None:
+        if then_ready:
+            self.ready(agent_id)
 
     def ready(self, agent_id: str) -> None:
         self.sessions[agent_id].state = AgentState.READY
