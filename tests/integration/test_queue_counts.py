@@ -21,6 +21,7 @@ from dialer_domain.model.values import ContactData, DialMode, PhoneNumber
 from dialer_domain.service_layer.handlers import add_contacts
 from dialer_domain.service_layer.repository import Repository
 from tests.integration.test_queue_view import WORLD, campaigns, memory_entries, simulate, view_entries
+from tests.integration.test_queue_view import url as url  # the fixture: SQLite, then PostgreSQL
 
 
 class CheckedQueue(PersistedQueue):
@@ -48,13 +49,6 @@ class CheckedQueue(PersistedQueue):
             self.checked += 1
             self.most = max(self.most, n)
         return n
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def url(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/counts.db"
-    return request.getfixturevalue("pg_url")
 
 
 @pytest.mark.parametrize("mode", [DialMode.PREDICTIVE, DialMode.PROGRESSIVE])

@@ -361,16 +361,22 @@ def test_a_contact_first_dial_names_the_ready_agent_it_was_placed_for():
     assert [d.placed_for for d in events_of(store, DialAttempted)] == ["a1", None, None]
 
 
-def test_with_a_pacing_interval_power_pacing_runs_at_most_so_often_and_a_timer_takes_up_what_came_between():
-    """EngineConfig.pace_every_seconds (ADR 0026): events within the interval leave the dials to a
-    "pace" timer at its end; progressive campaigns are still paced at once."""
+def power_paced_every(seconds: float):
+    """A power campaign of 20 contacts (two calls per ready agent) on an engine paced at most every ``seconds``."""
     from dialer_domain.service_layer.engine import EngineConfig
 
     store = InMemoryEventStore()
     clock = ManualClock()
     tel = RecordingTelephony()
-    engine = Dialler(store, tel, clock, seeded_ids(7), desktop=RecordingDesktop(), config=EngineConfig(pace_every_seconds=0.5))
+    engine = Dialler(store, tel, clock, seeded_ids(7), desktop=RecordingDesktop(), config=EngineConfig(pace_every_seconds=seconds))
     add_campaign(engine, DialMode.POWER, 20, "Sales", power_ratio_ready=2.0, abandon_cap=None)
+    return engine, clock, tel, store
+
+
+def test_with_a_pacing_interval_power_pacing_runs_at_most_so_often_and_a_timer_takes_up_what_came_between():
+    """EngineConfig.pace_every_seconds (ADR 0026): events within the interval leave the dials to a
+    "pace" timer at its end; progressive campaigns are still paced at once."""
+    engine, clock, tel, store = power_paced_every(0.5)
     login(engine, "a1")
     clock.advance(1)
     engine.tick()  # paced now: 2 calls for a1
@@ -388,13 +394,7 @@ def test_with_a_pacing_interval_power_pacing_runs_at_most_so_often_and_a_timer_t
 def test_a_wake_up_for_a_timer_paces_within_the_interval_and_only_the_periodic_tick_paces_whatever_it():
     """ADR 0030: the simulated world and the live service wake the dialler when a timer comes due (a
     call's ring limit, a wrap-up's end); that wake-up paces as an event does, not as the tick does."""
-    from dialer_domain.service_layer.engine import EngineConfig
-
-    store = InMemoryEventStore()
-    clock = ManualClock()
-    tel = RecordingTelephony()
-    engine = Dialler(store, tel, clock, seeded_ids(7), desktop=RecordingDesktop(), config=EngineConfig(pace_every_seconds=0.5))
-    add_campaign(engine, DialMode.POWER, 20, "Sales", power_ratio_ready=2.0, abandon_cap=None)
+    engine, clock, tel, _store = power_paced_every(0.5)
     login(engine, "a1")
     clock.advance(1)
     engine.tick()
