@@ -96,7 +96,7 @@ class PersistedQueue:
                 except GenerationSwitched as switched:  # a rebuild switched generations: catch the new one up
                     self._gen, self._tracked = switched.live, None
         finally:
-            if not counted or self._tracked is None:
+            if not counted:
                 self._counts.clear()
         self._windows.clear()
         self._callback_times.clear()
