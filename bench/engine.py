@@ -37,6 +37,7 @@ import uuid
 from datetime import UTC, datetime, time
 from functools import partial
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import attrs
 import psycopg
@@ -79,7 +80,7 @@ def ensure_database(server: str, name: str) -> str:
     with psycopg.connect(server, autocommit=True) as conn:
         if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
             conn.execute(f'CREATE DATABASE "{name}"')
-    return server.rsplit("/", 1)[0] + "/" + name
+    return urlunsplit(urlsplit(server)._replace(path="/" + name))  # a socket's ?host= stays as it is
 
 
 def ensure_contacts(url: str, n: int, mode: DialMode) -> None:
