@@ -11,7 +11,7 @@ from dialer_domain.model.agent import AgentSession
 from dialer_domain.model.campaign import Campaign
 from dialer_domain.model.values import AgentState, CallOutcome
 from dialer_domain.rules.dialling import abandon_message
-from dialer_domain.service_layer.dialler_core import _EPOCH, LiveCall, _idle_since, screen_pop
+from dialer_domain.service_layer.dialler_core import LiveCall, _idle_since, screen_pop
 from dialer_domain.service_layer.dialling import Dialling
 
 
@@ -88,15 +88,10 @@ class CallProgress(Dialling):
         self._in_step(step)
 
     def _free_agent_for(self, c: Campaign) -> AgentSession | None:
+        """The ready agent with the skill who has waited longest (the first such, on a tie)."""
         skill = c.config.skill
-        best: AgentSession | None = None
-        best_since = _EPOCH
-        for s in self.agents.values():
-            if s.state is AgentState.READY and skill in s.skills:
-                since = _idle_since(s)
-                if best is None or since < best_since:
-                    best, best_since = s, since
-        return best
+        ready = (s for s in self.agents.values() if s.state is AgentState.READY and skill in s.skills)
+        return min(ready, key=_idle_since, default=None)
 
     def _connect(self, call: LiveCall, s: AgentSession, now: datetime) -> None:
         c = self.campaign(call.campaign_id)
