@@ -407,6 +407,31 @@ def test_a_wake_up_for_a_timer_paces_within_the_interval_and_only_the_periodic_t
     assert len(tel.placed) == 4
 
 
+def test_a_timer_whose_reason_is_gone_does_not_wake_the_world():
+    """ADR 0032: a call's ring limit is taken back when it is answered, its length limit and abandon
+    wait when it ends, a wrap-up's end when the agent is ready; the world is woken for none of them."""
+    engine, clock, tel, _, _ = setup(DialMode.PROGRESSIVE, contacts=2)
+    login(engine, "a1")
+    engine.tick()
+    [first] = tel.placed
+    ring = engine.next_due()
+    assert ring is not None and ring > clock.now() + timedelta(seconds=20)
+    clock.advance(5)
+    engine.on_call_progress(first, CallOutcome.ANSWERED_HUMAN)
+    length = engine.next_due()
+    assert length is not None and length > ring  # the ring limit is gone: the call's length limit is next
+    clock.advance(30)
+    engine.on_call_ended(first, CallOutcome.COMPLETED)
+    assert engine.agents["a1"].state is AgentState.WRAP_UP
+    assert engine.next_due() == clock.now() + timedelta(seconds=10)  # the wrap-up's end only
+    engine.dispose("a1", "sale", then_ready=True)
+    [_, second] = tel.placed
+    assert engine.next_due() == clock.now() + timedelta(seconds=25 + engine.config.ring_backstop_seconds)  # the new call's ring limit only
+    clock.advance(3)
+    engine.on_call_ended(second, CallOutcome.BUSY)
+    assert engine.next_due() is None
+
+
 def test_by_default_a_small_team_is_paced_after_every_event_and_a_large_one_at_most_twice_a_second():
     from dialer_domain.service_layer.dialler_core import AUTO_PACE_AGENTS, AUTO_PACE_SECONDS
 

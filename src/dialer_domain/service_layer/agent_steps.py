@@ -64,9 +64,12 @@ class AgentSteps(CallProgress):
         self._pace_all(now)
 
     def _record_wrapup(self, s: AgentSession, now: datetime) -> None:
-        """Measured wrap-up lengths feed predictive pacing (call before readying the agent)."""
-        if s.state is AgentState.WRAP_UP and s.call_campaign in self.estimators:
-            self._measure(self._estimator(s.call_campaign).wrap.add(_since(s, now)))
+        """Measured wrap-up lengths feed predictive pacing (call before readying the agent); the
+        wrap-up's timer is cancelled."""
+        if s.state is AgentState.WRAP_UP:
+            self._cancel_timer("wrapup", s.agent_id)
+            if s.call_campaign in self.estimators:
+                self._measure(self._estimator(s.call_campaign).wrap.add(_since(s, now)))
 
     def _agent_became_ready(self, s: AgentSession, now: datetime) -> None:
         """A waiting human answer gets this agent first (``first_waiting_answer``)."""
@@ -149,6 +152,7 @@ class AgentSteps(CallProgress):
             s = self.agent(agent_id)
             s.accept_offer(offer_id, now)
             self._touch(s)
+            self._cancel_timer("offer", agent_id)
             assert s.offer_contact is not None and s.offer_campaign is not None
             c = self.campaign(s.offer_campaign)
             contact = self.contact(s.offer_contact)
@@ -171,6 +175,7 @@ class AgentSteps(CallProgress):
             if s.state is not AgentState.OFFERED or s.offer_id != offer_id:
                 raise NotAllowed(f"agent {agent_id} holds no offer {offer_id}")
             self._release_offer(s, reason, now)
+            self._cancel_timer("offer", agent_id)
             self._undo.pop(self.offer_decisions, offer_id)
             self._pace_all(now)
 

@@ -46,6 +46,7 @@ class CallProgress(Dialling):
             self._touch(contact)
             if progress is CallOutcome.ANSWERED_HUMAN:
                 self._undo.set(call, answered_at=now)
+                self._cancel_timer("ring", call_id)
                 self._measure(est.record_dial_outcome(True, elapsed))
                 if call.agent_id is not None:
                     s = self.agent(call.agent_id)
@@ -100,6 +101,8 @@ class CallProgress(Dialling):
         s.connect(call_id=call.call_id, campaign_id=c.id, contact_id=contact.id, at=now)
         self._touch(contact)
         self._touch(s)
+        if call.waiting:
+            self._cancel_timer("abandon", call.call_id)
         self._undo.set(call, connected=True, agent_id=s.agent_id, waiting=False)
         self._undo.pop(self.waiting, call.call_id)
         self._estimator(c.id).record_answer(abandoned=False)
@@ -124,6 +127,8 @@ class CallProgress(Dialling):
 
     def _finish_call(self, call: LiveCall, outcome: CallOutcome, reason: str, now: datetime) -> None:
         self._undo.pop(self.calls, call.call_id)
+        for kind in ("ring", "abandon", "maxdur"):
+            self._cancel_timer(kind, call.call_id)
         c = self.campaign(call.campaign_id)
         contact = self.contact(call.contact_id)
         ended = contact.end_call(call.call_id, outcome, reason, c.config, now)
@@ -134,6 +139,7 @@ class CallProgress(Dialling):
                 s.start_wrapup(call.call_id, c.config.wrapup_seconds, now)
                 self._touch(s)
                 assert s.wrapup_until is not None
+                self._cancel_timer("wrapup", s.agent_id)  # an earlier wrap-up's, if it has not come due
                 self._timer(s.wrapup_until, "wrapup", s.agent_id)
                 until, aid, cid = s.wrapup_until, s.agent_id, call.call_id
                 self.uow.after_commit(lambda: self.desktop.wrapup_started(aid, cid, until))

@@ -245,6 +245,10 @@ class DiallerCore:
     def _timer(self, at: datetime, kind: str, a: UUID | str, b: UUID | None = None) -> None:
         self.timers.add(at, kind, a, b)
 
+    def _cancel_timer(self, kind: str, a: UUID | str) -> None:
+        """The reason for the ``kind`` timers of ``a`` is gone: they do not wake the world (ADR 0032)."""
+        self.timers.cancel(kind, a)
+
     def next_due(self) -> datetime | None:
         return self.timers.next_due(self.now.tzinfo)
 

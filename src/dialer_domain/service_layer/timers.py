@@ -1,5 +1,11 @@
 """The dialler's timers: ring and call-length limits, the abandon wait, offer expiry, wrap-up end.
-A heap of (due time, order, kind, subject, detail), taken back with the step that changed it."""
+A heap of (due time, order, kind, subject, detail), taken back with the step that changed it.
+
+A timer whose reason is gone (the call ended, the agent left wrap-up) is cancelled: it is skipped
+when it comes due, and ``next_due`` does not name it, so the world is not woken for it (ADR 0032).
+Cancelling is lazy: it marks a kind and subject as gone up to the latest timer set, and the heap
+is swept when the marks outnumber half the timers (amortised: each sweep follows as many
+cancels as half what it reads)."""
 
 from __future__ import annotations
 
@@ -17,14 +23,16 @@ class Timers:
     def __init__(self, undo: UndoLog) -> None:
         self._heap: list[Timer] = []
         self._seq = 0
+        #: (kind, subject) -> the last order cancelled: those timers set up to then are gone
+        self._gone: dict[tuple[str, UUID | str], int] = {}
         self._undo = undo
 
     def _keep(self) -> None:
         def save() -> Callable[[], None]:
-            heap, seq = list(self._heap), self._seq
+            heap, seq, gone = list(self._heap), self._seq, dict(self._gone)
 
             def restore() -> None:
-                self._heap, self._seq = heap, seq
+                self._heap, self._seq, self._gone = heap, seq, gone
 
             return restore
 
@@ -35,17 +43,36 @@ class Timers:
         self._seq += 1
         heapq.heappush(self._heap, (at.timestamp(), self._seq, kind, subject, detail))
 
+    def cancel(self, kind: str, subject: UUID | str) -> None:
+        """Every timer of ``kind`` for ``subject`` set so far is gone (one set later is not)."""
+        self._keep()
+        self._gone[(kind, subject)] = self._seq
+        if len(self._gone) > 64 + len(self._heap) // 2:
+            self._heap = [t for t in self._heap if not self._cancelled(t)]
+            heapq.heapify(self._heap)
+            self._gone.clear()  # what was marked is swept; any later timer is not marked
+
+    def _cancelled(self, timer: Timer) -> bool:
+        gone = self._gone.get((timer[2], timer[3]))
+        return gone is not None and timer[1] <= gone
+
     def due(self, now: datetime) -> Iterator[tuple[str, UUID | str, UUID | None]]:
         """The timers due by ``now``, earliest first (each taken off as it is handed out)."""
         t = now.timestamp()
         if self._heap and self._heap[0][0] <= t:
             self._keep()
         while self._heap and self._heap[0][0] <= t:
-            _, _, kind, subject, detail = heapq.heappop(self._heap)
-            yield kind, subject, detail
+            timer = heapq.heappop(self._heap)
+            if not self._cancelled(timer):
+                _, _, kind, subject, detail = timer
+                yield kind, subject, detail
 
     def next_due(self, tz: tzinfo | None) -> datetime | None:
+        """When the next timer not cancelled comes due (the cancelled ones before it are dropped:
+        they would only be skipped)."""
+        while self._heap and self._cancelled(self._heap[0]):
+            heapq.heappop(self._heap)
         return datetime.fromtimestamp(self._heap[0][0], tz=tz) if self._heap else None
 
     def snapshot(self) -> list[Timer]:
-        return list(self._heap)
+        return sorted(t for t in self._heap if not self._cancelled(t))
