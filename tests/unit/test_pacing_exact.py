@@ -9,9 +9,10 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dialer_domain.model.values import CampaignSettings
+from dialer_domain.model.values import CampaignSettings, DialMode
 from dialer_domain.rules import pacing
-from dialer_domain.rules.pacing import BIN_SECONDS, GRACE_SECONDS, MAX_BIN, PacingEstimator, PacingSnapshot
+from dialer_domain.rules.abandon_cap import AbandonCap, AbandonWindow
+from dialer_domain.rules.pacing import BIN_SECONDS, GRACE_SECONDS, MAX_BIN, PacingEstimator, PacingSnapshot, decide
 
 
 def reference_predictive(
@@ -120,12 +121,18 @@ def situations(draw: st.DrawFn) -> tuple[PacingEstimator, PacingSnapshot, int, f
     return est, snap, room, ease
 
 
+def predictive(settings, snap, est, room, ease=1.0):  # type: ignore[no-untyped-def]
+    """``_predictive``'s number with its explanation worked out."""
+    n, explain = pacing._predictive(settings, snap, est, room, ease)
+    return (n, *explain())
+
+
 @settings(max_examples=300, deadline=None)
 @given(situations())
 def test_predictive_decides_exactly_as_the_call_by_call_loop(situation: tuple[PacingEstimator, PacingSnapshot, int, float]) -> None:
     est, snap, room, ease = situation
     twin = copy.deepcopy(est)
-    assert pacing._predictive(SETTINGS, snap, est, room, ease) == reference_predictive(SETTINGS, snap, twin, room, ease)
+    assert predictive(SETTINGS, snap, est, room, ease) == reference_predictive(SETTINGS, snap, twin, room, ease)
 
 
 def test_a_long_run_of_calls_is_added_in_a_few_risk_evaluations(monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -143,7 +150,7 @@ def test_a_long_run_of_calls_is_added_in_a_few_risk_evaluations(monkeypatch) -> 
         return risk(*args)
 
     monkeypatch.setattr(pacing, "_risk", counted)
-    n, reason, estimates = pacing._predictive(SETTINGS, snap, copy.deepcopy(est), 4004)
+    n, reason, estimates = predictive(SETTINGS, snap, copy.deepcopy(est), 4004)
     assert (n, reason, estimates) == reference_predictive(SETTINGS, snap, copy.deepcopy(est), 4004)
     assert n > 1000
     assert evaluations < 4 * math.log2(n) + 60  # stepping would evaluate n + 1 times
@@ -171,5 +178,55 @@ def test_across_team_sizes_and_loads_the_leaps_land_where_stepping_stops() -> No
                 )
                 base = PacingEstimator() if cold else learnt
                 room = 4004 - in_flight
-                got = pacing._predictive(SETTINGS, snap, copy.deepcopy(base), room)
+                got = predictive(SETTINGS, snap, copy.deepcopy(base), room)
                 assert got == reference_predictive(SETTINGS, snap, copy.deepcopy(base), room), (cold, ready, in_flight)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.tuples(st.sampled_from(["talk", "wrap"]), st.floats(0, 400)),
+            st.tuples(st.sampled_from(["human", "ended"]), st.floats(0, 120)),
+            st.tuples(st.just("undo"), st.just(0.0)),
+        ),
+        max_size=80,
+    ),
+    st.integers(0, MAX_BIN),
+)
+def test_what_the_estimator_keeps_equals_what_it_would_work_out_afresh(ops, b0) -> None:  # type: ignore[no-untyped-def]
+    """The window means, the answer share and each elapsed second's answer chances are kept until
+    the measurements change (issue 18): asked between every change and undo, they equal a fresh
+    working-out from the samples."""
+    est = PacingEstimator()
+    est.talk.size = est.wrap.size = 7  # so samples are evicted too
+    undos = []
+    for kind, x in ops:
+        if kind in ("talk", "wrap"):
+            undos.append(getattr(est, kind).add(x))
+        elif kind in ("human", "ended"):
+            undos.append(est.record_dial_outcome(kind == "human", x))
+        elif undos:
+            undos.pop()()
+        for w in (est.talk, est.wrap):
+            assert w.mean() == (sum(w.sorted) / len(w.sorted) if w.sorted else 0.0)
+        assert est.p_human() == est._p_human()
+        grid = est.answer_grid()[0]
+        suffix_h, suffix_all = est._suffix_sums()
+        assert est.answer_chances(b0) == pacing._answer_chances(b0, [int(t / BIN_SECONDS) + 1 for t in grid], suffix_h, suffix_all)
+
+
+@settings(max_examples=200, deadline=None)
+@given(situations(), st.sampled_from(list(DialMode)), st.integers(0, 60), st.booleans())
+def test_a_decision_explained_only_when_it_places_calls_is_the_same_decision(situation, mode, abandoned, capped) -> None:  # type: ignore[no-untyped-def]
+    """``decide(explain=False)``, as the dialler asks: the same number of calls, and when it places
+    any, the same reason and estimates; when it places none, neither is worked out."""
+    est, snap, _room, _ease = situation
+    cap = AbandonCap(0.03, (AbandonWindow("24h", 1000, abandoned),)) if capped else None
+    full = decide(mode, SETTINGS, snap, copy.deepcopy(est), cap=cap)
+    quick = decide(mode, SETTINGS, snap, copy.deepcopy(est), cap=cap, explain=False)
+    assert quick.calls == full.calls
+    if full.calls > 0 or mode.agent_first:
+        assert (quick.reason, quick.estimates) == (full.reason, full.estimates)
+    else:
+        assert full.reason and (quick.reason, quick.estimates) == ("", {})

@@ -56,11 +56,13 @@ class _Window:
         self.size = size
         self.fifo: deque[float] = deque()
         self.sorted: list[float] = []
+        self._mean: float | None = None
         for x in prior:
             self.add(x)
 
     def add(self, x: float) -> Callable[[], None]:
         """Add a sample; returns how to take it back (the engine undoes a step it could not store)."""
+        self._mean = None
         self.fifo.append(x)
         bisect.insort(self.sorted, x)
         evicted = len(self.fifo) > self.size
@@ -69,6 +71,7 @@ class _Window:
             del self.sorted[bisect.bisect_left(self.sorted, old)]
 
         def undo() -> None:
+            self._mean = None
             self.fifo.pop()
             del self.sorted[bisect.bisect_left(self.sorted, x)]
             if evicted:
@@ -110,7 +113,10 @@ class _Window:
                 var[i] += q * (1 - q)
 
     def mean(self) -> float:
-        return sum(self.sorted) / len(self.sorted) if self.sorted else 0.0
+        """The samples' mean (kept until the window changes)."""
+        if self._mean is None:
+            self._mean = sum(self.sorted) / len(self.sorted) if self.sorted else 0.0
+        return self._mean
 
 
 @attrs.define
@@ -183,6 +189,11 @@ class PacingEstimator:
         return self.abandons / self.humans if self.humans else 0.0
 
     def p_human(self) -> float:
+        """The share of dials answered by a person (kept until the measurements change)."""
+        kept: float = self._kept("p_human", self._p_human)
+        return kept
+
+    def _p_human(self) -> float:
         h = sum(self.human_bins)
         total = h + sum(self.ended_bins)
         return h / total if total else 0.0
@@ -221,6 +232,17 @@ class PacingEstimator:
         kept: tuple[list[float], list[float], list[float]] = self._kept("grid", self._answer_grid)
         return kept
 
+    def answer_chances(self, b0: int) -> list[tuple[float, float]]:
+        """For a call in flight since second ``b0``: P(human answer by each moment of the answer
+        grid), with p(1-p); kept until the measurements change."""
+        table: dict[int, list[tuple[float, float]]] = self._kept("chances", dict)
+        pairs = table.get(b0)
+        if pairs is None:
+            suffix_h, suffix_all = self.suffix_sums()
+            steps = [int(t / BIN_SECONDS) + 1 for t in self.answer_grid()[0]]
+            pairs = table[b0] = _answer_chances(b0, steps, suffix_h, suffix_all)
+        return pairs
+
     def _suffix_sums(self) -> tuple[list[float], list[float]]:
         n = MAX_BIN + 1
         h = [0.0] * (n + 1)
@@ -254,10 +276,14 @@ def decide(
     estimator: PacingEstimator | None = None,
     max_lines: int | None = None,
     cap: AbandonCap | None = None,
+    *,
+    explain: bool = True,
 ) -> PacingDecision:
     """How many new calls to place now for one contact-first campaign. With ``cap`` (the
     campaign's rolling abandon rates against its limit), power and predictive fall back towards
-    progressive before the limit would be passed (``rules.abandon_cap``)."""
+    progressive before the limit would be passed (``rules.abandon_cap``). ``explain=False``: the
+    reason and the estimates are worked out only for a decision that places calls (the one a
+    dialler records); a decision that places none has neither."""
     if snap.logged_in < settings.min_agents:
         return PacingDecision(0, f"{snap.logged_in} agents logged in, fewer than the minimum {settings.min_agents}")
     in_flight = len(snap.dialling_elapsed) + snap.answered_waiting
@@ -266,45 +292,63 @@ def decide(
     if cap is not None:
         cap = attrs.evolve(cap, exposure=at_risk(snap.answered_waiting, len(snap.dialling_elapsed), snap.ready_agents, p_human))
     ease = cap.factor if cap is not None and mode in (DialMode.POWER, DialMode.PREDICTIVE) else 1.0
-    est: dict[str, float] = {}
+    why: Callable[[], tuple[str, dict[str, float]]]
     if mode is DialMode.PROGRESSIVE or ease <= 0:
         n = snap.ready_agents - in_flight
-        reason = f"progressive: {snap.ready_agents} ready, {in_flight} in flight"
-        if mode is not DialMode.PROGRESSIVE:
-            reason = f"{mode.value} paced as {reason}, as the abandon-rate cap requires"
+
+        def why() -> tuple[str, dict[str, float]]:
+            reason = f"progressive: {snap.ready_agents} ready, {in_flight} in flight"
+            if mode is not DialMode.PROGRESSIVE:
+                reason = f"{mode.value} paced as {reason}, as the abandon-rate cap requires"
+            return reason, {}
+
     elif mode is DialMode.POWER:
         ratio_ready = 1 + (settings.power_ratio_ready - 1) * ease if settings.power_ratio_ready > 1 else settings.power_ratio_ready
         ratio_wrapup = settings.power_ratio_wrapup * ease
         exact = ratio_ready * snap.ready_agents + ratio_wrapup * len(snap.wrapup_elapsed)
         n = int(exact + 1e-9) - in_flight
-        reason = (
-            f"power: {ratio_ready:g} x {snap.ready_agents} ready + "
-            f"{ratio_wrapup:g} x {len(snap.wrapup_elapsed)} in wrap-up = {exact:.2f}; {in_flight} in flight"
-        )
-        if ease < 1:
-            reason += f"; ratios eased by the abandon-rate cap ({settings.power_ratio_ready:g}, {settings.power_ratio_wrapup:g} set)"
+
+        def why() -> tuple[str, dict[str, float]]:
+            reason = (
+                f"power: {ratio_ready:g} x {snap.ready_agents} ready + "
+                f"{ratio_wrapup:g} x {len(snap.wrapup_elapsed)} in wrap-up = {exact:.2f}; {in_flight} in flight"
+            )
+            if ease < 1:
+                reason += f"; ratios eased by the abandon-rate cap ({settings.power_ratio_ready:g}, {settings.power_ratio_wrapup:g} set)"
+            return reason, {}
+
     elif mode is DialMode.PREDICTIVE:
         assert estimator is not None, "predictive pacing needs an estimator"
-        n, reason, est = _predictive(settings, snap, estimator, lines - in_flight, ease)
-        if ease < 1:
-            reason += f"; allowance eased x{ease:.2f} by the abandon-rate cap"
+        n, predicted = _predictive(settings, snap, estimator, lines - in_flight, ease)
+
+        def why() -> tuple[str, dict[str, float]]:
+            reason, est = predicted()
+            if ease < 1:
+                reason += f"; allowance eased x{ease:.2f} by the abandon-rate cap"
+            return reason, est
+
     else:
         return PacingDecision(0, f"{mode.value} is agent-first; calls follow accepted offers")
+    capped: int | None = None
+    if cap is not None and ease > 0 and mode is not DialMode.PROGRESSIVE:
+        most = cap.most_new_calls(len(snap.dialling_elapsed), snap.answered_waiting, snap.ready_agents, p_human)
+        if n > most:
+            n = capped = max(most, snap.ready_agents - in_flight)
+    n = max(0, min(n, lines - in_flight, snap.queued_contacts))
+    if not explain and n <= 0:
+        return PacingDecision(n, "")
+    reason, est = why()
     if cap is not None:
-        if ease > 0 and mode is not DialMode.PROGRESSIVE:
-            most = cap.most_new_calls(len(snap.dialling_elapsed), snap.answered_waiting, snap.ready_agents, p_human)
-            if n > most:
-                n = max(most, snap.ready_agents - in_flight)
-                reason += f"; {n} placed, as many as the abandon-rate cap leaves room for"
+        if capped is not None:
+            reason += f"; {capped} placed, as many as the abandon-rate cap leaves room for"
         reason += f"; {cap.describe()}"
         est = {**est, **cap.evidence()}
-    n = max(0, min(n, lines - in_flight, snap.queued_contacts))
     return PacingDecision(n, reason, est)
 
 
 def _predictive(
     settings: CampaignSettings, snap: PacingSnapshot, est: PacingEstimator, room: int, ease: float = 1.0
-) -> tuple[int, str, dict[str, float]]:
+) -> tuple[int, Callable[[], tuple[str, dict[str, float]]]]:
     """Time-resolved expected-value pacing.
 
     On a grid of moments t after now: A(t) = answers expected by t (waiting ones, calls in flight
@@ -312,24 +356,19 @@ def _predictive(
     an answer may wait (ready ones, and busy ones conditioned on how long they have been busy).
     A new call answered at t is abandoned when the other answers by t already took every agent
     free by t + grace; its abandon probability is that chance averaged over its answer-time
-    distribution. Calls are added while that stays under the allowance.
+    distribution. Calls are added while that stays under the allowance. Returns the number, and
+    how to explain it (the reason and the estimates, worked out when asked for).
     """
     est.tune(settings.target_abandon_rate)
     grid, weights, c_new = est.answer_grid()
-    suffix_h, suffix_all = est.suffix_sums()
     wrap_mean = est.wrap.mean()
     mu_a = [float(snap.answered_waiting)] * len(grid)
     var_a = [0.0] * len(grid)
-    steps = [int(t / BIN_SECONDS) + 1 for t in grid]
-    # A call's chances depend on its elapsed second only: worked out once per second among the
-    # calls in flight, then added call by call in the calls' order (the same sums as one by one).
-    by_bin: dict[int, list[tuple[float, float]]] = {}
+    # A call's chances depend on its elapsed second only: worked out once per second (and kept
+    # until the measurements change), then added call by call in the calls' order (the same sums
+    # as one by one).
     for e in snap.dialling_elapsed:
-        b0 = min(MAX_BIN, int(e / BIN_SECONDS))
-        pairs = by_bin.get(b0)
-        if pairs is None:
-            pairs = by_bin[b0] = _answer_chances(b0, steps, suffix_h, suffix_all)
-        for i, (p, pv) in enumerate(pairs):
+        for i, (p, pv) in enumerate(est.answer_chances(min(MAX_BIN, int(e / BIN_SECONDS)))):
             mu_a[i] += p
             var_a[i] += pv
     mu_f = [float(snap.ready_agents)] * len(grid)
@@ -343,22 +382,28 @@ def _predictive(
     mu = [a - f for a, f in zip(mu_a, mu_f, strict=True)]
     var = [a + f for a, f in zip(var_a, var_f, strict=True)]
     n, risk = _add_calls(weights, c_new, mu, var, room, allowance)
-    estimates = {
-        "p_human": round(est.p_human(), 4),
-        "expected_answers_25s": round(mu_a[-1], 3),
-        "expected_free_agents_27s": round(mu_f[-1], 3),
-        "marginal_abandon_risk": round(risk, 5),
-        "allowance": round(allowance, 5),
-        "gain": round(est.gain, 4),
-        "measured_abandon_rate": round(est.abandon_rate, 5),
-        "mean_talk_s": round(est.talk.mean(), 1),
-        "mean_wrap_s": round(wrap_mean, 1),
-    }
-    reason = (
-        f"predictive: {mu_a[-1]:.2f} answers expected within {grid[-1]:.0f}s against {mu_f[-1]:.2f} agents free; "
-        f"next call's abandon risk {risk:.4f} vs allowance {allowance:.4f}"
-    )
-    return n, reason, estimates
+    gain, measured, mean_talk = est.gain, est.abandon_rate, est.talk.mean()
+    p_human = est.p_human()
+
+    def explain() -> tuple[str, dict[str, float]]:
+        estimates = {
+            "p_human": round(p_human, 4),
+            "expected_answers_25s": round(mu_a[-1], 3),
+            "expected_free_agents_27s": round(mu_f[-1], 3),
+            "marginal_abandon_risk": round(risk, 5),
+            "allowance": round(allowance, 5),
+            "gain": round(gain, 4),
+            "measured_abandon_rate": round(measured, 5),
+            "mean_talk_s": round(mean_talk, 1),
+            "mean_wrap_s": round(wrap_mean, 1),
+        }
+        reason = (
+            f"predictive: {mu_a[-1]:.2f} answers expected within {grid[-1]:.0f}s against {mu_f[-1]:.2f} agents free; "
+            f"next call's abandon risk {risk:.4f} vs allowance {allowance:.4f}"
+        )
+        return reason, estimates
+
+    return n, explain
 
 
 def _answer_chances(b0: int, steps: list[int], suffix_h: list[float], suffix_all: list[float]) -> list[tuple[float, float]]:

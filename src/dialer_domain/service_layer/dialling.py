@@ -213,7 +213,7 @@ class Dialling(DiallerCore):
         # Nobody ready: progressive waits; power and predictive may still dial for agents about to free.
         if snap.ready_agents == 0 and (c.dial_mode is DialMode.PROGRESSIVE or not (snap.wrapup_elapsed or snap.talking_elapsed)):
             return
-        decision = decide(c.dial_mode, c.config, snap, self._estimator(c.id), cap=self._abandon_cap(c, now))
+        decision = decide(c.dial_mode, c.config, snap, self._estimator(c.id), cap=self._abandon_cap(c, now), explain=False)
         for s in ready[: in_flight + decision.calls]:
             claimed.add(s.agent_id)
         if decision.calls <= 0:
