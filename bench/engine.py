@@ -101,6 +101,7 @@ def ensure_contacts(url: str, n: int, mode: DialMode) -> None:
             dispositions=SIMULATED_DISPOSITIONS,
             calling_policy="none",
             abandon_cap=ABANDON_CAP,
+            callback_outside_hours="move",  # a callback asked for in the second before midnight (the hours' gap) goes to the next opening
         )
         spec = CampaignSpec(name=NAME, description="bench/engine", manager="bench", priority=5, dial_mode=mode)
         create_campaign(repo, spec, settings=settings, hours=hours, at=SETUP_AT)

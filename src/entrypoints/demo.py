@@ -41,6 +41,7 @@ def ensure_demo_campaign(repo: Repository, *, at: datetime, contacts: int = 500,
         caller_id_name="Demo Co",
         dispositions=SIMULATED_DISPOSITIONS,
         calling_policy="none",  # made-up numbers, dialled around the clock (a real campaign keeps the callee's hours)
+        callback_outside_hours="move",  # a callback a bot asks for in the second before midnight (the hours' gap) goes to the next opening
     )
     spec = CampaignSpec(name=DEMO_CAMPAIGN, description="dialer serve --demo", manager="demo", priority=5, dial_mode=mode)
     campaign = create_campaign(repo, spec, settings=settings, hours=hours, at=at)

@@ -5,9 +5,29 @@ the plain world's agents, and nothing but a benchmark run would have seen it.)""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from uuid import uuid4
+from zoneinfo import ZoneInfo
 
 import psycopg
+
+from adapters.persistence.eventstore import open_event_store
+from dialer_domain.rules.callbacks import callback_time
+from dialer_domain.service_layer.handlers import campaign_named
+from dialer_domain.service_layer.repository import Repository
+from entrypoints.demo import DEMO_CAMPAIGN, ensure_demo_campaign
+
+
+def assert_callback_in_the_gap_is_moved(campaign) -> None:  # type: ignore[no-untyped-def]
+    gap = datetime(2026, 12, 6, 23, 59, 59, 500000, tzinfo=ZoneInfo(campaign.hours.time_zone))
+    booked, warning = callback_time(gap, campaign.hours, campaign.config.callback_outside_hours)
+    assert booked == datetime(2026, 12, 7, tzinfo=ZoneInfo(campaign.hours.time_zone)) and "moved" in warning
+
+
+def test_the_demo_campaigns_bots_callbacks_are_not_refused_in_the_second_before_midnight():
+    repo = Repository(open_event_store("memory:"))
+    ensure_demo_campaign(repo, at=datetime.now(UTC), contacts=1)
+    assert_callback_in_the_gap_is_moved(campaign_named(repo, DEMO_CAMPAIGN))
 
 
 def test_bench_pacing_prints_cpu_per_day_beside_the_plain_world(capsys):
@@ -31,6 +51,10 @@ def test_bench_engine_prints_its_rates_and_ratios(pg_server_url, capsys):
             assert what in out, what
         dials = next(line for line in out.splitlines() if line.strip().startswith("dials ") and "wall" in line)
         assert int(dials.split()[1].replace(",", "")) > 0, dials
+        # its simulated agents' callbacks are not refused in the second before midnight, outside its hours
+        # (a run crossing it stopped there once)
+        campaign = campaign_named(Repository(open_event_store(engine.ensure_database(pg_server_url, name))), engine.NAME)
+        assert_callback_in_the_gap_is_moved(campaign)
     finally:
         with psycopg.connect(pg_server_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
