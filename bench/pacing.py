@@ -5,7 +5,10 @@ world is WorldParams' defaults (human 0.25, machine 0.15, busy 0.05 at 3 s, unre
 else no answer; ring timeout 25 s; talk lognormal mean/SD 120 s; wrap-up mean 15 s SD 7.5 s;
 preview 10 s). Agents click Ready after their wrap-up (the campaign's own wrap-up limit is long).
 CPU seconds per simulated 8-hour day are shown beside those of the same world driven by a plain
-dialler (bench.plain_world), measured in the same run.
+dialler (bench.plain_world), measured in the same run, and beside what the run's own log costs the
+store alone: its events appended again, in its own appends, to a fresh memory store (our mapping
+and the library's recorder) and read back once ("log"). "x (plain + log)" is issue 18's simulated-day
+figure restated against those two floors.
 
     .venv/bin/python -m bench.pacing                 # the full table (about 15 minutes on 2 cores)
     .venv/bin/python -m bench.pacing --agents 20 --seeds 1 2 --modes predictive progressive
@@ -18,12 +21,15 @@ import json
 import statistics
 import sys
 import time
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-from adapters.persistence.eventstore import open_event_store
+from adapters.persistence.eventstore import RecorderEventStore, open_event_store
 from bench.plain_world import plain_world_cpu
+from dialer_domain.model.events import DomainEvent
 from dialer_domain.model.values import DialMode
+from dialer_domain.service_layer.repository import iter_log
 from entrypoints.simulate import SimulationConfig, run_simulation
 
 #: (label, mode, power ratio ready, power ratio wrap-up)
@@ -61,7 +67,18 @@ def one(args: tuple[str, int, int, float, float | None]) -> dict[str, Any]:
     started = time.perf_counter()
     cpu = time.process_time()
     store = open_event_store("memory:")
+    sizes: list[int] = []  # each append's number of events, in order
+    append = store.append
+
+    def counted(events: Sequence[DomainEvent]) -> list[int]:
+        positions = append(events)
+        sizes.append(len(positions))
+        return positions
+
+    store.append = counted  # type: ignore[method-assign]
     r = run_simulation(store, cfg)
+    cpu_run = time.process_time() - cpu
+    seconds = time.perf_counter() - started
     s = r.summary
     return {
         "variant": label,
@@ -72,10 +89,32 @@ def one(args: tuple[str, int, int, float, float | None]) -> dict[str, Any]:
         "abandon_rate": s["abandon_rate"],
         "dials": s["dials"],
         "events": r.events,
-        "seconds": time.perf_counter() - started,
-        "cpu_seconds": time.process_time() - cpu,
-        "cpu_per_8h_day": (time.process_time() - cpu) * 8 / (hours + 0.25),  # issue 18's figure: CPU per simulated 8-hour day
+        "appends": len(sizes),
+        "seconds": seconds,
+        "cpu_seconds": cpu_run,
+        "cpu_per_8h_day": cpu_run * 8 / (hours + 0.25),  # issue 18's figure: CPU per simulated 8-hour day
+        "log_cpu_per_8h_day": log_cpu(store, sizes) * 8 / (hours + 0.25),
     }
+
+
+def log_cpu(store: RecorderEventStore, sizes: list[int]) -> float:
+    """What the run's log costs the store alone, in CPU seconds: the same events appended in the
+    same appends to a fresh memory store (mapping to stored events and the library's recorder),
+    then read back once and decoded, as the day's report reads them."""
+    events = [rec.event for rec in iter_log(store)]
+    assert sum(sizes) <= len(events)
+    rest = len(events) - sum(sizes)  # events stored other than by append (none today): one append
+    twin = open_event_store("memory:")
+    cpu = time.process_time()
+    if rest:
+        twin.append(events[:rest])
+    i = rest
+    for n in sizes:
+        twin.append(events[i : i + n])
+        i += n
+    for _ in iter_log(twin):
+        pass
+    return time.process_time() - cpu
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -105,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     print("abandon target: 3% up to 20 agents, 1% at 50 (predictive only; the other modes have no target)")
     head = (
         f"{'N':>3} {'mode':<12} {'occupancy':>9} {'talk min/agent-h':>16} {'abandon mean':>12} {'abandon worst':>13} "
-        f"{'sim s/run':>9} {'CPU s/8h day':>12} {'x plain world':>13}"
+        f"{'sim s/run':>9} {'CPU s/8h day':>12} {'x plain world':>13} {'log s/8h day':>12} {'x (plain + log)':>15}"
     )
     print(head)
     print("-" * len(head))
@@ -119,11 +158,12 @@ def main(argv: list[str] | None = None) -> int:
             ab_worst = max(r["abandon_rate"] for r in rs)
             secs = statistics.median(r["seconds"] for r in rs)
             cpu_day = statistics.median(r["cpu_per_8h_day"] for r in rs)
+            log_day = statistics.median(r["log_cpu_per_8h_day"] for r in rs)
             if m == "progressive":
                 prog = talk
             print(
                 f"{n:>3} {m:<12} {occ:>9.3f} {talk:>16.1f} {ab_mean:>12.2%} {ab_worst:>13.2%} {secs:>9.1f} "
-                f"{cpu_day:>12.1f} {cpu_day / plain[n]:>13.1f}"
+                f"{cpu_day:>12.1f} {cpu_day / plain[n]:>13.1f} {log_day:>12.1f} {cpu_day / (plain[n] + log_day):>15.1f}"
             )
         print(f"{n:>3} {'plain world':<12} {'':>9} {'':>16} {'':>12} {'':>13} {'':>9} {plain[n]:>12.1f} {1:>13.1f}")
         pred = [r for r in runs if r["agents"] == n and r["variant"] == "predictive"]
@@ -132,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{n:>3} predictive gain over progressive (talk minutes per agent-hour, medians): x{gain:.2f}")
     print("(occupancy and talk: median over seeds; abandon: mean and worst seed)")
     print("(plain world: the same simulated calls and agents driven by a progressive dialler of a few dicts, no store or rules: the floor)")
+    print("(log: the run's own events appended again in its own appends to a fresh memory store and read back once: what the store alone costs)")
     return 0
 
 

@@ -36,6 +36,9 @@ def test_bench_pacing_prints_cpu_per_day_beside_the_plain_world(capsys):
     assert pacing.main(["--agents", "3", "--seeds", "1", "--modes", "predictive", "progressive", "--hours", "0.1", "--jobs", "1"]) == 0
     out = capsys.readouterr().out
     assert " 3 predictive " in out and " 3 progressive " in out and " 3 plain world " in out
+    assert "log s/8h day" in out and "x (plain + log)" in out
+    row = next(line for line in out.splitlines() if line.startswith("  3 predictive"))
+    assert float(row.split()[-2]) > 0  # what the run's log costs the store alone, measured
 
 
 def test_bench_engine_prints_its_rates_and_ratios(pg_server_url, capsys):
