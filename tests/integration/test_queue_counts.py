@@ -1,5 +1,7 @@
 """The engine's count of a campaign's queued contacts on the persisted view
-(``PersistedQueue.queued_count``) is kept by the fold, not counted in SQL at every pacing decision.
+(``PersistedQueue.queued_count``) is kept by the fold, not counted in SQL at every pacing decision,
+and so are its appointments (``callbacks``, asked at every queue run), read again only when a fold
+changed them.
 A count that drifted would starve the queue or overfill it, so this holds it, at every question the
 engine asks, equal to the view's own SQL count: through the engine's own folds, contacts imported by
 another writer, a follower moving the view under the engine, and rebuilds switching generations."""
@@ -26,25 +28,49 @@ from tests.integration.test_queue_view import url as url  # the fixture: SQLite,
 
 class CheckedQueue(PersistedQueue):
     """The port, asked by the engine; every ``every`` questions another writer does one thing
-    (``disturb``) first; every answer given while the port is current is held to the SQL count."""
+    (``disturb``) first (if it says there was nothing to do yet, it is asked again at the next
+    question); every answer given while the port is current is held to the SQL count."""
 
     def __init__(self, store, view, *, every=0, disturb=None, batch_size=5000):
         super().__init__(store, view, batch_size=batch_size)
         self.every, self.disturb = every, disturb
+        self._owed = None
         self.asked = self.checked = self.counted_in_sql = self.most = 0
         self._count_in_sql = view.count_queued
         view.count_queued = self._counting
+        self.asked_callbacks = self.checked_callbacks = self.read_callbacks = self.most_callbacks = 0
+        self._callbacks_in_sql = view.callback_times
+        view.callback_times = self._reading_callbacks
 
     def _counting(self, gen, campaign_id):
         self.counted_in_sql += 1
         return self._count_in_sql(gen, campaign_id)
 
+    def _reading_callbacks(self, gen, campaign_id):
+        self.read_callbacks += 1
+        return self._callbacks_in_sql(gen, campaign_id)
+
+    def _current(self):
+        return self.view.live_generation() == self._gen and self.view.gen_position(self._gen) == self._tracked
+
+    def callbacks(self, campaign_id, now):
+        self.asked_callbacks += 1
+        due, next_at = super().callbacks(campaign_id, now)
+        if self._current():
+            times = self._callbacks_in_sql(self._gen, campaign_id)
+            kept = self._callback_times[campaign_id]
+            assert kept == times, f"callback question {self.asked_callbacks}: the kept appointments drifted"
+            self.checked_callbacks += 1
+            self.most_callbacks = max(self.most_callbacks, len(times))
+        return due, next_at
+
     def queued_count(self, campaign_id):
         self.asked += 1
-        if self.every and self.asked % self.every == 0:
-            self.disturb(self.asked // self.every)
+        if self._owed is not None or (self.every and self.asked % self.every == 0):
+            k = self._owed if self._owed is not None else self.asked // self.every
+            self._owed = k if self.disturb(k) is False else None  # False: nothing to do yet; again at the next question
         n = super().queued_count(campaign_id)
-        if self.view.live_generation() == self._gen and self.view.gen_position(self._gen) == self._tracked:
+        if self._current():
             assert n == self._count_in_sql(self._gen, campaign_id), f"question {self.asked}: the kept count drifted"
             self.checked += 1
             self.most = max(self.most, n)
@@ -65,9 +91,10 @@ def test_the_kept_count_is_the_views_count_while_other_writers_import_follow_and
                     rows = [(f"late{k}-{i}", (PhoneNumber(f"+4521{k:04d}{i:02d}"),), ContactData(name=f"Late {i}"), 5, None) for i in range(3)]
                     add_contacts(Repository(store), campaigns(store)[0], rows, source="test", at=at)
                     done.append("import")
-                case 1:  # a follower folds what the engine has not folded yet
-                    if catch_up(store, other_view):
-                        done.append("follow")
+                case 1:  # a follower folds what the engine has not folded yet (at the next question with some)
+                    if not catch_up(store, other_view):
+                        return False
+                    done.append("follow")
                 case 2:  # a rebuild beside the live view switches generations
                     projections.rebuild(store, other_view, batch_size=53)
                     done.append("rebuild")
@@ -77,6 +104,8 @@ def test_the_kept_count_is_the_views_count_while_other_writers_import_follow_and
         assert {"import", "follow", "rebuild"} <= set(done)
         assert queue.checked > 100 and queue.most > 0, (queue.checked, queue.most)
         assert queue.counted_in_sql < queue.asked / 4, "the count is kept between the engine's folds, not read per question"
+        assert queue.checked_callbacks > 100 and queue.most_callbacks > 0, (queue.checked_callbacks, queue.most_callbacks)
+        assert queue.read_callbacks < queue.asked_callbacks / 2, "the appointments are kept between the engine's folds"
         queue.refresh()
         assert view_entries(queue.view) == memory_entries(store)[1]
     finally:

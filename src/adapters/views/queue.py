@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+import attrs
 from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 
@@ -324,14 +325,15 @@ class QueueProjection(ViewProjection):
     def process_batch(self, gen: int, start: int, batch: Sequence[RecordedEvent], carry: Any) -> None:
         self.fold(gen, start, batch, carry)
 
-    def fold(self, gen: int, start: int, batch: Sequence[RecordedEvent], carry: Any, live_only: bool = False) -> Counter[UUID]:
+    def fold(self, gen: int, start: int, batch: Sequence[RecordedEvent], carry: Any, live_only: bool = False) -> Moved:
         """Fold a page into the entries it touches (loaded unless carried from the previous page)
         and commit the changed rows with the tracking position. A campaign's new list selection
         (R10) re-keys every entry of that campaign. ``live_only``: see ``commit_entries``. Returns
-        how the page changed each campaign's count of queued contacts (its ``LANE_QUEUED`` rows)."""
+        how the page changed each campaign's count of queued contacts (its ``LANE_QUEUED`` rows),
+        and which campaigns' appointments (``callback_times``) it changed."""
         moved: Counter[UUID] = Counter()
         if not batch:
-            return moved
+            return Moved(moved, frozenset())
         if self._selections_gen != gen:
             self._selections, self._selections_gen = self.view.load_selections(gen), gen
         known: dict[UUID, tuple[Entry, int]] = carry
@@ -343,6 +345,7 @@ class QueueProjection(ViewProjection):
             known.update(self.view.load_entries(gen, missing))
         changed: dict[UUID, tuple[Entry, int]] = {}
         was_queued: dict[UUID, bool] = {}  # each changed entry's lane before the page: entries change in place
+        was_booked: dict[UUID, datetime | None] = {}  # and its appointment
         selections: dict[UUID, ListSelection] = {}
         for rec in batch:
             ev = rec.event
@@ -353,6 +356,7 @@ class QueueProjection(ViewProjection):
                 pending = {cid: found for cid, found in (*known.items(), *changed.items()) if found[0].campaign_id == ev.originator_id}
                 for cid, found in {**stored, **pending}.items():
                     was_queued.setdefault(cid, found[0].state is ContactState.QUEUED)
+                    was_booked.setdefault(cid, _appointment(found[0]))
                     found[0].selection = comp
                     changed[cid] = found  # its tie-break stays (the live queue restamps in the same order)
                 continue
@@ -361,10 +365,12 @@ class QueueProjection(ViewProjection):
                 e.selection = self._selections.get(ev.campaign_id)
                 changed[ev.originator_id] = (e, rec.position)
                 was_queued.setdefault(ev.originator_id, False)  # a contact's stream starts with its import
+                was_booked.setdefault(ev.originator_id, None)
                 continue
             found = changed.get(ev.originator_id) or known.get(ev.originator_id)
             if found is not None:
                 was_queued.setdefault(ev.originator_id, found[0].state is ContactState.QUEUED)
+                was_booked.setdefault(ev.originator_id, _appointment(found[0]))
                 found[0].selection = self._selections.get(found[0].campaign_id)
                 if found[0].apply(ev):
                     changed[ev.originator_id] = (found[0], rec.position)
@@ -376,10 +382,27 @@ class QueueProjection(ViewProjection):
             self._selections_gen = None
             raise
         known.update(changed)
+        booked: set[UUID] = set()
         for cid, (e, _) in changed.items():
             if (now_queued := e.state is ContactState.QUEUED) != was_queued[cid]:
                 moved[e.campaign_id] += 1 if now_queued else -1
-        return moved
+            if _appointment(e) != was_booked[cid]:
+                booked.add(e.campaign_id)
+        return Moved(moved, frozenset(booked))
+
+
+@attrs.frozen
+class Moved:
+    """What a fold changed that the engine's port keeps between folds: each campaign's count of
+    queued contacts, by how much; the campaigns whose appointments changed."""
+
+    queued: Counter[UUID]
+    callbacks: frozenset[UUID]
+
+
+def _appointment(e: Entry) -> datetime | None:
+    """The entry's row in ``callback_times``: its due time while a callback waits in the list."""
+    return e.due_at() if e.state is ContactState.CALLBACK_SCHEDULED else None
 
 
 QueueViewMixin.projection_class = QueueProjection  # type: ignore[attr-defined]

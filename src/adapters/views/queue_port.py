@@ -37,7 +37,7 @@ class PersistedQueue:
         self._seen = 0  # every queue event up to here is in ``_pending`` or folded
         self._pending: list[RecordedEvent] = []
         self._carry: dict[UUID, tuple[Entry, int]] = {}
-        # answers that hold until the view next changes
+        # answers that hold until the view next changes (the counts and appointments: see ``refresh``)
         self._counts: dict[UUID, int] = {}
         self._windows: dict[tuple[UUID, str | None], tuple[list[UUID], bool]] = {}
         self._callback_times: dict[UUID, list[float]] = {}
@@ -60,8 +60,9 @@ class PersistedQueue:
         it takes one of its own only when there are none to fold.
 
         The campaigns' queued counts are kept across a fold of the engine's own events, moved by
-        what the fold says it moved; any other refresh (a catch-up, a new generation, a look with
-        nothing to fold, a failure) forgets them, so they are read again from the view."""
+        what the fold says it moved, and so are their appointments, unless the fold says it changed
+        them; any other refresh (a catch-up, a new generation, a look with nothing to fold, a
+        failure) forgets both, so they are read again from the view."""
         self._gen_checked = time.monotonic()
         counted = False
         try:
@@ -85,9 +86,11 @@ class PersistedQueue:
                         moved = self._projection.fold(self._gen, self._tracked, pending, self._carry, live_only=True)
                         self._tracked = pending[-1].position
                         done += len(pending)
-                        for campaign_id, n in moved.items():
+                        for campaign_id, n in moved.queued.items():
                             if campaign_id in self._counts:
                                 self._counts[campaign_id] += n
+                        for campaign_id in moved.callbacks:
+                            self._callback_times.pop(campaign_id, None)
                         counted = True
                     self._pending.clear()
                     break
@@ -98,8 +101,8 @@ class PersistedQueue:
         finally:
             if not counted:
                 self._counts.clear()
+                self._callback_times.clear()
         self._windows.clear()
-        self._callback_times.clear()
         return done
 
     def generation(self) -> int:
@@ -131,7 +134,8 @@ class PersistedQueue:
         return self.view.queued_ids(self._fresh(), campaign_id)
 
     def callbacks(self, campaign_id: UUID, now: datetime) -> tuple[int, datetime | None]:
-        """Asked at every queue run: the appointments are read once until the view next changes."""
+        """Asked at every queue run: the appointments are read once, then kept until a fold changes
+        them (``refresh``)."""
         gen = self._fresh()
         times = self._callback_times.get(campaign_id)
         if times is None:
