@@ -15,6 +15,7 @@ the minute, each to the campaign its ``DialAttempted`` named. A window is the wh
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -56,8 +57,9 @@ class AbandonCap:
     limit: float
     windows: tuple[AbandonWindow, ...]
 
-    @property
+    @functools.cached_property
     def headroom(self) -> float:
+        """How many more abandoned calls the tightest window takes (worked out once: pacing asks often)."""
         return min((w.headroom(self.limit) for w in self.windows), default=float("inf"))
 
     exposure: float = 0.0  # abandons that calls already placed may still bring (``at_risk``)

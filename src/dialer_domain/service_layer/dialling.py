@@ -189,8 +189,24 @@ class Dialling(DiallerCore):
         return out
 
     def _pace_contact_first(self, c: Campaign, now: datetime, claimed: set[str]) -> None:
-        agents = self._agents_for(c)
-        ready = sorted((s for s in agents if s.state is AgentState.READY and s.agent_id not in claimed), key=_idle_since)
+        # the campaign's agents, by state, in one pass (each list in the sessions' order)
+        skill, logged_in = c.config.skill, 0
+        unclaimed: list[AgentSession] = []
+        wrapping: list[AgentSession] = []
+        talking: list[AgentSession] = []
+        for s in self.agents.values():
+            state = s.state
+            if state is AgentState.LOGGED_OUT or skill not in s.skills:
+                continue
+            logged_in += 1
+            if state is AgentState.READY:
+                if s.agent_id not in claimed:
+                    unclaimed.append(s)
+            elif state is AgentState.WRAP_UP:
+                wrapping.append(s)
+            elif state is AgentState.TALKING:
+                talking.append(s)
+        ready = sorted(unclaimed, key=_idle_since)
         dialling = [call for call in self.calls.values() if call.campaign_id == c.id and call.answered_at is None]
         waiting = sum(1 for call in self.waiting.values() if call.campaign_id == c.id)
         in_flight = len(dialling) + waiting
@@ -203,11 +219,11 @@ class Dialling(DiallerCore):
             return
         snap = PacingSnapshot(
             ready_agents=len(ready),
-            wrapup_elapsed=tuple(_since(s, now) for s in agents if s.state is AgentState.WRAP_UP),
-            talking_elapsed=tuple(_since(s, now) for s in agents if s.state is AgentState.TALKING),
+            wrapup_elapsed=tuple(_since(s, now) for s in wrapping),
+            talking_elapsed=tuple(_since(s, now) for s in talking),
             dialling_elapsed=tuple((now - call.dialled_at).total_seconds() for call in dialling),
             answered_waiting=waiting,
-            logged_in=len(agents),
+            logged_in=logged_in,
             queued_contacts=self.queue.queued_count(c.id),
         )
         # Nobody ready: progressive waits; power and predictive may still dial for agents about to free.
