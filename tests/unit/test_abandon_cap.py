@@ -12,7 +12,8 @@ from dialer_domain.model.events import CallAbandoned, CallEnded, CallProgressed,
 from dialer_domain.model.identities import seeded_ids
 from dialer_domain.model.values import CallOutcome, CampaignSettings, DialMode
 from dialer_domain.rules.abandon_cap import EASE_BELOW, AbandonCap, AbandonLedger, AbandonWindow
-from dialer_domain.rules.pacing import PacingEstimator, PacingSnapshot, decide
+from dialer_domain.rules.pacing import PacingSnapshot, decide
+from dialer_domain.rules.pacing_estimates import PacingEstimator
 from dialer_domain.service_layer.engine import Dialler
 from tests.unit.test_engine import RecordingTelephony, events_of, login, setup
 

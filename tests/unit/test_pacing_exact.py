@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from dialer_domain.model.values import CampaignSettings, DialMode
 from dialer_domain.rules import pacing
 from dialer_domain.rules.abandon_cap import AbandonCap, AbandonWindow
-from dialer_domain.rules.pacing import BIN_SECONDS, GRACE_SECONDS, MAX_BIN, PacingEstimator, PacingSnapshot, decide
+from dialer_domain.rules.pacing import GRACE_SECONDS, PacingSnapshot, decide
+from dialer_domain.rules.pacing_estimates import BIN_SECONDS, MAX_BIN, PacingEstimator, _answer_chances
 
 
 def reference_predictive(
@@ -213,7 +214,7 @@ def test_what_the_estimator_keeps_equals_what_it_would_work_out_afresh(ops, b0) 
         assert est.p_human() == est._p_human()
         grid = est.answer_grid()[0]
         suffix_h, suffix_all = est._suffix_sums()
-        assert est.answer_chances(b0) == pacing._answer_chances(b0, [int(t / BIN_SECONDS) + 1 for t in grid], suffix_h, suffix_all)
+        assert est.answer_chances(b0) == _answer_chances(b0, [int(t / BIN_SECONDS) + 1 for t in grid], suffix_h, suffix_all)
 
 
 @settings(max_examples=200, deadline=None)

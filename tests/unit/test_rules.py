@@ -20,7 +20,8 @@ from dialer_domain.model.values import CampaignSettings, CampaignStatus, Contact
 from dialer_domain.rules import schedule
 from dialer_domain.rules.authorisation import DialContext, authorise_dial
 from dialer_domain.rules.ordering import dialling_order_key
-from dialer_domain.rules.pacing import PacingEstimator, PacingSnapshot, decide
+from dialer_domain.rules.pacing import PacingSnapshot, decide
+from dialer_domain.rules.pacing_estimates import PacingEstimator
 from dialer_domain.service_layer.live_queue import LiveQueue
 
 CPH = "Europe/Copenhagen"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dialer_domain.rules.pacing import PacingEstimator
+from dialer_domain.rules.pacing_estimates import PacingEstimator
 from dialer_domain.service_layer.undo import UndoLog
 
 

@@ -12,21 +12,15 @@
 
 from __future__ import annotations
 
-import bisect
 import math
-from collections import deque
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable
 
 import attrs
 
 from dialer_domain.model.values import CampaignSettings, DialMode
 from dialer_domain.rules.abandon_cap import AbandonCap, at_risk
+from dialer_domain.rules.pacing_estimates import BIN_SECONDS, MAX_BIN, PacingEstimator
 
-BIN_SECONDS = 1.0
-MAX_BIN = 90
-GRID_STEP = 3
-RECENT_DECAY = 1 - 1 / 300  # the recent abandon rate weighs the last ~300 answers
 GRACE_SECONDS = 2.0
 LEAP_AFTER = 8  # calls stepped one by one before the n-loop may leap
 
@@ -47,226 +41,6 @@ class PacingDecision:
     calls: int
     reason: str
     estimates: dict[str, float] = attrs.field(factory=dict)
-
-
-class _Window:
-    """A sliding window of samples kept sorted, for conditional survival look-ups in O(log n)."""
-
-    def __init__(self, size: int, prior: Sequence[float]) -> None:
-        self.size = size
-        self.fifo: deque[float] = deque()
-        self.sorted: list[float] = []
-        self._mean: float | None = None
-        for x in prior:
-            self.add(x)
-
-    def add(self, x: float) -> Callable[[], None]:
-        """Add a sample; returns how to take it back (the engine undoes a step it could not store)."""
-        self._mean = None
-        self.fifo.append(x)
-        bisect.insort(self.sorted, x)
-        evicted = len(self.fifo) > self.size
-        old = self.fifo.popleft() if evicted else 0.0
-        if evicted:
-            del self.sorted[bisect.bisect_left(self.sorted, old)]
-
-        def undo() -> None:
-            self._mean = None
-            self.fifo.pop()
-            del self.sorted[bisect.bisect_left(self.sorted, x)]
-            if evicted:
-                self.fifo.appendleft(old)
-                bisect.insort(self.sorted, old)
-
-        return undo
-
-    def p_end_within(self, elapsed: float, horizon: float) -> float:
-        """P(duration <= elapsed + horizon | duration > elapsed)."""
-        s = self.sorted
-        n = len(s)
-        alive = n - bisect.bisect_right(s, elapsed)
-        if alive <= 0:
-            return 0.9  # beyond anything measured: it is due any moment
-        ending = bisect.bisect_right(s, elapsed + horizon) - (n - alive)
-        return ending / alive
-
-    def add_end_chances(self, elapsed: Sequence[float], horizons: list[float], mu: list[float], var: list[float]) -> None:
-        """For each of ``elapsed`` in turn, ``q = p_end_within(e, h)`` along ``horizons`` (ascending)
-        added to ``mu`` and ``q(1-q)`` to ``var``, with the same arithmetic: the share alive at ``e``
-        looked up once, each horizon's from where the last one's ended."""
-        s = self.sorted
-        n = len(s)
-        bisect_right = bisect.bisect_right
-        for e in elapsed:
-            base = bisect_right(s, e)
-            alive = n - base
-            if alive <= 0:
-                for i in range(len(horizons)):
-                    mu[i] += 0.9  # beyond anything measured: it is due any moment
-                    var[i] += 0.9 * (1 - 0.9)
-                continue
-            lo = base
-            for i, h in enumerate(horizons):
-                lo = bisect_right(s, e + h, lo)
-                q = (lo - base) / alive
-                mu[i] += q
-                var[i] += q * (1 - q)
-
-    def mean(self) -> float:
-        """The samples' mean (kept until the window changes)."""
-        if self._mean is None:
-            self._mean = sum(self.sorted) / len(self.sorted) if self.sorted else 0.0
-        return self._mean
-
-
-@attrs.define
-class PacingEstimator:
-    """Measured answer probability and timing, handling times and the abandon rate of one campaign."""
-
-    window: int = 2000
-    human_bins: list[float] = attrs.field(factory=lambda: [0.0] * (MAX_BIN + 1))
-    ended_bins: list[float] = attrs.field(factory=lambda: [0.0] * (MAX_BIN + 1))
-    _outcomes: deque[tuple[bool, int]] = attrs.field(factory=deque)
-    talk: _Window = attrs.field(factory=lambda: _Window(400, [60.0, 90.0, 120.0, 150.0, 200.0]))
-    wrap: _Window = attrs.field(factory=lambda: _Window(400, [10.0, 15.0, 20.0]))
-    humans: int = 0
-    abandons: int = 0
-    gain: float = 0.5  # online-tuned multiplier on the allowance; cautious until measured
-    recent_humans: float = 0.0
-    recent_abandons: float = 0.0
-    _humans_at_tune: int = 0
-    #: bumped whenever the answer-time bins change (an outcome, or its undo): what is derived from them is kept until then
-    _bins_epoch: int = attrs.field(default=0, eq=False, repr=False)
-    _derived: dict[str, tuple[int, Any]] = attrs.field(factory=dict, eq=False, repr=False)
-
-    def __attrs_post_init__(self) -> None:
-        # A weak prior worth 20 dials: 5 human answers around 9 s, the rest ending unanswered.
-        for t in (7, 8, 9, 10, 12):
-            self.record_dial_outcome(True, float(t))
-        for _ in range(15):
-            self.record_dial_outcome(False, 20.0)
-
-    def scalars(self) -> Callable[[], None]:
-        """How to put back the counters and the tuning as they are now (``tune`` and
-        ``record_answer`` change only these)."""
-        kept = (self.humans, self.abandons, self.gain, self.recent_humans, self.recent_abandons, self._humans_at_tune)
-
-        def restore() -> None:
-            self.humans, self.abandons, self.gain, self.recent_humans, self.recent_abandons, self._humans_at_tune = kept
-
-        return restore
-
-    def record_dial_outcome(self, human: bool, seconds: float) -> Callable[[], None]:
-        """Count one dial's outcome; returns how to take it back."""
-        b = min(MAX_BIN, max(0, int(seconds / BIN_SECONDS)))
-        self._bins_epoch += 1
-        self._outcomes.append((human, b))
-        (self.human_bins if human else self.ended_bins)[b] += 1
-        evicted = len(self._outcomes) > self.window
-        old_h, old_b = self._outcomes.popleft() if evicted else (False, 0)
-        if evicted:
-            (self.human_bins if old_h else self.ended_bins)[old_b] -= 1
-
-        def undo() -> None:
-            self._bins_epoch += 1
-            self._outcomes.pop()
-            (self.human_bins if human else self.ended_bins)[b] -= 1
-            if evicted:
-                self._outcomes.appendleft((old_h, old_b))
-                (self.human_bins if old_h else self.ended_bins)[old_b] += 1
-
-        return undo
-
-    def record_answer(self, abandoned: bool) -> None:
-        self.humans += 1
-        self.recent_humans = self.recent_humans * RECENT_DECAY + 1
-        self.recent_abandons = self.recent_abandons * RECENT_DECAY + (1 if abandoned else 0)
-        if abandoned:
-            self.abandons += 1
-
-    @property
-    def abandon_rate(self) -> float:
-        return self.abandons / self.humans if self.humans else 0.0
-
-    def p_human(self) -> float:
-        """The share of dials answered by a person (kept until the measurements change)."""
-        kept: float = self._kept("p_human", self._p_human)
-        return kept
-
-    def _p_human(self) -> float:
-        h = sum(self.human_bins)
-        total = h + sum(self.ended_bins)
-        return h / total if total else 0.0
-
-    def tune(self, target: float) -> None:
-        """Integral action on log(gain) towards an aim below the target.
-
-        The aim sits one and a half standard errors of the day's measured rate below the target (so the day's
-        final figure stays under it on a bad day too; the margin shrinks as answers accumulate).
-        The error is taken on a recent, exponentially weighted abandon rate rather than the day's
-        cumulative one, so a quiet stretch does not wind the gain up into a burst later (no
-        windup, no ringing). Steps are small, bounded, and taken only after fresh answers."""
-        fresh = self.humans - self._humans_at_tune
-        if fresh < 10 or self.humans < 30:
-            return
-        self._humans_at_tune = self.humans
-        aim = max(0.3 * target, target - 1.5 * math.sqrt(target * (1 - target) / self.humans))
-        recent = self.recent_abandons / self.recent_humans if self.recent_humans else aim
-        error = (aim - recent) / aim
-        self.gain = min(4.0, max(0.05, self.gain * math.exp(0.15 * max(-1.0, min(1.0, error)))))
-
-    def _kept(self, name: str, make: Callable[[], Any]) -> Any:
-        found = self._derived.get(name)
-        if found is None or found[0] != self._bins_epoch:
-            found = self._derived[name] = (self._bins_epoch, make())
-        return found[1]
-
-    def suffix_sums(self) -> tuple[list[float], list[float]]:
-        """Human answers and all outcomes at or after each bin (for conditioning on elapsed time)."""
-        kept: tuple[list[float], list[float]] = self._kept("suffix", self._suffix_sums)
-        return kept
-
-    def answer_grid(self) -> tuple[list[float], list[float], list[float]]:
-        """Moments after a dial (every GRID_STEP s to the last measured answer), the share of a new
-        call's human answers falling in each step, and P(human answer by each moment)."""
-        kept: tuple[list[float], list[float], list[float]] = self._kept("grid", self._answer_grid)
-        return kept
-
-    def answer_chances(self, b0: int) -> list[tuple[float, float]]:
-        """For a call in flight since second ``b0``: P(human answer by each moment of the answer
-        grid), with p(1-p); kept until the measurements change."""
-        table: dict[int, list[tuple[float, float]]] = self._kept("chances", dict)
-        pairs = table.get(b0)
-        if pairs is None:
-            suffix_h, suffix_all = self.suffix_sums()
-            steps = [int(t / BIN_SECONDS) + 1 for t in self.answer_grid()[0]]
-            pairs = table[b0] = _answer_chances(b0, steps, suffix_h, suffix_all)
-        return pairs
-
-    def _suffix_sums(self) -> tuple[list[float], list[float]]:
-        n = MAX_BIN + 1
-        h = [0.0] * (n + 1)
-        a = [0.0] * (n + 1)
-        for i in range(n - 1, -1, -1):
-            h[i] = h[i + 1] + self.human_bins[i]
-            a[i] = a[i + 1] + self.human_bins[i] + self.ended_bins[i]
-        return h, a
-
-    def _answer_grid(self) -> tuple[list[float], list[float], list[float]]:
-        total = sum(self.human_bins) + sum(self.ended_bins)
-        last = max((i for i, c in enumerate(self.human_bins) if c > 0), default=25)
-        grid = [float(t) for t in range(GRID_STEP, last + GRID_STEP + 1, GRID_STEP)]
-        cum = []
-        acc = 0.0
-        b = 0
-        for t in grid:
-            while b <= MAX_BIN and b * BIN_SECONDS < t:
-                acc += self.human_bins[b]
-                b += 1
-            cum.append(acc / total if total else 0.0)
-        final = cum[-1] if cum and cum[-1] > 0 else 1.0
-        weights = [(c - p) / final for c, p in zip(cum, [0.0, *cum[:-1]], strict=True)]
-        return grid, weights, cum
 
 
 def decide(
@@ -404,20 +178,6 @@ def _predictive(
         return reason, estimates
 
     return n, explain
-
-
-def _answer_chances(b0: int, steps: list[int], suffix_h: list[float], suffix_all: list[float]) -> list[tuple[float, float]]:
-    """For a call in flight since second ``b0``: P(human answer by each grid step), with p(1-p)."""
-    alive = suffix_all[b0]
-    if alive <= 0:
-        return []
-    h0 = suffix_h[b0]
-    out = []
-    for step in steps:
-        b1 = b0 + step
-        p = (h0 - suffix_h[b1 if b1 <= MAX_BIN + 1 else MAX_BIN + 1]) / alive
-        out.append((p, p * (1 - p)))
-    return out
 
 
 _SQRT2 = math.sqrt(2)

@@ -20,7 +20,7 @@ from dialer_domain.model.pacing_log import PacingLog
 from dialer_domain.model.values import ContactState
 from dialer_domain.rules.authorisation import DEFAULT_RULES, Rule
 from dialer_domain.rules.compliance import RecentRefusals
-from dialer_domain.rules.pacing import PacingEstimator
+from dialer_domain.rules.pacing_estimates import PacingEstimator
 from dialer_domain.service_layer.call_reports import ReportGate
 from dialer_domain.service_layer.folds import LogFolds
 from dialer_domain.service_layer.live_queue import LiveQueue

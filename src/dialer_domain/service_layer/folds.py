@@ -13,7 +13,7 @@ from dialer_domain.model.errors import NotFound
 from dialer_domain.model.events import AGENT_EVENTS, CAMPAIGN_EVENTS, AgentLoggedIn, DomainEvent
 from dialer_domain.rules import abandon_cap
 from dialer_domain.rules.abandon_cap import AbandonLedger
-from dialer_domain.rules.pacing import PacingEstimator
+from dialer_domain.rules.pacing_estimates import PacingEstimator
 from dialer_domain.service_layer.ports import EventStore, QueueView, RecordedEvent
 from dialer_domain.service_layer.repository import Repository
 
