@@ -1,7 +1,8 @@
 """The engine's count of a campaign's queued contacts on the persisted view
 (``PersistedQueue.queued_count``) is kept by the fold, not counted in SQL at every pacing decision,
 and so are its appointments (``callbacks``, asked at every queue run), read again only when a fold
-changed them.
+changed them, and the head of its queue (``next_queued``), less the contacts a fold took out of it,
+read again when a fold queued one of its contacts.
 A count that drifted would starve the queue or overfill it, so this holds it, at every question the
 engine asks, equal to the view's own SQL count: through the engine's own folds, contacts imported by
 another writer, a follower moving the view under the engine, and rebuilds switching generations."""
@@ -41,6 +42,9 @@ class CheckedQueue(PersistedQueue):
         self.asked_callbacks = self.checked_callbacks = self.read_callbacks = self.most_callbacks = 0
         self._callbacks_in_sql = view.callback_times
         view.callback_times = self._reading_callbacks
+        self.asked_heads = self.checked_heads = self.read_heads = 0
+        self._first_in_sql = view.first_queued
+        view.first_queued = self._reading_heads
 
     def _counting(self, gen, campaign_id):
         self.counted_in_sql += 1
@@ -52,6 +56,19 @@ class CheckedQueue(PersistedQueue):
 
     def _current(self):
         return self.view.live_generation() == self._gen and self.view.gen_position(self._gen) == self._tracked
+
+    def next_queued(self, campaign_id, agent_id=None, exclude=frozenset()):
+        self.asked_heads += 1
+        got = super().next_queued(campaign_id, agent_id, exclude)
+        if self._current():
+            head = self._first_in_sql(self._gen, campaign_id, agent_id, len(exclude) + 1)
+            assert got == next((c for c in head if c not in exclude), None), f"head question {self.asked_heads}: the kept head drifted"
+            self.checked_heads += 1
+        return got
+
+    def _reading_heads(self, gen, campaign_id, agent_id, limit):
+        self.read_heads += 1
+        return self._first_in_sql(gen, campaign_id, agent_id, limit)
 
     def callbacks(self, campaign_id, now):
         self.asked_callbacks += 1
@@ -106,6 +123,7 @@ def test_the_kept_count_is_the_views_count_while_other_writers_import_follow_and
         assert queue.counted_in_sql < queue.asked / 4, "the count is kept between the engine's folds, not read per question"
         assert queue.checked_callbacks > 100 and queue.most_callbacks > 0, (queue.checked_callbacks, queue.most_callbacks)
         assert queue.read_callbacks < queue.asked_callbacks / 2, "the appointments are kept between the engine's folds"
+        assert queue.checked_heads > 100, queue.checked_heads
         queue.refresh()
         assert view_entries(queue.view) == memory_entries(store)[1]
     finally:

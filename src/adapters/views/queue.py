@@ -383,21 +383,31 @@ class QueueProjection(ViewProjection):
             raise
         known.update(changed)
         booked: set[UUID] = set()
+        reordered: set[UUID] = set()
+        left: set[UUID] = set()
         for cid, (e, _) in changed.items():
             if (now_queued := e.state is ContactState.QUEUED) != was_queued[cid]:
                 moved[e.campaign_id] += 1 if now_queued else -1
+            if now_queued:
+                reordered.add(e.campaign_id)  # queued now: it may stand anywhere in the order
+            elif was_queued[cid]:
+                left.add(cid)
             if _appointment(e) != was_booked[cid]:
                 booked.add(e.campaign_id)
-        return Moved(moved, frozenset(booked))
+        return Moved(moved, frozenset(booked), frozenset(reordered), frozenset(left))
 
 
 @attrs.frozen
 class Moved:
     """What a fold changed that the engine's port keeps between folds: each campaign's count of
-    queued contacts, by how much; the campaigns whose appointments changed."""
+    queued contacts, by how much; the campaigns whose appointments changed; the campaigns with a
+    contact changed that is queued after the fold (it entered the queue, or its place may have
+    moved); the contacts that left the queue."""
 
     queued: Counter[UUID]
     callbacks: frozenset[UUID]
+    reordered: frozenset[UUID] = frozenset()
+    left: frozenset[UUID] = frozenset()
 
 
 def _appointment(e: Entry) -> datetime | None:

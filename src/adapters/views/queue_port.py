@@ -61,8 +61,10 @@ class PersistedQueue:
 
         The campaigns' queued counts are kept across a fold of the engine's own events, moved by
         what the fold says it moved, and so are their appointments, unless the fold says it changed
-        them; any other refresh (a catch-up, a new generation, a look with nothing to fold, a
-        failure) forgets both, so they are read again from the view."""
+        them, and the heads of their queues read so far, less the contacts that left the queue,
+        unless a contact of the campaign is queued after the fold (it may stand anywhere); any
+        other refresh (a catch-up, a new generation, a look with nothing to fold, a failure)
+        forgets them all, so they are read again from the view."""
         self._gen_checked = time.monotonic()
         counted = False
         try:
@@ -91,6 +93,11 @@ class PersistedQueue:
                                 self._counts[campaign_id] += n
                         for campaign_id in moved.callbacks:
                             self._callback_times.pop(campaign_id, None)
+                        self._windows = {
+                            key: ([c for c in ids if c not in moved.left], complete)
+                            for key, (ids, complete) in self._windows.items()
+                            if key[0] not in moved.reordered
+                        }
                         counted = True
                     self._pending.clear()
                     break
@@ -102,7 +109,7 @@ class PersistedQueue:
             if not counted:
                 self._counts.clear()
                 self._callback_times.clear()
-        self._windows.clear()
+                self._windows.clear()
         return done
 
     def generation(self) -> int:
