@@ -131,7 +131,8 @@ def _predictive(
     A new call answered at t is abandoned when the other answers by t already took every agent
     free by t + grace; its abandon probability is that chance averaged over its answer-time
     distribution. Calls are added while that stays under the allowance. Returns the number, and
-    how to explain it (the reason and the estimates, worked out when asked for).
+    how to explain it (the reason and the estimates, worked out when asked for, which is before the
+    measurements change).
     """
     est.tune(settings.target_abandon_rate)
     grid, weights, c_new = est.answer_grid()
@@ -156,19 +157,16 @@ def _predictive(
     mu = [a - f for a, f in zip(mu_a, mu_f, strict=True)]
     var = [a + f for a, f in zip(var_a, var_f, strict=True)]
     n, risk = _add_calls(weights, c_new, mu, var, room, allowance)
-    gain, measured, mean_talk = est.gain, est.abandon_rate, est.talk.mean()
-    p_human = est.p_human()
-
     def explain() -> tuple[str, dict[str, float]]:
         estimates = {
-            "p_human": round(p_human, 4),
+            "p_human": round(est.p_human(), 4),
             "expected_answers_25s": round(mu_a[-1], 3),
             "expected_free_agents_27s": round(mu_f[-1], 3),
             "marginal_abandon_risk": round(risk, 5),
             "allowance": round(allowance, 5),
-            "gain": round(gain, 4),
-            "measured_abandon_rate": round(measured, 5),
-            "mean_talk_s": round(mean_talk, 1),
+            "gain": round(est.gain, 4),
+            "measured_abandon_rate": round(est.abandon_rate, 5),
+            "mean_talk_s": round(est.talk.mean(), 1),
             "mean_wrap_s": round(wrap_mean, 1),
         }
         reason = (
