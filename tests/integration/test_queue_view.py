@@ -4,6 +4,7 @@ the live view; a second writer is refused; and a view that lags never causes a s
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
@@ -14,7 +15,7 @@ from adapters.persistence.eventstore import open_event_store
 from adapters.telephony.simulated import WorldParams
 from adapters.views import queue as queue_view
 from adapters.views import statistics as projections
-from adapters.views.base import PositionMoved
+from adapters.views.base import COPY_ROWS, GenerationSwitched, PositionMoved
 from adapters.views.queue import QUEUE_TOPICS, QueueProjection
 from adapters.views.queue_port import PersistedQueue
 from dialer_domain.model.events import CampaignCreated, DialAttempted
@@ -159,6 +160,63 @@ def test_a_second_writer_is_refused_and_writes_nothing(url):
         with pytest.raises(PositionMoved):
             projection.process_batch(sgen, 1, spage, projection.begin(sgen))
         assert stats.counters() == counted
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("size", ["small", "large"], ids=["pipelined page", "page by COPY"])
+def test_two_writers_racing_for_the_same_page_one_wins_and_the_other_writes_nothing(url, size):
+    """Both start from the same position at the same moment: one page commits, the other gets
+    PositionMoved (on PostgreSQL its compare-and-set waits on the winner's row lock, then finds the
+    position moved), and the view equals the fold of the log."""
+    store = open_event_store(url)
+    try:
+        simulate(store, hours=0.25, contacts=60 if size == "small" else 200)
+        view = projections.open_view(url, "queue")
+        gen = view.live_generation()
+        page = store.read(0, 40 if size == "small" else 2000, QUEUE_TOPICS)
+        rows = len({r.event.originator_id for r in page})
+        assert (rows < COPY_ROWS) == (size == "small"), rows
+        views = [projections.open_view(url, "queue") for _ in range(2)]
+        barrier = threading.Barrier(2)
+        outcomes: list[str] = []
+
+        def write(v):
+            barrier.wait()
+            try:
+                QueueProjection(v).fold(gen, 0, page, {}, live_only=True)
+                outcomes.append("committed")
+            except PositionMoved:
+                outcomes.append("refused")
+
+        threads = [threading.Thread(target=write, args=(v,)) for v in views]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(outcomes) == ["committed", "refused"]
+        assert view.gen_position(gen) == page[-1].position
+        projections.catch_up(store, view)
+        assert view_entries(view, gen) == memory_entries(store)[1]
+    finally:
+        store.close()
+
+
+def test_a_page_for_a_generation_no_longer_live_writes_nothing(url):
+    store = open_event_store(url)
+    try:
+        simulate(store, hours=0.25, contacts=60)
+        view = projections.open_view(url, "queue")
+        projections.catch_up(store, view, batch_size=50, stop_after=100)
+        old = view.live_generation()
+        position = view.gen_position(old)
+        new, _ = projections.rebuild(store, view)
+        page = store.read(position, 40, QUEUE_TOPICS)
+        with pytest.raises(GenerationSwitched) as switched:
+            QueueProjection(view).fold(old, position, page, {}, live_only=True)
+        assert switched.value.live == new
+        assert view.gen_position(old) == position and view.entries(old) == {}
+        assert view_entries(view, new) == memory_entries(store)[1]
     finally:
         store.close()
 

@@ -219,7 +219,8 @@ class DncStore:
 
     def _query(self, statement: str, params: tuple[Any, ...]) -> list[Any]:
         assert self.datastore is not None
-        with self.datastore.transaction(commit=False) as curs:
+        reading = self.datastore.cursor() if self._postgres else self.datastore.transaction(commit=False)  # ADR 0033
+        with reading as curs:
             curs.execute(self._sql(statement), params)
             return [_row(r) for r in curs.fetchall()]
 

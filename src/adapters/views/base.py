@@ -30,6 +30,10 @@ APP_NAME = "stored"  # the library names tables after the application: ``stored_
 _GENERATIONS = "CREATE TABLE IF NOT EXISTS {p}dialer_view_generation (projection TEXT PRIMARY KEY, live INTEGER NOT NULL, next INTEGER NOT NULL)"
 
 
+#: On PostgreSQL, an upsert of this many rows or more goes by COPY.
+COPY_ROWS = 50
+
+
 class PositionMoved(RuntimeError):
     """Another writer advanced this view generation while a page was being folded: nothing of the
     page was written; catch up again from the new position."""
@@ -64,6 +68,13 @@ class GenerationalView:
     def _create_view_tables(self, curs: Any) -> None:
         for stmt in (_GENERATIONS, *self.schema):
             curs.execute(self._sql(stmt))
+
+    def _reading(self) -> contextlib.AbstractContextManager[Any]:
+        """A cursor for reads. Here the datastore's read transaction; on PostgreSQL no transaction
+        (ADR 0033): a statement of its own is its own snapshot, and a BEGIN and a ROLLBACK around a
+        single SELECT would each cost a round trip. A read of several statements that must agree
+        takes ``self.datastore.transaction`` instead."""
+        return self.datastore.transaction(commit=False)  # type: ignore[no-any-return]
 
     def _tracking_name(self, gen: int) -> str:
         return f"{APP_NAME}#{self.projection}@{gen}"
@@ -136,6 +147,18 @@ class GenerationalView:
             raise PositionMoved(f"{self.projection} generation {gen} moved to {current} while a page from {start} was folded")
         self._insert_tracking(curs, Tracking(name, position))  # type: ignore[attr-defined]
 
+    @contextlib.contextmanager
+    def _page(self, gen: int, start: int, position: int, live_only: bool = False, size: int = 0) -> Iterator[Any]:
+        """The transaction that writes a page of ``size`` rows: the generation's tracking position
+        moved from ``start`` to ``position`` (``PositionMoved`` if another writer moved it first)
+        and, with ``live_only``, only while ``gen`` is live (else ``GenerationSwitched``), then
+        whatever the block writes with the cursor it is given. Nothing is written unless all is."""
+        with self.datastore.transaction(commit=True) as curs:
+            self._advance(curs, gen, start, position)
+            if live_only and (live := self._live(curs)) != gen:
+                raise GenerationSwitched(self.projection, gen, live)
+            yield curs
+
     def _upsert(self, curs: Any, table: str, cols: Sequence[str], conflict: str, update: str, rows: Sequence[Sequence[Any]]) -> None:
         if not rows:
             return
@@ -173,9 +196,45 @@ class PostgresDialect:
     def _lock_clause(self) -> str:
         return " FOR UPDATE"
 
+    def _reading(self) -> contextlib.AbstractContextManager[Any]:
+        return self.datastore.cursor()  # type: ignore[no-any-return]  # a pooled connection in autocommit
+
+    @contextlib.contextmanager
+    def _page(self, gen: int, start: int, position: int, live_only: bool = False, size: int = 0) -> Iterator[Any]:
+        """A page of fewer than ``COPY_ROWS`` rows (the engine folding its own commits) goes in one
+        pipeline (ADR 0033): the compare-and-set of the tracking position (one UPDATE, which another
+        writer's waits on and then finds moved), the look at the live generation and the page's
+        writes are sent together, their answers read at the end, before COMMIT: two round trips
+        instead of one per statement. A bigger page is written by COPY, which a pipeline cannot
+        carry, in the plain transaction."""
+        if size >= COPY_ROWS:
+            with super()._page(gen, start, position, live_only, size) as curs:  # type: ignore[misc]
+                yield curs
+            return
+        name = self._tracking_name(gen)  # type: ignore[attr-defined]
+        tracking = f"{self._prefix()}{self.tracking_table_name}"
+        with self.datastore.get_connection() as conn, conn.pipeline(), conn.transaction():
+            moved, live = conn.cursor(), conn.cursor()
+            conn.execute(f"INSERT INTO {tracking} VALUES (%s, 0) ON CONFLICT DO NOTHING", (name,))
+            moved.execute(
+                f"UPDATE {tracking} SET notification_id = %s WHERE application_name = %s AND notification_id = %s RETURNING notification_id",
+                (position, name, start),
+            )
+            if live_only:
+                live.execute(f"SELECT live FROM {self._prefix()}dialer_view_generation WHERE projection = %s", (self.projection,))  # type: ignore[attr-defined]
+            yield conn.cursor()
+            if moved.fetchone() is None:
+                current = conn.execute(f"SELECT notification_id FROM {tracking} WHERE application_name = %s", (name,)).fetchone()
+                at = current["notification_id"] if current else None
+                raise PositionMoved(f"{self.projection} generation {gen} moved to {at} while a page from {start} was folded")  # type: ignore[attr-defined]
+            if live_only:
+                row = live.fetchone()
+                if (now_live := int(row["live"]) if row else 1) != gen:
+                    raise GenerationSwitched(self.projection, gen, now_live)  # type: ignore[attr-defined]
+
     def _upsert(self, curs: Any, table: str, cols: Sequence[str], conflict: str, update: str, rows: Sequence[Sequence[Any]]) -> None:
         """Many rows: COPY into a temporary table, then one INSERT ... ON CONFLICT from it."""
-        if len(rows) < 50:
+        if len(rows) < COPY_ROWS:
             super()._upsert(curs, table, cols, conflict, update, rows)  # type: ignore[misc]
             return
         names = ", ".join(cols)

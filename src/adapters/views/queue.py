@@ -28,7 +28,7 @@ import attrs
 from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 
-from adapters.views.base import GenerationalView, GenerationSwitched, PostgresDialect, SQLiteDialect, ViewProjection
+from adapters.views.base import GenerationalView, PostgresDialect, SQLiteDialect, ViewProjection
 from dialer_domain.model.events import CampaignSelectionChanged, ContactImported
 from dialer_domain.model.values import ContactData, ContactState, ListSelection
 from dialer_domain.rules.ordering import ASSIGNABLE_STATES, IN_CALL_STATES, QUEUE_EVENTS, UNPROCESSED_STATES, Entry
@@ -151,7 +151,7 @@ class QueueViewMixin(GenerationalView):
     def load_entries(self, gen: int, contact_ids: Iterable[UUID]) -> dict[UUID, tuple[Entry, int]]:
         ids = [str(c) for c in contact_ids]
         out: dict[UUID, tuple[Entry, int]] = {}
-        with self.datastore.transaction(commit=False) as curs:
+        with self._reading() as curs:
             for i in range(0, len(ids), 500):
                 chunk = ids[i : i + 500]
                 marks = ", ".join(["%s"] * len(chunk))
@@ -163,7 +163,7 @@ class QueueViewMixin(GenerationalView):
 
     def load_selections(self, gen: int) -> dict[UUID, Compiled]:
         """The list selection (R10) of every campaign that has one, as of the generation's position."""
-        with self.datastore.transaction(commit=False) as curs:
+        with self._reading() as curs:
             curs.execute(self._sql("SELECT campaign_id, selection FROM {p}dialer_queue2_selection WHERE gen = %s"), (gen,))
             rows = curs.fetchall()
         out = {}
@@ -185,10 +185,7 @@ class QueueViewMixin(GenerationalView):
         transaction. ``live_only``: only while ``gen`` is the live generation (else nothing is
         written and ``GenerationSwitched`` says which one is), the check riding in the page's own
         transaction instead of one of its own."""
-        with self.datastore.transaction(commit=True) as curs:
-            self._advance(curs, gen, start, position)
-            if live_only and (live := self._live(curs)) != gen:
-                raise GenerationSwitched(self.projection, gen, live)
+        with self._page(gen, start, position, live_only, size=max(len(rows), len(selections))) as curs:
             if selections:
                 sel_rows = [
                     (gen, str(cid), json.dumps({"filters": dict(sel.filters), "active": sel.active, "sort": list(sel.sort)}))
@@ -208,7 +205,7 @@ class QueueViewMixin(GenerationalView):
             return []
         where = "gen = %s AND campaign_id = %s AND lane = %s AND due_at <= %s" + (" AND agent IS NOT NULL" if agent_owned else "")
         params = (gen, str(campaign_id), LANE_LIST, now.timestamp())
-        with self.datastore.transaction(commit=False) as curs:
+        with self._reading() as curs:
             counted = f"SELECT 1 FROM {{p}}dialer_queue2 {self._hint('dialer_queue2_due')} WHERE {where} LIMIT %s"
             curs.execute(self._sql(f"SELECT count(*) AS n FROM ({counted}) AS d"), (*params, DUE_SCAN_LIMIT))
             few = int(curs.fetchone()["n"]) < DUE_SCAN_LIMIT
@@ -224,7 +221,7 @@ class QueueViewMixin(GenerationalView):
         params: tuple[Any, ...] = (gen, str(campaign_id), LANE_QUEUED) + ((agent_id,) if agent_id is not None else ())
         hint = self._hint("dialer_queue2_order")
         ordered = f"SELECT contact_id FROM {{p}}dialer_queue2 {hint} WHERE {where} ORDER BY k0, sk, k1, k2, k3, seq LIMIT %s"
-        with self.datastore.transaction(commit=False) as curs:
+        with self._reading() as curs:
             curs.execute(self._sql(ordered), (*params, limit))
             return [UUID(r["contact_id"]) for r in curs.fetchall()]
 
@@ -238,7 +235,7 @@ class QueueViewMixin(GenerationalView):
             f"SELECT due_at FROM {{p}}dialer_queue2 {self._hint('dialer_queue2_callbacks')} "
             "WHERE gen = %s AND campaign_id = %s AND state = 'callback_scheduled' AND lane = %s ORDER BY due_at"
         )
-        with self.datastore.transaction(commit=False) as curs:
+        with self._reading() as curs:
             curs.execute(self._sql(sql), (gen, str(campaign_id), LANE_LIST))
             return [float(r["due_at"]) for r in curs.fetchall()]
 
@@ -246,14 +243,14 @@ class QueueViewMixin(GenerationalView):
         """R10: the campaign's new and pending contacts its filter selects, and those it leaves out."""
         listing = tuple(s.value for s in (ContactState.NEW, ContactState.PENDING))
         sql = "SELECT lane, count(*) AS n FROM {p}dialer_queue2 WHERE gen = %s AND campaign_id = %s AND state IN (%s, %s) GROUP BY lane"
-        with self.datastore.transaction(commit=False) as curs:
+        with self._reading() as curs:
             curs.execute(self._sql(sql), (gen, str(campaign_id), *listing))
             by_lane = {int(r["lane"]): int(r["n"]) for r in curs.fetchall()}
         left_out = by_lane.pop(LANE_FILTERED, 0)
         return sum(by_lane.values()), left_out
 
     def count_queued(self, gen: int, campaign_id: UUID) -> int:
-        with self.datastore.transaction(commit=False) as curs:
+        with self._reading() as curs:
             curs.execute(
                 self._sql("SELECT count(*) AS n FROM {p}dialer_queue2 WHERE gen = %s AND campaign_id = %s AND lane = %s"),
                 (gen, str(campaign_id), LANE_QUEUED),
@@ -264,7 +261,7 @@ class QueueViewMixin(GenerationalView):
         """R13: the contacts assigned to the agent that are not processed yet."""
         live = tuple(s.value for s in UNPROCESSED_STATES)
         marks = ", ".join(["%s"] * len(live))
-        with self.datastore.transaction(commit=False) as curs:
+        with self._reading() as curs:
             curs.execute(
                 self._sql(f"SELECT count(*) AS n FROM {{p}}dialer_queue2 WHERE gen = %s AND campaign_id = %s AND agent = %s AND state IN ({marks})"),
                 (gen, str(campaign_id), agent_id, *live),
@@ -274,7 +271,7 @@ class QueueViewMixin(GenerationalView):
     def in_progress(self, gen: int) -> list[UUID]:
         """Contacts offered, dialling or connected."""
         marks = ", ".join(["%s"] * len(IN_CALL_STATES))
-        with self.datastore.transaction(commit=False) as curs:
+        with self._reading() as curs:
             sql = f"SELECT contact_id FROM {{p}}dialer_queue2 WHERE gen = %s AND state IN ({marks})"
             curs.execute(self._sql(sql), (gen, *(s.value for s in IN_CALL_STATES)))
             return [UUID(r["contact_id"]) for r in curs.fetchall()]
@@ -288,7 +285,7 @@ class QueueViewMixin(GenerationalView):
         params: tuple[Any, ...] = (gen, str(campaign_id), *(s.value for s in ASSIGNABLE_STATES))
         if limit is not None:
             sql, params = sql + " LIMIT %s", (*params, limit)
-        with self.datastore.transaction(commit=False) as curs:
+        with self._reading() as curs:
             curs.execute(self._sql(sql), params)
             return [UUID(r["contact_id"]) for r in curs.fetchall()]
 
@@ -296,7 +293,7 @@ class QueueViewMixin(GenerationalView):
         """Every entry of the generation (of one campaign): for tests and inspection."""
         gen = self.live_generation() if gen is None else gen
         where, params = ("gen = %s", (gen,)) if campaign_id is None else ("gen = %s AND campaign_id = %s", (gen, str(campaign_id)))
-        with self.datastore.transaction(commit=False) as curs:
+        with self._reading() as curs:
             curs.execute(self._sql(f"SELECT * FROM {{p}}dialer_queue2 WHERE {where}"), params)
             return {e.contact_id: (e, seq) for e, seq in map(_entry, curs.fetchall())}
 

@@ -217,7 +217,7 @@ class StatisticsViewMixin(GenerationalView):
             if val is not None:
                 where.append(f"{col} = %s")
                 params.append(val)
-        with self.datastore.transaction(commit=False) as curs:
+        with self._reading() as curs:
             curs.execute(
                 self._sql(
                     f"SELECT kind, k1, k2, k3, metric, value FROM {{p}}dialer_stats_counter WHERE {' AND '.join(where)} ORDER BY kind, k1, k2, k3, metric"
@@ -228,7 +228,7 @@ class StatisticsViewMixin(GenerationalView):
 
     def campaign_names(self, gen: int | None = None) -> dict[str, str]:
         gen = self.live_generation() if gen is None else gen
-        with self.datastore.transaction(commit=False) as curs:
+        with self._reading() as curs:
             curs.execute(self._sql("SELECT campaign_id, name FROM {p}dialer_stats_campaign WHERE gen = %s"), (gen,))
             return {r["campaign_id"]: r["name"] for r in curs.fetchall()}
 
