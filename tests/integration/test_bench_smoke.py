@@ -61,3 +61,13 @@ def test_bench_engine_prints_its_rates_and_ratios(pg_server_url, capsys):
     finally:
         with psycopg.connect(pg_server_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_bench_commit_wait_prints_a_page_with_and_without_waiting_for_the_disk(pg_server_url, capsys):
+    from bench import commit_wait
+
+    assert commit_wait.main(["--url", pg_server_url, "--rounds", "2", "--pages", "20"]) == 0
+    out = capsys.readouterr().out
+    for what in ("commit waits for the disk", "synchronous_commit off", "SELECT 1", "off / waiting"):
+        line = next(line for line in out.splitlines() if what in line)
+        assert float(line.split("ms")[0].split()[-1] if "ms" in line else line.split()[-1]) > 0, line

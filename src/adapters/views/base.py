@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -27,7 +27,7 @@ from dialer_domain.service_layer.ports import RecordedEvent
 
 APP_NAME = "stored"  # the library names tables after the application: ``stored_events``
 
-_GENERATIONS = "CREATE TABLE IF NOT EXISTS {p}dialer_view_generation (projection TEXT PRIMARY KEY, live INTEGER NOT NULL, next INTEGER NOT NULL)"
+GENERATIONS_TABLE = "CREATE TABLE IF NOT EXISTS {p}dialer_view_generation (projection TEXT PRIMARY KEY, live INTEGER NOT NULL, next INTEGER NOT NULL)"
 
 
 #: On PostgreSQL, an upsert of this many rows or more goes by COPY.
@@ -66,7 +66,7 @@ class GenerationalView:
         return s.replace("%s", self.placeholder) if self.placeholder != "%s" else s
 
     def _create_view_tables(self, curs: Any) -> None:
-        for stmt in (_GENERATIONS, *self.schema):
+        for stmt in (GENERATIONS_TABLE, *self.schema):
             curs.execute(self._sql(stmt))
 
     def _reading(self) -> contextlib.AbstractContextManager[Any]:
@@ -153,11 +153,34 @@ class GenerationalView:
         moved from ``start`` to ``position`` (``PositionMoved`` if another writer moved it first)
         and, with ``live_only``, only while ``gen`` is live (else ``GenerationSwitched``), then
         whatever the block writes with the cursor it is given. Nothing is written unless all is."""
-        with self.datastore.transaction(commit=True) as curs:
+        with self._writing() as curs:
             self._advance(curs, gen, start, position)
             if live_only and (live := self._live(curs)) != gen:
                 raise GenerationSwitched(self.projection, gen, live)
             yield curs
+
+    def _page_in_one_statement(
+        self,
+        gen: int,
+        start: int,
+        position: int,
+        live_only: bool,
+        table: str,
+        cols: Sequence[str],
+        types: Mapping[str, str],
+        conflict: str,
+        update: str,
+        rows: Sequence[Sequence[Any]],
+    ) -> bool:
+        """Write a small page of one table's rows in one statement where the database can (ADR 0033),
+        returning whether it did; False: nothing was written, and ``_page`` does it."""
+        return False
+
+    def _writing(self) -> contextlib.AbstractContextManager[Any]:
+        """A page's write transaction. A page is derived from the log, and its rows and its
+        tracking position commit together: where the database allows it, its commit does not wait
+        for the disk (ADR 0034)."""
+        return self.datastore.transaction(commit=True)  # type: ignore[no-any-return]
 
     def _upsert(self, curs: Any, table: str, cols: Sequence[str], conflict: str, update: str, rows: Sequence[Sequence[Any]]) -> None:
         if not rows:
@@ -166,88 +189,6 @@ class GenerationalView:
         curs.executemany(
             self._sql(f"INSERT INTO {{p}}{table} ({', '.join(cols)}) VALUES ({marks}) ON CONFLICT ({conflict}) DO UPDATE SET {update}"), rows
         )
-
-
-class SQLiteDialect:
-    """SQLite: ``?`` placeholders, the library's ``tracking`` table, whole-database write locks."""
-
-    placeholder = "?"
-    schema: tuple[str, ...]
-
-    def construct_create_table_statements(self) -> list[str]:
-        base: list[str] = super().construct_create_table_statements()  # type: ignore[misc]
-        return [*base, *(self._sql(s) for s in (_GENERATIONS, *self.schema))]  # type: ignore[attr-defined]
-
-
-class PostgresDialect:
-    """PostgreSQL: schema-qualified tables, a row lock on the tracking position, COPY for many rows."""
-
-    datastore: Any
-    tracking_table_name: str
-
-    def _prefix(self) -> str:
-        from psycopg.sql import Identifier
-
-        return f"{Identifier(self.datastore.schema).as_string()}."
-
-    def _tracking_table(self) -> str:
-        return self.tracking_table_name
-
-    def _lock_clause(self) -> str:
-        return " FOR UPDATE"
-
-    def _reading(self) -> contextlib.AbstractContextManager[Any]:
-        return self.datastore.cursor()  # type: ignore[no-any-return]  # a pooled connection in autocommit
-
-    @contextlib.contextmanager
-    def _page(self, gen: int, start: int, position: int, live_only: bool = False, size: int = 0) -> Iterator[Any]:
-        """A page of fewer than ``COPY_ROWS`` rows (the engine folding its own commits) goes in one
-        pipeline (ADR 0033): the compare-and-set of the tracking position (one UPDATE, which another
-        writer's waits on and then finds moved), the look at the live generation and the page's
-        writes are sent together, their answers read at the end, before COMMIT: two round trips
-        instead of one per statement. A bigger page is written by COPY, which a pipeline cannot
-        carry, in the plain transaction."""
-        if size >= COPY_ROWS:
-            with super()._page(gen, start, position, live_only, size) as curs:  # type: ignore[misc]
-                yield curs
-            return
-        name = self._tracking_name(gen)  # type: ignore[attr-defined]
-        tracking = f"{self._prefix()}{self.tracking_table_name}"
-        with self.datastore.get_connection() as conn, conn.pipeline(), conn.transaction():
-            moved, live = conn.cursor(), conn.cursor()
-            conn.execute(f"INSERT INTO {tracking} VALUES (%s, 0) ON CONFLICT DO NOTHING", (name,))
-            moved.execute(
-                f"UPDATE {tracking} SET notification_id = %s WHERE application_name = %s AND notification_id = %s RETURNING notification_id",
-                (position, name, start),
-            )
-            if live_only:
-                live.execute(f"SELECT live FROM {self._prefix()}dialer_view_generation WHERE projection = %s", (self.projection,))  # type: ignore[attr-defined]
-            yield conn.cursor()
-            if moved.fetchone() is None:
-                current = conn.execute(f"SELECT notification_id FROM {tracking} WHERE application_name = %s", (name,)).fetchone()
-                at = current["notification_id"] if current else None
-                raise PositionMoved(f"{self.projection} generation {gen} moved to {at} while a page from {start} was folded")  # type: ignore[attr-defined]
-            if live_only:
-                row = live.fetchone()
-                if (now_live := int(row["live"]) if row else 1) != gen:
-                    raise GenerationSwitched(self.projection, gen, now_live)  # type: ignore[attr-defined]
-
-    def _upsert(self, curs: Any, table: str, cols: Sequence[str], conflict: str, update: str, rows: Sequence[Sequence[Any]]) -> None:
-        """Many rows: COPY into a temporary table, then one INSERT ... ON CONFLICT from it."""
-        if len(rows) < COPY_ROWS:
-            super()._upsert(curs, table, cols, conflict, update, rows)  # type: ignore[misc]
-            return
-        names = ", ".join(cols)
-        curs.execute(f"CREATE TEMP TABLE IF NOT EXISTS tmp_{table} (LIKE {self._prefix()}{table}) ON COMMIT DELETE ROWS")
-        with curs.copy(f"COPY tmp_{table} ({names}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-        curs.execute(self._sql(f"INSERT INTO {{p}}{table} ({names}) SELECT {names} FROM tmp_{table} ON CONFLICT ({conflict}) DO UPDATE SET {update}"))  # type: ignore[attr-defined]
-
-    def create_table(self) -> None:
-        super().create_table()  # type: ignore[misc]
-        with self.datastore.transaction(commit=True) as curs:
-            self._create_view_tables(curs)  # type: ignore[attr-defined]
 
 
 # ---------------------------------------------------------------------- processing

@@ -28,7 +28,8 @@ import attrs
 from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 
-from adapters.views.base import GenerationalView, PostgresDialect, SQLiteDialect, ViewProjection
+from adapters.views.base import GenerationalView, ViewProjection
+from adapters.views.dialects import PostgresDialect, SQLiteDialect
 from dialer_domain.model.events import CampaignSelectionChanged, ContactImported
 from dialer_domain.model.values import ContactData, ContactState, ListSelection
 from dialer_domain.rules.ordering import ASSIGNABLE_STATES, IN_CALL_STATES, QUEUE_EVENTS, UNPROCESSED_STATES, Entry
@@ -69,6 +70,13 @@ _COLS = (
     "ckey",
     "data",
 )
+#: Each column's type, as ``_SCHEMA`` declares it (a one-statement page casts its VALUES to them, ADR 0033).
+_TYPES = {
+    **dict.fromkeys(("gen", "priority", "attempts", "lane"), "integer"),
+    **dict.fromkeys(("contact_id", "campaign_id", "state", "before_queue", "agent", "sk", "ckey", "data"), "text"),
+    **dict.fromkeys(("created_at", "callback_at", "next_dial_at", "due_at", "k0", "k1", "k2", "k3"), "double precision"),
+    "seq": "bigint",
+}
 _SCHEMA: tuple[str, ...] = (
     "CREATE TABLE IF NOT EXISTS {p}dialer_queue2 (gen INTEGER NOT NULL, contact_id TEXT NOT NULL, campaign_id TEXT NOT NULL, "
     "state TEXT NOT NULL, before_queue TEXT NOT NULL, agent TEXT, priority INTEGER NOT NULL, created_at DOUBLE PRECISION NOT NULL, "
@@ -184,7 +192,12 @@ class QueueViewMixin(GenerationalView):
         """The page's changed rows, the selections it changed and its tracking position, in one
         transaction. ``live_only``: only while ``gen`` is the live generation (else nothing is
         written and ``GenerationSwitched`` says which one is), the check riding in the page's own
-        transaction instead of one of its own."""
+        transaction instead of one of its own. A small page without selections is one statement
+        where the database can (ADR 0033)."""
+        update = ", ".join(f"{c} = excluded.{c}" for c in _COLS[2:])
+        page = (gen, start, position, live_only)
+        if not selections and self._page_in_one_statement(*page, "dialer_queue2", _COLS, _TYPES, "gen, contact_id", update, rows):
+            return
         with self._page(gen, start, position, live_only, size=max(len(rows), len(selections))) as curs:
             if selections:
                 sel_rows = [
@@ -193,7 +206,6 @@ class QueueViewMixin(GenerationalView):
                 ]
                 cols = ("gen", "campaign_id", "selection")
                 self._upsert(curs, "dialer_queue2_selection", cols, "gen, campaign_id", "selection = excluded.selection", sel_rows)
-            update = ", ".join(f"{c} = excluded.{c}" for c in _COLS[2:])
             self._upsert(curs, "dialer_queue2", _COLS, "gen, contact_id", update, rows)
 
     # ------------------------------------------------------------------ the engine's questions

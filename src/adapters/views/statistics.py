@@ -20,14 +20,13 @@ from adapters.views.base import (
     APP_NAME,
     GenerationalView,
     PositionMoved,
-    PostgresDialect,
-    SQLiteDialect,
     ViewProjection,
     catch_up,
     follow,
     open_view,
     rebuild,
 )
+from adapters.views.dialects import PostgresDialect, SQLiteDialect
 from dialer_domain.model.events import CONTACT_EVENTS, ContactImported
 from dialer_domain.model.values import AgentState
 from dialer_domain.rules.figures import AgentFigures, CampaignFigures
@@ -161,8 +160,7 @@ class StatisticsViewMixin(GenerationalView):
             for sid, t in ((sid, fold.agents[sid]) for sid in fold.dirty_agents if sid in fold.agents)
         ]
         campaigns = [(gen, str(c), fold.campaign_names.get(c, ""), fold.campaign_tz.get(c)) for c in fold.dirty_campaigns]
-        with self.datastore.transaction(commit=True) as curs:
-            self._advance(curs, gen, start, tracking.notification_id)
+        with self._page(gen, start, tracking.notification_id, size=max(len(counters), len(contacts), len(agents), len(campaigns))) as curs:
             self._upsert(
                 curs,
                 "dialer_stats_counter",
