@@ -42,7 +42,7 @@ class CheckedQueue(PersistedQueue):
         self.asked_callbacks = self.checked_callbacks = self.read_callbacks = self.most_callbacks = 0
         self._callbacks_in_sql = view.callback_times
         view.callback_times = self._reading_callbacks
-        self.asked_heads = self.checked_heads = self.read_heads = 0
+        self.asked_heads = self.checked_heads = self.read_heads = self.checked_due = 0
         self._first_in_sql = view.first_queued
         view.first_queued = self._reading_heads
 
@@ -64,6 +64,17 @@ class CheckedQueue(PersistedQueue):
             head = self._first_in_sql(self._gen, campaign_id, agent_id, len(exclude) + 1)
             assert got == next((c for c in head if c not in exclude), None), f"head question {self.asked_heads}: the kept head drifted"
             self.checked_heads += 1
+        return got
+
+    def take_due(self, campaign_id, now, limit, agent_owned=False):
+        got = super().take_due(campaign_id, now, limit, agent_owned)
+        if self._current() and got:
+            from adapters.views.queue import entry_row
+
+            stored = self.view.load_entries(self._gen, got)
+            for cid in got:  # the entries the port keeps for its next fold are the view's own
+                assert entry_row(self._gen, *self._carry[cid]) == entry_row(self._gen, *stored[cid]), f"due contact {cid}: the kept entry drifted"
+            self.checked_due += len(got)
         return got
 
     def _reading_heads(self, gen, campaign_id, agent_id, limit):
@@ -124,6 +135,7 @@ def test_the_kept_count_is_the_views_count_while_other_writers_import_follow_and
         assert queue.checked_callbacks > 100 and queue.most_callbacks > 0, (queue.checked_callbacks, queue.most_callbacks)
         assert queue.read_callbacks < queue.asked_callbacks / 2, "the appointments are kept between the engine's folds"
         assert queue.checked_heads > 100, queue.checked_heads
+        assert queue.checked_due > 20, queue.checked_due
         queue.refresh()
         assert view_entries(queue.view) == memory_entries(store)[1]
     finally:

@@ -211,8 +211,12 @@ class QueueViewMixin(GenerationalView):
     # ------------------------------------------------------------------ the engine's questions
 
     def due(self, gen: int, campaign_id: UUID, now: datetime, limit: int, agent_owned: bool = False) -> list[UUID]:
-        """Up to ``limit`` list contacts due by ``now`` in R11 order. Few due: read them by the
-        due-time index and sort; many: walk the order index, skipping those not due yet."""
+        """Up to ``limit`` list contacts due by ``now`` in R11 order."""
+        return [e.contact_id for e, _ in self.due_entries(gen, campaign_id, now, limit, agent_owned)]
+
+    def due_entries(self, gen: int, campaign_id: UUID, now: datetime, limit: int, agent_owned: bool = False) -> list[tuple[Entry, int]]:
+        """The entries (and tie-breaks) of ``due``'s contacts, in its order. Few due: read them by
+        the due-time index and sort; many: walk the order index, skipping those not due yet."""
         if limit <= 0:
             return []
         where = "gen = %s AND campaign_id = %s AND lane = %s AND due_at <= %s" + (" AND agent IS NOT NULL" if agent_owned else "")
@@ -223,10 +227,10 @@ class QueueViewMixin(GenerationalView):
             few = int(curs.fetchone()["n"]) < DUE_SCAN_LIMIT
             index = "dialer_queue2_due" if few else "dialer_queue2_order"
             curs.execute(
-                self._sql(f"SELECT contact_id FROM {{p}}dialer_queue2 {self._hint(index)} WHERE {where} ORDER BY k0, sk, k1, k2, k3, seq LIMIT %s"),
+                self._sql(f"SELECT * FROM {{p}}dialer_queue2 {self._hint(index)} WHERE {where} ORDER BY k0, sk, k1, k2, k3, seq LIMIT %s"),
                 (*params, limit),
             )
-            return [UUID(r["contact_id"]) for r in curs.fetchall()]
+            return [_entry(r) for r in curs.fetchall()]
 
     def first_queued(self, gen: int, campaign_id: UUID, agent_id: str | None, limit: int) -> list[UUID]:
         where = "gen = %s AND campaign_id = %s AND lane = %s" + (" AND agent = %s" if agent_id is not None else "")

@@ -122,7 +122,14 @@ class PersistedQueue:
         return self._gen
 
     def take_due(self, campaign_id: UUID, now: datetime, limit: int, agent_owned: bool = False) -> list[UUID]:
-        return self.view.due(self._fresh(), campaign_id, now, limit, agent_owned)
+        """The due contacts, their entries kept for the fold of what the engine does with them next
+        (queue them), which would otherwise read them again. They are as the view holds them at
+        the position the port has folded to; if another writer moved it meanwhile, the next fold is
+        refused and the catch-up forgets them."""
+        found = self.view.due_entries(self._fresh(), campaign_id, now, limit, agent_owned)
+        if self._tracked is not None:
+            self._carry.update((e.contact_id, (e, seq)) for e, seq in found)
+        return [e.contact_id for e, _ in found]
 
     def next_queued(self, campaign_id: UUID, agent_id: str | None = None, exclude: frozenset[UUID] = frozenset()) -> UUID | None:
         gen = self._fresh()
