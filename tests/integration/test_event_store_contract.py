@@ -300,6 +300,81 @@ def test_ten_processes_opening_a_fresh_postgres_store_at_once_all_succeed(pg_url
     s.close()
 
 
+def test_a_postgres_append_waits_for_the_tables_lock_notifies_and_returns_its_positions_in_order(pg_url, t0):
+    """ADR 0035: an append is one statement, and in it the events table's lock (positions commit in
+    their order: a reader never passes one that commits later) and the library's notification."""
+    import psycopg
+
+    from tests.conftest import _psycopg_url, wait_until
+
+    store = open_event_store(pg_url)
+    rec = store.recorder
+    try:
+        listener = psycopg.connect(_psycopg_url(pg_url), autocommit=True)
+        listener.execute(f'LISTEN "{rec.channel_name}"')
+        stream = uuid4()
+        first = store.append([_queued(stream, v, t0) for v in (1, 2, 3)])
+        assert first == [1, 2, 3]
+        assert [n.channel for n in listener.notifies(timeout=10, stop_after=1)] == [rec.channel_name]
+        # another inserter's open transaction (it holds ROW EXCLUSIVE, as any INSERT does, which a
+        # second plain INSERT would not wait for) makes the append wait until it commits
+        holding, release = threading.Event(), threading.Event()
+        appended: list[list[int]] = []
+
+        def hold():
+            with psycopg.connect(_psycopg_url(pg_url)) as conn:
+                conn.execute(f'LOCK TABLE "{rec.datastore.schema}"."{rec.events_table_name}" IN ROW EXCLUSIVE MODE')
+                conn.execute(
+                    f'INSERT INTO "{rec.datastore.schema}"."{rec.events_table_name}" (originator_id, originator_version, topic, state) '
+                    "VALUES (%s, 1, %s, %s)",
+                    (uuid4(), "ContactQueued", store.mapper.to_stored_event(_queued(uuid4(), 1, t0)).state),
+                )
+                holding.set()
+                release.wait(30)
+
+        holder = threading.Thread(target=hold)
+        holder.start()
+        assert holding.wait(30)
+        other = uuid4()
+        appender = threading.Thread(target=lambda: appended.append(store.append([_queued(other, v, t0) for v in (1, 2)])))
+        appender.start()
+        waiting = "SELECT count(*) AS n FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = %s AND NOT l.granted"
+        with psycopg.connect(_psycopg_url(pg_url), autocommit=True) as look:
+            wait_until(lambda: look.execute(waiting, (rec.events_table_name,)).fetchone()[0] == 1, what="the append waiting on the lock", timeout=30)
+        assert appended == []
+        release.set()
+        holder.join(30)
+        appender.join(30)
+        assert appended == [[5, 6]], "after the holder's position 4, in the events' order"
+        listener.close()
+    finally:
+        store.close()
+
+
+def test_a_postgres_store_made_before_the_append_function_gets_it_when_opened(pg_url, t0):
+    from adapters.persistence.schema import APPEND_FUNCTION
+
+    store = open_event_store(pg_url)
+    schema = store.recorder.datastore.schema
+    with store.recorder.datastore.get_connection() as conn:
+        conn.execute(f'DROP FUNCTION "{schema}".{APPEND_FUNCTION}')
+    store.close()
+    store = open_event_store(pg_url)
+    try:
+        assert store.append([_queued(uuid4(), 1, t0)]) == [1]
+        # the function's arrays are the library's columns (a library that changed its table fails here)
+        with store.recorder.datastore.get_connection() as conn:
+            declared = conn.execute(
+                "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = %s AND table_name = %s",
+                (schema, store.recorder.events_table_name),
+            ).fetchall()
+        assert {(r["column_name"], r["data_type"]) for r in declared} == {
+            ("originator_id", "uuid"), ("originator_version", "bigint"), ("topic", "text"), ("state", "bytea"), ("notification_id", "bigint")
+        }
+    finally:
+        store.close()
+
+
 # ---------------------------------------------------------------- registry rules (no store needed)
 
 

@@ -33,8 +33,8 @@ from eventsourcing.persistence import (
 from eventsourcing.popo import POPOApplicationRecorder
 
 from adapters.persistence.schema import GAP_MESSAGE, ensure_event_schema
+from adapters.persistence.streams import append_postgres, select_streams
 from adapters.persistence.streams import recorder_kind as _kind
-from adapters.persistence.streams import select_streams
 from adapters.persistence.upcasters import UPCASTERS, Upcaster
 from dialer_domain.model.errors import ConcurrencyError
 from dialer_domain.model.events import ALL_EVENTS, DomainEvent
@@ -305,7 +305,7 @@ class RecorderEventStore:
                         rec._notify_channel(curs)
                         _copy(rec, curs, stored)
                     return []
-                return list(rec.insert_events(stored) or [])
+                return append_postgres(rec, stored) if _kind(rec) == "postgres" else list(rec.insert_events(stored) or [])
             kind, target = tx
             if kind == "postgres":
                 if bulk and len(stored) >= 100:

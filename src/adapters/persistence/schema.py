@@ -44,6 +44,23 @@ FOR EACH ROW WHEN (NEW.originator_version > 1) EXECUTE FUNCTION {{schema}}.{GAP_
 """
 
 
+#: One append on PostgreSQL (ADR 0035): the library's insert, its table lock and its notification, in
+#: one statement. Versioned by name: a changed body is a new function beside the old one.
+APPEND_FUNCTION = "dialer_append_v1"
+
+_PG_APPEND_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION {{schema}}.{APPEND_FUNCTION}(ids uuid[], versions bigint[], topics text[], states bytea[])
+RETURNS SETOF bigint LANGUAGE plpgsql AS $$
+BEGIN
+  SET LOCAL lock_timeout = {{lock_timeout}};
+  LOCK TABLE {{schema}}.{{table}} IN EXCLUSIVE MODE;
+  NOTIFY {{channel}};
+  RETURN QUERY INSERT INTO {{schema}}.{{table}} (originator_id, originator_version, topic, state)
+    SELECT * FROM unnest(ids, versions, topics, states) RETURNING notification_id;
+END $$
+"""
+
+
 def _is_postgres(datastore: Any) -> bool:
     return type(datastore).__module__.startswith("eventsourcing.postgres")
 
@@ -83,21 +100,28 @@ def ensure_event_schema(recorder: Any) -> None:
     from psycopg.sql import SQL, Identifier
 
     schema = datastore.schema
+    ids = {"schema": Identifier(schema), "table": Identifier(table)}
     with schema_lock(datastore), datastore.get_connection() as conn:
         exists = conn.execute(
             "SELECT 1 FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
             "WHERE t.tgname = %s AND c.relname = %s AND n.nspname = %s",
             (GAP_TRIGGER, table, schema),
         ).fetchone()
+        appends = conn.execute(
+            "SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.proname = %s AND n.nspname = %s",
+            (APPEND_FUNCTION, schema),
+        ).fetchone()
         conn.commit()
         if exists:  # made by another process, maybe after this recorder was built: fetch its types
             datastore.register_type_adapters()
-            return
-        recorder.create_table()
-        ids = {"schema": Identifier(schema), "table": Identifier(table)}
-        with conn.transaction():
-            conn.execute(SQL(_PG_GAP_FUNCTION).format(**ids))
-            conn.execute(SQL(_PG_GAP_TRIGGER).format(**ids))
+        else:
+            recorder.create_table()
+            with conn.transaction():
+                conn.execute(SQL(_PG_GAP_FUNCTION).format(**ids))
+                conn.execute(SQL(_PG_GAP_TRIGGER).format(**ids))
+        if not appends:  # also on a database made before ADR 0035
+            timeout = SQL("{0}").format(f"{int(datastore.lock_timeout)}s")
+            conn.execute(SQL(_PG_APPEND_FUNCTION).format(**ids, channel=Identifier(recorder.channel_name), lock_timeout=timeout))
 
 
 def ensure_view_schema(view: Any) -> None:

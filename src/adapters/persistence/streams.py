@@ -1,7 +1,8 @@
-"""Several event streams in one query (ADR 0029): the library's recorders select one stream at a
-time, and a pacing run that loads its contacts one by one pays a round trip, and on PostgreSQL a
-transaction, for each. This reads the library's own events table with the recorder's connection;
-the rows become the library's ``StoredEvent`` and are decoded by our mapper like any it selects."""
+"""Statements of our own on the library's events table. Several event streams in one query
+(ADR 0029): the library's recorders select one stream at a time, and a pacing run that loads its
+contacts one by one pays a round trip, and on PostgreSQL a transaction, for each. An append on
+PostgreSQL in one statement (ADR 0035). The rows read become the library's ``StoredEvent`` and
+are decoded by our mapper like any it selects."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
+from eventsourcing.utils import retry
 
 #: Streams asked for in one statement (SQLite's bound-parameter limit is 32,766 since 3.32, 999 before).
 STREAMS_PER_QUERY = 500
@@ -61,3 +63,19 @@ def _sqlite(recorder: Any, ids: list[UUID]) -> list[StoredEvent]:
             StoredEvent(recorder.convert_originator_id(r["originator_id"]), r["originator_version"], r["topic"], r["state"])
             for r in curs.fetchall()
         ]
+
+
+@retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)  # as the library's insert_events
+def append_postgres(recorder: Any, stored: Sequence[StoredEvent]) -> list[int]:
+    """Append in one statement and so one transaction (ADR 0035): ``APPEND_FUNCTION`` takes the
+    events table's lock, notifies the library's channel and inserts, as the library's
+    ``insert_events`` does in six statements. Returns the positions, in the events' order."""
+    from psycopg.sql import SQL, Identifier
+
+    from adapters.persistence.schema import APPEND_FUNCTION
+
+    statement = SQL("SELECT * FROM {0}.{1}(%s, %s, %s, %s) AS position").format(Identifier(recorder.datastore.schema), Identifier(APPEND_FUNCTION))
+    columns = ([e.originator_id for e in stored], [e.originator_version for e in stored], [e.topic for e in stored], [e.state for e in stored])
+    with recorder.datastore.get_connection() as conn, conn.cursor() as curs:
+        curs.execute(statement, columns, prepare=True)
+        return [r["position"] for r in curs.fetchall()]
