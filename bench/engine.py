@@ -12,8 +12,9 @@ rolling windows, the pacing estimator): compare runs started on the same history
 After a warm-up (agents logging in, pacing finding its rate) it measures a window of virtual
 minutes: dials/s and events/s of wall time; appends, stream queries (a load or a load of several) and PostgreSQL transactions per
 dial; and from an answer's report to the bridge command (answers that found an agent free), p50
-and p99 of wall time. In the same run: the raw single-row INSERT rate (psycopg, autocommit) and
-the library's append rate at the run's own mean batch size.
+and p99 of wall time. In the same run: the raw single-row INSERT rate (psycopg, autocommit), and
+at the run's own mean batch size the library's append rate (its ``insert_events``) and the
+store's (one statement on PostgreSQL, ADR 0035).
 
 ``--drain-ms D`` models the live service's inbox (ADR 0027): the world's reports wait in it, and
 every D milliseconds of the site's time the engine acts on all that came in as one step (one
@@ -341,17 +342,30 @@ def raw_insert_rate(server: str, n: int) -> float:
         return rate
 
 
-def library_append_rate(url: str, batch: int, n: int) -> float:
-    """The library's appends/s of ``batch`` events each (new streams), through our store."""
+def append_rates(url: str, batch: int, n: int) -> tuple[float, float]:
+    """Appends/s of ``batch`` events each (new streams, mapped beforehand): the library's own
+    ``insert_events``, and our store's append (one statement on PostgreSQL, ADR 0035), alternating
+    in rounds so that both see the same machine."""
     store = open_event_store(url)
     now = datetime.now(UTC)
-    started = wall.perf_counter()
-    for _ in range(n):
+
+    def mapped() -> list[Any]:
         stream = uuid.uuid4()
-        store.append([ContactQueued(originator_id=stream, originator_version=v, timestamp=now, campaign_id=stream) for v in range(1, batch + 1)])
-    rate = n / (wall.perf_counter() - started)
+        return [store.mapper.to_stored_event(ContactQueued(originator_id=stream, originator_version=v, timestamp=now, campaign_id=stream))
+                for v in range(1, batch + 1)]
+
+    took = {"library": 0.0, "store": 0.0}
+    ways = {"library": store.recorder.insert_events, "store": store.append_stored}  # (below 100 events, append_stored is append's path)
+    rounds = 5
+    for _ in range(rounds):
+        for name, append in ways.items():
+            batches = [mapped() for _ in range(n // rounds)]
+            started = wall.perf_counter()
+            for stored in batches:
+                append(stored)
+            took[name] += wall.perf_counter() - started
     store.close()
-    return rate
+    return n / took["library"], n / took["store"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -373,7 +387,7 @@ def main(argv: list[str] | None = None) -> int:
     r = run(url, url, a.database, a.mode, a.agents, a.warmup * 60, a.minutes * 60, a.seed, pace_every, a.drain_ms)
     raw = raw_insert_rate(url, 3000)
     batch = max(1, round(r["appended"] / max(1, r["appends"])))
-    lib = library_append_rate(url, batch, 1000)
+    lib, ours = append_rates(url, batch, 1000)
     dials = r["dials"]
     w = r["wall"]
     ms = sorted(r["bridge_ms"])
@@ -396,9 +410,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  abandoned / human answers          {r['abandoned']:>10,} / {r['humans']:,} ({r['abandoned'] / max(1, r['humans']):.2%})")
     print(f"  answer -> bridge, p50 / p99        {p50:>10.2f} / {p99:.2f} ms  ({len(ms)} answers found an agent free; {r['waited']} waited for one)")
     print(f"  raw single-row INSERT, same run    {raw:>10,.0f} /s")
-    print(f"  library append of {batch} events      {lib:>10,.0f} /s")
+    print(f"  library append of {batch} events      {lib:>10,.0f} /s   (its insert_events)")
+    print(f"  store append of {batch} events        {ours:>10,.0f} /s   (one statement, ADR 0035)")
     print(f"  dials/s / raw INSERT/s             {dials / w / raw:>10.3f}")
     print(f"  appends/s / library appends/s      {r['appends'] / w / lib:>10.3f}")
+    print(f"  appends/s / store appends/s        {r['appends'] / w / ours:>10.3f}")
     return 0
 
 

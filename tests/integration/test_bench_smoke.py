@@ -50,7 +50,7 @@ def test_bench_engine_prints_its_rates_and_ratios(pg_server_url, capsys):
         assert engine.main([*args, "--drain-ms", "100"]) == 0
         out = capsys.readouterr().out
         for what in ("dials/s", "appends per dial", "stream queries per dial", "pacing runs per dial", "PostgreSQL transactions per dial",
-                     "answer -> bridge", "dials/s / raw INSERT/s", "appends/s / library appends/s"):
+                     "answer -> bridge", "dials/s / raw INSERT/s", "appends/s / library appends/s", "appends/s / store appends/s"):
             assert what in out, what
         dials = next(line for line in out.splitlines() if line.strip().startswith("dials ") and "wall" in line)
         assert int(dials.split()[1].replace(",", "")) > 0, dials

@@ -92,7 +92,7 @@ class PostgresDialect:
             "RETURNING notification_id)",
         ]
         if rows:  # a column per array: the statement's text is the same whatever the rows, so it is prepared once
-            arrays = ", ".join(f"%s::{types[c]}[]" for c in cols)
+            arrays = ", ".join(f"%b::{types[c]}[]" for c in cols)  # binary: arrays dumped in text cost 3-4 times as much
             ctes.append(
                 f"up AS (INSERT INTO {p}{table} ({', '.join(cols)}) SELECT * FROM unnest({arrays}) "
                 f"WHERE EXISTS (SELECT 1 FROM cas) ON CONFLICT ({conflict}) DO UPDATE SET {self._sql(update)})"  # type: ignore[attr-defined]
