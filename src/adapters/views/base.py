@@ -14,10 +14,11 @@ from __future__ import annotations
 import contextlib
 import gc
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import attrs
 from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
 
@@ -32,6 +33,19 @@ GENERATIONS_TABLE = "CREATE TABLE IF NOT EXISTS {p}dialer_view_generation (proje
 
 #: On PostgreSQL, an upsert of this many rows or more goes by COPY.
 COPY_ROWS = 50
+
+
+@attrs.frozen
+class Upsert:
+    """How a page's rows of one table are written: inserted, or on ``conflict`` updated by
+    ``update``; ``types``: each column's SQL type, in ``cols``' order (a one-statement page casts
+    its arrays to them, ADR 0033)."""
+
+    table: str
+    cols: tuple[str, ...]
+    conflict: str
+    update: str
+    types: tuple[str, ...] = ()
 
 
 class PositionMoved(RuntimeError):
@@ -148,8 +162,8 @@ class GenerationalView:
         self._insert_tracking(curs, Tracking(name, position))  # type: ignore[attr-defined]
 
     @contextlib.contextmanager
-    def _page(self, gen: int, start: int, position: int, live_only: bool = False, size: int = 0) -> Iterator[Any]:
-        """The transaction that writes a page of ``size`` rows: the generation's tracking position
+    def _page(self, gen: int, start: int, position: int, live_only: bool = False) -> Iterator[Any]:
+        """The transaction that writes a page: the generation's tracking position
         moved from ``start`` to ``position`` (``PositionMoved`` if another writer moved it first)
         and, with ``live_only``, only while ``gen`` is live (else ``GenerationSwitched``), then
         whatever the block writes with the cursor it is given. Nothing is written unless all is."""
@@ -159,19 +173,7 @@ class GenerationalView:
                 raise GenerationSwitched(self.projection, gen, live)
             yield curs
 
-    def _page_in_one_statement(
-        self,
-        gen: int,
-        start: int,
-        position: int,
-        live_only: bool,
-        table: str,
-        cols: Sequence[str],
-        types: Mapping[str, str],
-        conflict: str,
-        update: str,
-        rows: Sequence[Sequence[Any]],
-    ) -> bool:
+    def _page_in_one_statement(self, gen: int, start: int, position: int, live_only: bool, upsert: Upsert, rows: Sequence[Sequence[Any]]) -> bool:
         """Write a small page of one table's rows in one statement where the database can (ADR 0033),
         returning whether it did; False: nothing was written, and ``_page`` does it."""
         return False

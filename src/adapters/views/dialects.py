@@ -4,10 +4,11 @@ and PostgreSQL do differently when a page is written and a view is read."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+import functools
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from adapters.views.base import COPY_ROWS, GENERATIONS_TABLE
+from adapters.views.base import COPY_ROWS, GENERATIONS_TABLE, Upsert
 
 
 class SQLiteDialect:
@@ -60,44 +61,18 @@ class PostgresDialect:
     def _reading(self) -> contextlib.AbstractContextManager[Any]:
         return self.datastore.cursor()  # type: ignore[no-any-return]  # a pooled connection in autocommit
 
-    def _page_in_one_statement(
-        self,
-        gen: int,
-        start: int,
-        position: int,
-        live_only: bool,
-        table: str,
-        cols: Sequence[str],
-        types: Mapping[str, str],
-        conflict: str,
-        update: str,
-        rows: Sequence[Sequence[Any]],
-    ) -> bool:
+    def _page_in_one_statement(self, gen: int, start: int, position: int, live_only: bool, upsert: Upsert, rows: Sequence[Sequence[Any]]) -> bool:
         """A page of fewer than ``COPY_ROWS`` rows of one table (the engine folding its own
         commits), as one statement on an autocommit connection, so its own transaction (ADR 0033):
         the compare-and-set of the tracking position (an UPDATE that a racing writer's waits on,
         then finds moved, and updates nothing), only while ``gen`` is live with ``live_only``, and
         the rows' upsert only if that UPDATE updated. The commit does not wait for the disk
-        (ADR 0034). ``types``: each column's SQL type (the rows go as one array per column). Returns
-        False, having written nothing, if the position was not ``start`` (or has no row yet) or
-        the generation is not live: the plain transaction then says which (``_page``)."""
+        (ADR 0034). Returns False, having written nothing, if the position was not ``start`` (or
+        has no row yet) or the generation is not live: the plain transaction then says which
+        (``_page``)."""
         if len(rows) >= COPY_ROWS:
             return False
-        p = self._prefix()
-        tracking = f"{p}{self.tracking_table_name}"
-        live = f" AND (SELECT live FROM {p}dialer_view_generation WHERE projection = %s) = %s" if live_only else ""
-        ctes = [
-            "unsynced AS (SELECT set_config('synchronous_commit', 'off', true) AS s)",
-            f"cas AS (UPDATE {tracking} SET notification_id = %s WHERE application_name = %s AND notification_id = %s{live} "
-            "RETURNING notification_id)",
-        ]
-        if rows:  # a column per array: the statement's text is the same whatever the rows, so it is prepared once
-            arrays = ", ".join(f"%b::{types[c]}[]" for c in cols)  # binary: arrays dumped in text cost 3-4 times as much
-            ctes.append(
-                f"up AS (INSERT INTO {p}{table} ({', '.join(cols)}) SELECT * FROM unnest({arrays}) "
-                f"WHERE EXISTS (SELECT 1 FROM cas) ON CONFLICT ({conflict}) DO UPDATE SET {self._sql(update)})"  # type: ignore[attr-defined]
-            )
-        statement = f"WITH {', '.join(ctes)} SELECT (SELECT s FROM unsynced) AS s, (SELECT notification_id FROM cas) AS moved"
+        statement = _one_statement_page(self._prefix(), self.tracking_table_name, upsert, live_only, bool(rows))
         params = [position, self._tracking_name(gen), start]  # type: ignore[attr-defined]
         if live_only:
             params += [self.projection, gen]  # type: ignore[attr-defined]
@@ -123,3 +98,23 @@ class PostgresDialect:
         super().create_table()  # type: ignore[misc]
         with self.datastore.transaction(commit=True) as curs:
             self._create_view_tables(curs)  # type: ignore[attr-defined]
+
+
+@functools.cache
+def _one_statement_page(prefix: str, tracking_table: str, upsert: Upsert, live_only: bool, with_rows: bool) -> str:
+    """The text of a one-statement page (``PostgresDialect._page_in_one_statement``), made once per
+    shape. The rows go as one array per column, so the text is the same whatever their number and
+    the statement is prepared once; binary, as arrays dumped in text cost 3-4 times as much."""
+    tracking = f"{prefix}{tracking_table}"
+    live = f" AND (SELECT live FROM {prefix}dialer_view_generation WHERE projection = %s) = %s" if live_only else ""
+    ctes = [
+        "unsynced AS (SELECT set_config('synchronous_commit', 'off', true) AS s)",
+        f"cas AS (UPDATE {tracking} SET notification_id = %s WHERE application_name = %s AND notification_id = %s{live} RETURNING notification_id)",
+    ]
+    if with_rows:
+        arrays = ", ".join(f"%b::{t}[]" for t in upsert.types)
+        ctes.append(
+            f"up AS (INSERT INTO {prefix}{upsert.table} ({', '.join(upsert.cols)}) SELECT * FROM unnest({arrays}) "
+            f"WHERE EXISTS (SELECT 1 FROM cas) ON CONFLICT ({upsert.conflict}) DO UPDATE SET {upsert.update.replace('{p}', prefix)})"
+        )
+    return f"WITH {', '.join(ctes)} SELECT (SELECT s FROM unsynced) AS s, (SELECT notification_id FROM cas) AS moved"

@@ -28,7 +28,7 @@ import attrs
 from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 
-from adapters.views.base import GenerationalView, ViewProjection
+from adapters.views.base import GenerationalView, Upsert, ViewProjection
 from adapters.views.dialects import PostgresDialect, SQLiteDialect
 from dialer_domain.model.events import CampaignSelectionChanged, ContactImported
 from dialer_domain.model.values import ContactData, ContactState, ListSelection
@@ -77,6 +77,8 @@ _TYPES = {
     **dict.fromkeys(("created_at", "callback_at", "next_dial_at", "due_at", "k0", "k1", "k2", "k3"), "double precision"),
     "seq": "bigint",
 }
+#: How a page writes the entries' rows.
+_ENTRIES = Upsert("dialer_queue2", _COLS, "gen, contact_id", ", ".join(f"{c} = excluded.{c}" for c in _COLS[2:]), tuple(_TYPES[c] for c in _COLS))
 _SCHEMA: tuple[str, ...] = (
     "CREATE TABLE IF NOT EXISTS {p}dialer_queue2 (gen INTEGER NOT NULL, contact_id TEXT NOT NULL, campaign_id TEXT NOT NULL, "
     "state TEXT NOT NULL, before_queue TEXT NOT NULL, agent TEXT, priority INTEGER NOT NULL, created_at DOUBLE PRECISION NOT NULL, "
@@ -194,11 +196,9 @@ class QueueViewMixin(GenerationalView):
         written and ``GenerationSwitched`` says which one is), the check riding in the page's own
         transaction instead of one of its own. A small page without selections is one statement
         where the database can (ADR 0033)."""
-        update = ", ".join(f"{c} = excluded.{c}" for c in _COLS[2:])
-        page = (gen, start, position, live_only)
-        if not selections and self._page_in_one_statement(*page, "dialer_queue2", _COLS, _TYPES, "gen, contact_id", update, rows):
+        if not selections and self._page_in_one_statement(gen, start, position, live_only, _ENTRIES, rows):
             return
-        with self._page(gen, start, position, live_only, size=max(len(rows), len(selections))) as curs:
+        with self._page(gen, start, position, live_only) as curs:
             if selections:
                 sel_rows = [
                     (gen, str(cid), json.dumps({"filters": dict(sel.filters), "active": sel.active, "sort": list(sel.sort)}))
@@ -206,7 +206,7 @@ class QueueViewMixin(GenerationalView):
                 ]
                 cols = ("gen", "campaign_id", "selection")
                 self._upsert(curs, "dialer_queue2_selection", cols, "gen, campaign_id", "selection = excluded.selection", sel_rows)
-            self._upsert(curs, "dialer_queue2", _COLS, "gen, contact_id", update, rows)
+            self._upsert(curs, _ENTRIES.table, _ENTRIES.cols, _ENTRIES.conflict, _ENTRIES.update, rows)
 
     # ------------------------------------------------------------------ the engine's questions
 

@@ -160,7 +160,7 @@ class StatisticsViewMixin(GenerationalView):
             for sid, t in ((sid, fold.agents[sid]) for sid in fold.dirty_agents if sid in fold.agents)
         ]
         campaigns = [(gen, str(c), fold.campaign_names.get(c, ""), fold.campaign_tz.get(c)) for c in fold.dirty_campaigns]
-        with self._page(gen, start, tracking.notification_id, size=max(len(counters), len(contacts), len(agents), len(campaigns))) as curs:
+        with self._page(gen, start, tracking.notification_id) as curs:
             self._upsert(
                 curs,
                 "dialer_stats_counter",
