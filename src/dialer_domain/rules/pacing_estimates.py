@@ -62,10 +62,15 @@ class _Window:
     def add_end_chances(self, elapsed: Sequence[float], horizons: list[float], mu: list[float], var: list[float]) -> None:
         """For each of ``elapsed`` in turn, ``q = p_end_within(e, h)`` along ``horizons`` (ascending)
         added to ``mu`` and ``q(1-q)`` to ``var``, with the same arithmetic: the share alive at ``e``
-        looked up once, each horizon's from where the last one's ended."""
+        looked up once, each horizon's from where the last one's ended. A ``q`` of 0 (a horizon of
+        0, or no sample ending within it) is not added: adding 0.0 leaves a sum as it was."""
         s = self.sorted
         n = len(s)
         bisect_right = bisect.bisect_right
+        first = 0
+        while first < len(horizons) and horizons[first] <= 0.0:
+            first += 1
+        ahead = list(enumerate(horizons))[first:]
         for e in elapsed:
             base = bisect_right(s, e)
             alive = n - base
@@ -75,11 +80,12 @@ class _Window:
                     var[i] += 0.9 * (1 - 0.9)
                 continue
             lo = base
-            for i, h in enumerate(horizons):
+            for i, h in ahead:
                 lo = bisect_right(s, e + h, lo)
-                q = (lo - base) / alive
-                mu[i] += q
-                var[i] += q * (1 - q)
+                if lo != base:
+                    q = (lo - base) / alive
+                    mu[i] += q
+                    var[i] += q * (1 - q)
 
     def mean(self) -> float:
         """The samples' mean (kept until the window changes)."""
