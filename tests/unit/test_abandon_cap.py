@@ -79,6 +79,24 @@ def test_the_ledger_counts_human_answers_and_abandons_in_rolling_24_hour_and_30_
     assert ledger.windows(CAMPAIGN, T0 + timedelta(days=31))[1].answered == 0
 
 
+def test_the_cap_kept_within_a_minute_is_the_windows_of_that_moment():
+    """The ledger keeps a campaign's cap while the minute and its counts stay as they were (pacing
+    asks at every decision): a count in the same minute, the next minute, another limit or another
+    campaign each give the windows of that moment."""
+    ledger = AbandonLedger()
+    dial(ledger, T0 - timedelta(hours=24) + timedelta(seconds=90))  # leaves the 24 hours at T0 + 1 min
+    first = ledger.cap(CAMPAIGN, 0.03, T0)
+    assert ledger.cap(CAMPAIGN, 0.03, T0 + timedelta(seconds=59)) is first
+    assert first.windows == ledger.windows(CAMPAIGN, T0) and first.windows[0].answered == 1
+    dial(ledger, T0 + timedelta(seconds=10), abandoned=True)
+    counted = ledger.cap(CAMPAIGN, 0.03, T0 + timedelta(seconds=20))
+    assert [(w.answered, w.abandoned) for w in counted.windows] == [(2, 1), (2, 1)]
+    assert ledger.cap(CAMPAIGN, 0.05, T0 + timedelta(seconds=20)).limit == 0.05
+    assert ledger.cap(uuid4(), 0.03, T0 + timedelta(seconds=20)).windows[0].answered == 0
+    later = ledger.cap(CAMPAIGN, 0.03, T0 + timedelta(minutes=1))
+    assert [(w.answered, w.abandoned) for w in later.windows] == [(1, 1), (2, 1)]
+
+
 def test_the_window_edge_is_by_whole_minutes():
     ledger = AbandonLedger()
     at = datetime(2026, 11, 22, 9, 0, 30, tzinfo=UTC)

@@ -154,6 +154,8 @@ class AbandonLedger:
     def __init__(self) -> None:
         self._campaigns: dict[UUID, _Buckets] = {}
         self._calls: dict[UUID, UUID] = {}  # call -> campaign, while the call is on
+        self._counted = 0  # answers and abandons counted so far: the windows change only with it or the minute
+        self._caps: dict[UUID, tuple[tuple[float, int, int], AbandonCap]] = {}  # the last cap asked for, per campaign
 
     def apply(self, e: DomainEvent) -> None:
         match e:
@@ -170,6 +172,7 @@ class AbandonLedger:
         campaign = self._calls.get(call_id)
         if campaign is not None:
             self._campaigns.setdefault(campaign, _Buckets()).add(_minute(at), which)
+            self._counted += 1
 
     def windows(self, campaign_id: UUID, now: datetime) -> tuple[AbandonWindow, ...]:
         b = self._campaigns.get(campaign_id)
@@ -180,7 +183,13 @@ class AbandonLedger:
         return tuple(out)
 
     def cap(self, campaign_id: UUID, limit: float, now: datetime) -> AbandonCap:
-        return AbandonCap(limit, self.windows(campaign_id, now))
+        """The campaign's windows now against ``limit``; the same within a minute while nothing
+        is counted (pacing asks at every decision), so kept until then."""
+        key = (limit, _minute(now), self._counted)
+        kept = self._caps.get(campaign_id)
+        if kept is None or kept[0] != key:
+            kept = self._caps[campaign_id] = (key, AbandonCap(limit, self.windows(campaign_id, now)))
+        return kept[1]
 
 
 def _minute(at: datetime) -> int:
