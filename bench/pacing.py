@@ -8,10 +8,16 @@ CPU seconds per simulated 8-hour day are shown beside those of the same world dr
 dialler (bench.plain_world), measured in the same run, and beside what the run's own log costs the
 store alone: its events appended again, in its own appends, to a fresh memory store (our mapping
 and the library's recorder) and read back once ("log"). "x (plain + log)" is issue 18's simulated-day
-figure restated against those two floors.
+figure restated against those two floors. "controller s/8h day" is the CPU spent inside the pacing
+decisions (``rules.pacing.decide``) in the same run, timed call by call; "x (plain + log +
+controller)" restates the figure against all three.
+
+With ``--store sqlite`` each day runs on its own SQLite file, wired as ``dialer simulate`` wires it
+(the persisted queue view, ADR 0007), and the log floor is the same appends to a fresh SQLite file.
 
     .venv/bin/python -m bench.pacing                 # the full table (about 15 minutes on 2 cores)
     .venv/bin/python -m bench.pacing --agents 20 --seeds 1 2 --modes predictive progressive
+    .venv/bin/python -m bench.pacing --agents 20 --seeds 1 2 3 --modes predictive --store sqlite
 """
 
 from __future__ import annotations
@@ -20,16 +26,20 @@ import argparse
 import json
 import statistics
 import sys
+import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 from adapters.persistence.eventstore import RecorderEventStore, open_event_store
 from bench.plain_world import plain_world_cpu
 from dialer_domain.model.events import DomainEvent
 from dialer_domain.model.values import DialMode
+from dialer_domain.service_layer import dialling
 from dialer_domain.service_layer.repository import iter_log
+from entrypoints import bootstrap
 from entrypoints.simulate import SimulationConfig, run_simulation
 
 #: (label, mode, power ratio ready, power ratio wrap-up)
@@ -48,8 +58,30 @@ def target_for(agents: int) -> float:
     return 0.01 if agents >= 50 else 0.03
 
 
-def one(args: tuple[str, int, int, float, float | None]) -> dict[str, Any]:
-    label, agents, seed, hours, cap = args
+@contextmanager
+def timed_decisions() -> Iterator[list[float]]:
+    """CPU seconds inside the dialler's pacing decisions while the block runs: [total, calls]."""
+    spent = [0.0, 0.0]
+    decide = dialling.decide
+    clock = time.process_time
+
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        t = clock()
+        try:
+            return decide(*args, **kwargs)
+        finally:
+            spent[0] += clock() - t
+            spent[1] += 1
+
+    dialling.decide = timed  # type: ignore[assignment]
+    try:
+        yield spent
+    finally:
+        dialling.decide = decide
+
+
+def one(args: tuple[str, int, int, float, float | None, str]) -> dict[str, Any]:
+    label, agents, seed, hours, cap, kind = args
     mode, ratio_ready, ratio_wrap = VARIANTS[label]
     cfg = SimulationConfig(
         mode=mode,
@@ -64,9 +96,15 @@ def one(args: tuple[str, int, int, float, float | None]) -> dict[str, Any]:
         wrapup_seconds=600,
         abandon_cap=cap,
     )
+    with tempfile.TemporaryDirectory(prefix="bench-pacing-") as tmp:
+        url, twin_url = ("memory:", "memory:") if kind == "memory" else (f"sqlite:///{tmp}/day.db", f"sqlite:///{tmp}/log.db")
+        return _one(label, agents, seed, hours, cfg, url, twin_url)
+
+
+def _one(label: str, agents: int, seed: int, hours: float, cfg: SimulationConfig, url: str, twin_url: str) -> dict[str, Any]:
     started = time.perf_counter()
     cpu = time.process_time()
-    store = open_event_store("memory:")
+    store = open_event_store(url)
     sizes: list[int] = []  # each append's number of events, in order
     append = store.append
 
@@ -76,7 +114,8 @@ def one(args: tuple[str, int, int, float, float | None]) -> dict[str, Any]:
         return positions
 
     store.append = counted  # type: ignore[method-assign]
-    r = run_simulation(store, cfg)
+    with timed_decisions() as controller:
+        r = run_simulation(store, cfg, queue=bootstrap.queue(store, url))
     cpu_run = time.process_time() - cpu
     seconds = time.perf_counter() - started
     s = r.summary
@@ -93,17 +132,20 @@ def one(args: tuple[str, int, int, float, float | None]) -> dict[str, Any]:
         "seconds": seconds,
         "cpu_seconds": cpu_run,
         "cpu_per_8h_day": cpu_run * 8 / (hours + 0.25),  # issue 18's figure: CPU per simulated 8-hour day
-        "log_cpu_per_8h_day": log_cpu(store, sizes) * 8 / (hours + 0.25),
+        "log_cpu_per_8h_day": log_cpu(store, sizes, twin_url) * 8 / (hours + 0.25),
+        "controller_cpu_per_8h_day": controller[0] * 8 / (hours + 0.25),
+        "decisions": int(controller[1]),
     }
 
 
-def log_cpu(store: RecorderEventStore, sizes: list[int]) -> float:
+def log_cpu(store: RecorderEventStore, sizes: list[int], url: str = "memory:") -> float:
     """What the run's log costs the store alone, in CPU seconds: the same events appended in the
-    same appends to a fresh memory store (mapping to stored events and the library's recorder),
-    then read back once and decoded, as the day's report reads them."""
+    same appends to a fresh store of the same kind (mapping to stored events and the library's
+    recorder), then read back once and decoded, as the day's report reads them."""
     events = [rec.event for rec in iter_log(store)]
     assert sum(sizes) == len(events), "a simulated day stores every event by append"
-    twin = open_event_store("memory:")
+    store.close()
+    twin = open_event_store(url)
     cpu = time.process_time()
     i = 0
     for n in sizes:
@@ -111,7 +153,9 @@ def log_cpu(store: RecorderEventStore, sizes: list[int]) -> float:
         i += n
     for _ in iter_log(twin):
         pass
-    return time.process_time() - cpu
+    spent = time.process_time() - cpu
+    twin.close()
+    return spent
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -121,11 +165,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--modes", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     ap.add_argument("--hours", type=float, default=8.0)
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--store", choices=["memory", "sqlite"], default="memory", help="where each day is stored (sqlite: a file of its own)")
     ap.add_argument("--abandon-cap", default="0.03", help="the campaigns' abandon-rate cap (ADR 0020), or none")
     ap.add_argument("--json", dest="json_out", help="also write every run to this file")
     a = ap.parse_args(argv)
     cap = None if a.abandon_cap == "none" else float(a.abandon_cap)
-    jobs = [(m, n, s, a.hours, cap) for n in a.agents for m in a.modes for s in a.seeds]
+    jobs = [(m, n, s, a.hours, cap, a.store) for n in a.agents for m in a.modes for s in a.seeds]
     jobs.sort(key=lambda j: -j[1])  # big ones first, for a balanced pool
     started = time.perf_counter()
     with ProcessPoolExecutor(max_workers=a.jobs) as pool:
@@ -136,12 +181,13 @@ def main(argv: list[str] | None = None) -> int:
     if a.json_out:
         with open(a.json_out, "w") as fh:
             json.dump(runs, fh, indent=1)
-    print(f"bench/pacing: {len(runs)} runs of {a.hours:g} h after 15 min warm-up, seeds {a.seeds}, abandon cap {a.abandon_cap}")
+    print(f"bench/pacing: {len(runs)} runs of {a.hours:g} h after 15 min warm-up, seeds {a.seeds}, abandon cap {a.abandon_cap}, store {a.store}")
     print(f"{wall:.0f} s wall on {a.jobs} workers")
     print("abandon target: 3% up to 20 agents, 1% at 50 (predictive only; the other modes have no target)")
     head = (
         f"{'N':>3} {'mode':<12} {'occupancy':>9} {'talk min/agent-h':>16} {'abandon mean':>12} {'abandon worst':>13} "
-        f"{'sim s/run':>9} {'CPU s/8h day':>12} {'x plain world':>13} {'log s/8h day':>12} {'x (plain + log)':>15}"
+        f"{'sim s/run':>9} {'CPU s/8h day':>12} {'x plain world':>13} {'log s/8h day':>12} {'x (plain + log)':>15} "
+        f"{'decisions':>9} {'controller s/8h day':>19} {'x (plain + log + controller)':>28}"
     )
     print(head)
     print("-" * len(head))
@@ -156,11 +202,14 @@ def main(argv: list[str] | None = None) -> int:
             secs = statistics.median(r["seconds"] for r in rs)
             cpu_day = statistics.median(r["cpu_per_8h_day"] for r in rs)
             log_day = statistics.median(r["log_cpu_per_8h_day"] for r in rs)
+            decisions = statistics.median(r["decisions"] for r in rs)
+            ctl_day = statistics.median(r["controller_cpu_per_8h_day"] for r in rs)
             if m == "progressive":
                 prog = talk
             print(
                 f"{n:>3} {m:<12} {occ:>9.3f} {talk:>16.1f} {ab_mean:>12.2%} {ab_worst:>13.2%} {secs:>9.1f} "
-                f"{cpu_day:>12.1f} {cpu_day / plain[n]:>13.1f} {log_day:>12.1f} {cpu_day / (plain[n] + log_day):>15.1f}"
+                f"{cpu_day:>12.1f} {cpu_day / plain[n]:>13.1f} {log_day:>12.1f} {cpu_day / (plain[n] + log_day):>15.1f} "
+                f"{decisions:>9,.0f} {ctl_day:>19.1f} {cpu_day / (plain[n] + log_day + ctl_day):>28.1f}"
             )
         print(f"{n:>3} {'plain world':<12} {'':>9} {'':>16} {'':>12} {'':>13} {'':>9} {plain[n]:>12.1f} {1:>13.1f}")
         pred = [r for r in runs if r["agents"] == n and r["variant"] == "predictive"]
@@ -169,7 +218,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{n:>3} predictive gain over progressive (talk minutes per agent-hour, medians): x{gain:.2f}")
     print("(occupancy and talk: median over seeds; abandon: mean and worst seed)")
     print("(plain world: the same simulated calls and agents driven by a progressive dialler of a few dicts, no store or rules: the floor)")
-    print("(log: the run's own events appended again in its own appends to a fresh memory store and read back once: what the store alone costs)")
+    print(f"(log: the run's own events appended again in its own appends to a fresh {a.store} store and read back once: what the store alone costs)")
+    print("(controller: CPU inside the pacing decisions, rules.pacing.decide, timed call by call in the same run; decisions: how many)")
     return 0
 
 

@@ -10,6 +10,7 @@ from uuid import uuid4
 from zoneinfo import ZoneInfo
 
 import psycopg
+import pytest
 
 from adapters.persistence.eventstore import open_event_store
 from dialer_domain.rules.callbacks import callback_time
@@ -30,15 +31,19 @@ def test_the_demo_campaigns_bots_callbacks_are_not_refused_in_the_second_before_
     assert_callback_in_the_gap_is_moved(campaign_named(repo, DEMO_CAMPAIGN))
 
 
-def test_bench_pacing_prints_cpu_per_day_beside_the_plain_world(capsys):
+@pytest.mark.parametrize("store", ["memory", "sqlite"])
+def test_bench_pacing_prints_cpu_per_day_beside_the_plain_world(store, capsys):
     from bench import pacing
 
-    assert pacing.main(["--agents", "3", "--seeds", "1", "--modes", "predictive", "progressive", "--hours", "0.1", "--jobs", "1"]) == 0
+    args = ["--agents", "3", "--seeds", "1", "--modes", "predictive", "progressive", "--hours", "0.1", "--jobs", "1", "--store", store]
+    assert pacing.main(args) == 0
     out = capsys.readouterr().out
     assert " 3 predictive " in out and " 3 progressive " in out and " 3 plain world " in out
-    assert "log s/8h day" in out and "x (plain + log)" in out
-    row = next(line for line in out.splitlines() if line.startswith("  3 predictive"))
-    assert float(row.split()[-2]) > 0  # what the run's log costs the store alone, measured
+    assert "log s/8h day" in out and "x (plain + log)" in out and "x (plain + log + controller)" in out and f"store {store}" in out
+    row = next(line for line in out.splitlines() if line.startswith("  3 predictive")).split()
+    log, decisions, controller = float(row[-5]), int(row[-3].replace(",", "")), float(row[-2])
+    assert log > 0  # what the run's log costs the store alone, measured
+    assert decisions > 0 and controller > 0  # the pacing decisions, counted and timed in the run
 
 
 def test_bench_engine_prints_its_rates_and_ratios(pg_server_url, capsys):
