@@ -24,7 +24,8 @@ from pydantic import BaseModel, Field
 
 from adapters import lists
 from adapters.lists.phone import normalise
-from adapters.persistence.eventstore import RecorderEventStore, make_event_converter
+from adapters.persistence.codec import make_event_converter
+from adapters.persistence.eventstore import RecorderEventStore
 from dialer_domain.model.contact import ContactAttempt
 from dialer_domain.model.errors import InvalidValue
 from dialer_domain.model.identities import contact_id_for

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.persistence.eventstore import make_event_converter
+from adapters.persistence.codec import make_event_converter
 from dialer_domain.model.campaign import Campaign
 
 _conv = make_event_converter()

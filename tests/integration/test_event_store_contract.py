@@ -445,3 +445,61 @@ def test_every_event_of_simulated_days_round_trips_and_states_written_before_orj
             old = StoredEvent(stored.originator_id, stored.originator_version, stored.topic, json.dumps(legacy, separators=(",", ":")).encode())
             assert mapper.to_domain_event(old) == r.event
     assert len(seen) >= 20, sorted(seen)
+
+
+def test_a_stored_state_that_does_not_fit_its_event_is_refused_naming_the_event_and_what_is_wrong():
+    """Decoding's own hooks (enums by value, optional fields, ``adapters.persistence.codec``) read
+    what cattrs' generic paths read, and refuse what they refused, with the stored event named."""
+    from adapters.persistence.eventstore import EventSchemaError
+    from dialer_domain.model.events import CallProgressed
+    from dialer_domain.model.values import CallOutcome
+
+    mapper = CattrsMapper()
+    stream, call, t0 = uuid4(), uuid4(), datetime(2026, 11, 23, 9, tzinfo=UTC)
+
+    def stored(state: dict, name: str = "CallProgressed", version: int = 3) -> StoredEvent:
+        return StoredEvent(stream, version, name, json.dumps(state).encode())
+
+    base = {"_v": 2, "timestamp": t0.isoformat(), "call_id": str(call), "progress": "answered_human"}
+    read = mapper.to_domain_event(stored({**base, "reported_at": None}))
+    assert read == CallProgressed(originator_id=stream, originator_version=3, timestamp=t0, call_id=call, progress=CallOutcome.ANSWERED_HUMAN)
+    assert read.progress is CallOutcome.ANSWERED_HUMAN and read.reported_at is None
+    assert mapper.to_domain_event(stored({**base, "reported_at": t0.isoformat()})).reported_at == t0
+    assert mapper.to_domain_event(stored({k: v for k, v in base.items() if k != "_v"})).reported_at is None  # v1: upcast
+
+    for state, says in (
+        ({**base, "progress": "answered_by_a_dog"}, "'answered_by_a_dog' is not a valid CallOutcome"),
+        ({**base, "progress": ["answered_human"]}, "is not a valid CallOutcome"),
+        ({**base, "reported_at": "yesterday"}, "yesterday"),
+        ({**base, "call_id": "not-a-uuid"}, "does not fit CallProgressed v2"),
+        ({**base, "_v": 3}, "stored CallProgressed is schema v3, newer than this code's v2"),
+    ):
+        with pytest.raises(EventSchemaError, match=says.replace("(", r"\(")):
+            mapper.to_domain_event(stored(state))
+    with pytest.raises(EventSchemaError, match=f"stored event CallProgressed {stream} v3 is not valid JSON"):
+        mapper.to_domain_event(StoredEvent(stream, 3, "CallProgressed", b"{not json"))
+    bad_decision = {**_dial_state(call), "decision_id": "0000"}
+    with pytest.raises(EventSchemaError, match="does not fit DialAttempted"):
+        mapper.to_domain_event(stored(bad_decision, "DialAttempted"))
+    decision = uuid4()
+    assert mapper.to_domain_event(stored({**_dial_state(call), "decision_id": str(decision)}, "DialAttempted")).decision_id == decision
+    assert mapper.to_domain_event(stored({**_dial_state(call), "decision_id": None}, "DialAttempted")).decision_id is None
+
+
+def _dial_state(call) -> dict:
+    return {
+        "_v": 3,
+        "timestamp": "2026-11-23T09:00:00+00:00",
+        "campaign_id": str(uuid4()),
+        "call_id": str(call),
+        "number": "+4520000000",
+        "number_index": 0,
+        "attempt_no": 1,
+        "dial_mode": "predictive",
+        "agent_id": None,
+        "decision_id": None,
+        "checks": [],
+        "caller_id_number": "+4570000000",
+        "caller_id_name": "",
+        "max_ring_seconds": 25,
+    }

@@ -13,15 +13,12 @@ import re
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import date, datetime, time
-from functools import lru_cache
-from typing import Any, get_args, get_origin
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 from uuid import UUID
 
 import cattrs
 import orjson
-from cattrs.preconf.json import make_converter
 from eventsourcing.persistence import (
     ApplicationRecorder,
     InfrastructureFactory,
@@ -32,13 +29,13 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.popo import POPOApplicationRecorder
 
+from adapters.persistence.codec import make_event_converter, uuid_of
 from adapters.persistence.schema import GAP_MESSAGE, ensure_event_schema
 from adapters.persistence.streams import append_postgres, select_streams
 from adapters.persistence.streams import recorder_kind as _kind
 from adapters.persistence.upcasters import UPCASTERS, Upcaster
 from dialer_domain.model.errors import ConcurrencyError
 from dialer_domain.model.events import ALL_EVENTS, DomainEvent
-from dialer_domain.model.values import FrozenMap, PhoneNumber
 from dialer_domain.service_layer.ports import RecordedEvent
 
 DEFAULT_DATABASE_URL = "sqlite:///dialer.db"
@@ -50,43 +47,6 @@ class UnknownEventType(Exception):
 
 class EventSchemaError(Exception):
     """A stored event whose state does not fit its class, even after upcasting."""
-
-
-@lru_cache(maxsize=1 << 16)
-def _uuid(text: str) -> UUID:
-    """Ids repeat a lot in a log (campaigns, calls, decisions): parse each once."""
-    return UUID(text)
-
-
-def _is_frozen_map(t: Any) -> bool:
-    return t is FrozenMap or get_origin(t) is FrozenMap
-
-
-def _frozen_map_hook(conv: cattrs.Converter, t: Any) -> Callable[[Any, Any], FrozenMap[Any, Any]]:
-    args = get_args(t) or (Any, Any)
-    as_dict = dict[args[0], args[1]]  # type: ignore[valid-type]
-    return lambda v, _: FrozenMap(conv.structure(v, as_dict))
-
-
-def make_event_converter() -> cattrs.Converter:
-    conv = make_converter(detailed_validation=False)
-    conv.register_unstructure_hook(UUID, str)
-    conv.register_structure_hook(UUID, lambda v, _: v if isinstance(v, UUID) else _uuid(v))
-    conv.register_unstructure_hook(datetime, lambda d: d.isoformat())
-    conv.register_structure_hook(datetime, lambda v, _: v if isinstance(v, datetime) else datetime.fromisoformat(v))
-    conv.register_unstructure_hook(date, lambda d: d.isoformat())
-    conv.register_structure_hook(date, lambda v, _: v if isinstance(v, date) else date.fromisoformat(v))
-    # homogeneous tuples are common in events; a direct hook beats cattrs' generic tuple path
-    conv.register_structure_hook_func(lambda t: t == tuple[str, ...], lambda v, _: tuple(v))
-    conv.register_structure_hook_func(
-        lambda t: t == tuple[PhoneNumber, ...], lambda v, _: tuple(PhoneNumber(n["e164"], n.get("label", "")) for n in v)
-    )
-    # frozen mappings are stored as JSON objects, exactly as the dicts they replaced
-    conv.register_unstructure_hook_func(_is_frozen_map, lambda m: {k: conv.unstructure(v) for k, v in m.items()})
-    conv.register_structure_hook_factory(_is_frozen_map, lambda t: _frozen_map_hook(conv, t))
-    conv.register_unstructure_hook(time, lambda t: t.isoformat())
-    conv.register_structure_hook(time, lambda v, _: v if isinstance(v, time) else time.fromisoformat(v))
-    return conv
 
 
 class EventRegistry:
@@ -139,6 +99,7 @@ class CattrsMapper(Mapper[UUID]):
         super().__init__(transcoder=_NoTranscoder())
         self.registry = registry or EventRegistry()
         self.converter = converter or make_event_converter()
+        self._structure: dict[type[Any], Callable[[Any, Any], Any]] = {}  # each class's hook, looked up once
 
     def to_stored_event(self, domain_event: Any) -> StoredEvent:
         state = self.converter.unstructure(domain_event)
@@ -161,12 +122,16 @@ class CattrsMapper(Mapper[UUID]):
                 f"stored event {stored_event.topic} {stored_event.originator_id} v{stored_event.originator_version} is not valid JSON: {exc}"
             ) from exc
         version = int(state.pop("_v", 1))
-        state = self.registry.upcast(cls.NAME, state, version, cls.VERSION)
+        if version != cls.VERSION:
+            state = self.registry.upcast(cls.NAME, state, version, cls.VERSION)
         oid = stored_event.originator_id
-        state["originator_id"] = oid if isinstance(oid, UUID) else _uuid(oid)
+        state["originator_id"] = oid if isinstance(oid, UUID) else uuid_of(oid)
         state["originator_version"] = stored_event.originator_version
+        structure = self._structure.get(cls)
+        if structure is None:
+            structure = self._structure[cls] = self.converter.get_structure_hook(cls)
         try:
-            return self.converter.structure(state, cls)
+            return structure(state, cls)
         except Exception as exc:
             raise EventSchemaError(
                 f"stored event {stored_event.topic} {stored_event.originator_id} v{stored_event.originator_version} "

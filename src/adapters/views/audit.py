@@ -12,7 +12,7 @@ from uuid import UUID
 
 import attrs
 
-from adapters.persistence.eventstore import make_event_converter
+from adapters.persistence.codec import make_event_converter
 from dialer_domain.model.agent import AgentSession
 from dialer_domain.model.campaign import Campaign
 from dialer_domain.model.contact import ContactAttempt

@@ -1,0 +1,122 @@
+"""The cattrs converter between domain events (attrs classes) and the JSON state stored for them.
+
+Decoding is most of a rebuild's time (``bench/rebuild``), so the hooks for the types events use
+most are made once per type and called directly: cattrs' generic paths for an optional field and
+an enum ask its dispatcher for the inner type's hook on every value.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterable
+from datetime import date, datetime, time
+from functools import lru_cache
+from types import NoneType, UnionType
+from typing import Any, Union, get_args, get_origin
+from uuid import UUID
+
+import attrs
+import cattrs
+from cattrs.preconf.json import make_converter
+
+from dialer_domain.model.events import ALL_EVENTS
+from dialer_domain.model.values import FrozenMap, PhoneNumber
+
+Hook = Callable[[Any, Any], Any]
+
+
+@lru_cache(maxsize=1 << 16)
+def uuid_of(text: str) -> UUID:
+    """Ids repeat a lot in a log (campaigns, calls, decisions): parse each once."""
+    return UUID(text)
+
+
+def _is_frozen_map(t: Any) -> bool:
+    return t is FrozenMap or get_origin(t) is FrozenMap
+
+
+def _frozen_map_hook(conv: cattrs.Converter, t: Any) -> Hook:
+    args = get_args(t) or (Any, Any)
+    as_dict = dict[args[0], args[1]]  # type: ignore[valid-type]
+    inner = conv.get_structure_hook(as_dict)
+    return lambda v, _: FrozenMap(inner(v, as_dict))
+
+
+def _optional_of(t: Any) -> Any:
+    """``X`` of ``X | None`` (one type besides None), else None."""
+    if get_origin(t) not in (Union, UnionType):
+        return None
+    args = get_args(t)
+    if len(args) != 2 or NoneType not in args:
+        return None
+    return args[0] if args[1] is NoneType else args[1]
+
+
+def _optional_hook(conv: cattrs.Converter, t: Any) -> Hook:
+    """``X | None``: None, or ``X``'s own hook, looked up once (cattrs' ``_structure_optional``
+    looks it up for every value)."""
+    inner_type = _optional_of(t)
+    inner = conv.get_structure_hook(inner_type)
+    return lambda v, _: None if v is None else inner(v, inner_type)
+
+
+def _enum_hook(t: type[enum.Enum]) -> Hook:
+    """An enum member by its value from a table (the enum's own call is a slower path); a value the
+    enum does not have still fails as the enum's call fails."""
+    table = {m.value: m for m in t}
+
+    def structure(v: Any, _: Any) -> Any:
+        try:
+            return table[v]
+        except (KeyError, TypeError):
+            return t(v)
+
+    return structure
+
+
+def _enums_in(classes: Iterable[Any]) -> set[type[enum.Enum]]:
+    """The enums the fields of ``classes`` use, through nested attrs classes and type arguments."""
+    found: set[type[enum.Enum]] = set()
+    seen: set[int] = set()
+
+    def walk(t: Any) -> None:
+        if id(t) in seen:
+            return
+        seen.add(id(t))
+        if isinstance(t, type) and issubclass(t, enum.Enum):
+            found.add(t)
+            return
+        if isinstance(t, type) and attrs.has(t):
+            for f in attrs.fields(attrs.resolve_types(t)):
+                walk(f.type)
+        for a in get_args(t):
+            walk(a)
+
+    for cls in classes:
+        walk(cls)
+    return found
+
+
+def make_event_converter() -> cattrs.Converter:
+    conv = make_converter(detailed_validation=False)
+    conv.register_unstructure_hook(UUID, str)
+    conv.register_structure_hook(UUID, lambda v, _: v if isinstance(v, UUID) else uuid_of(v))
+    conv.register_unstructure_hook(datetime, lambda d: d.isoformat())
+    conv.register_structure_hook(datetime, lambda v, _: v if isinstance(v, datetime) else datetime.fromisoformat(v))
+    conv.register_unstructure_hook(date, lambda d: d.isoformat())
+    conv.register_structure_hook(date, lambda v, _: v if isinstance(v, date) else date.fromisoformat(v))
+    # homogeneous tuples are common in events; a direct hook beats cattrs' generic tuple path
+    conv.register_structure_hook_func(lambda t: t == tuple[str, ...], lambda v, _: tuple(v))
+    conv.register_structure_hook_func(
+        lambda t: t == tuple[PhoneNumber, ...], lambda v, _: tuple(PhoneNumber(n["e164"], n.get("label", "")) for n in v)
+    )
+    # frozen mappings are stored as JSON objects, exactly as the dicts they replaced
+    conv.register_unstructure_hook_func(_is_frozen_map, lambda m: {k: conv.unstructure(v) for k, v in m.items()})
+    conv.register_structure_hook_factory(_is_frozen_map, lambda t: _frozen_map_hook(conv, t))
+    conv.register_unstructure_hook(time, lambda t: t.isoformat())
+    conv.register_structure_hook(time, lambda v, _: v if isinstance(v, time) else time.fromisoformat(v))
+    conv.register_structure_hook_factory(lambda t: _optional_of(t) is not None, lambda t: _optional_hook(conv, t))
+    # by class: the events' enums are ``StrEnum``s, which cattrs would otherwise take for ``str``
+    for e in _enums_in(ALL_EVENTS):
+        conv.register_structure_hook(e, _enum_hook(e))
+    return conv
