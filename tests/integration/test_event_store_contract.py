@@ -152,6 +152,25 @@ class RecorderStoreContract(EventStoreContract):
         assert [e.originator_version for e in store.load(a)] == [1]
 
 
+    def test_the_log_read_in_pages_is_the_librarys_selection_decoded(self, store, t0):
+        """On PostgreSQL the store reads the log with a statement of its own (ADR 0036): page by
+        page, with and without a topic filter, it reads what the library's ``select_notifications``
+        selects, decoded, and a version-1 state through its upcaster."""
+        a, b = uuid4(), uuid4()
+        store.append([_queued(a, 1, t0), AgentPaused(originator_id=a, originator_version=2, timestamp=t0, reason_code="break", note="")])
+        for v in range(1, 8):
+            store.append([_queued(b, v, t0 + timedelta(seconds=v))])
+        v1 = {"_v": 1, "timestamp": t0.isoformat(), "reason": "Break"}
+        store.recorder.insert_events([StoredEvent(originator_id=a, originator_version=3, topic="AgentPaused", state=json.dumps(v1).encode())])
+        mapper = CattrsMapper()
+        for topics in ((), ("AgentPaused",), ("ContactQueued", "AgentPaused")):
+            for after, limit in ((0, 100), (0, 3), (2, 4), (5, 1), (store.max_position(), 10)):
+                ours = store.read(after, limit, topics)
+                theirs = store.recorder.select_notifications(start=after, limit=limit, topics=list(topics), inclusive_of_start=False)
+                assert [(r.position, r.event) for r in ours] == [(n.id, mapper.to_domain_event(n)) for n in theirs], (topics, after, limit)
+        [upcast] = [r.event for r in store.read(0, 100, ("AgentPaused",)) if r.event.originator_version == 3]
+        assert (upcast.reason_code, upcast.note) == ("break", "")
+
     def test_a_stored_version_1_event_is_read_through_its_upcaster(self, store, t0):
         stream = uuid4()
         v1_state = {"_v": 1, "timestamp": t0.isoformat(), "reason": "Break"}

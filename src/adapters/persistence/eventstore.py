@@ -31,7 +31,7 @@ from eventsourcing.popo import POPOApplicationRecorder
 
 from adapters.persistence.codec import make_event_converter, uuid_of
 from adapters.persistence.schema import GAP_MESSAGE, ensure_event_schema
-from adapters.persistence.streams import append_postgres, select_streams
+from adapters.persistence.streams import append_postgres, select_log_postgres, select_streams
 from adapters.persistence.streams import recorder_kind as _kind
 from adapters.persistence.upcasters import UPCASTERS, Upcaster
 from dialer_domain.model.errors import ConcurrencyError
@@ -114,19 +114,20 @@ class CattrsMapper(Mapper[UUID]):
         )
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
-        cls = self.registry.resolve(stored_event.topic)
+        return self.decode(stored_event.topic, stored_event.state, stored_event.originator_id, stored_event.originator_version)
+
+    def decode(self, topic: str, state_bytes: bytes, originator_id: Any, originator_version: int) -> Any:
+        """The domain event of a stored row's fields (a read of our own makes no ``StoredEvent``)."""
+        cls = self.registry.resolve(topic)
         try:
-            state = orjson.loads(stored_event.state)
+            state = orjson.loads(state_bytes)
         except orjson.JSONDecodeError as exc:
-            raise EventSchemaError(
-                f"stored event {stored_event.topic} {stored_event.originator_id} v{stored_event.originator_version} is not valid JSON: {exc}"
-            ) from exc
+            raise EventSchemaError(f"stored event {topic} {originator_id} v{originator_version} is not valid JSON: {exc}") from exc
         version = int(state.pop("_v", 1))
         if version != cls.VERSION:
             state = self.registry.upcast(cls.NAME, state, version, cls.VERSION)
-        oid = stored_event.originator_id
-        state["originator_id"] = oid if isinstance(oid, UUID) else uuid_of(oid)
-        state["originator_version"] = stored_event.originator_version
+        state["originator_id"] = originator_id if isinstance(originator_id, UUID) else uuid_of(originator_id)
+        state["originator_version"] = originator_version
         structure = self._structure.get(cls)
         if structure is None:
             structure = self._structure[cls] = self.converter.get_structure_hook(cls)
@@ -134,8 +135,7 @@ class CattrsMapper(Mapper[UUID]):
             return structure(state, cls)
         except Exception as exc:
             raise EventSchemaError(
-                f"stored event {stored_event.topic} {stored_event.originator_id} v{stored_event.originator_version} "
-                f"does not fit {cls.NAME} v{cls.VERSION}: {exc}"
+                f"stored event {topic} {originator_id} v{originator_version} does not fit {cls.NAME} v{cls.VERSION}: {exc}"
             ) from exc
 
 
@@ -299,6 +299,9 @@ class RecorderEventStore:
 
     def read(self, after: int = 0, limit: int = 1000, topics: Sequence[str] = ()) -> list[RecordedEvent]:
         """The log from the first position after ``after``; only the named events if ``topics``."""
+        if _kind(self.recorder) == "postgres":  # a statement of our own: binary rows, no StoredEvent made (ADR 0036)
+            decode = self.mapper.decode
+            return [RecordedEvent(p, decode(t, b, o, v)) for p, o, v, t, b in select_log_postgres(self.recorder, after, limit, topics)]
         notes = self.recorder.select_notifications(start=after, limit=limit, topics=topics, inclusive_of_start=False)
         return [RecordedEvent(n.id, self.mapper.to_domain_event(n)) for n in notes]
 
