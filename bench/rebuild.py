@@ -6,9 +6,11 @@ only the first run pays for it). In one run it then measures, on the same rows:
   1. a raw ordered SELECT of the events table (psycopg, server-side cursor, rows/s);
   2. the library's own read alone (its recorder's select_notifications, pages of 5,000 rows into
      its StoredEvent objects, no decoding): what the library costs before our code runs;
-  3. the library's read plus our cattrs decoding (RecorderEventStore.read, events/s);
-  4. the statistics rebuild (pages of events, one transaction each, events/s), and its ratios to
-     1 and to 2. Each line also gives microseconds per stored event.
+  3. the store's own read alone (ADR 0036: the same pages as binary tuple rows, no decoding);
+  4. the store's read plus our cattrs decoding (RecorderEventStore.read, events/s);
+  5. the statistics rebuild (pages of events, one transaction each, events/s), its CPU seconds
+     against its wall seconds (near 1: it is bound by one interpreter's CPU), and its ratios to 1,
+     2 and 3. Each line also gives microseconds per stored event.
 
     .venv/bin/python -m bench.rebuild                       # postgresql://postgres@127.0.0.1:5432/test, schema bench_rebuild
     .venv/bin/python -m bench.rebuild --events 200000 --url postgresql://...
@@ -26,6 +28,7 @@ from typing import Any
 import psycopg
 
 from adapters.persistence.eventstore import RecorderEventStore, open_event_store
+from adapters.persistence.streams import select_log_postgres
 from adapters.views import statistics as projections
 from dialer_domain.model.values import DialMode
 from entrypoints.simulate import SimulationConfig, run_simulation
@@ -41,7 +44,15 @@ def ensure_events(url: str, target: int) -> int:
     seed = 100 + have // 1000
     while have < target:
         mem = open_event_store("memory:")
-        cfg = SimulationConfig(mode=DialMode.POWER, agents=50, contacts=30000, hours=8, seed=seed, campaign_name=f"Bench day {seed}")
+        small = target < 200_000  # a smoke run: short days
+        cfg = SimulationConfig(
+            mode=DialMode.POWER,
+            agents=50,
+            contacts=3000 if small else 30000,
+            hours=0.5 if small else 8,
+            seed=seed,
+            campaign_name=f"Bench day {seed}",
+        )
         run_simulation(mem, cfg)
         rows = mem.recorder.select_notifications(start=1, limit=10**8)
         for i in range(0, len(rows), 5000):
@@ -89,20 +100,26 @@ def library_select(url: str, limit: int) -> float:
     )
 
 
-def library_read(url: str, limit: int) -> float:
-    """The library's read plus our cattrs decoding (RecorderEventStore.read)."""
+def store_select(url: str, limit: int) -> float:
+    """The store's own read alone (ADR 0036): binary tuple rows, no decoding."""
+    return _paged_rate(url, limit, lambda store, after: select_log_postgres(store.recorder, after, 5000), lambda r: r[0])
+
+
+def store_read(url: str, limit: int) -> float:
+    """The store's read plus our cattrs decoding (RecorderEventStore.read)."""
     return _paged_rate(url, limit, lambda store, after: store.read(after, 5000), lambda r: r.position)
 
 
-def rebuild_rate(url: str) -> tuple[float, int]:
+def rebuild_rate(url: str) -> tuple[float, int, float]:
+    """Events of the log per second, events folded, and CPU seconds per wall second."""
     store = open_event_store(url)
     view = projections.open_view(url)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     _, done = projections.rebuild(store, view, batch_size=5000)
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     head = store.max_position()
     store.close()
-    return head / elapsed, done
+    return head / elapsed, done, cpu / elapsed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,25 +133,30 @@ def main(argv: list[str] | None = None) -> int:
         conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{a.schema}"')
     url = f"{a.url}?schema={a.schema}"
     total = ensure_events(url, a.events)
-    raws, selects, reads, rebuilds = [], [], [], []
+    raws, selects, own_selects, reads, rebuilds, cpus = [], [], [], [], [], []
     decoded = 0
     for _ in range(a.repeat):
         raws.append(raw_select(a.url, a.schema, total))
         selects.append(library_select(url, total))
-        reads.append(library_read(url, total))
-        rate, decoded = rebuild_rate(url)
+        own_selects.append(store_select(url, total))
+        reads.append(store_read(url, total))
+        rate, decoded, cpu = rebuild_rate(url)
         rebuilds.append(rate)
-    raw, sel, read, reb = (statistics.median(x) for x in (raws, selects, reads, rebuilds))
+        cpus.append(cpu)
+    raw, sel, own, read, reb, cpu = (statistics.median(x) for x in (raws, selects, own_selects, reads, rebuilds, cpus))
     print(f"bench/rebuild: {total} stored events on PostgreSQL, medians of {a.repeat} rounds")
     print(f"  raw ordered SELECT              {raw:>10,.0f} rows/s    {1e6 / raw:5.1f} us/event")
     print(f"  library select, no decoding     {sel:>10,.0f} rows/s    {1e6 / sel:5.1f} us/event")
-    print(f"  library read + cattrs decoding  {read:>10,.0f} events/s  {1e6 / read:5.1f} us/event")
+    print(f"  store select, no decoding       {own:>10,.0f} rows/s    {1e6 / own:5.1f} us/event   (ADR 0036)")
+    print(f"  store read + cattrs decoding    {read:>10,.0f} events/s  {1e6 / read:5.1f} us/event")
     print(
         f"  statistics rebuild              {reb:>10,.0f} events/s  {1e6 / reb:5.1f} us/event of the log "
-        f"({decoded:,} events it needs decoded and folded)"
+        f"({decoded:,} events it needs decoded and folded; {cpu:.2f} CPU s per wall s)"
     )
     print(f"  library select / raw SELECT     {sel / raw:>10.2f}")
+    print(f"  store select / raw SELECT       {own / raw:>10.2f}")
     print(f"  rebuild / library select        {reb / sel:>10.2f}")
+    print(f"  rebuild / store select          {reb / own:>10.2f}")
     print(f"  rebuild / raw SELECT            {reb / raw:>10.2f}")
     return 0
 

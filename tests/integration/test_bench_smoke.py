@@ -76,3 +76,20 @@ def test_bench_commit_wait_prints_a_page_with_and_without_waiting_for_the_disk(p
     for what in ("commit waits for the disk", "synchronous_commit off", "SELECT 1", "off / waiting"):
         line = next(line for line in out.splitlines() if what in line)
         assert float(line.split("ms")[0].split()[-1] if "ms" in line else line.split()[-1]) > 0, line
+
+
+def test_bench_rebuild_prints_its_rates_and_ratios(pg_server_url, capsys):
+    from bench import rebuild
+
+    schema = f"bench_smoke_{uuid4().hex[:10]}"
+    try:
+        assert rebuild.main(["--url", pg_server_url, "--schema", schema, "--events", "2000", "--repeat", "1"]) == 0
+        out = capsys.readouterr().out
+        for what in ("raw ordered SELECT", "library select, no decoding", "store select, no decoding", "store read + cattrs decoding",
+                     "statistics rebuild", "CPU s per wall s", "rebuild / store select", "rebuild / raw SELECT"):
+            assert what in out, what
+        ratio = next(line for line in out.splitlines() if "rebuild / raw SELECT" in line)
+        assert float(ratio.split()[-1]) > 0
+    finally:
+        with psycopg.connect(pg_server_url, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
