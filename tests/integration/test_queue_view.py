@@ -55,6 +55,14 @@ def view_entries(view, gen=None):
     return {cid: fingerprint(e) for cid, (e, _) in view.entries(gen).items()}
 
 
+def queue_view_part_way(store, url):
+    """A short simulated day, and the queue view folded over its first 100 events (of its topics)."""
+    simulate(store, hours=0.25, contacts=60)
+    view = projections.open_view(url, "queue")
+    projections.catch_up(store, view, batch_size=50, stop_after=100)
+    return view
+
+
 def campaigns(store):
     return [r.event.originator_id for r in store.read(0, 10**8) if isinstance(r.event, CampaignCreated)]
 
@@ -139,9 +147,7 @@ def test_the_engines_port_finds_a_rebuilt_generation_in_the_transaction_of_what_
 def test_a_second_writer_is_refused_and_writes_nothing(url):
     store = open_event_store(url)
     try:
-        simulate(store, hours=0.25, contacts=60)
-        view = projections.open_view(url, "queue")
-        projections.catch_up(store, view, batch_size=50, stop_after=100)
+        view = queue_view_part_way(store, url)
         gen = view.live_generation()
         position = view.gen_position(gen)
         before = view_entries(view, gen)
@@ -223,9 +229,7 @@ def test_the_one_statement_pages_column_types_are_the_tables(pg_url):
 def test_a_page_for_a_generation_no_longer_live_writes_nothing(url):
     store = open_event_store(url)
     try:
-        simulate(store, hours=0.25, contacts=60)
-        view = projections.open_view(url, "queue")
-        projections.catch_up(store, view, batch_size=50, stop_after=100)
+        view = queue_view_part_way(store, url)
         old = view.live_generation()
         position = view.gen_position(old)
         new, _ = projections.rebuild(store, view)
