@@ -119,6 +119,8 @@ def _one(label: str, agents: int, seed: int, hours: float, cfg: SimulationConfig
     cpu_run = time.process_time() - cpu
     seconds = time.perf_counter() - started
     s = r.summary
+    log = log_cpu(store, sizes, twin_url)
+    store.close()  # before its temporary directory goes
     return {
         "variant": label,
         "agents": agents,
@@ -132,7 +134,7 @@ def _one(label: str, agents: int, seed: int, hours: float, cfg: SimulationConfig
         "seconds": seconds,
         "cpu_seconds": cpu_run,
         "cpu_per_8h_day": cpu_run * 8 / (hours + 0.25),  # issue 18's figure: CPU per simulated 8-hour day
-        "log_cpu_per_8h_day": log_cpu(store, sizes, twin_url) * 8 / (hours + 0.25),
+        "log_cpu_per_8h_day": log * 8 / (hours + 0.25),
         "controller_cpu_per_8h_day": controller[0] * 8 / (hours + 0.25),
         "decisions": int(controller[1]),
     }
@@ -144,7 +146,6 @@ def log_cpu(store: RecorderEventStore, sizes: list[int], url: str = "memory:") -
     recorder), then read back once and decoded, as the day's report reads them."""
     events = [rec.event for rec in iter_log(store)]
     assert sum(sizes) == len(events), "a simulated day stores every event by append"
-    store.close()
     twin = open_event_store(url)
     cpu = time.process_time()
     i = 0
