@@ -108,7 +108,7 @@ def make_event_converter() -> cattrs.Converter:
     # homogeneous tuples are common in events; a direct hook beats cattrs' generic tuple path
     conv.register_structure_hook_func(lambda t: t == tuple[str, ...], lambda v, _: tuple(v))
     conv.register_structure_hook_func(
-        lambda t: t == tuple[PhoneNumber, ...], lambda v, _: tuple(PhoneNumber(n["e164"], n.get("label", "")) for n in v)
+        lambda t: t == tuple[PhoneNumber, ...], lambda v, _: tuple([PhoneNumber(n["e164"], n.get("label", "")) for n in v])
     )
     # frozen mappings are stored as JSON objects, exactly as the dicts they replaced
     conv.register_unstructure_hook_func(_is_frozen_map, lambda m: {k: conv.unstructure(v) for k, v in m.items()})
@@ -120,3 +120,47 @@ def make_event_converter() -> cattrs.Converter:
     for e in _enums_in(ALL_EVENTS):
         conv.register_structure_hook(e, _enum_hook(e))
     return conv
+
+
+def event_decoder(conv: cattrs.Converter, cls: type[Any]) -> Hook:
+    """``cls``'s structure hook for a converter of :func:`make_event_converter`, with the common
+    conversions inlined: a stored state's field of the usual JSON type (a UUID or a datetime as
+    text, an enum's value, a plain str or int) is converted in the function's own code, not through
+    a call of the field's hook, and anything else goes to that hook as cattrs' own function would
+    send it. A state it cannot read (a default left out, a bad value) is read again by cattrs'
+    function, which gives its result or its error: so the result is cattrs', only sooner."""
+    slow = conv.get_structure_hook(cls)
+    ns: dict[str, Any] = {"__cl": cls, "__slow": slow, "uuid_of": uuid_of, "UUID": UUID, "_fromiso": datetime.fromisoformat}
+    args = []
+    for i, f in enumerate(attrs.fields(attrs.resolve_types(cls))):
+        if f.init:
+            args.append(f"{f.alias}={_inline(conv, f.type, f'(v{i} := o[{f.name!r}])', f'v{i}', f'_{i}', ns)}")
+    src = f"def decode(o, _=None):\n    try:\n        return __cl({', '.join(args)})\n    except Exception:\n        return __slow(o, __cl)\n"
+    exec(compile(src, f"<event decoder {cls.__module__}.{cls.__qualname__}>", "exec"), ns)  # our own text, made from the class's fields
+    decode: Hook = ns["decode"]
+    return decode
+
+
+def _inline(conv: cattrs.Converter, t: Any, first: str, v: str, key: str, ns: dict[str, Any]) -> str:
+    """An expression of field type ``t`` whose condition reads the value as ``first`` (which binds
+    it to ``v``) and converts it as the converter's hook for ``t`` does."""
+    ns[f"h{key}"], ns[f"t{key}"] = conv.get_structure_hook(t), t
+    hook = f"h{key}({v}, t{key})"
+    if t in (str, int, float, bool):
+        return f"({v} if {first}.__class__ is {t.__name__} else {t.__name__}({v}))"
+    if t is UUID:
+        return f"({v} if {first}.__class__ is UUID else uuid_of({v}) if {v}.__class__ is str else {hook})"
+    if t is datetime:
+        return f"(_fromiso({v}) if {first}.__class__ is str else {hook})"
+    if isinstance(t, type) and issubclass(t, enum.Enum):
+        ns[f"e{key}"] = {m.value: m for m in t}
+        return f"(e{key}[{v}] if {first}.__class__ is str and {v} in e{key} else {hook})"
+    if t == tuple[str, ...]:
+        return f"(tuple({v}) if {first}.__class__ is list else {hook})"
+    if isinstance(t, type) and attrs.has(t):  # a value inside the event: its own decoder
+        ns[f"n{key}"] = event_decoder(conv, t)
+        return f"(n{key}({v}) if {first}.__class__ is dict else {hook})"
+    inner = _optional_of(t)
+    if inner is not None:
+        return f"(None if {first} is None else {_inline(conv, inner, v, v, key + '_', ns)})"
+    return f"h{key}({first}, t{key})"

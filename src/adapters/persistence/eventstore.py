@@ -17,7 +17,6 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 from uuid import UUID
 
-import cattrs
 import orjson
 from eventsourcing.persistence import (
     ApplicationRecorder,
@@ -29,7 +28,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.popo import POPOApplicationRecorder
 
-from adapters.persistence.codec import make_event_converter, uuid_of
+from adapters.persistence.codec import event_decoder, make_event_converter, uuid_of
 from adapters.persistence.schema import GAP_MESSAGE, ensure_event_schema
 from adapters.persistence.streams import append_postgres, select_log_postgres, select_streams
 from adapters.persistence.streams import recorder_kind as _kind
@@ -95,11 +94,11 @@ class _NoTranscoder(Transcoder):
 
 
 class CattrsMapper(Mapper[UUID]):
-    def __init__(self, registry: EventRegistry | None = None, converter: cattrs.Converter | None = None) -> None:
+    def __init__(self, registry: EventRegistry | None = None) -> None:
         super().__init__(transcoder=_NoTranscoder())
         self.registry = registry or EventRegistry()
-        self.converter = converter or make_event_converter()
-        self._structure: dict[type[Any], Callable[[Any, Any], Any]] = {}  # each class's hook, looked up once
+        self.converter = make_event_converter()
+        self._by_topic: dict[str, tuple[type[Any], int, Callable[..., Any]]] = {}  # class, version, decoder: made once
 
     def to_stored_event(self, domain_event: Any) -> StoredEvent:
         state = self.converter.unstructure(domain_event)
@@ -118,21 +117,22 @@ class CattrsMapper(Mapper[UUID]):
 
     def decode(self, topic: str, state_bytes: bytes, originator_id: Any, originator_version: int) -> Any:
         """The domain event of a stored row's fields (a read of our own makes no ``StoredEvent``)."""
-        cls = self.registry.resolve(topic)
+        known = self._by_topic.get(topic)
+        if known is None:
+            cls = self.registry.resolve(topic)
+            known = self._by_topic[topic] = (cls, cls.VERSION, event_decoder(self.converter, cls))
+        cls, current, structure = known
         try:
             state = orjson.loads(state_bytes)
         except orjson.JSONDecodeError as exc:
             raise EventSchemaError(f"stored event {topic} {originator_id} v{originator_version} is not valid JSON: {exc}") from exc
-        version = int(state.pop("_v", 1))
-        if version != cls.VERSION:
-            state = self.registry.upcast(cls.NAME, state, version, cls.VERSION)
+        version = state.pop("_v", 1)
+        if version != current:
+            state = self.registry.upcast(cls.NAME, state, int(version), current)
         state["originator_id"] = originator_id if isinstance(originator_id, UUID) else uuid_of(originator_id)
         state["originator_version"] = originator_version
-        structure = self._structure.get(cls)
-        if structure is None:
-            structure = self._structure[cls] = self.converter.get_structure_hook(cls)
         try:
-            return structure(state, cls)
+            return structure(state)
         except Exception as exc:
             raise EventSchemaError(
                 f"stored event {topic} {originator_id} v{originator_version} does not fit {cls.NAME} v{cls.VERSION}: {exc}"
