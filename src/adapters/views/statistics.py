@@ -27,7 +27,7 @@ from adapters.views.base import (
     rebuild,
 )
 from adapters.views.dialects import PostgresDialect, SQLiteDialect
-from dialer_domain.model.events import CONTACT_EVENTS, ContactImported
+from dialer_domain.model.events import ALL_EVENTS, CONTACT_EVENTS, ContactImported
 from dialer_domain.model.values import AgentState
 from dialer_domain.rules.figures import AgentFigures, CampaignFigures
 from dialer_domain.rules.statistics import AgentTrack, PendingCallback, StatisticsFold
@@ -40,6 +40,9 @@ CONTACT_CACHE = 500_000  # contacts whose campaign a catch-up keeps in memory be
 _COUNTER_COLS = ("gen", "kind", "k1", "k2", "k3", "metric", "value")
 #: The events the statistics fold reads; the others (queueing, pacing decisions ...) are not read at all.
 STATISTICS_TOPICS: tuple[str, ...] = tuple(cls.NAME for cls in StatisticsFold.EVENTS)
+#: The events of a contact's stream after its import: the fold needs the contact's campaign. By class
+#: (a set lookup; ``isinstance`` on the tuple tried every class in turn), over every event the store decodes.
+_NEEDS_CONTACT = frozenset(c for c in ALL_EVENTS if issubclass(c, CONTACT_EVENTS) and not issubclass(c, ContactImported))
 
 _SCHEMA = [
     "CREATE TABLE IF NOT EXISTS {p}dialer_stats_counter (gen INTEGER NOT NULL, kind TEXT NOT NULL, k1 TEXT NOT NULL, "
@@ -327,13 +330,8 @@ class StatisticsProjection(ViewProjection):
         if len(known) > CONTACT_CACHE:
             known.clear()
             # pending callbacks stay: they are few, and a missed one is counted from them
-        contacts = list(
-            {
-                r.event.originator_id
-                for r in batch
-                if isinstance(r.event, CONTACT_EVENTS) and not isinstance(r.event, ContactImported) and r.event.originator_id not in known
-            }
-        )
+        streams = {r.event.originator_id for r in batch if r.event.__class__ in _NEEDS_CONTACT}
+        contacts = [c for c in streams if c not in known]
         if contacts:
             self.view.load_fold(gen, fold, contacts, whole=False)
         fold.apply_all(batch)
