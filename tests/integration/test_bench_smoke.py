@@ -86,10 +86,13 @@ def test_bench_rebuild_prints_its_rates_and_ratios(pg_server_url, capsys):
         assert rebuild.main(["--url", pg_server_url, "--schema", schema, "--events", "2000", "--repeat", "1"]) == 0
         out = capsys.readouterr().out
         for what in ("raw ordered SELECT", "library select, no decoding", "store select, no decoding", "store read + cattrs decoding",
-                     "statistics rebuild", "CPU s per wall s", "rebuild / store select", "rebuild / raw SELECT"):
+                     "statistics rebuild", "CPU s per wall s", "rebuild / store select", "libraries' floor", "rebuild / libraries' floor",
+                     "rebuild / raw SELECT"):
             assert what in out, what
         ratio = next(line for line in out.splitlines() if "rebuild / raw SELECT" in line)
         assert float(ratio.split()[-1]) > 0
+        floor = next(line for line in out.splitlines() if "rebuild / libraries' floor" in line)
+        assert float(floor.split("floor")[1].split()[0]) > 0, floor
     finally:
         with psycopg.connect(pg_server_url, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
