@@ -281,3 +281,12 @@ def test_the_quick_path_of_check_variables_decides_as_the_checks_one_by_one(vari
     finally:
         text.MAX_VARIABLE_NAME, text.MAX_VARIABLE_VALUE = saved
     assert got == expected
+
+
+def test_the_statistics_folds_cases_are_disjoint():
+    """``StatisticsFold.apply`` matches the most frequent events first: that chooses nothing only
+    while no event class is a subclass of another class the fold reads."""
+    from dialer_domain.model.events import ALL_EVENTS
+    from dialer_domain.rules.statistics import StatisticsFold
+
+    assert [(a.NAME, b.NAME) for a in ALL_EVENTS for b in StatisticsFold.EVENTS if a is not b and issubclass(a, b)] == []
