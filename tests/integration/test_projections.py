@@ -358,3 +358,32 @@ def test_callbacks_are_counted_kept_on_time_late_or_missed(url):
         assert rounded(view.counters()) == memory_rows(store)
     finally:
         store.close()
+
+
+def test_the_statistics_fold_reads_only_what_it_declares():
+    """The fold over events decoded with only ``StatisticsFold.READS`` (ADR 0037) has exactly the
+    state and figures of the fold over whole events, across modes, callbacks and pauses; a field it
+    read and had not declared would raise ``AttributeError`` here."""
+    from adapters.persistence.eventstore import CattrsMapper
+    from adapters.telephony.simulated import WorldParams
+    from tests.fakes import InMemoryEventStore
+
+    mapper = CattrsMapper()
+    partial = mapper.decoder(StatisticsFold.READS)
+    seen: set[str] = set()
+    for mode, seed in ((DialMode.PREDICTIVE, 3), (DialMode.PREVIEW, 4), (DialMode.POWER, 5)):
+        store = InMemoryEventStore()
+        run_simulation(store, SimulationConfig(mode=mode, agents=4, contacts=120, hours=1.0, seed=seed, world=WorldParams(p_callback=0.3)))
+        whole, sparse = StatisticsFold(), StatisticsFold()
+        for r in store.read(0, 10**8, topics=projections.STATISTICS_TOPICS):
+            s = mapper.to_stored_event(r.event)
+            event = partial(s.topic, s.state, s.originator_id, s.originator_version)
+            assert type(event) is type(r.event)
+            if type(event) in StatisticsFold.READS:
+                seen.add(event.NAME)
+            whole.apply(r.event)
+            sparse.apply(event)
+        assert projections.fold_counter_rows(sparse) == projections.fold_counter_rows(whole)
+        assert (sparse.contact_campaign, sparse.callback_pending, sparse.agents) == (whole.contact_campaign, whole.callback_pending, whole.agents)
+        assert (sparse.campaign_names, sparse.campaign_tz, sparse.campaign_window) == (whole.campaign_names, whole.campaign_tz, whole.campaign_window)
+    assert seen == {cls.NAME for cls in StatisticsFold.READS}, "every declared class was folded partially"

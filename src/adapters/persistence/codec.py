@@ -164,3 +164,30 @@ def _inline(conv: cattrs.Converter, t: Any, first: str, v: str, key: str, ns: di
     if inner is not None:
         return f"(None if {first} is None else {_inline(conv, inner, v, v, key + '_', ns)})"
     return f"h{key}({first}, t{key})"
+
+
+def partial_decoder(conv: cattrs.Converter, cls: type[Any], names: Iterable[str]) -> Hook:
+    """A decoder of ``cls`` that sets only the fields ``names`` (and every event's stream, version
+    and time), for a fold that declares what it reads (``StatisticsFold.READS``, ADR 0037): each
+    is converted as :func:`event_decoder` converts it, the rest of the state is not read, and an
+    object's other fields stay unset (reading one raises ``AttributeError``). A state it cannot
+    read is decoded whole, which gives the whole event or the error. A field whose class converts
+    or checks it, or a class with a post-init, cannot be read this way."""
+    fields = attrs.fields_dict(attrs.resolve_types(cls))
+    ns: dict[str, Any] = {"__cl": cls, "__full": event_decoder(conv, cls), "__new": object.__new__, "__set": object.__setattr__}
+    ns |= {"uuid_of": uuid_of, "UUID": UUID, "_fromiso": datetime.fromisoformat}
+    if hasattr(cls, "__attrs_post_init__"):
+        raise ValueError(f"{cls.__qualname__} has a post-init: it is decoded whole")
+    lines = []
+    for i, name in enumerate(dict.fromkeys(("originator_id", "originator_version", "timestamp", *names))):
+        f = fields.get(name)
+        if f is None or not f.init:
+            raise ValueError(f"{cls.__qualname__} has no field {name!r} to read")
+        if f.converter is not None or f.validator is not None:
+            raise ValueError(f"{cls.__qualname__}.{name} is converted or checked by its class: it is decoded whole")
+        lines.append(f"        __set(e, {name!r}, {_inline(conv, f.type, f'(v{i} := o[{name!r}])', f'v{i}', f'_{i}', ns)})\n")
+    body = "".join(lines)
+    src = f"def decode(o, _=None):\n    try:\n        e = __new(__cl)\n{body}        return e\n    except Exception:\n        return __full(o)\n"
+    exec(compile(src, f"<partial decoder {cls.__module__}.{cls.__qualname__}>", "exec"), ns)  # our own text, made from the class's fields
+    decode: Hook = ns["decode"]
+    return decode

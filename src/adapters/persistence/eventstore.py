@@ -9,10 +9,11 @@ version up to the class's ``VERSION`` before cattrs builds the object.
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 from uuid import UUID
@@ -28,7 +29,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.popo import POPOApplicationRecorder
 
-from adapters.persistence.codec import event_decoder, make_event_converter, uuid_of
+from adapters.persistence.codec import event_decoder, make_event_converter, partial_decoder, uuid_of
 from adapters.persistence.schema import GAP_MESSAGE, ensure_event_schema
 from adapters.persistence.streams import append_postgres, select_log_postgres, select_streams
 from adapters.persistence.streams import recorder_kind as _kind
@@ -36,6 +37,9 @@ from adapters.persistence.upcasters import UPCASTERS, Upcaster
 from dialer_domain.model.errors import ConcurrencyError
 from dialer_domain.model.events import ALL_EVENTS, DomainEvent
 from dialer_domain.service_layer.ports import RecordedEvent
+
+#: The fields a fold reads, by event class (``StatisticsFold.READS``).
+Reads = Mapping[type[Any], tuple[str, ...]]
 
 DEFAULT_DATABASE_URL = "sqlite:///dialer.db"
 
@@ -99,6 +103,7 @@ class CattrsMapper(Mapper[UUID]):
         self.registry = registry or EventRegistry()
         self.converter = make_event_converter()
         self._by_topic: dict[str, tuple[type[Any], int, Callable[..., Any]]] = {}  # class, version, decoder: made once
+        self._by_reads: dict[int, tuple[Reads, dict[str, Any]]] = {}  # the same for each declaration of fields read
 
     def to_stored_event(self, domain_event: Any) -> StoredEvent:
         state = self.converter.unstructure(domain_event)
@@ -117,10 +122,25 @@ class CattrsMapper(Mapper[UUID]):
 
     def decode(self, topic: str, state_bytes: bytes, originator_id: Any, originator_version: int) -> Any:
         """The domain event of a stored row's fields (a read of our own makes no ``StoredEvent``)."""
-        known = self._by_topic.get(topic)
+        return self._decode(self._by_topic, None, topic, state_bytes, originator_id, originator_version)
+
+    def decoder(self, reads: Reads | None = None) -> Callable[[str, bytes, Any, int], Any]:
+        """``decode``, or with ``reads`` (a fold's declaration of the fields it reads, by class) one
+        that sets only those fields of the events of those classes (``codec.partial_decoder``)."""
+        if reads is None:
+            return self.decode
+        found = self._by_reads.get(id(reads))
+        if found is None:
+            found = self._by_reads[id(reads)] = (reads, {})  # the mapping is kept: its id is not reused
+        return functools.partial(self._decode, found[1], reads)
+
+    def _decode(self, table: dict[str, Any], reads: Reads | None, topic: str, state_bytes: bytes, originator_id: Any, originator_version: int) -> Any:
+        known = table.get(topic)
         if known is None:
             cls = self.registry.resolve(topic)
-            known = self._by_topic[topic] = (cls, cls.VERSION, event_decoder(self.converter, cls))
+            names = None if reads is None else reads.get(cls)
+            decoder = event_decoder(self.converter, cls) if names is None else partial_decoder(self.converter, cls, names)
+            known = table[topic] = (cls, cls.VERSION, decoder)
         cls, current, structure = known
         try:
             state = orjson.loads(state_bytes)
@@ -132,7 +152,7 @@ class CattrsMapper(Mapper[UUID]):
         state["originator_id"] = originator_id if isinstance(originator_id, UUID) else uuid_of(originator_id)
         state["originator_version"] = originator_version
         try:
-            return structure(state)
+            return structure(state, cls)
         except Exception as exc:
             raise EventSchemaError(
                 f"stored event {topic} {originator_id} v{originator_version} does not fit {cls.NAME} v{cls.VERSION}: {exc}"
@@ -297,13 +317,14 @@ class RecorderEventStore:
             out.setdefault(event.originator_id, []).append(event)
         return out
 
-    def read(self, after: int = 0, limit: int = 1000, topics: Sequence[str] = ()) -> list[RecordedEvent]:
-        """The log from the first position after ``after``; only the named events if ``topics``."""
+    def read(self, after: int = 0, limit: int = 1000, topics: Sequence[str] = (), reads: Reads | None = None) -> list[RecordedEvent]:
+        """The log from the first position after ``after``; only the named events if ``topics``;
+        only the fields ``reads`` names of the events of its classes (``CattrsMapper.decoder``)."""
+        decode = self.mapper.decoder(reads)
         if _kind(self.recorder) == "postgres":  # a statement of our own: binary rows, no StoredEvent made (ADR 0036)
-            decode = self.mapper.decode
             return [RecordedEvent(p, decode(t, b, o, v)) for p, o, v, t, b in select_log_postgres(self.recorder, after, limit, topics)]
         notes = self.recorder.select_notifications(start=after, limit=limit, topics=topics, inclusive_of_start=False)
-        return [RecordedEvent(n.id, self.mapper.to_domain_event(n)) for n in notes]
+        return [RecordedEvent(n.id, decode(n.topic, n.state, n.originator_id, n.originator_version)) for n in notes]
 
     def max_position(self) -> int:
         return self.recorder.max_notification_id() or 0

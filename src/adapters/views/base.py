@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -203,6 +203,8 @@ class ViewProjection(Projection[Any]):
     ``ProjectionRunner`` kept its own position beside the view's and counted twice (ADR 0008)."""
 
     topics: tuple[str, ...] = ()
+    #: the fields the fold reads, by event class: only these are decoded (ADR 0037); None: all
+    reads: Mapping[type[Any], tuple[str, ...]] | None = None
 
     def begin(self, gen: int) -> Any:
         return None
@@ -252,14 +254,16 @@ def catch_up(
     gen = view.live_generation() if gen is None else gen
     projection: ViewProjection = view.projection_class(view)
     carry = projection.begin(gen)
-    topics = projection.topics
+    topics, reads = projection.topics, projection.reads
     head = store.max_position() if progress is not None else 0
     start = view.gen_position(gen)
     done = 0
     with contextlib.ExitStack() as stack:
         reader = stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="dialer-read")) if prefetch else None
         read: Callable[[int], Any] = (
-            (lambda after: reader.submit(store.read, after, batch_size, topics)) if reader else (lambda after: store.read(after, batch_size, topics))
+            (lambda after: reader.submit(store.read, after, batch_size, topics, reads))
+            if reader
+            else (lambda after: store.read(after, batch_size, topics, reads))
         )
         pending = read(start)
         while True:

@@ -314,6 +314,7 @@ def fold_counter_rows(fold: StatisticsFold) -> list[tuple[str, str, str, int, st
 class StatisticsProjection(ViewProjection):
     name = PROJECTION
     topics = STATISTICS_TOPICS
+    reads = StatisticsFold.READS
 
     def begin(self, gen: int) -> StatisticsFold:
         fold = StatisticsFold()
