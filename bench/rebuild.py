@@ -12,9 +12,9 @@ only the first run pays for it). In one run it then measures, on the same rows:
      against its wall seconds (near 1: it is bound by one interpreter's CPU), and its ratios to 1,
      2 and 3. Each line also gives microseconds per stored event;
   6. the libraries' floor under the rebuild's input: for the events the rebuild reads, the CPU of
-     the store's select, of ``orjson.loads`` of each state and of building each event (attrs) and
-     its RecordedEvent from values already converted: what psycopg, orjson and attrs cost before
-     any conversion, fold or write of ours. The rest of the rebuild's time is ours.
+     the store's select and of ``orjson.loads`` of each state: what psycopg and orjson cost before
+     any object of ours is made. The rest of the rebuild's time is ours (making the events, of
+     which it decodes only the fields the fold reads, ADR 0037; the fold; the view's writes).
 
     .venv/bin/python -m bench.rebuild                       # postgresql://postgres@127.0.0.1:5432/test, schema bench_rebuild
     .venv/bin/python -m bench.rebuild --events 200000 --url postgresql://...
@@ -30,7 +30,6 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import attrs
 import orjson
 import psycopg
 
@@ -38,7 +37,6 @@ from adapters.persistence.eventstore import RecorderEventStore, open_event_store
 from adapters.persistence.streams import select_log_postgres
 from adapters.views import statistics as projections
 from dialer_domain.model.values import DialMode
-from dialer_domain.service_layer.ports import RecordedEvent
 from entrypoints.simulate import SimulationConfig, run_simulation
 
 
@@ -119,8 +117,8 @@ def store_read(url: str, limit: int) -> float:
 
 
 def libraries_floor(url: str) -> float:
-    """CPU seconds, page by page over the events the rebuild reads: the store's select, orjson's
-    loads of each state, and each event (and its RecordedEvent) built from its converted values."""
+    """CPU seconds, page by page over the events the rebuild reads: the store's select and
+    orjson's loads of each state."""
     store = open_event_store(url)
     topics, clock = projections.STATISTICS_TOPICS, time.process_time
     spent, position = 0.0, 0
@@ -130,27 +128,16 @@ def libraries_floor(url: str) -> float:
         while True:
             started = clock()
             rows = select_log_postgres(store.recorder, position, 5000, topics)
+            states = [orjson.loads(row[4]) for row in rows]
             spent += clock() - started
+            del states
             if not rows:
                 break
-            started = clock()
-            for row in rows:
-                orjson.loads(row[4])
-            spent += clock() - started
-            made = [(type(r.event), _init_values(r.event)) for r in store.read(position, 5000, topics)]
-            started = clock()
-            for i, (cls, values) in enumerate(made):
-                RecordedEvent(i, cls(**values))
-            spent += clock() - started
             position = rows[-1][0]
     finally:
         gc.set_threshold(*saved)
         store.close()
     return spent
-
-
-def _init_values(event: Any) -> dict[str, Any]:
-    return {f.alias: getattr(event, f.name) for f in attrs.fields(type(event)) if f.init}
 
 
 def rebuild_rate(url: str) -> tuple[float, int, float]:
@@ -197,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         f"  statistics rebuild              {reb:>10,.0f} events/s  {1e6 / reb:5.1f} us/event of the log "
         f"({decoded:,} events it needs decoded and folded; {cpu:.2f} CPU s per wall s)"
     )
-    print(f"  libraries' floor                {floor:>10,.0f} events/s  {1e6 / floor:5.1f} us/event of the log (CPU: select, orjson, attrs)")
+    print(f"  libraries' floor                {floor:>10,.0f} events/s  {1e6 / floor:5.1f} us/event of the log (CPU: select, orjson)")
     print(f"  library select / raw SELECT     {sel / raw:>10.2f}")
     print(f"  store select / raw SELECT       {own / raw:>10.2f}")
     print(f"  rebuild / library select        {reb / sel:>10.2f}")
