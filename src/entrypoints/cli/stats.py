@@ -167,7 +167,7 @@ class ProjectionName(StrEnum):
 @stats_app.command("rebuild")
 def stats_rebuild(
     projection: Annotated[ProjectionName, typer.Option(help="Which projection to regenerate.")] = ProjectionName.statistics,
-    batch: Annotated[int, typer.Option(help="Events per transaction (adapters.views.base.REBUILD_BATCH).")] = 20_000,
+    batch: Annotated[int, typer.Option(help="Events per page, one transaction each (larger pages write each row they touch less often).")] = 20_000,
 ) -> None:
     """Regenerate a view (the statistics or the engine's queue) from position 0 beside the live
     one, then switch (safe while the engine writes)."""
