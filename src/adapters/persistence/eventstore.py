@@ -3,7 +3,9 @@
 Domain events are attrs classes; they are mapped to the library's ``StoredEvent`` by
 ``CattrsMapper``: topic = the event's stable ``NAME`` (never a module path), state = JSON made by
 cattrs with the schema version under ``"_v"``. Reading runs the registered upcasters from the stored
-version up to the class's ``VERSION`` before cattrs builds the object.
+version up to the class's ``VERSION`` before the class's decoder builds the object (generated from
+its fields, cattrs' hooks behind it: ``codec.event_decoder``; only the fields a fold reads, for a
+fold that declares them: ``codec.partial_decoder``, ADR 0037).
 """
 
 from __future__ import annotations
