@@ -23,7 +23,6 @@ only the first run pays for it). In one run it then measures, on the same rows:
 from __future__ import annotations
 
 import argparse
-import gc
 import statistics
 import sys
 import time
@@ -36,6 +35,7 @@ import psycopg
 from adapters.persistence.eventstore import RecorderEventStore, open_event_store
 from adapters.persistence.streams import select_log_postgres
 from adapters.views import statistics as projections
+from adapters.views.base import REBUILD_BATCH, fewer_collections
 from dialer_domain.model.values import DialMode
 from entrypoints.simulate import SimulationConfig, run_simulation
 
@@ -117,25 +117,23 @@ def store_read(url: str, limit: int) -> float:
 
 
 def libraries_floor(url: str) -> float:
-    """CPU seconds, page by page over the events the rebuild reads: the store's select and
-    orjson's loads of each state."""
+    """CPU seconds, page by page as the rebuild reads (its page, its collector's threshold) over the
+    events it reads: the store's select and orjson's loads of each state."""
     store = open_event_store(url)
     topics, clock = projections.STATISTICS_TOPICS, time.process_time
     spent, position = 0.0, 0
-    saved = gc.get_threshold()
-    gc.set_threshold(50_000, *saved[1:])  # as the rebuild runs (adapters.views.base.fewer_collections)
     try:
-        while True:
-            started = clock()
-            rows = select_log_postgres(store.recorder, position, 5000, topics)
-            states = [orjson.loads(row[4]) for row in rows]
-            spent += clock() - started
-            del states
-            if not rows:
-                break
-            position = rows[-1][0]
+        with fewer_collections():
+            while True:
+                started = clock()
+                rows = select_log_postgres(store.recorder, position, REBUILD_BATCH, topics)
+                states = [orjson.loads(row[4]) for row in rows]
+                spent += clock() - started
+                del states
+                if not rows:
+                    break
+                position = rows[-1][0]
     finally:
-        gc.set_threshold(*saved)
         store.close()
     return spent
 

@@ -129,14 +129,23 @@ def event_decoder(conv: cattrs.Converter, cls: type[Any]) -> Hook:
     a call of the field's hook, and anything else goes to that hook as cattrs' own function would
     send it. A state it cannot read (a default left out, a bad value) is read again by cattrs'
     function, which gives its result or its error: so the result is cattrs', only sooner."""
-    slow = conv.get_structure_hook(cls)
-    ns: dict[str, Any] = {"__cl": cls, "__slow": slow, "uuid_of": uuid_of, "UUID": UUID, "_fromiso": datetime.fromisoformat}
+    ns = _namespace(cls, __slow=conv.get_structure_hook(cls))
     args = []
     for i, f in enumerate(attrs.fields(attrs.resolve_types(cls))):
         if f.init:
             args.append(f"{f.alias}={_inline(conv, f.type, f'(v{i} := o[{f.name!r}])', f'v{i}', f'_{i}', ns)}")
-    src = f"def decode(o, _=None):\n    try:\n        return __cl({', '.join(args)})\n    except Exception:\n        return __slow(o, __cl)\n"
-    exec(compile(src, f"<event decoder {cls.__module__}.{cls.__qualname__}>", "exec"), ns)  # our own text, made from the class's fields
+    return _compiled("event decoder", cls, f"return __cl({', '.join(args)})\n", "__slow(o, __cl)", ns)
+
+
+def _namespace(cls: type[Any], **more: Any) -> dict[str, Any]:
+    return {"__cl": cls, "uuid_of": uuid_of, "UUID": UUID, "_fromiso": datetime.fromisoformat, **more}
+
+
+def _compiled(kind: str, cls: type[Any], body: str, otherwise: str, ns: dict[str, Any]) -> Hook:
+    """``def decode(o, _=None)`` running the lines of ``body``, and returning ``otherwise`` if they raise."""
+    inner = "".join(f"        {line}\n" for line in body.splitlines())
+    src = f"def decode(o, _=None):\n    try:\n{inner}    except Exception:\n        return {otherwise}\n"
+    exec(compile(src, f"<{kind} {cls.__module__}.{cls.__qualname__}>", "exec"), ns)  # our own text, made from the class's fields
     decode: Hook = ns["decode"]
     return decode
 
@@ -174,8 +183,7 @@ def partial_decoder(conv: cattrs.Converter, cls: type[Any], names: Iterable[str]
     read is decoded whole, which gives the whole event or the error. A field whose class converts
     or checks it, or a class with a post-init, cannot be read this way."""
     fields = attrs.fields_dict(attrs.resolve_types(cls))
-    ns: dict[str, Any] = {"__cl": cls, "__full": event_decoder(conv, cls), "__new": object.__new__, "__set": object.__setattr__}
-    ns |= {"uuid_of": uuid_of, "UUID": UUID, "_fromiso": datetime.fromisoformat}
+    ns = _namespace(cls, __full=event_decoder(conv, cls), __new=object.__new__, __set=object.__setattr__)
     if hasattr(cls, "__attrs_post_init__"):
         raise ValueError(f"{cls.__qualname__} has a post-init: it is decoded whole")
     lines = []
@@ -185,9 +193,5 @@ def partial_decoder(conv: cattrs.Converter, cls: type[Any], names: Iterable[str]
             raise ValueError(f"{cls.__qualname__} has no field {name!r} to read")
         if f.converter is not None or f.validator is not None:
             raise ValueError(f"{cls.__qualname__}.{name} is converted or checked by its class: it is decoded whole")
-        lines.append(f"        __set(e, {name!r}, {_inline(conv, f.type, f'(v{i} := o[{name!r}])', f'v{i}', f'_{i}', ns)})\n")
-    body = "".join(lines)
-    src = f"def decode(o, _=None):\n    try:\n        e = __new(__cl)\n{body}        return e\n    except Exception:\n        return __full(o)\n"
-    exec(compile(src, f"<partial decoder {cls.__module__}.{cls.__qualname__}>", "exec"), ns)  # our own text, made from the class's fields
-    decode: Hook = ns["decode"]
-    return decode
+        lines.append(f"__set(e, {name!r}, {_inline(conv, f.type, f'(v{i} := o[{name!r}])', f'v{i}', f'_{i}', ns)})\n")
+    return _compiled("partial decoder", cls, "e = __new(__cl)\n" + "".join(lines) + "return e\n", "__full(o)", ns)
