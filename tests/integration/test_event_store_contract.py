@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import multiprocessing
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import ClassVar
 from uuid import uuid4
 
 import attrs
+import orjson
 import pytest
 from eventsourcing.persistence import IntegrityError as PersistenceIntegrityError
 from eventsourcing.persistence import StoredEvent
@@ -606,3 +607,61 @@ def test_a_partial_decoder_sets_the_fields_it_reads_as_the_whole_decoder_does_an
         partial_decoder(conv, DispositionRecorded, ("answers",))
     with pytest.raises(ValueError, match="no field 'nonsense'"):
         partial_decoder(conv, DialAttempted, ("nonsense",))
+
+
+def test_an_events_state_is_byte_for_byte_cattrs_unstructuring_dumped_by_orjson(t0):
+    """``codec.event_encoder`` writes what the mapper wrote before it: cattrs' dict of the event
+    without its stream and version, then ``"_v"``, dumped by orjson. Every event of simulated days
+    in three modes (callbacks, pauses, offers), and values orjson would write differently from the
+    hooks if they reached it (datetimes in other zones, times, dates, a value class, a frozen map)."""
+    from zoneinfo import ZoneInfo
+
+    from adapters.persistence.codec import make_event_converter
+    from adapters.telephony.simulated import WorldParams
+    from dialer_domain.model.events import CallbackScheduled, CampaignCreated, ContactImported
+    from dialer_domain.model.values import ContactData, PhoneNumber
+    from entrypoints.simulate import SimulationConfig, run_simulation
+
+    conv, mapper = make_event_converter(), CattrsMapper()
+
+    def reference(event) -> bytes:
+        state = conv.unstructure(event)
+        del state["originator_id"], state["originator_version"]
+        return orjson.dumps({**state, "_v": type(event).VERSION}, option=orjson.OPT_NON_STR_KEYS)
+
+    seen: set[str] = set()
+    events = []
+    for mode in (DialMode.PREDICTIVE, DialMode.PREVIEW, DialMode.AUTO):
+        mem = InMemoryEventStore()
+        run_simulation(mem, SimulationConfig(mode=mode, agents=3, contacts=60, hours=0.5, seed=6, world=WorldParams(p_callback=0.3)))
+        events += [r.event for r in mem.read(0, 10**6)]
+    created = next(e for e in events if isinstance(e, CampaignCreated))
+    stream = uuid4()
+    events += [
+        attrs.evolve(created, timestamp=datetime(2026, 11, 23, 9, 0, 0, 123456, tzinfo=ZoneInfo("America/Havana"))),
+        attrs.evolve(created, timestamp=datetime(1880, 1, 1, 12, tzinfo=ZoneInfo("Europe/Amsterdam"))),  # orjson: +00:20, isoformat: +00:19:32
+        CallbackScheduled(
+            originator_id=stream,
+            originator_version=5,
+            timestamp=t0.replace(tzinfo=None),
+            callback_at=t0.astimezone(timezone(timedelta(hours=5, minutes=45))),
+            agent_id=None,
+            scheduled_by="agent a1",
+        ),
+        ContactImported(
+            originator_id=stream,
+            originator_version=1,
+            timestamp=t0,
+            campaign_id=stream,
+            key="k",
+            numbers=(PhoneNumber("+4520000000", "home"),),
+            data=ContactData(name="Å", time_zone="Europe/Copenhagen", fields={"b": "2", "a": "1"}, variables={"x": "y"}),
+            priority=3,
+            assigned_agent="a1",
+            source="api",
+        ),
+    ]
+    for event in events:
+        seen.add(event.NAME)
+        assert mapper.to_stored_event(event).state == reference(event), event.NAME
+    assert len(seen) >= 20, sorted(seen)

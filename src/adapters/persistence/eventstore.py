@@ -31,7 +31,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.popo import POPOApplicationRecorder
 
-from adapters.persistence.codec import event_decoder, make_event_converter, partial_decoder, uuid_of
+from adapters.persistence.codec import event_decoder, event_encoder, make_event_converter, partial_decoder, uuid_of
 from adapters.persistence.schema import GAP_MESSAGE, ensure_event_schema
 from adapters.persistence.streams import append_postgres, select_log_postgres, select_streams
 from adapters.persistence.streams import recorder_kind as _kind
@@ -106,17 +106,20 @@ class CattrsMapper(Mapper[UUID]):
         self.converter = make_event_converter()
         self._by_topic: dict[str, tuple[type[Any], int, Callable[..., Any]]] = {}  # class, version, decoder: made once
         self._by_reads: dict[int, tuple[Reads, dict[str, Any]]] = {}  # the same for each declaration of fields read
+        self._encoders: dict[type[Any], Callable[[Any], bytes]] = {}
 
     def to_stored_event(self, domain_event: Any) -> StoredEvent:
-        state = self.converter.unstructure(domain_event)
-        del state["originator_id"]  # the event's own UUID is used, not parsed back from text
-        originator_version = state.pop("originator_version")
-        state["_v"] = type(domain_event).VERSION
+        """The state is every field but the stream (the row's own id) and the version, then ``"_v"``
+        (``codec.event_encoder``: cattrs' unstructuring and orjson's bytes, made per class)."""
+        cls = type(domain_event)
+        encode = self._encoders.get(cls)
+        if encode is None:
+            encode = self._encoders[cls] = event_encoder(self.converter, cls)
         return StoredEvent(
             originator_id=domain_event.originator_id,
-            originator_version=originator_version,
+            originator_version=domain_event.originator_version,
             topic=domain_event.NAME,
-            state=orjson.dumps(state, option=orjson.OPT_NON_STR_KEYS),
+            state=encode(domain_event),
         )
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
