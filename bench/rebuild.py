@@ -7,7 +7,7 @@ only the first run pays for it). In one run it then measures, on the same rows:
   2. the library's own read alone (its recorder's select_notifications, pages of 5,000 rows into
      its StoredEvent objects, no decoding): what the library costs before our code runs;
   3. the store's own read alone (ADR 0036: the same pages as binary tuple rows, no decoding);
-  4. the store's read plus our cattrs decoding (RecorderEventStore.read, events/s);
+  4. the store's read plus our decoding of whole events (RecorderEventStore.read, ADR 0038, events/s);
   5. the statistics rebuild (pages of 20,000 events, one transaction each, events/s), its CPU seconds
      against its wall seconds (near 1: it is bound by one interpreter's CPU), and its ratios to 1,
      2 and 3. Each line also gives microseconds per stored event;
@@ -112,7 +112,7 @@ def store_select(url: str, limit: int) -> float:
 
 
 def store_read(url: str, limit: int) -> float:
-    """The store's read plus our cattrs decoding (RecorderEventStore.read)."""
+    """The store's read plus our decoding of whole events (RecorderEventStore.read)."""
     return _paged_rate(url, limit, lambda store, after: store.read(after, 5000), lambda r: r.position)
 
 
@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  raw ordered SELECT              {raw:>10,.0f} rows/s    {1e6 / raw:5.1f} us/event")
     print(f"  library select, no decoding     {sel:>10,.0f} rows/s    {1e6 / sel:5.1f} us/event")
     print(f"  store select, no decoding       {own:>10,.0f} rows/s    {1e6 / own:5.1f} us/event   (ADR 0036)")
-    print(f"  store read + cattrs decoding    {read:>10,.0f} events/s  {1e6 / read:5.1f} us/event")
+    print(f"  store read + whole decoding     {read:>10,.0f} events/s  {1e6 / read:5.1f} us/event")
     print(
         f"  statistics rebuild              {reb:>10,.0f} events/s  {1e6 / reb:5.1f} us/event of the log "
         f"({decoded:,} events it needs decoded and folded; {cpu:.2f} CPU s per wall s)"

@@ -85,7 +85,7 @@ def test_bench_rebuild_prints_its_rates_and_ratios(pg_server_url, capsys):
     try:
         assert rebuild.main(["--url", pg_server_url, "--schema", schema, "--events", "2000", "--repeat", "1"]) == 0
         out = capsys.readouterr().out
-        for what in ("raw ordered SELECT", "library select, no decoding", "store select, no decoding", "store read + cattrs decoding",
+        for what in ("raw ordered SELECT", "library select, no decoding", "store select, no decoding", "store read + whole decoding",
                      "statistics rebuild", "CPU s per wall s", "rebuild / store select", "libraries' floor", "rebuild / libraries' floor",
                      "rebuild / raw SELECT"):
             assert what in out, what
