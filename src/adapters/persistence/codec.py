@@ -1,8 +1,12 @@
-"""The cattrs converter between domain events (attrs classes) and the JSON state stored for them.
+"""Between domain events (attrs classes) and the JSON state stored for them: the cattrs converter,
+and the functions generated per event class on top of it (ADR 0038): ``event_encoder``,
+``event_decoder`` and, for a fold that declares the fields it reads, ``partial_decoder``
+(ADR 0037). cattrs stays the reference: the generated functions give its bytes, its events and its
+errors, and hand it what they do not convert themselves.
 
-Decoding is most of a rebuild's time (``bench/rebuild``), so the hooks for the types events use
-most are made once per type and called directly: cattrs' generic paths for an optional field and
-an enum ask its dispatcher for the inner type's hook on every value.
+Decoding is most of a rebuild's time (``bench/rebuild``), so the converter's hooks for the types
+events use most are made once per type and called directly: cattrs' generic paths for an optional
+field and an enum ask its dispatcher for the inner type's hook on every value.
 """
 
 from __future__ import annotations
