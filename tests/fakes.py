@@ -9,6 +9,7 @@ from uuid import UUID
 
 from dialer_domain.model.errors import ConcurrencyError
 from dialer_domain.model.events import DomainEvent
+from dialer_domain.rules.reads import Reads
 from dialer_domain.service_layer.ports import RecordedEvent
 
 
@@ -47,7 +48,8 @@ class InMemoryEventStore:
     def load_many(self, stream_ids: Sequence[UUID]) -> dict[UUID, list[DomainEvent]]:
         return {sid: list(self._streams[sid]) for sid in stream_ids if sid in self._streams}
 
-    def read(self, after: int = 0, limit: int = 1000, topics: Sequence[str] = ()) -> list[RecordedEvent]:
+    def read(self, after: int = 0, limit: int = 1000, topics: Sequence[str] = (), reads: Reads | None = None) -> list[RecordedEvent]:
+        """``reads`` is allowed, not needed: the events are whole here."""
         if not topics:
             return [RecordedEvent(after + 1 + i, e) for i, e in enumerate(self._log[after : after + limit])]
         wanted = set(topics)

@@ -6,7 +6,7 @@ day's figures from the statistics fold."""
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterable
 from datetime import UTC, datetime, time, timedelta
 from functools import partial
 from typing import Any
@@ -18,6 +18,7 @@ import simpy
 from adapters.lists.calendar import PhoneCalendar
 from adapters.telephony.simulated import SimulatedAgents, SimulatedTelephony, SimulationDriver, VirtualClock, WorldParams
 from dialer_domain.model.campaign import Campaign
+from dialer_domain.model.events import ALL_EVENTS
 from dialer_domain.model.identities import campaign_id_for, seeded_ids
 from dialer_domain.model.values import (
     SIMULATED_DISPOSITIONS,
@@ -31,6 +32,7 @@ from dialer_domain.model.values import (
     PhoneNumber,
 )
 from dialer_domain.rules.compliance import ComplianceFold
+from dialer_domain.rules.reads import Reads, reads_together
 from dialer_domain.rules.statistics import StatisticsFold
 from dialer_domain.service_layer.campaign_admin import change_selection
 from dialer_domain.service_layer.engine import EngineConfig
@@ -182,13 +184,35 @@ def run_simulation(
             driver.call(partial(engine.log_out, a, by="simulation: end of day"))
     driver.call(engine.tick)
     window = (start + timedelta(minutes=cfg.warmup_minutes), end_at)
+    summary, events = day_report(store, first_position, cid, agent_ids, window, (start, clock.now() + timedelta(seconds=1)))
+    return SimulationResult(cid, name, summary, events, start, end_at)
+
+
+#: What the day's report reads of its events: the statistics' and the compliance folds' declarations
+#: together (ADR 0037); nothing but the stream, version and time of the events neither looks at.
+DAY_READS: Reads = reads_together(ALL_EVENTS, (StatisticsFold.EVENTS, StatisticsFold.READS), (ComplianceFold.EVENTS, ComplianceFold.READS))
+
+
+def day_report(
+    store: EventStore,
+    after: int,
+    cid: UUID,
+    agent_ids: Iterable[str] | None,
+    window: tuple[datetime, datetime],
+    period: tuple[datetime, datetime],
+    reads: Reads | None = DAY_READS,
+) -> tuple[dict[str, Any], int]:
+    """The day's figures over ``window`` and its compliance report over ``period``, from the events
+    after ``after`` (the run's own: its campaign, contacts, agents and pacing), each decoded only
+    as far as ``reads`` declares (None: whole); and how many events there were. ``agent_ids``:
+    whose time the summary counts (None: every agent's)."""
     fold = StatisticsFold(window=window)
     compliance = ComplianceFold()
     events = 0
-    for rec in iter_log(store, after=first_position):  # this run's events: its campaign, contacts, agents and pacing
+    for rec in iter_log(store, after=after, reads=reads):
         fold.apply(rec.event)
         compliance.apply(rec.event)
         events += 1
-    fold.close(end_at)
-    checked = compliance.report(cid, start, clock.now() + timedelta(seconds=1), PhoneCalendar().holiday)
-    return SimulationResult(cid, name, {**fold.summary(cid, agent_ids), "compliance": checked}, events, start, end_at)
+    fold.close(window[1])
+    checked = compliance.report(cid, *period, PhoneCalendar().holiday)
+    return {**fold.summary(cid, agent_ids), "compliance": checked}, events

@@ -387,3 +387,57 @@ def test_the_statistics_fold_reads_only_what_it_declares():
         assert (sparse.contact_campaign, sparse.callback_pending, sparse.agents) == (whole.contact_campaign, whole.callback_pending, whole.agents)
         assert (sparse.campaign_names, sparse.campaign_tz, sparse.campaign_window) == (whole.campaign_names, whole.campaign_tz, whole.campaign_window)
     assert seen == {cls.NAME for cls in StatisticsFold.READS}, "every declared class was folded partially"
+
+
+_EVERY_EVENTS = ("originator_id", "originator_version", "timestamp")  # what every event is decoded with
+
+
+def test_a_simulated_days_report_is_the_same_from_events_decoded_only_as_its_folds_declare():
+    """``run_simulation`` reads its day back decoded only as the statistics and compliance folds
+    declare together (``simulate.DAY_READS``, ADR 0037): its figures and compliance report are
+    those of whole events, across modes, callbacks and abandons; a field a fold read and had not
+    declared would raise ``AttributeError`` here."""
+    from datetime import timedelta
+
+    import attrs
+
+    from adapters.lists.calendar import PhoneCalendar
+    from adapters.telephony.simulated import WorldParams
+    from dialer_domain.model.events import ALL_EVENTS
+    from dialer_domain.rules.compliance import ComplianceFold
+    from dialer_domain.rules.reads import reads_together
+    from dialer_domain.service_layer.repository import iter_log
+    from entrypoints.simulate import DAY_READS, day_report
+
+    partly: set[str] = set()
+    for mode, seed, p_human in ((DialMode.PREDICTIVE, 3, 0.25), (DialMode.PREVIEW, 4, 0.25), (DialMode.POWER, 5, 0.6)):
+        store = open_event_store("memory:")
+        world = WorldParams(p_callback=0.3, p_human=p_human)  # the power day dials 3 a ready agent, and abandons
+        cfg = SimulationConfig(mode=mode, agents=4, contacts=120, hours=1.0, seed=seed, world=world, power_ratio_ready=3.0)
+        r = run_simulation(store, cfg)
+        window, period = (r.started, r.ended), (r.started, r.ended + timedelta(hours=5))
+        whole = day_report(store, 0, r.campaign_id, None, window, period, reads=None)
+        sparse = day_report(store, 0, r.campaign_id, None, window, period)
+        assert sparse == whole
+        assert sparse[0]["dials"] == sparse[0]["compliance"]["dials"] == r.summary["dials"] > 0
+        assert sparse[1] == r.events
+        # and each fold alone, over the events decoded as it alone declares
+        for fold_class in (StatisticsFold, ComplianceFold):
+            alone = fold_class() if fold_class is ComplianceFold else fold_class(window=window)
+            for rec in iter_log(store, reads=reads_together(ALL_EVENTS, (fold_class.EVENTS, fold_class.READS))):
+                alone.apply(rec.event)
+            if isinstance(alone, ComplianceFold):
+                assert alone.report(r.campaign_id, *period, PhoneCalendar().holiday) == whole[0]["compliance"]
+            else:
+                alone.close(window[1])
+                assert {**alone.summary(r.campaign_id), "compliance": whole[0]["compliance"]} == whole[0]
+        for rec in iter_log(store, reads=DAY_READS):
+            cls = type(rec.event)
+            unread = [f.name for f in attrs.fields(cls) if f.name not in (*DAY_READS.get(cls, ()), *_EVERY_EVENTS)]
+            if cls in DAY_READS and unread:
+                with pytest.raises(AttributeError):
+                    getattr(rec.event, unread[0])
+                partly.add(cls.NAME)
+            elif unread:
+                getattr(rec.event, unread[0])  # read whole
+    assert {"ContactImported", "CallProgressed", "CallEnded", "ContactQueued", "PacingDecided", "DispositionRecorded"} <= partly

@@ -290,3 +290,21 @@ def test_the_statistics_folds_cases_are_disjoint():
     from dialer_domain.rules.statistics import StatisticsFold
 
     assert [(a.NAME, b.NAME) for a in ALL_EVENTS for b in StatisticsFold.EVENTS if a is not b and issubclass(a, b)] == []
+
+
+def test_folds_read_together_the_fields_either_declares_and_whole_what_one_has_not():
+    """``reads_together``: a class no fold looks at is read for its stream, version and time only; a
+    class both declare, for the fields either names; a class one looks at undeclared, whole."""
+    from dialer_domain.model.events import AgentReady, CallEnded, CallProgressed, ContactImported, ContactQueued, DialAttempted
+    from dialer_domain.rules.reads import reads_together
+
+    looks_at = (ContactImported, DialAttempted, CallProgressed, AgentReady)
+    first = (looks_at, {ContactImported: ("campaign_id",), CallProgressed: ("progress",), AgentReady: ()})
+    second = ((ContactImported, DialAttempted, CallEnded), {ContactImported: ("numbers", "campaign_id"), DialAttempted: ("campaign_id",)})
+    together = reads_together((ContactImported, DialAttempted, CallProgressed, CallEnded, AgentReady, ContactQueued), first, second)
+    assert dict(together) == {
+        ContactImported: ("campaign_id", "numbers"),
+        CallProgressed: ("progress",),
+        AgentReady: (),
+        ContactQueued: (),
+    }

@@ -15,7 +15,7 @@ import functools
 import re
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 from uuid import UUID
@@ -38,10 +38,8 @@ from adapters.persistence.streams import recorder_kind as _kind
 from adapters.persistence.upcasters import UPCASTERS, Upcaster
 from dialer_domain.model.errors import ConcurrencyError
 from dialer_domain.model.events import ALL_EVENTS, DomainEvent
+from dialer_domain.rules.reads import Reads
 from dialer_domain.service_layer.ports import RecordedEvent
-
-#: The fields a fold reads, by event class (``StatisticsFold.READS``).
-Reads = Mapping[type[Any], tuple[str, ...]]
 
 DEFAULT_DATABASE_URL = "sqlite:///dialer.db"
 

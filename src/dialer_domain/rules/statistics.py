@@ -102,7 +102,7 @@ class StatisticsFold:
     benchmark to leave out its warm-up)."""
 
     #: every event class ``apply`` looks at
-    EVENTS: tuple[type[DomainEvent], ...] = (
+    EVENTS: ClassVar[tuple[type[DomainEvent], ...]] = (
         CampaignCreated,
         CampaignHoursChanged,
         CampaignSettingsChanged,

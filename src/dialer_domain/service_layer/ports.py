@@ -18,6 +18,7 @@ from dialer_domain.rules.calling_hours import CalleeCalendar as CalleeCalendar  
 from dialer_domain.rules.calling_hours import NoCalendar as NoCalendar
 from dialer_domain.rules.do_not_call import DoNotCall as DoNotCall  # the do-not-call lists, beside their rule
 from dialer_domain.rules.do_not_call import NoLists as NoLists
+from dialer_domain.rules.reads import Reads
 
 
 @attrs.frozen
@@ -46,9 +47,11 @@ class EventStore(Protocol):
         can); a stream with no events is left out."""
         ...
 
-    def read(self, after: int = 0, limit: int = 1000, topics: Sequence[str] = ()) -> list[RecordedEvent]:
+    def read(self, after: int = 0, limit: int = 1000, topics: Sequence[str] = (), reads: Reads | None = None) -> list[RecordedEvent]:
         """The log in order, from the first position greater than ``after``; only the events with
-        these names (``NAME``) if ``topics`` is not empty."""
+        these names (``NAME``) if ``topics`` is not empty. With ``reads`` (a fold's declaration,
+        ``rules.reads``), an event of a class it names may have only those fields set, besides
+        its stream, version and time: the events are for that fold alone (ADR 0037)."""
         ...
 
     def max_position(self) -> int: ...
