@@ -5,6 +5,12 @@ the same rows, measured in the same run); CPU per row by process (workers, impor
 the machine: PostgreSQL); and the peak memory of the importing process and of its number-checking
 workers, for two file sizes, so that flat memory shows as equal peaks.
 
+It also measures the floor, in the same run: what reading the CSV (the csv module) and storing the
+events (a COPY of the import's own ContactImported rows into a table with the events table's
+columns and indexes) cost alone, and from them the most this machine's cores allow against the
+ceiling, were the workers to do nothing but phonenumbers' work and the importer nothing but read
+and store.
+
     .venv/bin/python -m bench.import                          # 100,000 and 1,000,000 rows
     .venv/bin/python -m bench.import --rows 200000 --url postgresql://...
 """
@@ -128,6 +134,45 @@ def phonenumbers_alone(path: Path) -> float:
     return len(texts) / (time.process_time() - started)
 
 
+def csv_alone(path: Path) -> float:
+    """Rows/s of reading the file with the csv module alone, one core: what any importer spends
+    before a row is checked."""
+    import csv
+
+    started = time.process_time()
+    with open(path, encoding="utf-8", newline="") as fh:
+        rows = sum(1 for _ in csv.reader(fh))
+    return (rows - 1) / (time.process_time() - started)
+
+
+def _busy() -> float:
+    """CPU seconds the whole machine has spent busy since boot (/proc/stat)."""
+    with open("/proc/stat") as fh:
+        f = [int(x) for x in fh.readline().split()[1:]]
+    return (sum(f) - f[3] - f[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def copy_alone(url: str, schema: str, rows: int = 100_000) -> tuple[float, float]:
+    """CPU us a row of storing the import's events and nothing else: the last import's
+    ContactImported rows, read into memory first, COPYed into a table with the events table's
+    columns, defaults and indexes (not its triggers), in one transaction. Returns (this process,
+    the rest of the machine: PostgreSQL)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'SET search_path TO "{schema}"')
+        conn.execute("DROP TABLE IF EXISTS bench_floor_events")
+        conn.execute("CREATE TABLE bench_floor_events (LIKE stored_events INCLUDING DEFAULTS INCLUDING INDEXES)")
+        cols = "originator_id, originator_version, topic, state"
+        data = conn.execute(f"SELECT {cols} FROM stored_events WHERE topic = 'ContactImported' ORDER BY notification_id LIMIT %s", (rows,)).fetchall()
+        cpu, busy = time.process_time(), _busy()
+        with conn.transaction(), conn.cursor() as curs, curs.copy(f"COPY bench_floor_events ({cols}) FROM STDIN") as copy:
+            for row in data:
+                copy.write_row(row)
+        cpu, busy = time.process_time() - cpu, _busy() - busy
+        conn.execute("DROP TABLE bench_floor_events")
+    n = len(data)
+    return cpu / n * 1e6, max(0.0, busy - cpu) / n * 1e6
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--url", default="postgresql://postgres@127.0.0.1:5432/test")
@@ -143,10 +188,16 @@ def main(argv: list[str] | None = None) -> int:
             r = one(a.url, a.schema, path, a.workers)
             results.append(r)
             path.unlink()
+        copy_client, copy_server = copy_alone(a.url, a.schema)
         sample = Path(tmp) / "sample.csv"
         make_csv(sample, min(a.rows[0], 20_000), seed=7)
         check_rate, work_rate, pn_rate = checking_alone(sample), checking_alone(sample, events=True), phonenumbers_alone(sample)
+        csv_rate = csv_alone(sample)
     ceiling = a.workers * pn_rate
+    pn_us, csv_us = 1e6 / pn_rate, 1e6 / csv_rate
+    least = pn_us + csv_us + copy_client + copy_server  # CPU a row with nothing of ours: check, read, store
+    cores = os.cpu_count() or 1
+    most = min(1.0, cores * pn_us / (a.workers * least))  # cores / least rows per us, against workers / pn_us
     print(f"bench/import: CSV with two numbers per row into PostgreSQL, validation included, {a.workers} checking workers, {os.cpu_count()} cores")
     print(f"  reference, same run: phonenumbers' own work alone (two numbers a row, one core) {pn_rate:,.0f} rows/s")
     print(f"  ceiling = {a.workers} workers x that                                           {ceiling:,.0f} rows/s")
@@ -164,7 +215,14 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['peak_mib']:>18.0f} {r['workers_peak_mib']:>9.0f} "
             f"{r['cpu_workers'] / n * 1e6:>20.0f} {r['cpu_importer'] / n * 1e6:>9.0f} {rest / n * 1e6:>18.0f}"
         )
-    print(f"  phonenumbers' own CPU per row: {1e6 / pn_rate:.0f} us")
+    worker_us = 1e6 / work_rate
+    print(f"  phonenumbers' own CPU per row: {pn_us:.1f} us; a worker's whole job alone: {worker_us:.1f} us ({pn_us / worker_us:.2f} of it theirs)")
+    print(f"  floor, same run: reading the CSV alone (csv module, one core)                  {csv_us:.1f} us/row")
+    print(f"  floor, same run: COPY of the import's events alone (client / PostgreSQL)      {copy_client:.1f} / {copy_server:.1f} us/row")
+    print(
+        f"  most a {cores}-core machine allows: {cores} cores / (phonenumbers + CSV + COPY, {least:.1f} us a row) against the ceiling = {most:.2f}"
+        " (workers that did nothing but phonenumbers, an importer that only read and stored)"
+    )
     return 0
 
 

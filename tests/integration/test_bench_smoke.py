@@ -96,3 +96,22 @@ def test_bench_rebuild_prints_its_rates_and_ratios(pg_server_url, capsys):
     finally:
         with psycopg.connect(pg_server_url, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def test_bench_import_prints_its_ratio_and_the_floor_this_machine_allows(pg_server_url, capsys):
+    import importlib
+
+    bench_import = importlib.import_module("bench.import")
+    schema = f"bench_smoke_{uuid4().hex[:10]}"
+    try:
+        assert bench_import.main(["--url", pg_server_url, "--schema", schema, "--rows", "400", "--workers", "2"]) == 0
+        out = capsys.readouterr().out
+        for what in ("ceiling =", "a worker's whole job alone", "reading the CSV alone", "COPY of the import's events alone", "most a "):
+            assert what in out, what
+        row = next(line for line in out.splitlines() if line.split() and line.split()[0] == "400")
+        assert float(row.split()[4]) > 0, row  # contacts/s against the ceiling
+        most = next(line for line in out.splitlines() if "most a " in line)
+        assert 0 < float(most.split("= ")[1].split()[0]) <= 1, most
+    finally:
+        with psycopg.connect(pg_server_url, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
