@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -179,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--schema", default="bench_import")
     ap.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=5, help="rounds of the one-core references, taken in turn (medians)")
     a = ap.parse_args(argv)
     results = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -191,14 +193,17 @@ def main(argv: list[str] | None = None) -> int:
         copy_client, copy_server = copy_alone(a.url, a.schema)
         sample = Path(tmp) / "sample.csv"
         make_csv(sample, min(a.rows[0], 20_000), seed=7)
-        check_rate, work_rate, pn_rate = checking_alone(sample), checking_alone(sample, events=True), phonenumbers_alone(sample)
-        csv_rate = csv_alone(sample)
+        rounds = [
+            (checking_alone(sample), checking_alone(sample, events=True), phonenumbers_alone(sample), csv_alone(sample)) for _ in range(a.rounds)
+        ]
+        check_rate, work_rate, pn_rate, csv_rate = (statistics.median(r[i] for r in rounds) for i in range(4))
     ceiling = a.workers * pn_rate
     pn_us, csv_us = 1e6 / pn_rate, 1e6 / csv_rate
     least = pn_us + csv_us + copy_client + copy_server  # CPU a row with nothing of ours: check, read, store
     cores = os.cpu_count() or 1
     most = min(1.0, cores * pn_us / (a.workers * least))  # cores / least rows per us, against workers / pn_us
     print(f"bench/import: CSV with two numbers per row into PostgreSQL, validation included, {a.workers} checking workers, {os.cpu_count()} cores")
+    print(f"  one-core references, same run, medians of {a.rounds} rounds taken in turn:")
     print(f"  reference, same run: phonenumbers' own work alone (two numbers a row, one core) {pn_rate:,.0f} rows/s")
     print(f"  ceiling = {a.workers} workers x that                                           {ceiling:,.0f} rows/s")
     print(f"  reference, same run: a worker's whole job alone (check + make the event, one core) {work_rate:,.0f} rows/s")
