@@ -39,10 +39,11 @@ def test_bench_pacing_prints_cpu_per_day_beside_the_plain_world(store, capsys):
     assert pacing.main(args) == 0
     out = capsys.readouterr().out
     assert " 3 predictive " in out and " 3 progressive " in out and " 3 plain world " in out
-    assert "log s/8h day" in out and "x (plain + log)" in out and "x (plain + log + controller)" in out and f"store {store}" in out
+    assert "log s/8h day" in out and "of it recorder" in out and "x (plain + log)" in out and "x (plain + log + controller)" in out
+    assert f"store {store}" in out
     row = next(line for line in out.splitlines() if line.startswith("  3 predictive")).split()
-    log, decisions, controller = float(row[-5]), int(row[-3].replace(",", "")), float(row[-2])
-    assert log > 0  # what the run's log costs the store alone, measured
+    log, recorder, decisions, controller = float(row[-6]), float(row[-5]), int(row[-3].replace(",", "")), float(row[-2])
+    assert log > 0 and 0 < recorder <= log  # what the run's log costs the store alone, and the library's recorder of it, measured
     assert decisions > 0 and controller > 0  # the pacing decisions, counted and timed in the run
 
 
