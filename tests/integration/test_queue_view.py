@@ -212,6 +212,51 @@ def test_two_writers_racing_for_the_same_page_one_wins_and_the_other_writes_noth
         store.close()
 
 
+def test_a_sqlite_page_moves_its_position_in_one_statement_and_sets_its_sync_once_a_connection(tmp_path):
+    """ADR 0039: a SQLite page is BEGIN, one UPDATE that moves the tracking position only from where
+    the page started and only while its generation is live, the rows, COMMIT; the connection's
+    ``synchronous = NORMAL`` (ADR 0034) is set once, not before every page. The generation's first
+    page, a stale start and a switched generation take the statements one by one, and write nothing
+    but what they may."""
+    url = f"sqlite:///{tmp_path}/queue.db"
+    store = open_event_store(url)
+    try:
+        simulate(store, hours=0.25, contacts=60)
+        view = projections.open_view(url, "queue")
+        gen = view.live_generation()
+        page = store.read(0, 40, QUEUE_TOPICS)
+        traced: list[str] = []
+        with view.datastore.get_connection(commit=True) as conn:
+            conn._sqlite_conn.set_trace_callback(traced.append)
+        QueueProjection(view).fold(gen, 0, page, {}, live_only=True)  # the first page: the row is made
+        assert any(t.startswith("INSERT INTO tracking") for t in traced) and view.gen_position(gen) == page[-1].position
+        for _ in range(2):
+            start = view.gen_position(gen)
+            page = store.read(start, 40, QUEUE_TOPICS)
+            traced.clear()
+            QueueProjection(view).fold(gen, start, page, {}, live_only=True)
+            end = traced.index("COMMIT")  # the page's write transaction (the fold reads before it)
+            begin = max(i for i in range(end) if traced[i] == "BEGIN")
+            kinds = [t.split()[0] for t in traced[begin : end + 1]]
+            rows = len(kinds) - 3  # the upsert's rows (its statement traced once a row)
+            assert rows > 0 and kinds == ["BEGIN", "UPDATE", *["INSERT"] * rows, "COMMIT"], traced[begin:]
+            assert not any("synchronous" in t for t in traced), traced
+            assert view.gen_position(gen) == page[-1].position
+        # a stale start and a switched generation are refused as before, nothing written
+        start = view.gen_position(gen)
+        page = store.read(start, 40, QUEUE_TOPICS)
+        before = view_entries(view, gen)
+        with pytest.raises(PositionMoved):
+            QueueProjection(view).fold(gen, start - 1, page, {}, live_only=True)
+        assert view.gen_position(gen) == start and view_entries(view, gen) == before
+        new, _ = projections.rebuild(store, view)
+        with pytest.raises(GenerationSwitched):
+            QueueProjection(view).fold(gen, start, page, {}, live_only=True)
+        assert view.gen_position(gen) == start and view.live_generation() == new
+    finally:
+        store.close()
+
+
 def test_the_one_statement_pages_column_types_are_the_tables(pg_url):
     """A small page casts its VALUES to these types (ADR 0033): they must be the table's own."""
     from adapters.views.queue import _COLS, _TYPES

@@ -168,10 +168,16 @@ class GenerationalView:
         and, with ``live_only``, only while ``gen`` is live (else ``GenerationSwitched``), then
         whatever the block writes with the cursor it is given. Nothing is written unless all is."""
         with self._writing() as curs:
-            self._advance(curs, gen, start, position)
-            if live_only and (live := self._live(curs)) != gen:
-                raise GenerationSwitched(self.projection, gen, live)
+            if not self._moved_in_one_statement(curs, gen, start, position, live_only):
+                self._advance(curs, gen, start, position)
+                if live_only and (live := self._live(curs)) != gen:
+                    raise GenerationSwitched(self.projection, gen, live)
             yield curs
+
+    def _moved_in_one_statement(self, curs: Any, gen: int, start: int, position: int, live_only: bool) -> bool:
+        """Where the database can, the page's compare-and-set as one statement (ADR 0039): True,
+        the position moved; False, nothing changed, and the statements one by one say why."""
+        return False
 
     def _page_in_one_statement(self, gen: int, start: int, position: int, live_only: bool, upsert: Upsert, rows: Sequence[Sequence[Any]]) -> bool:
         """Write a small page of one table's rows in one statement where the database can (ADR 0033),

@@ -23,11 +23,28 @@ class SQLiteDialect:
         """The view's write connection commits without syncing the write-ahead log (``synchronous =
         NORMAL``, ADR 0034); the store's connections keep syncing, and the next event committed
         syncs the view's pages before it with its own. A setting SQLite refuses inside a
-        transaction: set on the connection before its BEGIN."""
+        transaction: set once on each connection, before its first BEGIN (ADR 0039)."""
         with self.datastore.get_connection(commit=True) as conn:
-            conn.cursor().execute("PRAGMA synchronous = NORMAL")
+            if not getattr(conn, "dialer_unsynced", False):  # once a connection: it keeps the setting (ADR 0039)
+                conn.cursor().execute("PRAGMA synchronous = NORMAL")
+                conn.dialer_unsynced = True
             with conn.transaction(commit=True) as curs:
                 yield curs
+
+    def _moved_in_one_statement(self, curs: Any, gen: int, start: int, position: int, live_only: bool) -> bool:
+        """The page's compare-and-set as one UPDATE (ADR 0039): the generation's tracking row moves
+        from ``start`` to ``position`` only if it is at ``start`` and, with ``live_only``, ``gen`` is
+        live. It writes, so the transaction holds the write lock from it on, as ``_advance``'s first
+        statement does. No row changed (the generation's first page, another writer first, a
+        rebuild switched generations): nothing was written, and ``_advance`` says which."""
+        table = self._tracking_table()  # type: ignore[attr-defined]
+        sql = f"UPDATE {{p}}{table} SET notification_id = %s WHERE application_name = %s AND notification_id = %s"
+        params: tuple[Any, ...] = (position, self._tracking_name(gen), start)  # type: ignore[attr-defined]
+        if live_only:
+            sql += " AND EXISTS (SELECT 1 FROM {p}dialer_view_generation WHERE projection = %s AND live = %s)"
+            params += (self.projection, gen)  # type: ignore[attr-defined]
+        curs.execute(self._sql(sql), params)  # type: ignore[attr-defined]
+        return bool(curs.sqlite_cursor.rowcount == 1)
 
     def construct_create_table_statements(self) -> list[str]:
         base: list[str] = super().construct_create_table_statements()  # type: ignore[misc]
