@@ -15,7 +15,6 @@ zones and time (a dial outside them is listed, with its evidence). It also count
 from __future__ import annotations
 
 from collections import Counter, deque
-from collections.abc import Mapping
 from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Any, ClassVar
@@ -34,6 +33,7 @@ from dialer_domain.model.events import (
 )
 from dialer_domain.model.values import MIN_RING_SECONDS, CallOutcome
 from dialer_domain.rules.calling_hours import POLICIES, HolidayLookup, outside_hours
+from dialer_domain.rules.reads import Reads
 
 #: The events the report reads.
 EVENTS: tuple[type[DomainEvent], ...] = (ContactImported, DialAttempted, CallProgressed, CallAbandoned, NumberSkipped, ContactReturnedToList)
@@ -62,7 +62,7 @@ class ComplianceFold:
     #: The fields ``apply`` reads besides every event's stream, version and time (ADR 0037); the
     #: dials, skipped numbers and contacts held back are kept whole for the report, so read whole.
     #: ``test_a_simulated_days_report_is_the_same_from_events_decoded_only_as_its_folds_declare`` holds it to ``apply``.
-    READS: ClassVar[Mapping[type[DomainEvent], tuple[str, ...]]] = MappingProxyType(
+    READS: ClassVar[Reads] = MappingProxyType(
         {ContactImported: ("campaign_id",), CallProgressed: ("progress",), CallAbandoned: ("wait_seconds",)}
     )
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import heapq
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from types import MappingProxyType
@@ -47,6 +47,7 @@ from dialer_domain.model.events import (
 from dialer_domain.model.values import AgentState, CallOutcome
 from dialer_domain.rules.callbacks import CALLBACK_WINDOW_SECONDS, CallbackKept, callback_deadline, callback_kept
 from dialer_domain.rules.figures import AgentFigures, CampaignFigures
+from dialer_domain.rules.reads import Reads
 from dialer_domain.rules.schedule import zone
 from dialer_domain.service_layer.ports import RecordedEvent
 
@@ -130,7 +131,7 @@ class StatisticsFold:
     #: The fields ``apply`` reads of the events that make most of a log, besides every event's
     #: stream, version and time: a rebuild may decode only these (ADR 0037). Other events are read
     #: whole. ``test_the_statistics_fold_reads_only_what_it_declares`` holds it to ``apply``.
-    READS: ClassVar[Mapping[type[DomainEvent], tuple[str, ...]]] = MappingProxyType(
+    READS: ClassVar[Reads] = MappingProxyType(
         {
             CallProgressed: ("progress",),
             DialAttempted: ("campaign_id",),
