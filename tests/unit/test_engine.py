@@ -473,3 +473,33 @@ def test_a_queue_run_loads_the_contacts_it_queues_in_one_round_trip_and_a_restar
     dialled_after = {e.originator_id for e in events_of(store, DialAttempted)[2:]}
     assert dialled_after and dialled_after <= set(queued)
     assert any(dialled_after <= set(ids) for ids in together) and not set(single) & dialled_after
+
+
+def test_a_contact_is_kept_for_its_wrap_up_and_forgotten_when_its_agent_moves_on():
+    """The contact of a call an agent wraps up stays in the engine's hand for the disposition that
+    comes next (no load from the log); once disposed, or when its agent moves on without a
+    disposition, it leaves the engine's memory."""
+    engine, clock, tel, _, store = setup(DialMode.PROGRESSIVE, contacts=4)
+    single: list[UUID] = []
+    load = store.load
+    store.load = lambda sid, **kw: single.append(sid) or load(sid, **kw)
+    login(engine, "a1", "a2")
+    engine.tick()
+    first, second = tel.placed[:2]
+    clock.advance(9)
+    engine.on_call_progress(first, CallOutcome.ANSWERED_HUMAN)
+    engine.on_call_progress(second, CallOutcome.ANSWERED_HUMAN)
+    a1, a2 = (engine.agents[a] for a in ("a1", "a2"))
+    c1, c2 = a1.call_contact, a2.call_contact
+    clock.advance(60)
+    engine.on_call_ended(first, CallOutcome.COMPLETED)
+    engine.on_call_ended(second, CallOutcome.COMPLETED)
+    assert a1.state is AgentState.WRAP_UP and {c1, c2} <= engine.contacts.keys()  # done with the call, held for its wrap-up
+    single.clear()
+    engine.dispose("a1", "sale", then_ready=True)
+    assert c1 not in single and c1 not in engine.contacts  # disposed without a load, then let go
+    assert engine.contacts[c2].state is ContactState.DONE
+    engine.ready("a2")  # no disposition: its contact is let go all the same
+    assert c2 not in engine.contacts and c2 not in single
+    [disposed] = [r.event for r in store.read(0, 10**6) if r.event.originator_id == c1 and type(r.event).__name__ == "DispositionRecorded"]
+    assert disposed.code == "sale"

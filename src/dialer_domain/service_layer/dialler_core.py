@@ -17,7 +17,7 @@ from dialer_domain.model.campaign import Campaign
 from dialer_domain.model.contact import ContactAttempt
 from dialer_domain.model.errors import ConcurrencyError
 from dialer_domain.model.pacing_log import PacingLog
-from dialer_domain.model.values import ContactState
+from dialer_domain.model.values import AgentState, ContactState
 from dialer_domain.rules.authorisation import DEFAULT_RULES, Rule
 from dialer_domain.rules.compliance import RecentRefusals
 from dialer_domain.rules.pacing_estimates import PacingEstimator
@@ -48,6 +48,9 @@ R = TypeVar("R")
 STEP_ATTEMPTS = 8
 
 _LIVE_CONTACT_STATES = frozenset({ContactState.QUEUED, ContactState.OFFERED, ContactState.DIALLING, ContactState.CONNECTED})
+#: An agent in these states has a call's contact in hand (the call, then its wrap-up): the engine
+#: keeps that contact after the call ends, for the disposition the agent records next.
+_HOLDING_A_CONTACT = frozenset({AgentState.TALKING, AgentState.WRAP_UP})
 
 
 @attrs.define
@@ -206,11 +209,24 @@ class DiallerCore:
     def _commit(self) -> None:
         aggs, events, positions = self.uow.commit()  # refused: the caller undoes the step
         if events:
-            for a in aggs:
-                if isinstance(a, ContactAttempt) and a.state not in _LIVE_CONTACT_STATES:
-                    self.contacts.pop(a.id, None)
+            self._forget_finished(aggs)
             self.folds.committed(positions, events)
         self.uow.run_effects()
+
+    def _forget_finished(self, aggs: Sequence[Aggregate]) -> None:
+        """The contacts of the step with no call in progress leave the engine's memory (a list of a
+        million is never all held), but not one whose call an agent of the step is wrapping up:
+        its disposition comes next, and would load it again from the log. It goes when its agent
+        moves on (ready, paused, logged out) without one, in that step."""
+        held = {a.call_contact for a in aggs if isinstance(a, AgentSession) and a.state in _HOLDING_A_CONTACT}
+        for a in aggs:
+            if isinstance(a, ContactAttempt):
+                if a.state not in _LIVE_CONTACT_STATES and a.id not in held:
+                    self.contacts.pop(a.id, None)
+            elif isinstance(a, AgentSession) and a.call_contact is not None and a.state not in _HOLDING_A_CONTACT:
+                kept = self.contacts.get(a.call_contact)
+                if kept is not None and kept.state not in _LIVE_CONTACT_STATES:
+                    self.contacts.pop(a.call_contact)
 
     def _step(self) -> datetime:
         self.now = self.clock.now()
