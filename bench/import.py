@@ -53,7 +53,7 @@ def make_csv(path: Path, rows: int, seed: int = 1) -> None:
 def one(url: str, schema: str, path: Path, workers: int) -> dict[str, float]:
     """Run in a fresh process so that peak memory is this import's own."""
     code = f"""
-import json, os, resource, time
+import json, resource, time
 from datetime import UTC, datetime
 from pathlib import Path
 from uuid import uuid4
@@ -70,10 +70,10 @@ c = create_campaign(repo, CampaignSpec(name="Bench import", manager="bench", dia
                     settings=CampaignSettings(skill="bench"), hours=None, at=now)
 c.set_list_mapping(ListMapping(key="id", phones=("mobile", "landline"), name="name"), now)
 repo.save(c)
-def busy():
-    with open("/proc/stat") as fh:
-        f = [int(x) for x in fh.readline().split()[1:]]
-    return (sum(f) - f[3] - f[4]) / os.sysconf("SC_CLK_TCK")
+import sys
+sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})
+from importlib import import_module
+busy = import_module("bench.import")._busy
 b0 = busy()
 t = time.perf_counter()
 report, rejects = import_file(store, c.id, Path({str(path)!r}), mode=ImportMode.APPEND, at=now, ids=uuid4, workers={workers})

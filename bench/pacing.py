@@ -35,7 +35,7 @@ from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
-from adapters.persistence.eventstore import RecorderEventStore, open_event_store
+from adapters.persistence.eventstore import CattrsMapper, open_event_store
 from bench.plain_world import plain_world_cpu
 from dialer_domain.model.events import DomainEvent
 from dialer_domain.model.values import DialMode
@@ -121,8 +121,10 @@ def _one(label: str, agents: int, seed: int, hours: float, cfg: SimulationConfig
     cpu_run = time.process_time() - cpu
     seconds = time.perf_counter() - started
     s = r.summary
-    log = log_cpu(store, sizes, twin_url)
-    recorder = recorder_cpu(store, sizes, recorder_url)
+    events = [rec.event for rec in iter_log(store)]  # the run's log, read once for both floors
+    assert sum(sizes) == len(events), "a simulated day stores every event by append"
+    log = log_cpu(events, sizes, twin_url)
+    recorder = recorder_cpu(store.mapper, events, sizes, recorder_url)
     store.close()  # before its temporary directory goes
     return {
         "variant": label,
@@ -144,12 +146,11 @@ def _one(label: str, agents: int, seed: int, hours: float, cfg: SimulationConfig
     }
 
 
-def log_cpu(store: RecorderEventStore, sizes: list[int], url: str = "memory:") -> float:
-    """What the run's log costs the store alone, in CPU seconds: the same events appended in the
-    same appends to a fresh store of the same kind (mapping to stored events and the library's
-    recorder), then read back once and decoded as the day's report reads them (``DAY_READS``)."""
-    events = [rec.event for rec in iter_log(store)]
-    assert sum(sizes) == len(events), "a simulated day stores every event by append"
+def log_cpu(events: Sequence[DomainEvent], sizes: list[int], url: str = "memory:") -> float:
+    """What the run's log costs the store alone, in CPU seconds: its events appended in the same
+    appends (``sizes``) to a fresh store of the same kind (mapping to stored events and the
+    library's recorder), then read back once and decoded as the day's report reads them
+    (``DAY_READS``)."""
     twin = open_event_store(url)
     cpu = time.process_time()
     i = 0
@@ -163,12 +164,11 @@ def log_cpu(store: RecorderEventStore, sizes: list[int], url: str = "memory:") -
     return spent
 
 
-def recorder_cpu(store: RecorderEventStore, sizes: list[int], url: str = "memory:") -> float:
+def recorder_cpu(mapper: CattrsMapper, events: Sequence[DomainEvent], sizes: list[int], url: str = "memory:") -> float:
     """Of the log's cost, the library's recorder alone, in CPU seconds: the run's events, mapped to
     stored events beforehand (not counted), inserted in the same appends into a fresh store's
     recorder and selected back once, a page at a time; no encoding, no decoding."""
-    mapper = store.mapper
-    stored = [mapper.to_stored_event(rec.event) for rec in iter_log(store)]
+    stored = [mapper.to_stored_event(e) for e in events]
     twin = open_event_store(url)
     recorder: Any = twin.recorder
     cpu = time.process_time()
