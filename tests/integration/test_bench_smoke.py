@@ -5,6 +5,7 @@ the plain world's agents, and nothing but a benchmark run would have seen it.)""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from uuid import uuid4
 from zoneinfo import ZoneInfo
@@ -32,19 +33,24 @@ def test_the_demo_campaigns_bots_callbacks_are_not_refused_in_the_second_before_
 
 
 @pytest.mark.parametrize("store", ["memory", "sqlite"])
-def test_bench_pacing_prints_cpu_per_day_beside_the_plain_world(store, capsys):
+def test_bench_pacing_prints_cpu_per_day_beside_the_plain_world(store, capsys, tmp_path):
     from bench import pacing
 
+    runs = tmp_path / "runs.json"
     args = ["--agents", "3", "--seeds", "1", "--modes", "predictive", "progressive", "--hours", "0.1", "--jobs", "1", "--store", store]
-    assert pacing.main(args) == 0
+    assert pacing.main([*args, "--json", str(runs)]) == 0
     out = capsys.readouterr().out
     assert " 3 predictive " in out and " 3 progressive " in out and " 3 plain world " in out
     assert "log s/8h day" in out and "of it recorder" in out and "x (plain + log)" in out and "x (plain + log + controller)" in out
     assert f"store {store}" in out
     row = next(line for line in out.splitlines() if line.startswith("  3 predictive")).split()
-    log, recorder, decisions, controller = float(row[-6]), float(row[-5]), int(row[-3].replace(",", "")), float(row[-2])
-    assert log > 0 and 0 < recorder <= log  # what the run's log costs the store alone, and the library's recorder of it, measured
-    assert decisions > 0 and controller > 0  # the pacing decisions, counted and timed in the run
+    assert int(row[-3].replace(",", "")) > 0  # the pacing decisions, counted in the run
+    # the floors and the controller, timed in the run (each measured, unrounded; how they compare is the bench's to show, not a
+    # test's: a 0.1-hour floor is milliseconds, and once a collection of the test process's heap outweighed one)
+    for r in json.loads(runs.read_text()):
+        assert r["log_cpu_per_8h_day"] > 0 and r["recorder_cpu_per_8h_day"] > 0, r
+    predictive = next(r for r in json.loads(runs.read_text()) if r["variant"] == "predictive")
+    assert predictive["decisions"] > 0 and predictive["controller_cpu_per_8h_day"] > 0, predictive
 
 
 def test_bench_engine_prints_its_rates_and_ratios(pg_server_url, capsys):
