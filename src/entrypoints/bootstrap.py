@@ -11,6 +11,7 @@ if TYPE_CHECKING:  # imported when used: `dialer --help` starts without the stor
     from adapters.crm.webhook import CrmWebhook
     from adapters.lists.dnc import DncStore
     from adapters.persistence.eventstore import RecorderEventStore
+    from adapters.views.queue_port import PersistedQueue
     from dialer_domain.service_layer.engine import Dialler, EngineConfig
     from dialer_domain.service_layer.ports import AgentDesktop, Clock, EventStore, IdFactory, QueueView, ReportSink, Telephony
     from dialer_domain.service_layer.repository import Repository
@@ -80,7 +81,15 @@ def repository_on(store: RecorderEventStore) -> tuple[Repository, RecorderEventS
 
 def queue(store: RecorderEventStore, url: str | None = None) -> QueueView | None:
     """The engine's queue view: the persisted one on SQLite and PostgreSQL (one view and pool per
-    store); None (the engine folds it in memory) on the memory store."""
+    store), what it folded and has not written yet written when the store closes (ADR 0040); None
+    (the engine folds it in memory) on the memory store."""
+    port = _persisted_queue(store, url)
+    if port is not None:
+        store.shared(f"port:{id(port)}", lambda: port, lambda p: p.close())
+    return port
+
+
+def _persisted_queue(store: RecorderEventStore, url: str | None = None) -> PersistedQueue | None:
     url = url or store.url
     if not url.startswith(("sqlite", "postgres")):
         return None
@@ -95,7 +104,7 @@ def queue(store: RecorderEventStore, url: str | None = None) -> QueueView | None
 def queue_reader(store: RecorderEventStore) -> QueueView:
     """The queue for a reader besides the engine (assignment, R13): the persisted view caught up
     with the log, or on the memory store a fold of the log's contact events."""
-    persisted = queue(store)
+    persisted = _persisted_queue(store)
     if persisted is not None:
         return persisted
     from adapters.views.queue import QUEUE_TOPICS

@@ -55,7 +55,13 @@ class CheckedQueue(PersistedQueue):
         return self._callbacks_in_sql(gen, campaign_id)
 
     def _current(self):
-        return self.view.live_generation() == self._gen and self.view.gen_position(self._gen) == self._tracked
+        """Whether the view holds what the port has written and nothing else; then what it folded
+        and has not written yet is written (ADR 0040), so that the answer it kept can be held to
+        the view's."""
+        if self.view.live_generation() != self._gen or self.view.gen_position(self._gen) != self._tracked:
+            return False
+        self._write()
+        return True
 
     def next_queued(self, campaign_id, agent_id=None, exclude=frozenset()):
         self.asked_heads += 1

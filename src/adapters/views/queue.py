@@ -339,14 +339,30 @@ class QueueProjection(ViewProjection):
         self.fold(gen, start, batch, carry)
 
     def fold(self, gen: int, start: int, batch: Sequence[RecordedEvent], carry: Any, live_only: bool = False) -> Moved:
-        """Fold a page into the entries it touches (loaded unless carried from the previous page)
-        and commit the changed rows with the tracking position. A campaign's new list selection
-        (R10) re-keys every entry of that campaign. ``live_only``: see ``commit_entries``. Returns
-        how the page changed each campaign's count of queued contacts (its ``LANE_QUEUED`` rows),
-        and which campaigns' appointments (``callback_times``) it changed."""
-        moved: Counter[UUID] = Counter()
+        """Fold a page into the entries it touches (``apply``) and commit the changed rows with the
+        tracking position. ``live_only``: see ``commit_entries``. Returns what ``apply`` does."""
         if not batch:
-            return Moved(moved, frozenset())
+            return Moved(Counter(), frozenset())
+        moved, changed, selections = self.apply(gen, batch, carry)
+        try:
+            rows = [entry_row(gen, e, seq) for e, seq in changed.values()]
+            self.view.commit_entries(gen, start, rows, batch[-1].position, tuple(selections.items()), live_only)
+        except Exception:
+            carry.clear()  # the entries ran ahead of what is stored
+            self._selections_gen = None
+            raise
+        return moved
+
+    def apply(
+        self, gen: int, batch: Sequence[RecordedEvent], carry: Any
+    ) -> tuple[Moved, dict[UUID, tuple[Entry, int]], dict[UUID, ListSelection]]:
+        """Fold a page into the entries it touches, in memory (loaded unless carried from the
+        previous page, and carried on after it): what it changed, and the selections it changed. A
+        campaign's new list selection (R10) re-keys every entry of that campaign, read from the
+        view as stored. Returns how the page changed each campaign's count of queued contacts (its
+        ``LANE_QUEUED`` rows), which campaigns' appointments (``callback_times``) it changed, which
+        campaigns have a contact queued after it and which contacts left the queue."""
+        moved: Counter[UUID] = Counter()
         if self._selections_gen != gen:
             self._selections, self._selections_gen = self.view.load_selections(gen), gen
         known: dict[UUID, tuple[Entry, int]] = carry
@@ -387,13 +403,6 @@ class QueueProjection(ViewProjection):
                 found[0].selection = self._selections.get(found[0].campaign_id)
                 if found[0].apply(ev):
                     changed[ev.originator_id] = (found[0], rec.position)
-        try:
-            rows = [entry_row(gen, e, seq) for e, seq in changed.values()]
-            self.view.commit_entries(gen, start, rows, batch[-1].position, tuple(selections.items()), live_only)
-        except Exception:
-            known.clear()  # the entries ran ahead of what is stored
-            self._selections_gen = None
-            raise
         known.update(changed)
         booked: set[UUID] = set()
         reordered: set[UUID] = set()
@@ -407,7 +416,7 @@ class QueueProjection(ViewProjection):
                 left.add(cid)
             if _appointment(e) != was_booked[cid]:
                 booked.add(e.campaign_id)
-        return Moved(moved, frozenset(booked), frozenset(reordered), frozenset(left))
+        return Moved(moved, frozenset(booked), frozenset(reordered), frozenset(left)), changed, selections
 
 
 @attrs.frozen
