@@ -92,15 +92,17 @@ def test_the_view_equals_the_in_memory_fold_and_a_rebuild_equals_the_live_view(u
         assert view_entries(queue.view) == expected and len(expected) == 200
         gen = queue.view.live_generation()
         # the R11 order of what is due, at several moments (forward in time, as the in-memory
-        # queue expects), asked of both, the view reading by either of its indexes
+        # queue expects), asked of both, the view reading the list's head first or not, then by
+        # either of its indexes
         full_scan = queue_view.DUE_SCAN_LIMIT
         for hours in (0, 1, 3, 30):
             at = result.ended + timedelta(hours=hours)
             for cid in campaigns(store):
-                for scan_limit in (full_scan, 3):
+                for head, scan_limit in ((4, full_scan), (0, full_scan), (0, 3), (1, full_scan), (1, 3)):
+                    monkeypatch.setattr(queue_view, "DUE_HEAD", head)
                     monkeypatch.setattr(queue_view, "DUE_SCAN_LIMIT", scan_limit)
-                    assert queue.view.due(gen, cid, at, 500) == live_q.take_due(cid, at, 500)
-                    assert queue.view.due(gen, cid, at, 7) == live_q.take_due(cid, at, 7)
+                    for limit in (500, 7, 1):
+                        assert queue.view.due(gen, cid, at, limit) == live_q.take_due(cid, at, limit), (hours, head, scan_limit, limit)
         new_gen, done = projections.rebuild(store, queue.view, batch_size=97)
         assert new_gen == gen + 1 and done == len(store.read(0, 10**8, topics=QUEUE_TOPICS))
         assert view_entries(queue.view) == expected
