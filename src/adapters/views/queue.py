@@ -218,10 +218,10 @@ class QueueViewMixin(GenerationalView):
         return [e.contact_id for e, _ in self.due_entries(gen, campaign_id, now, limit, agent_owned)]
 
     def due_entries(self, gen: int, campaign_id: UUID, now: datetime, limit: int, agent_owned: bool = False) -> list[tuple[Entry, int]]:
-        """The entries (and tie-breaks) of ``due``'s contacts, in its order. First the head of the
-        list in that order (``DUE_HEAD`` rows a contact asked for): if it holds enough due ones,
-        or is the whole list, they are the answer. Else, few due: read them by the due-time index
-        and sort; many: walk the order index, skipping those not due yet."""
+        """The entries (and tie-breaks) of ``due``'s contacts, in its order: the due ones of the
+        list's head in that order (``DUE_HEAD`` rows a contact asked for) if enough, or if it is
+        the whole list; else, few due: read by the due-time index and sorted; many: the order index
+        walked, skipping those not due yet."""
         if limit <= 0:
             return []
         lane = "gen = %s AND campaign_id = %s AND lane = %s" + (" AND agent IS NOT NULL" if agent_owned else "")
@@ -229,20 +229,19 @@ class QueueViewMixin(GenerationalView):
         params = (gen, str(campaign_id), LANE_LIST, now.timestamp())
         with self._reading() as curs:
             if head := DUE_HEAD * limit:  # as a rule, most of a list is due
-                ordered = f"SELECT * FROM {{p}}dialer_queue2 {self._hint('dialer_queue2_order')} WHERE {lane} {_ORDER} LIMIT %s"
-                curs.execute(self._sql(ordered), (*params[:3], head))
-                rows = curs.fetchall()
-                due = [r for r in rows if r["due_at"] is not None and r["due_at"] <= params[3]]
-                if len(due) >= limit or len(rows) < head:
-                    return [_entry(r) for r in due[:limit]]
+                first = f"SELECT * FROM {{p}}dialer_queue2 {self._hint('dialer_queue2_order')} WHERE {lane} {_ORDER} LIMIT %s"
+                curs.execute(self._sql(f"SELECT * FROM ({first}) AS h WHERE due_at <= %s {_ORDER} LIMIT %s"), (*params[:3], head, params[3], limit))
+                found, whole = curs.fetchall(), False
+                if len(found) < limit:  # too few due in the head: the answer only if the head is the whole list
+                    curs.execute(self._sql(f"SELECT count(*) AS n FROM ({first}) AS h"), (*params[:3], head))
+                    whole = int(curs.fetchone()["n"]) < head
+                if len(found) == limit or whole:
+                    return [_entry(r) for r in found]
             counted = f"SELECT 1 FROM {{p}}dialer_queue2 {self._hint('dialer_queue2_due')} WHERE {where} LIMIT %s"
             curs.execute(self._sql(f"SELECT count(*) AS n FROM ({counted}) AS d"), (*params, DUE_SCAN_LIMIT))
             few = int(curs.fetchone()["n"]) < DUE_SCAN_LIMIT
             index = "dialer_queue2_due" if few else "dialer_queue2_order"
-            curs.execute(
-                self._sql(f"SELECT * FROM {{p}}dialer_queue2 {self._hint(index)} WHERE {where} {_ORDER} LIMIT %s"),
-                (*params, limit),
-            )
+            curs.execute(self._sql(f"SELECT * FROM {{p}}dialer_queue2 {self._hint(index)} WHERE {where} {_ORDER} LIMIT %s"), (*params, limit))
             return [_entry(r) for r in curs.fetchall()]
 
     def first_queued(self, gen: int, campaign_id: UUID, agent_id: str | None, limit: int) -> list[UUID]:
