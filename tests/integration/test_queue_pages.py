@@ -7,6 +7,8 @@ SQLite and PostgreSQL, the view written equals the fold of the log, page after c
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import partial
+from itertools import pairwise
 from types import SimpleNamespace
 
 import pytest
@@ -41,6 +43,14 @@ def last_queue_position(store) -> int:
     return store.read(0, 10**8, topics=QUEUE_TOPICS)[-1].position
 
 
+def handed_late_contacts(store, port, campaign, batch: int) -> None:
+    """Three contacts imported, and the events handed to the port as the engine hands it its commits."""
+    head = store.max_position()
+    rows = [(f"late{batch}-{i}", (PhoneNumber(f"+4520{batch}{i:05d}"),), ContactData(name=f"Late {i}"), 5, None) for i in range(3)]
+    add_contacts(Repository(store), campaign, rows, source="test", at=datetime.now(UTC))
+    port.observe(store.read(head, 10**6))
+
+
 def test_a_page_carries_many_engine_commits_and_what_is_written_equals_the_fold_of_the_log(url):
     memory = open_event_store("memory:")
     simulate(memory)
@@ -56,7 +66,7 @@ def test_a_page_carries_many_engine_commits_and_what_is_written_equals_the_fold_
         day = [(type(r.event).__name__, r.event.originator_id, r.event.originator_version) for r in store.read(0, 10**8)]
         assert day == [(type(r.event).__name__, r.event.originator_id, r.event.originator_version) for r in memory.read(0, 10**8)]
         port.close()
-        assert all(later[0] == earlier[1] for earlier, later in zip(pages, pages[1:], strict=False)), "pages follow one another"
+        assert all(later[0] == earlier[1] for earlier, later in pairwise(pages)), "pages follow one another"
         assert len(pages) * 5 < len(handed), (len(pages), len(handed))  # many commits a page
         assert view.gen_position(view.live_generation()) == last_queue_position(store)
         assert view_entries(view) == memory_entries(store)[1]
@@ -102,12 +112,7 @@ def test_a_write_that_fails_is_folded_again_from_the_log_and_the_stores_close_wr
         port.refresh()  # caught up from the log
         port.queued_count(campaign)  # read from the view once, then kept
 
-        def late_contacts(batch: int) -> None:
-            head = store.max_position()
-            rows = [(f"late{batch}-{i}", (PhoneNumber(f"+4520{batch}{i:05d}"),), ContactData(name=f"Late {i}"), 5, None) for i in range(3)]
-            add_contacts(Repository(store), campaign, rows, source="test", at=datetime.now(UTC))
-            port.observe(store.read(head, 10**6))  # what the engine hands its port after a commit
-
+        late_contacts = partial(handed_late_contacts, store, port, campaign)
         late_contacts(0)
         port.queued_count(campaign)  # folded, kept, not written yet
         written = port.view.gen_position(port.view.live_generation())
@@ -128,6 +133,31 @@ def test_a_write_that_fails_is_folded_again_from_the_log_and_the_stores_close_wr
     store = open_event_store(url)
     try:
         view = projections.open_view(url, "queue")
+        assert view.gen_position(view.live_generation()) == last_queue_position(store)
+        assert view_entries(view) == memory_entries(store)[1]
+    finally:
+        store.close()
+
+
+def test_a_write_that_fails_at_the_stores_close_is_logged_and_the_next_port_catches_it_up(url, caplog):
+    store = open_event_store(url)
+    try:
+        simulate(store, hours=0.25, contacts=60)
+        port = bootstrap.queue(store, url)
+        campaign = campaigns(store)[0]
+        port.queued_count(campaign)
+        handed_late_contacts(store, port, campaign, 0)
+        port.queued_count(campaign)  # folded, not written
+        port.view.commit_entries = lambda *a, **k: (_ for _ in ()).throw(RuntimeError("disk full"))
+    finally:
+        store.close()  # does not raise
+    assert "not written (RuntimeError)" in caplog.text and "disk full" not in caplog.text
+    store = open_event_store(url)
+    try:
+        view = projections.open_view(url, "queue")
+        assert view.gen_position(view.live_generation()) < last_queue_position(store)
+        port = PersistedQueue(store, view)
+        assert port.queued_count(campaign) == view.count_queued(view.live_generation(), campaign)
         assert view.gen_position(view.live_generation()) == last_queue_position(store)
         assert view_entries(view) == memory_entries(store)[1]
     finally:

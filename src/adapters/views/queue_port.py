@@ -179,10 +179,10 @@ class PersistedQueue:
         A failure is logged and left to the next catch-up: the log holds every event."""
         if self._tracked is None or (self._folded == self._tracked and not self._pending):
             return
+        left = max(self._folded, self._seen) - self._tracked
         try:
             self.refresh()
         except Exception as e:  # the view is a projection of the log: the next port catches it up
-            left = self._folded - self._tracked
             log.warning("the queue view's last %d folded positions were not written (%s); the next start catches them up", left, type(e).__name__)
 
     def _forget(self) -> None:
