@@ -149,16 +149,28 @@ def _one(label: str, agents: int, seed: int, hours: float, cfg: SimulationConfig
 
 
 @contextmanager
-def _collected_first() -> Iterator[None]:
-    """A floor is timed with the collector out of the way, as timeit times: the heap collected
-    before, no collection during. (In a process that had run the test suite, one full collection of
-    everything else the process held once landed inside a 0.1-hour floor and outweighed it.)"""
+def _timed_collected_first() -> Iterator[list[float]]:
+    """CPU seconds spent in the block (``[0]`` once it ends), timed as timeit times: the heap
+    collected before, no collection during. (In a process that had run the test suite, one full
+    collection of everything else the process held once landed inside a 0.1-hour floor and
+    outweighed it.)"""
     gc.collect()
     gc.disable()
+    spent = [0.0]
+    cpu = time.process_time()
     try:
-        yield
+        yield spent
     finally:
+        spent[0] = time.process_time() - cpu
         gc.enable()
+
+
+def _as_appended(items: Sequence[Any], sizes: list[int]) -> Iterator[Sequence[Any]]:
+    """The run's items in its own appends (``sizes``), in order."""
+    i = 0
+    for n in sizes:
+        yield items[i : i + n]
+        i += n
 
 
 def log_cpu(events: Sequence[DomainEvent], sizes: list[int], url: str = "memory:") -> float:
@@ -167,17 +179,13 @@ def log_cpu(events: Sequence[DomainEvent], sizes: list[int], url: str = "memory:
     library's recorder), then read back once and decoded as the day's report reads them
     (``DAY_READS``)."""
     twin = open_event_store(url)
-    with _collected_first():
-        cpu = time.process_time()
-        i = 0
-        for n in sizes:
-            twin.append(events[i : i + n])
-            i += n
+    with _timed_collected_first() as spent:
+        for batch in _as_appended(events, sizes):
+            twin.append(batch)
         for _ in iter_log(twin, reads=DAY_READS):  # as the day's report reads them (ADR 0037)
             pass
-        spent = time.process_time() - cpu
     twin.close()
-    return spent
+    return spent[0]
 
 
 def recorder_cpu(mapper: CattrsMapper, events: Sequence[DomainEvent], sizes: list[int], url: str = "memory:") -> float:
@@ -187,18 +195,14 @@ def recorder_cpu(mapper: CattrsMapper, events: Sequence[DomainEvent], sizes: lis
     stored = [mapper.to_stored_event(e) for e in events]
     twin = open_event_store(url)
     recorder: Any = twin.recorder
-    with _collected_first():
-        cpu = time.process_time()
-        i = 0
-        for n in sizes:
-            recorder.insert_events(stored[i : i + n])
-            i += n
+    with _timed_collected_first() as spent:
+        for batch in _as_appended(stored, sizes):
+            recorder.insert_events(batch)
         position = 0
         while page := recorder.select_notifications(start=position, limit=5000, inclusive_of_start=False):
             position = page[-1].id
-        spent = time.process_time() - cpu
     twin.close()
-    return spent
+    return spent[0]
 
 
 def main(argv: list[str] | None = None) -> int:
