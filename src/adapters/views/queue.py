@@ -248,7 +248,7 @@ class QueueViewMixin(GenerationalView):
         where = "gen = %s AND campaign_id = %s AND lane = %s" + (" AND agent = %s" if agent_id is not None else "")
         params: tuple[Any, ...] = (gen, str(campaign_id), LANE_QUEUED) + ((agent_id,) if agent_id is not None else ())
         hint = self._hint("dialer_queue2_order")
-        ordered = f"SELECT contact_id FROM {{p}}dialer_queue2 {hint} WHERE {where} ORDER BY k0, sk, k1, k2, k3, seq LIMIT %s"
+        ordered = f"SELECT contact_id FROM {{p}}dialer_queue2 {hint} WHERE {where} {_ORDER} LIMIT %s"
         with self._reading() as curs:
             curs.execute(self._sql(ordered), (*params, limit))
             return [UUID(r["contact_id"]) for r in curs.fetchall()]
@@ -307,8 +307,7 @@ class QueueViewMixin(GenerationalView):
     def unassigned(self, gen: int, campaign_id: UUID, limit: int | None = None) -> list[UUID]:
         """R13: the campaign's unassigned new and pending contacts, in R11 order."""
         sql = (
-            "SELECT contact_id FROM {p}dialer_queue2 WHERE gen = %s AND campaign_id = %s AND agent IS NULL AND state IN (%s, %s) "
-            "ORDER BY k0, sk, k1, k2, k3, seq"
+            "SELECT contact_id FROM {p}dialer_queue2 WHERE gen = %s AND campaign_id = %s AND agent IS NULL AND state IN (%s, %s) " + _ORDER
         )
         params: tuple[Any, ...] = (gen, str(campaign_id), *(s.value for s in ASSIGNABLE_STATES))
         if limit is not None:
