@@ -85,7 +85,7 @@ def queue(store: RecorderEventStore, url: str | None = None) -> QueueView | None
     (the engine folds it in memory) on the memory store."""
     port = _persisted_queue(store, url)
     if port is not None:
-        store.shared(f"port:{id(port)}", lambda: port, lambda p: p.close())
+        store.on_close(port.close)
     return port
 
 

@@ -340,6 +340,12 @@ class RecorderEventStore:
                 self._closers.append(lambda: close(obj))
             return self._shared[key]
 
+    def on_close(self, close: Callable[[], None]) -> None:
+        """Run ``close`` when the store closes, before what was registered earlier (an engine's
+        queue port before its view)."""
+        with self._shared_lock:
+            self._closers.append(close)
+
     def close(self) -> None:
         for closer in reversed(self._closers):
             closer()

@@ -138,9 +138,10 @@ class PersistedQueue:
         """The engine's events into the entries kept in memory, and what they moved into the
         answers kept. A campaign's new selection re-keys its entries as the view stores them, so
         what was folded before is written first, and the page with it at once."""
-        if len(self._carry) > ENTRY_CACHE or any(isinstance(r.event, CampaignSelectionChanged) for r in pending):
-            self._write()  # before the entries kept are let go, or read again from the view
-        if any(isinstance(r.event, CampaignSelectionChanged) for r in pending):
+        reselects = any(isinstance(r.event, CampaignSelectionChanged) for r in pending)
+        if reselects or len(self._carry) > ENTRY_CACHE:
+            self._write()  # before the entries kept are read again from the view, or let go
+        if reselects:
             assert self._tracked is not None
             moved = self._projection.fold(self._gen, self._tracked, pending, self._carry, live_only=True)
             self._gen_checked = time.monotonic()
