@@ -13,7 +13,7 @@ from dialer_domain.model.values import CampaignSettings, DialMode
 from dialer_domain.rules import pacing
 from dialer_domain.rules.abandon_cap import AbandonCap, AbandonWindow
 from dialer_domain.rules.pacing import GRACE_SECONDS, PacingSnapshot, decide
-from dialer_domain.rules.pacing_estimates import BIN_SECONDS, MAX_BIN, PacingEstimator, _answer_chances
+from dialer_domain.rules.pacing_estimates import BIN_SECONDS, GRID_STEP, MAX_BIN, PacingEstimator, _answer_chances
 
 
 def reference_predictive(
@@ -22,8 +22,8 @@ def reference_predictive(
     """``_predictive`` as it was before issue 18's work: every call's risk worked out in turn, each
     agent's chance of being free looked up one moment at a time."""
     est.tune(settings.target_abandon_rate)
-    grid, weights, c_new = est.answer_grid()
-    suffix_h, suffix_all = est.suffix_sums()
+    grid, weights, c_new = reference_answer_grid(est)
+    suffix_h, suffix_all = reference_suffix_sums(est)
     wrap_mean = est.wrap.mean()
     mu_a = [float(snap.answered_waiting)] * len(grid)
     var_a = [0.0] * len(grid)
@@ -64,7 +64,7 @@ def reference_predictive(
             mu[i] += c
             var[i] += c * (1 - c)
     estimates = {
-        "p_human": round(est.p_human(), 4),
+        "p_human": round(reference_p_human(est), 4),
         "expected_answers_25s": round(mu_a[-1], 3),
         "expected_free_agents_27s": round(mu_f[-1], 3),
         "marginal_abandon_risk": round(risk, 5),
@@ -79,6 +79,54 @@ def reference_predictive(
         f"next call's abandon risk {risk:.4f} vs allowance {allowance:.4f}"
     )
     return n, reason, estimates
+
+
+def reference_suffix_sums(est: PacingEstimator) -> tuple[list[float], list[float]]:
+    """Human answers and all outcomes at or after each bin, summed bin by bin (as before issue 18)."""
+    n = MAX_BIN + 1
+    h = [0.0] * (n + 1)
+    a = [0.0] * (n + 1)
+    for i in range(n - 1, -1, -1):
+        h[i] = h[i + 1] + est.human_bins[i]
+        a[i] = a[i + 1] + est.human_bins[i] + est.ended_bins[i]
+    return h, a
+
+
+def reference_chances(b0: int, steps: list[int], suffix_h: list[float], suffix_all: list[float]) -> list[tuple[float, float]]:
+    alive = suffix_all[b0]
+    if alive <= 0:
+        return []
+    out = []
+    for step in steps:
+        b1 = b0 + step
+        p = (suffix_h[b0] - suffix_h[b1 if b1 <= MAX_BIN + 1 else MAX_BIN + 1]) / alive
+        out.append((p, p * (1 - p)))
+    return out
+
+
+def reference_p_human(est: PacingEstimator) -> float:
+    h = sum(est.human_bins)
+    total = h + sum(est.ended_bins)
+    return h / total if total else 0.0
+
+
+def reference_answer_grid(est: PacingEstimator) -> tuple[list[float], list[float], list[float]]:
+    """The answer grid, its weights and P(human answer by each moment), walked bin by bin (as before
+    issue 18)."""
+    total = sum(est.human_bins) + sum(est.ended_bins)
+    last = max((i for i, c in enumerate(est.human_bins) if c > 0), default=25)
+    grid = [float(t) for t in range(GRID_STEP, last + GRID_STEP + 1, GRID_STEP)]
+    cum = []
+    acc = 0.0
+    b = 0
+    for t in grid:
+        while b <= MAX_BIN and b * BIN_SECONDS < t:
+            acc += est.human_bins[b]
+            b += 1
+        cum.append(acc / total if total else 0.0)
+    final = cum[-1] if cum and cum[-1] > 0 else 1.0
+    weights = [(c - p) / final for c, p in zip(cum, [0.0, *cum[:-1]], strict=True)]
+    return grid, weights, cum
 
 
 def p_normal_above(mu: float, var: float, x: float) -> float:
@@ -211,10 +259,13 @@ def test_what_the_estimator_keeps_equals_what_it_would_work_out_afresh(ops, b0) 
             undos.pop()()
         for w in (est.talk, est.wrap):
             assert w.mean() == (sum(w.sorted) / len(w.sorted) if w.sorted else 0.0)
-        assert est.p_human() == est._p_human()
+        assert est.p_human() == reference_p_human(est)
+        assert est.answer_grid() == reference_answer_grid(est)
+        assert est.suffix_sums() == reference_suffix_sums(est)
         grid = est.answer_grid()[0]
-        suffix_h, suffix_all = est._suffix_sums()
-        assert est.answer_chances(b0) == _answer_chances(b0, [int(t / BIN_SECONDS) + 1 for t in grid], suffix_h, suffix_all)
+        suffix_h, suffix_all = reference_suffix_sums(est)
+        steps = [int(t / BIN_SECONDS) + 1 for t in grid]
+        assert est.answer_chances(b0) == _answer_chances(b0, steps, suffix_h, suffix_all) == reference_chances(b0, steps, suffix_h, suffix_all)
 
 
 @settings(max_examples=200, deadline=None)

@@ -135,15 +135,17 @@ def _predictive(
     measurements change).
     """
     est.tune(settings.target_abandon_rate)
-    grid, weights, c_new = est.answer_grid()
+    answers = est.answers()
+    grid, weights, c_new = answers.grid, answers.weights, answers.cum
     wrap_mean = est.wrap.mean()
     mu_a = [float(snap.answered_waiting)] * len(grid)
     var_a = [0.0] * len(grid)
     # A call's chances depend on its elapsed second only: worked out once per second (and kept
     # until the measurements change), then added call by call in the calls' order (the same sums
     # as one by one).
+    chances = answers.chances
     for e in snap.dialling_elapsed:
-        for i, (p, pv) in enumerate(est.answer_chances(min(MAX_BIN, int(e / BIN_SECONDS)))):
+        for i, (p, pv) in enumerate(chances(min(MAX_BIN, int(e / BIN_SECONDS)))):
             mu_a[i] += p
             var_a[i] += pv
     mu_f = [float(snap.ready_agents)] * len(grid)

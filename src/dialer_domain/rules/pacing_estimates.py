@@ -8,7 +8,8 @@ import bisect
 import math
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Any
+from itertools import accumulate
+from operator import add
 
 import attrs
 
@@ -112,7 +113,7 @@ class PacingEstimator:
     _humans_at_tune: int = 0
     #: bumped whenever the answer-time bins change (an outcome, or its undo): what is derived from them is kept until then
     _bins_epoch: int = attrs.field(default=0, eq=False, repr=False)
-    _derived: dict[str, tuple[int, Any]] = attrs.field(factory=dict, eq=False, repr=False)
+    _answers: AnswerTimes | None = attrs.field(default=None, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         # A weak prior worth 20 dials: 5 human answers around 9 s, the rest ending unanswered.
@@ -165,13 +166,7 @@ class PacingEstimator:
 
     def p_human(self) -> float:
         """The share of dials answered by a person (kept until the measurements change)."""
-        kept: float = self._kept("p_human", self._p_human)
-        return kept
-
-    def _p_human(self) -> float:
-        h = sum(self.human_bins)
-        total = h + sum(self.ended_bins)
-        return h / total if total else 0.0
+        return self.answers().p_human
 
     def tune(self, target: float) -> None:
         """Integral action on log(gain) towards an aim below the target.
@@ -190,58 +185,67 @@ class PacingEstimator:
         error = (aim - recent) / aim
         self.gain = min(4.0, max(0.05, self.gain * math.exp(0.15 * max(-1.0, min(1.0, error)))))
 
-    def _kept(self, name: str, make: Callable[[], Any]) -> Any:
-        found = self._derived.get(name)
-        if found is None or found[0] != self._bins_epoch:
-            found = self._derived[name] = (self._bins_epoch, make())
-        return found[1]
+    def answers(self) -> AnswerTimes:
+        """What the answer-time bins give (kept until they change)."""
+        kept = self._answers
+        if kept is None or kept.epoch != self._bins_epoch:
+            kept = self._answers = AnswerTimes(self._bins_epoch, self.human_bins, self.ended_bins)
+        return kept
 
     def suffix_sums(self) -> tuple[list[float], list[float]]:
         """Human answers and all outcomes at or after each bin (for conditioning on elapsed time)."""
-        kept: tuple[list[float], list[float]] = self._kept("suffix", self._suffix_sums)
-        return kept
+        a = self.answers()
+        return a.suffix_h, a.suffix_all
 
     def answer_grid(self) -> tuple[list[float], list[float], list[float]]:
         """Moments after a dial (every GRID_STEP s to the last measured answer), the share of a new
         call's human answers falling in each step, and P(human answer by each moment)."""
-        kept: tuple[list[float], list[float], list[float]] = self._kept("grid", self._answer_grid)
-        return kept
+        a = self.answers()
+        return a.grid, a.weights, a.cum
 
     def answer_chances(self, b0: int) -> list[tuple[float, float]]:
         """For a call in flight since second ``b0``: P(human answer by each moment of the answer
         grid), with p(1-p); kept until the measurements change."""
-        table: dict[int, list[tuple[float, float]]] = self._kept("chances", dict)
-        pairs = table.get(b0)
-        if pairs is None:
-            suffix_h, suffix_all = self.suffix_sums()
-            steps = [int(t / BIN_SECONDS) + 1 for t in self.answer_grid()[0]]
-            pairs = table[b0] = _answer_chances(b0, steps, suffix_h, suffix_all)
-        return pairs
+        return self.answers().chances(b0)
 
-    def _suffix_sums(self) -> tuple[list[float], list[float]]:
-        n = MAX_BIN + 1
-        h = [0.0] * (n + 1)
-        a = [0.0] * (n + 1)
-        for i in range(n - 1, -1, -1):
-            h[i] = h[i + 1] + self.human_bins[i]
-            a[i] = a[i + 1] + self.human_bins[i] + self.ended_bins[i]
-        return h, a
 
-    def _answer_grid(self) -> tuple[list[float], list[float], list[float]]:
-        total = sum(self.human_bins) + sum(self.ended_bins)
-        last = max((i for i, c in enumerate(self.human_bins) if c > 0), default=25)
+class AnswerTimes:
+    """What one state of the answer-time bins gives, worked out once (issue 18: the bins change at
+    every dial's outcome, and about a third of a day's pacing decisions came right after one). The
+    bins hold counts, so every sum of them is an exact integer whatever its order: the suffix and
+    prefix sums below are the same floats as the bin-by-bin loops they replaced."""
+
+    __slots__ = ("_chances", "cum", "epoch", "grid", "p_human", "steps", "suffix_all", "suffix_h", "weights")
+
+    def __init__(self, epoch: int, human_bins: list[float], ended_bins: list[float]) -> None:
+        self.epoch = epoch
+        # at or after each bin, then 0.0 past the last
+        h = list(accumulate(reversed(human_bins)))
+        h.reverse()
+        h.append(0.0)
+        a = list(accumulate(map(add, reversed(human_bins), reversed(ended_bins))))
+        a.reverse()
+        a.append(0.0)
+        self.suffix_h, self.suffix_all = h, a
+        humans, total = h[0], a[0]
+        self.p_human = humans / total if total else 0.0
+        first_none = h.index(0.0)  # bins from here on hold no human answer
+        last = first_none - 1 if first_none > 0 else 25
         grid = [float(t) for t in range(GRID_STEP, last + GRID_STEP + 1, GRID_STEP)]
-        cum = []
-        acc = 0.0
-        b = 0
-        for t in grid:
-            while b <= MAX_BIN and b * BIN_SECONDS < t:
-                acc += self.human_bins[b]
-                b += 1
-            cum.append(acc / total if total else 0.0)
+        # human answers before each moment: the bins b with b * BIN_SECONDS < t, at most MAX_BIN
+        cum = [(humans - h[min(MAX_BIN + 1, math.ceil(t / BIN_SECONDS))]) / total if total else 0.0 for t in grid]
         final = cum[-1] if cum and cum[-1] > 0 else 1.0
-        weights = [(c - p) / final for c, p in zip(cum, [0.0, *cum[:-1]], strict=True)]
-        return grid, weights, cum
+        self.grid, self.cum = grid, cum
+        self.weights = [(c - p) / final for c, p in zip(cum, [0.0, *cum[:-1]], strict=True)]
+        self.steps = [int(t / BIN_SECONDS) + 1 for t in grid]
+        self._chances: dict[int, list[tuple[float, float]]] = {}
+
+    def chances(self, b0: int) -> list[tuple[float, float]]:
+        """For a call in flight since second ``b0``: P(human answer by each grid moment), with p(1-p)."""
+        pairs = self._chances.get(b0)
+        if pairs is None:
+            pairs = self._chances[b0] = _answer_chances(b0, self.steps, self.suffix_h, self.suffix_all)
+        return pairs
 
 
 def _answer_chances(b0: int, steps: list[int], suffix_h: list[float], suffix_all: list[float]) -> list[tuple[float, float]]:
@@ -250,9 +254,5 @@ def _answer_chances(b0: int, steps: list[int], suffix_h: list[float], suffix_all
     if alive <= 0:
         return []
     h0 = suffix_h[b0]
-    out = []
-    for step in steps:
-        b1 = b0 + step
-        p = (h0 - suffix_h[b1 if b1 <= MAX_BIN + 1 else MAX_BIN + 1]) / alive
-        out.append((p, p * (1 - p)))
-    return out
+    top = MAX_BIN + 1
+    return [(p, p * (1 - p)) for p in [(h0 - suffix_h[b0 + step if b0 + step <= top else top]) / alive for step in steps]]
