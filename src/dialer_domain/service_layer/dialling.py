@@ -207,8 +207,9 @@ class Dialling(DiallerCore):
             elif state is AgentState.TALKING:
                 talking.append(s)
         ready = sorted(unclaimed, key=_idle_since)
-        dialling = [call for call in self.calls.values() if call.campaign_id == c.id and call.answered_at is None]
-        waiting = sum(1 for call in self.waiting.values() if call.campaign_id == c.id)
+        campaign_id = c.id  # compared as ids are (UUID.__eq__ is Python), after the cheaper test
+        dialling = [call for call in self.calls.values() if call.answered_at is None and call.campaign_id == campaign_id]
+        waiting = sum(1 for call in self.waiting.values() if call.campaign_id == campaign_id)
         in_flight = len(dialling) + waiting
         if c.dial_mode is DialMode.PROGRESSIVE and len(ready) <= in_flight:
             # Every ready agent has a call in flight: progressive places none (what ``decide``
@@ -219,9 +220,9 @@ class Dialling(DiallerCore):
             return
         snap = PacingSnapshot(
             ready_agents=len(ready),
-            wrapup_elapsed=tuple(_since(s, now) for s in wrapping),
-            talking_elapsed=tuple(_since(s, now) for s in talking),
-            dialling_elapsed=tuple((now - call.dialled_at).total_seconds() for call in dialling),
+            wrapup_elapsed=tuple([_since(s, now) for s in wrapping]),
+            talking_elapsed=tuple([_since(s, now) for s in talking]),
+            dialling_elapsed=tuple([(now - call.dialled_at).total_seconds() for call in dialling]),
             answered_waiting=waiting,
             logged_in=logged_in,
             queued_contacts=self.queue.queued_count(c.id),
