@@ -42,8 +42,9 @@ def parsed(e164: str) -> phonenumbers.PhoneNumber:
     (issue 18: each dial asks where its number rings, and parsing was most of it). A number written
     in E.164 (a country code the plan knows, a national number of 2 to 17 digits) whose national
     number no national prefix of its country can be read from is exactly its country code, its
-    digits and their leading zeros: parse reads nothing else from it. Anything else goes to ``parse`` itself; ``tests/integration/test_calendar.py`` holds the two to
-    the same answers country by country."""
+    digits and their leading zeros: parse reads nothing else from it. Anything else goes to
+    ``parse`` itself; ``tests/integration/test_calendar.py`` holds the two to the same answers
+    country by country."""
     plain = _E164.fullmatch(e164)
     if plain is not None:
         digits = plain.group(1)
