@@ -223,6 +223,7 @@ ALLOWED_STDLIB = {
     "heapq",
     "itertools",
     "math",
+    "operator",  # the answer-time sums add two columns with operator.add (rules.pacing_estimates)
     "random",
     "re",
     "typing",
