@@ -66,9 +66,15 @@ class VirtualClock:
     def __init__(self, env: simpy.Environment, start: datetime) -> None:
         self.env = env
         self.start = start
+        self._at: float | None = None
+        self._now_from = start
+        self._now = start
 
     def now(self) -> datetime:
-        return self.start + timedelta(seconds=float(self.env.now))
+        at = float(self.env.now)
+        if at != self._at or self._now_from is not self.start:  # asked many times a simulated moment: made once for each
+            self._at, self._now_from, self._now = at, self.start, self.start + timedelta(seconds=at)
+        return self._now
 
 
 class SimulatedTelephony:

@@ -26,6 +26,7 @@ class Timers:
         #: (kind, subject) -> the last order cancelled: those timers set up to then are gone
         self._gone: dict[tuple[str, UUID | str], int] = {}
         self._undo = undo
+        self._shown: tuple[float, tzinfo | None, datetime] | None = None  # next_due's last answer
 
     def _keep(self) -> None:
         def save() -> Callable[[], None]:
@@ -72,7 +73,13 @@ class Timers:
         they would only be skipped)."""
         while self._heap and self._cancelled(self._heap[0]):
             heapq.heappop(self._heap)
-        return datetime.fromtimestamp(self._heap[0][0], tz=tz) if self._heap else None
+        if not self._heap:
+            return None
+        at = self._heap[0][0]
+        shown = self._shown  # asked after every step, mostly of the same timer: its moment made once
+        if shown is None or shown[0] != at or shown[1] is not tz:
+            shown = self._shown = (at, tz, datetime.fromtimestamp(at, tz=tz))
+        return shown[2]
 
     def snapshot(self) -> list[Timer]:
         return sorted(t for t in self._heap if not self._cancelled(t))
