@@ -17,6 +17,10 @@ before each, no collection during.
 
 With ``--store sqlite`` each day runs on its own SQLite file, wired as ``dialer simulate`` wires it
 (the persisted queue view, ADR 0007), and the log floor is the same appends to a fresh SQLite file.
+"raw commits" is the floor under that one: the run's appends as bare durable transactions in
+sqlite3 (the library's settings: write-ahead log, synchronous at its default, FULL), one INSERT of
+each append's rows of the stored events' own bytes, built beforehand; what a durable commit of each
+step costs before any library or mapping.
 
     .venv/bin/python -m bench.pacing                 # the full table (about 15 minutes on 2 cores)
     .venv/bin/python -m bench.pacing --agents 20 --seeds 1 2 --modes predictive progressive
@@ -28,6 +32,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -37,7 +42,9 @@ from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
-from adapters.persistence.eventstore import CattrsMapper, open_event_store
+from eventsourcing.persistence import StoredEvent
+
+from adapters.persistence.eventstore import open_event_store
 from bench.plain_world import plain_world_cpu
 from dialer_domain.model.events import DomainEvent
 from dialer_domain.model.values import DialMode
@@ -102,10 +109,12 @@ def one(args: tuple[str, int, int, float, float | None, str]) -> dict[str, Any]:
     )
     with tempfile.TemporaryDirectory(prefix="bench-pacing-") as tmp:
         urls = ("memory:",) * 3 if kind == "memory" else tuple(f"sqlite:///{tmp}/{name}.db" for name in ("day", "log", "recorder"))
-        return _one(label, agents, seed, hours, cfg, *urls)
+        return _one(label, agents, seed, hours, cfg, *urls, raw_path=f"{tmp}/raw.db" if kind == "sqlite" else None)
 
 
-def _one(label: str, agents: int, seed: int, hours: float, cfg: SimulationConfig, url: str, twin_url: str, recorder_url: str) -> dict[str, Any]:
+def _one(
+    label: str, agents: int, seed: int, hours: float, cfg: SimulationConfig, url: str, twin_url: str, recorder_url: str, raw_path: str | None = None
+) -> dict[str, Any]:
     started = time.perf_counter()
     cpu = time.process_time()
     store = open_event_store(url)
@@ -126,7 +135,9 @@ def _one(label: str, agents: int, seed: int, hours: float, cfg: SimulationConfig
     events = [rec.event for rec in iter_log(store)]  # the run's log, read once for both floors
     assert sum(sizes) == len(events), "a simulated day stores every event by append"
     log = log_cpu(events, sizes, twin_url)
-    recorder = recorder_cpu(store.mapper, events, sizes, recorder_url)
+    stored = [store.mapper.to_stored_event(e) for e in events]
+    recorder = recorder_cpu(stored, sizes, recorder_url)
+    raw = raw_commit_cpu(stored, sizes, raw_path) if raw_path is not None else None
     store.close()  # before its temporary directory goes
     return {
         "variant": label,
@@ -143,6 +154,7 @@ def _one(label: str, agents: int, seed: int, hours: float, cfg: SimulationConfig
         "cpu_per_8h_day": cpu_run * 8 / (hours + 0.25),  # issue 18's figure: CPU per simulated 8-hour day
         "log_cpu_per_8h_day": log * 8 / (hours + 0.25),
         "recorder_cpu_per_8h_day": recorder * 8 / (hours + 0.25),
+        "raw_commits_cpu_per_8h_day": raw * 8 / (hours + 0.25) if raw is not None else None,
         "controller_cpu_per_8h_day": controller[0] * 8 / (hours + 0.25),
         "decisions": int(controller[1]),
     }
@@ -188,11 +200,10 @@ def log_cpu(events: Sequence[DomainEvent], sizes: list[int], url: str = "memory:
     return spent[0]
 
 
-def recorder_cpu(mapper: CattrsMapper, events: Sequence[DomainEvent], sizes: list[int], url: str = "memory:") -> float:
+def recorder_cpu(stored: Sequence[StoredEvent], sizes: list[int], url: str = "memory:") -> float:
     """Of the log's cost, the library's recorder alone, in CPU seconds: the run's events, mapped to
     stored events beforehand (not counted), inserted in the same appends into a fresh store's
     recorder and selected back once, a page at a time; no encoding, no decoding."""
-    stored = [mapper.to_stored_event(e) for e in events]
     twin = open_event_store(url)
     recorder: Any = twin.recorder
     with _timed_collected_first() as spent:
@@ -202,6 +213,26 @@ def recorder_cpu(mapper: CattrsMapper, events: Sequence[DomainEvent], sizes: lis
         while page := recorder.select_notifications(start=position, limit=5000, inclusive_of_start=False):
             position = page[-1].id
     twin.close()
+    return spent[0]
+
+
+def raw_commit_cpu(stored: Sequence[StoredEvent], sizes: list[int], path: str) -> float:
+    """The floor under the SQLite log, in CPU seconds: the run's appends (``sizes``) as bare durable
+    sqlite3 transactions in a fresh file, in the library's settings (write-ahead log, synchronous
+    at its default, FULL), each one INSERT of its rows (stream, version, topic and the stored
+    bytes, built beforehand) under the log's own key; nothing read back."""
+    rows = [(str(e.originator_id), e.originator_version, e.topic, e.state) for e in stored]
+    con = sqlite3.connect(path, isolation_level=None)
+    try:
+        con.execute("PRAGMA journal_mode = WAL")
+        con.execute("CREATE TABLE log (stream TEXT, version INTEGER, topic TEXT, state BLOB, PRIMARY KEY (stream, version))")
+        with _timed_collected_first() as spent:
+            for batch in _as_appended(rows, sizes):
+                con.execute("BEGIN")
+                con.executemany("INSERT INTO log VALUES (?, ?, ?, ?)", batch)
+                con.execute("COMMIT")
+    finally:
+        con.close()
     return spent[0]
 
 
@@ -235,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{'N':>3} {'mode':<12} {'occupancy':>9} {'talk min/agent-h':>16} {'abandon mean':>12} {'abandon worst':>13} "
         f"{'sim s/run':>9} {'CPU s/8h day':>12} {'x plain world':>13} {'log s/8h day':>12} {'of it recorder':>14} {'x (plain + log)':>15} "
         f"{'decisions':>9} {'controller s/8h day':>19} {'x (plain + log + controller)':>28}"
+        + (f" {'raw commits s/8h day':>20}" if a.store == "sqlite" else "")
     )
     print(head)
     print("-" * len(head))
@@ -252,12 +284,13 @@ def main(argv: list[str] | None = None) -> int:
             rec_day = statistics.median(r["recorder_cpu_per_8h_day"] for r in rs)
             decisions = statistics.median(r["decisions"] for r in rs)
             ctl_day = statistics.median(r["controller_cpu_per_8h_day"] for r in rs)
+            raw = f" {statistics.median(r['raw_commits_cpu_per_8h_day'] for r in rs):>20.1f}" if a.store == "sqlite" else ""
             if m == "progressive":
                 prog = talk
             print(
                 f"{n:>3} {m:<12} {occ:>9.3f} {talk:>16.1f} {ab_mean:>12.2%} {ab_worst:>13.2%} {secs:>9.1f} "
                 f"{cpu_day:>12.1f} {cpu_day / plain[n]:>13.1f} {log_day:>12.1f} {rec_day:>14.1f} {cpu_day / (plain[n] + log_day):>15.1f} "
-                f"{decisions:>9,.0f} {ctl_day:>19.1f} {cpu_day / (plain[n] + log_day + ctl_day):>28.1f}"
+                f"{decisions:>9,.0f} {ctl_day:>19.1f} {cpu_day / (plain[n] + log_day + ctl_day):>28.1f}{raw}"
             )
         print(f"{n:>3} {'plain world':<12} {'':>9} {'':>16} {'':>12} {'':>13} {'':>9} {plain[n]:>12.1f} {1:>13.1f}")
         pred = [r for r in runs if r["agents"] == n and r["variant"] == "predictive"]
@@ -269,6 +302,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"(log: the run's own events appended again in its own appends to a fresh {a.store} store and read back once: what the store alone costs)")
     print("(of it recorder: the same inserts and one select by the library's recorder alone, the events mapped beforehand; the rest is our mapping)")
     print("(controller: CPU inside the pacing decisions, rules.pacing.decide, timed call by call in the same run; decisions: how many)")
+    if a.store == "sqlite":
+        print("(raw commits: the run's appends as bare durable sqlite3 transactions, one INSERT each, the library's settings: the floor under log)")
     return 0
 
 
