@@ -433,6 +433,52 @@ def test_a_registry_refuses_a_versioned_event_without_upcasters():
         EventRegistry([Bumped], {})
 
 
+def test_sqlite_connections_keep_their_statements_prepared_with_the_librarys_other_settings(tmp_path, monkeypatch, t0):
+    """The library asks sqlite3 for a statement cache of ``True`` (one statement), so each append
+    prepared its INSERT again (issue 18, ADR 0042): the store's and the views' connections are made
+    with sqlite3's cache of 128, and otherwise as the library makes them."""
+    import sqlite3
+
+    from adapters.persistence.sqlite_pool import STATEMENT_CACHE, StatementCachingPool
+    from adapters.views.base import open_view
+
+    made: list[dict[str, object]] = []
+    connect = sqlite3.connect
+
+    def recorded(*args, **kwargs):  # type: ignore[no-untyped-def]
+        made.append(kwargs)
+        return connect(*args, **kwargs)
+
+    monkeypatch.setattr(sqlite3, "connect", recorded)
+    url = f"sqlite:///{tmp_path}/day.db"
+    store = open_event_store(url)
+    view = open_view(url, "queue")
+    try:
+        stream = uuid4()
+        assert store.append([_queued(stream, 1, t0), _queued(stream, 2, t0)]) == [1, 2]
+        assert store.append([_queued(stream, 3, t0)]) == [3]
+        assert [e.originator_version for e in store.load(stream)] == [1, 2, 3]
+        with pytest.raises(ConcurrencyError):
+            store.append([_queued(stream, 5, t0)])  # the gap trigger still fires
+        view.live_generation()
+        for pool in (store.recorder.datastore.pool, view.datastore.pool):
+            assert isinstance(pool, StatementCachingPool)
+        conn = store.recorder.datastore.pool.get_connection()
+        try:
+            raw = conn._sqlite_conn
+            assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+            assert raw.row_factory is sqlite3.Row and raw.isolation_level is None
+        finally:
+            store.recorder.datastore.pool.put_connection(conn)
+    finally:
+        view.factory.close()
+        store.close()
+    assert made and all(
+        (k["cached_statements"], k["isolation_level"], k["check_same_thread"], k["timeout"], k["uri"]) == (STATEMENT_CACHE, None, False, 10, True)
+        for k in made
+    ), made
+
+
 def test_store_urls_are_checked():
     from adapters.persistence.eventstore import infrastructure_env
 

@@ -33,6 +33,7 @@ from eventsourcing.popo import POPOApplicationRecorder
 
 from adapters.persistence.codec import event_decoder, event_encoder, make_event_converter, partial_decoder, uuid_of
 from adapters.persistence.schema import GAP_MESSAGE, ensure_event_schema
+from adapters.persistence.sqlite_pool import with_statement_cache
 from adapters.persistence.streams import append_postgres, select_log_postgres, select_streams
 from adapters.persistence.streams import recorder_kind as _kind
 from adapters.persistence.upcasters import UPCASTERS, Upcaster
@@ -420,8 +421,9 @@ def _infrastructure_env(url: str) -> dict[str, str]:
 
 def open_factory(url: str) -> InfrastructureFactory[Any]:
     """The library's factory for that URL; tables are created by ``ensure_event_schema`` and the
-    views' own set-up, under the schema lock, never by the factory."""
-    return InfrastructureFactory.construct(env={**infrastructure_env(url), "CREATE_TABLE": "no"})
+    views' own set-up, under the schema lock, never by the factory. On SQLite its connections keep
+    their statements prepared (``sqlite_pool``, ADR 0042)."""
+    return with_statement_cache(InfrastructureFactory.construct(env={**infrastructure_env(url), "CREATE_TABLE": "no"}))
 
 
 def open_event_store(url: str = DEFAULT_DATABASE_URL, registry: EventRegistry | None = None) -> RecorderEventStore:
