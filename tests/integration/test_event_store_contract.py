@@ -72,6 +72,27 @@ class EventStoreContract:
         assert store.max_position() == positions[-1]
 
 
+    def test_an_append_returns_the_positions_its_events_are_read_at(self, store, t0):
+        # appends of several sizes and streams, a refused one between them (it takes no position)
+        streams = [uuid4() for _ in range(4)]
+        versions = dict.fromkeys(streams, 0)
+        returned: dict[tuple[object, int], int] = {}
+        for size in (1, 3, 7, 2, 1, 12, 5):
+            batch = []
+            for i in range(size):
+                s = streams[(size + i) % len(streams)]
+                versions[s] += 1
+                batch.append(_queued(s, versions[s], t0))
+            positions = store.append(batch)
+            assert len(positions) == size
+            returned.update(((e.originator_id, e.originator_version), p) for e, p in zip(batch, positions, strict=True))
+            with pytest.raises(ConcurrencyError):
+                store.append([_queued(streams[0], versions[streams[0]] + 2, t0)])  # a gap: refused
+        read = {(r.event.originator_id, r.event.originator_version): r.position for r in store.read(0, 1000)}
+        assert read == returned
+        assert store.max_position() == max(returned.values())
+
+
     def test_several_streams_load_together_as_each_loads_alone(self, store, t0, monkeypatch):
         from adapters.persistence import streams
 
