@@ -207,7 +207,7 @@ class Dialling(DiallerCore):
             elif state is AgentState.TALKING:
                 talking.append(s)
         ready = sorted(unclaimed, key=_idle_since)
-        campaign_id = c.id  # compared as ids are (UUID.__eq__ is Python), after the cheaper test
+        campaign_id = c.id  # tested after the answer: UUID equality is Python code
         dialling = [call for call in self.calls.values() if call.answered_at is None and call.campaign_id == campaign_id]
         waiting = sum(1 for call in self.waiting.values() if call.campaign_id == campaign_id)
         in_flight = len(dialling) + waiting
