@@ -67,13 +67,12 @@ class VirtualClock:
         self.env = env
         self.start = start
         self._at: float | None = None
-        self._now_from = start
         self._now = start
 
     def now(self) -> datetime:
         at = float(self.env.now)
-        if at != self._at or self._now_from is not self.start:  # asked many times a simulated moment: made once for each
-            self._at, self._now_from, self._now = at, self.start, self.start + timedelta(seconds=at)
+        if at != self._at:  # asked many times a simulated moment: made once for each
+            self._at, self._now = at, self.start + timedelta(seconds=at)
         return self._now
 
 
