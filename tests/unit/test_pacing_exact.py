@@ -10,10 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dialer_domain.model.values import CampaignSettings, DialMode
-from dialer_domain.rules import pacing
+from dialer_domain.rules import pacing, pacing_math
 from dialer_domain.rules.abandon_cap import AbandonCap, AbandonWindow
-from dialer_domain.rules.pacing import GRACE_SECONDS, PacingSnapshot, decide
-from dialer_domain.rules.pacing_estimates import BIN_SECONDS, GRID_STEP, MAX_BIN, PacingEstimator, _answer_chances
+from dialer_domain.rules.pacing import PacingSnapshot, decide
+from dialer_domain.rules.pacing_estimates import GRID_STEP, PacingEstimator
+from dialer_domain.rules.pacing_math import BIN_SECONDS, GRACE_SECONDS, MAX_BIN, answer_chances
 
 
 def reference_predictive(
@@ -184,23 +185,22 @@ def test_predictive_decides_exactly_as_the_call_by_call_loop(situation: tuple[Pa
     assert predictive(SETTINGS, snap, est, room, ease) == reference_predictive(SETTINGS, snap, twin, room, ease)
 
 
-def test_a_long_run_of_calls_is_added_in_a_few_risk_evaluations(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_long_run_of_calls_is_added_in_a_few_risk_evaluations() -> None:
     # 1,000 agents who will all be free (a cold start's estimates): hundreds of calls pass.
     est = PacingEstimator()
     snap = PacingSnapshot(
         ready_agents=1000, wrapup_elapsed=(), talking_elapsed=(), dialling_elapsed=(), answered_waiting=0, logged_in=1000, queued_contacts=10**6
     )
-    evaluations = 0
-    risk = pacing._risk
-
-    def counted(*args):  # type: ignore[no-untyped-def]
-        nonlocal evaluations
-        evaluations += 1
-        return risk(*args)
-
-    monkeypatch.setattr(pacing, "_risk", counted)
     n, reason, estimates = predictive(SETTINGS, snap, copy.deepcopy(est), 4004)
     assert (n, reason, estimates) == reference_predictive(SETTINGS, snap, copy.deepcopy(est), 4004)
+    # the same sums again, counting the risks they work out
+    twin = copy.deepcopy(est)
+    twin.tune(SETTINGS.target_abandon_rate)
+    answers = twin.answers()
+    allowance = min(0.5, SETTINGS.target_abandon_rate * twin.gain)
+    wrap = (twin.wrap.sorted, twin.wrap.mean())
+    placed, _, evaluations, _, _ = pacing_math.predict(answers.arrays, answers.known, wrap, twin.talk.sorted, 0, 1000, (), (), (), 4004, allowance)
+    assert placed == n
     assert n > 1000
     assert evaluations < 4 * math.log2(n) + 60  # stepping would evaluate n + 1 times
 
@@ -265,7 +265,7 @@ def test_what_the_estimator_keeps_equals_what_it_would_work_out_afresh(ops, b0) 
         grid = est.answer_grid()[0]
         suffix_h, suffix_all = reference_suffix_sums(est)
         steps = [int(t / BIN_SECONDS) + 1 for t in grid]
-        assert est.answer_chances(b0) == _answer_chances(b0, steps, suffix_h, suffix_all) == reference_chances(b0, steps, suffix_h, suffix_all)
+        assert est.answer_chances(b0) == answer_chances(b0, steps, suffix_h, suffix_all) == reference_chances(b0, steps, suffix_h, suffix_all)
 
 
 @settings(max_examples=200, deadline=None)

@@ -12,17 +12,14 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import attrs
 
 from dialer_domain.model.values import CampaignSettings, DialMode
 from dialer_domain.rules.abandon_cap import AbandonCap, at_risk
-from dialer_domain.rules.pacing_estimates import BIN_SECONDS, MAX_BIN, PacingEstimator
-
-GRACE_SECONDS = 2.0
-LEAP_AFTER = 8  # calls stepped one by one before the n-loop may leap
+from dialer_domain.rules.pacing_estimates import PacingEstimator
+from dialer_domain.rules.pacing_math import predict
 
 
 @attrs.frozen
@@ -136,34 +133,28 @@ def _predictive(
     """
     est.tune(settings.target_abandon_rate)
     answers = est.answers()
-    grid, weights, c_new = answers.grid, answers.weights, answers.cum
+    grid = answers.grid
     wrap_mean = est.wrap.mean()
-    mu_a = [float(snap.answered_waiting)] * len(grid)
-    var_a = [0.0] * len(grid)
-    # A call's chances depend on its elapsed second only: worked out once per second (and kept
-    # until the measurements change), then added call by call in the calls' order (the same sums
-    # as one by one).
-    chances = answers.chances
-    for e in snap.dialling_elapsed:
-        for i, (p, pv) in enumerate(chances(min(MAX_BIN, int(e / BIN_SECONDS)))):
-            mu_a[i] += p
-            var_a[i] += pv
-    mu_f = [float(snap.ready_agents)] * len(grid)
-    var_f = [0.0] * len(grid)
-    # Agents free by each moment: per grid point the same sums in the same order (the agents in
-    # wrap-up, then those talking), each agent's chances looked up along the grid at once.
-    wrap_h = [t + GRACE_SECONDS for t in grid]
-    est.wrap.add_end_chances(snap.wrapup_elapsed, wrap_h, mu_f, var_f)
-    est.talk.add_end_chances(snap.talking_elapsed, [max(0.0, h - wrap_mean) for h in wrap_h], mu_f, var_f)
     allowance = min(0.5, settings.target_abandon_rate * est.gain) * ease
-    mu = [a - f for a, f in zip(mu_a, mu_f, strict=True)]
-    var = [a + f for a, f in zip(var_a, var_f, strict=True)]
-    n, risk = _add_calls(weights, c_new, mu, var, room, allowance)
+    n, risk, _, answers_last, free_last = predict(
+        answers.arrays,
+        answers.known,
+        (est.wrap.sorted, wrap_mean),
+        est.talk.sorted,
+        snap.answered_waiting,
+        snap.ready_agents,
+        snap.dialling_elapsed,
+        snap.wrapup_elapsed,
+        snap.talking_elapsed,
+        room,
+        allowance,
+    )
+
     def explain() -> tuple[str, dict[str, float]]:
         estimates = {
             "p_human": round(est.p_human(), 4),
-            "expected_answers_25s": round(mu_a[-1], 3),
-            "expected_free_agents_27s": round(mu_f[-1], 3),
+            "expected_answers_25s": round(answers_last, 3),
+            "expected_free_agents_27s": round(free_last, 3),
             "marginal_abandon_risk": round(risk, 5),
             "allowance": round(allowance, 5),
             "gain": round(est.gain, 4),
@@ -172,78 +163,9 @@ def _predictive(
             "mean_wrap_s": round(wrap_mean, 1),
         }
         reason = (
-            f"predictive: {mu_a[-1]:.2f} answers expected within {grid[-1]:.0f}s against {mu_f[-1]:.2f} agents free; "
+            f"predictive: {answers_last:.2f} answers expected within {grid[-1]:.0f}s against {free_last:.2f} agents free; "
             f"next call's abandon risk {risk:.4f} vs allowance {allowance:.4f}"
         )
         return reason, estimates
 
     return n, explain
-
-
-_SQRT2 = math.sqrt(2)
-
-
-def _risk(weights: list[float], mu: list[float], var: list[float]) -> float:
-    """A new call's abandon risk: P(answers - free agents > -0.5) under a normal approximation,
-    weighted along the grid."""
-    return sum(
-        [
-            w * ((1.0 if m > -0.5 else 0.0) if v <= 1e-12 else 0.5 * math.erfc(((-0.5 - m) / math.sqrt(v)) / _SQRT2))
-            for w, m, v in zip(weights, mu, var, strict=True)
-        ]
-    )
-
-
-def _risk_bound(weights: list[float], c_new: list[float], dv: list[float], mu: list[float], var: list[float], k: int) -> float:
-    """An upper bound of ``_risk`` over the states after 0..k-1 more calls (each call adds ``c`` to
-    a grid point's mean and ``c(1-c)`` to its variance). Per point, the probability
-    Phi((m + 0.5) / sd) is largest where the numerator is largest (after the last call); when that
-    numerator is negative, where the spread is largest too, else where it is smallest (now). The
-    numerator and spread are widened well past the rounding of k sequential additions."""
-    total = 0.0
-    for w, c, d, m, v in zip(weights, c_new, dv, mu, var, strict=True):
-        if v <= 1e-12:
-            total += w
-            continue
-        top = m + (k - 1) * c + 0.5
-        top += 1e-9 * (abs(m) + (k - 1) * c + 1.0)
-        sd = math.sqrt((v + (k - 1) * d) * (1 + 1e-9)) if top < 0 else math.sqrt(v)
-        total += w * 0.5 * math.erfc(-(top / sd) / _SQRT2)
-    return total
-
-
-def _add_calls(
-    weights: list[float], c_new: list[float], mu: list[float], var: list[float], room: int, allowance: float
-) -> tuple[int, float]:
-    """Place calls one at a time while the next one's risk stays within the allowance (at most
-    ``room``): the number placed, and the last risk worked out (the refused call's, or the last
-    placed one's when room ran out). Where a bound shows that the next k calls all pass, they are
-    added without working out each one's risk, the means and variances still summed call by call:
-    the same decision and the same figures as stepping, in O(log n) risk evaluations on a long run."""
-    n = 0
-    risk = 0.0
-    if c_new[-1] <= 0:
-        return n, risk
-    dv = [c * (1 - c) for c in c_new]
-    leap = 1
-    while n < room:
-        risk = _risk(weights, mu, var)
-        if risk > allowance:
-            break
-        k = 1
-        # Leap only in a long run (a short one is stepped as cheaply), well below the allowance (near
-        # it a bound would mostly fail and cost as much as the step), and never onto the last call
-        # room leaves: its own risk is reported then.
-        if n >= LEAP_AFTER and risk <= allowance / 4 and room - 1 - n >= 2:
-            k = min(2 * leap, room - 1 - n)
-            while k >= 2 and _risk_bound(weights, c_new, dv, mu, var, k) > allowance * (1 - 1e-9) - 1e-15:
-                k //= 2
-        leap = k
-        n += k
-        for i, c in enumerate(c_new):
-            m, v, d = mu[i], var[i], dv[i]
-            for _ in range(k):
-                m += c
-                v += d
-            mu[i], var[i] = m, v
-    return n, risk

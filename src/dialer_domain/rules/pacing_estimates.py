@@ -13,8 +13,9 @@ from operator import add
 
 import attrs
 
-BIN_SECONDS = 1.0
-MAX_BIN = 90
+from dialer_domain.rules.pacing_math import BIN_SECONDS, MAX_BIN, add_end_chances
+from dialer_domain.rules.pacing_math import answer_chances as _answer_chances
+
 GRID_STEP = 3
 RECENT_DECAY = 1 - 1 / 300  # the recent abandon rate weighs the last ~300 answers
 
@@ -62,31 +63,8 @@ class _Window:
 
     def add_end_chances(self, elapsed: Sequence[float], horizons: list[float], mu: list[float], var: list[float]) -> None:
         """For each of ``elapsed`` in turn, ``q = p_end_within(e, h)`` along ``horizons`` (ascending)
-        added to ``mu`` and ``q(1-q)`` to ``var``, with the same arithmetic: the share alive at ``e``
-        looked up once, each horizon's from where the last one's ended. A ``q`` of 0 (a horizon of
-        0, or no sample ending within it) is not added: adding 0.0 leaves a sum as it was."""
-        s = self.sorted
-        n = len(s)
-        bisect_right = bisect.bisect_right
-        first = 0
-        while first < len(horizons) and horizons[first] <= 0.0:
-            first += 1
-        ahead = list(enumerate(horizons))[first:]
-        for e in elapsed:
-            base = bisect_right(s, e)
-            alive = n - base
-            if alive <= 0:
-                for i in range(len(horizons)):
-                    mu[i] += 0.9  # beyond anything measured: it is due any moment
-                    var[i] += 0.9 * (1 - 0.9)
-                continue
-            lo = base
-            for i, h in ahead:
-                lo = bisect_right(s, e + h, lo)
-                if lo != base:
-                    q = (lo - base) / alive
-                    mu[i] += q
-                    var[i] += q * (1 - q)
+        added to ``mu`` and ``q(1-q)`` to ``var`` (``pacing_math.add_end_chances``)."""
+        add_end_chances(self.sorted, elapsed, horizons, mu, var)
 
     def mean(self) -> float:
         """The samples' mean (kept until the window changes)."""
@@ -215,7 +193,7 @@ class AnswerTimes:
     bins hold counts, so every sum of them is an exact integer whatever its order: the suffix and
     prefix sums below are the same floats as the bin-by-bin loops they replaced."""
 
-    __slots__ = ("_chances", "cum", "epoch", "grid", "p_human", "steps", "suffix_all", "suffix_h", "weights")
+    __slots__ = ("arrays", "cum", "epoch", "grid", "known", "p_human", "steps", "suffix_all", "suffix_h", "weights")
 
     def __init__(self, epoch: int, human_bins: list[float], ended_bins: list[float]) -> None:
         self.epoch = epoch
@@ -238,21 +216,15 @@ class AnswerTimes:
         self.grid, self.cum = grid, cum
         self.weights = [(c - p) / final for c, p in zip(cum, [0.0, *cum[:-1]], strict=True)]
         self.steps = [int(t / BIN_SECONDS) + 1 for t in grid]
-        self._chances: dict[int, list[tuple[float, float]]] = {}
+        #: a call in flight's chances by its elapsed second (``chances``), filled as decisions ask
+        self.known: dict[int, list[tuple[float, float]]] = {}
+        #: what ``pacing_math.predict`` takes
+        self.arrays = (self.grid, self.weights, self.cum, self.steps, self.suffix_h, self.suffix_all)
 
     def chances(self, b0: int) -> list[tuple[float, float]]:
         """For a call in flight since second ``b0``: P(human answer by each grid moment), with p(1-p)."""
-        pairs = self._chances.get(b0)
+        pairs = self.known.get(b0)
         if pairs is None:
-            pairs = self._chances[b0] = _answer_chances(b0, self.steps, self.suffix_h, self.suffix_all)
+            pairs = self.known[b0] = _answer_chances(b0, self.steps, self.suffix_h, self.suffix_all)
         return pairs
 
-
-def _answer_chances(b0: int, steps: list[int], suffix_h: list[float], suffix_all: list[float]) -> list[tuple[float, float]]:
-    """For a call in flight since second ``b0``: P(human answer by each grid step), with p(1-p)."""
-    alive = suffix_all[b0]
-    if alive <= 0:
-        return []
-    h0 = suffix_h[b0]
-    top = MAX_BIN + 1
-    return [(p, p * (1 - p)) for p in [(h0 - suffix_h[b0 + step if b0 + step <= top else top]) / alive for step in steps]]
