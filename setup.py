@@ -1,0 +1,41 @@
+"""Build hook: compiles predictive pacing's arithmetic (``dialer_domain.rules.pacing_math``) to C
+with mypyc (ADR 0043). Where no C compiler works, or ``DIALER_PURE_PYTHON=1``, the module is left
+as plain Python: the same source, the same decisions, slower. Everything else is in pyproject.toml."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+from setuptools.errors import CCompilerError, CompileError, ExecError, LinkError, PlatformError
+
+COMPILED = ["src/dialer_domain/rules/pacing_math.py"]
+
+
+class OptionalBuildExt(build_ext):
+    """Builds the compiled module if it can; otherwise says so and installs the plain Python."""
+
+    def run(self) -> None:
+        try:
+            super().run()
+        except (CCompilerError, CompileError, ExecError, LinkError, PlatformError, OSError) as exc:
+            print(f"dialer-core: pacing's arithmetic stays plain Python (mypyc build failed: {exc})", file=sys.stderr)
+
+    def build_extension(self, ext: Extension) -> None:
+        try:
+            super().build_extension(ext)
+        except (CCompilerError, CompileError, ExecError, LinkError, PlatformError, OSError) as exc:
+            print(f"dialer-core: {ext.name} stays plain Python (mypyc build failed: {exc})", file=sys.stderr)
+
+
+def ext_modules() -> list[Extension]:
+    if os.environ.get("DIALER_PURE_PYTHON") == "1":
+        return []
+    from mypyc.build import mypycify
+
+    return mypycify(COMPILED, opt_level="3")
+
+
+setup(ext_modules=ext_modules(), cmdclass={"build_ext": OptionalBuildExt})
