@@ -48,6 +48,7 @@ from adapters.persistence.eventstore import open_event_store
 from bench.plain_world import plain_world_cpu
 from dialer_domain.model.events import DomainEvent
 from dialer_domain.model.values import DialMode
+from dialer_domain.rules import pacing_math
 from dialer_domain.service_layer import dialling
 from dialer_domain.service_layer.repository import iter_log
 from entrypoints import bootstrap
@@ -62,6 +63,11 @@ VARIANTS: dict[str, tuple[DialMode, float, float]] = {
     "power-3.0": (DialMode.POWER, 3.0, 0.0),
     "predictive": (DialMode.PREDICTIVE, 1.7, 0.1),
 }
+
+
+def arithmetic() -> str:
+    """How pacing's arithmetic (``rules.pacing_math``) runs here: compiled by mypyc or as plain Python (ADR 0043)."""
+    return "plain Python" if pacing_math.__file__.endswith(".py") else "compiled by mypyc"
 
 
 def target_for(agents: int) -> float:
@@ -157,6 +163,7 @@ def _one(
         "raw_commits_cpu_per_8h_day": raw * 8 / (hours + 0.25) if raw is not None else None,
         "controller_cpu_per_8h_day": controller[0] * 8 / (hours + 0.25),
         "decisions": int(controller[1]),
+        "pacing_arithmetic": arithmetic(),
     }
 
 
@@ -260,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         with open(a.json_out, "w") as fh:
             json.dump(runs, fh, indent=1)
     print(f"bench/pacing: {len(runs)} runs of {a.hours:g} h after 15 min warm-up, seeds {a.seeds}, abandon cap {a.abandon_cap}, store {a.store}")
-    print(f"{wall:.0f} s wall on {a.jobs} workers")
+    print(f"{wall:.0f} s wall on {a.jobs} workers; pacing's arithmetic {', '.join(sorted({r['pacing_arithmetic'] for r in runs}))} (ADR 0043)")
     print("abandon target: 3% up to 20 agents, 1% at 50 (predictive only; the other modes have no target)")
     head = (
         f"{'N':>3} {'mode':<12} {'occupancy':>9} {'talk min/agent-h':>16} {'abandon mean':>12} {'abandon worst':>13} "

@@ -6,6 +6,7 @@ the plain world's agents, and nothing but a benchmark run would have seen it.)""
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 from uuid import uuid4
 from zoneinfo import ZoneInfo
@@ -43,6 +44,7 @@ def test_bench_pacing_prints_cpu_per_day_beside_the_plain_world(store, capsys, t
     assert " 3 predictive " in out and " 3 progressive " in out and " 3 plain world " in out
     assert "log s/8h day" in out and "of it recorder" in out and "x (plain + log)" in out and "x (plain + log + controller)" in out
     assert f"store {store}" in out
+    assert "pacing's arithmetic compiled by mypyc (ADR 0043)" in out or os.environ.get("DIALER_PURE_PYTHON") == "1"
     row = next(line for line in out.splitlines() if line.startswith("  3 predictive")).split()
     assert int(row[-4 if store == "sqlite" else -3].replace(",", "")) > 0  # the pacing decisions, counted in the run
     assert ("raw commits s/8h day" in out) is (store == "sqlite")
@@ -53,6 +55,7 @@ def test_bench_pacing_prints_cpu_per_day_beside_the_plain_world(store, capsys, t
         assert r["raw_commits_cpu_per_8h_day"] > 0 if store == "sqlite" else r["raw_commits_cpu_per_8h_day"] is None, r
     predictive = next(r for r in json.loads(runs.read_text()) if r["variant"] == "predictive")
     assert predictive["decisions"] > 0 and predictive["controller_cpu_per_8h_day"] > 0, predictive
+    assert predictive["pacing_arithmetic"] in ("compiled by mypyc", "plain Python"), predictive
 
 
 def test_bench_engine_prints_its_rates_and_ratios(pg_server_url, capsys):
