@@ -13,7 +13,7 @@ from operator import add
 
 import attrs
 
-from dialer_domain.rules.pacing_math import BIN_SECONDS, MAX_BIN, add_end_chances
+from dialer_domain.rules.pacing_math import BIN_SECONDS, MAX_BIN
 from dialer_domain.rules.pacing_math import answer_chances as _answer_chances
 
 GRID_STEP = 3
@@ -60,11 +60,6 @@ class _Window:
             return 0.9  # beyond anything measured: it is due any moment
         ending = bisect.bisect_right(s, elapsed + horizon) - (n - alive)
         return ending / alive
-
-    def add_end_chances(self, elapsed: Sequence[float], horizons: list[float], mu: list[float], var: list[float]) -> None:
-        """For each of ``elapsed`` in turn, ``q = p_end_within(e, h)`` along ``horizons`` (ascending)
-        added to ``mu`` and ``q(1-q)`` to ``var`` (``pacing_math.add_end_chances``)."""
-        add_end_chances(self.sorted, elapsed, horizons, mu, var)
 
     def mean(self) -> float:
         """The samples' mean (kept until the window changes)."""

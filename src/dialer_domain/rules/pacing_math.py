@@ -11,19 +11,25 @@ and nothing from outside the standard library.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Sequence
+from typing import Final
 
 BIN_SECONDS = 1.0
 MAX_BIN = 90
 GRACE_SECONDS = 2.0
 LEAP_AFTER = 8  # calls stepped one by one before the n-loop may leap
 _SQRT2 = math.sqrt(2)
+#: Compiled, the written-out bisection below runs as C; as plain Python the standard library's (in
+#: C) is the faster of the two. Both give the same index.
+COMPILED: Final = not __file__.endswith(".py")
+_stdlib_bisect_right = bisect.bisect_right
 
 
 def bisect_right(s: list[float], x: float, lo: int, hi: int) -> int:
     """``bisect.bisect_right(s, x, lo, hi)``, written out so that compiled it runs without a call
-    into Python per probe."""
+    into Python per probe (``add_end_chances`` calls it only when compiled)."""
     while lo < hi:
         mid = (lo + hi) // 2
         if x < s[mid]:
@@ -33,32 +39,35 @@ def bisect_right(s: list[float], x: float, lo: int, hi: int) -> int:
     return lo
 
 
-def add_end_chances(s: list[float], elapsed: Sequence[float], horizons: list[float], mu: list[float], var: list[float]) -> None:
-    """For each of ``elapsed`` in turn, ``q`` = P(a duration ends within each of ``horizons``
-    (ascending) | it has lasted ``e``), from the sorted samples ``s``: ``q`` added to ``mu`` and
-    ``q(1-q)`` to ``var``. The share alive at ``e`` is looked up once, each horizon's from where the
-    last one's ended. A ``q`` of 0 (a horizon of 0, or no sample ending within it) is not added:
-    adding 0.0 leaves a sum as it was."""
+def add_free_chances(s: list[float], elapsed: Sequence[float], bases: list[int], h: float, m: float, v: float, native: bool) -> tuple[float, float]:
+    """``m`` and ``v`` with, for each of ``elapsed`` in turn (how long each agent has been in one
+    state, ``bases`` its place among the sorted durations ``s``), ``q`` = P(the state ends within
+    ``h`` more seconds | it has lasted that long) added to ``m`` and ``q(1-q)`` to ``v``. A ``q`` of
+    0 (a horizon of 0, or no sample ending within it) is not added: adding 0.0 leaves a sum as it
+    was."""
     n = len(s)
-    nh = len(horizons)
-    first = 0
-    while first < nh and horizons[first] <= 0.0:
-        first += 1
-    for e in elapsed:
-        base = bisect_right(s, e, 0, n)
+    for j in range(len(bases)):
+        base = bases[j]
         alive = n - base
         if alive <= 0:
-            for i in range(nh):
-                mu[i] += 0.9  # beyond anything measured: it is due any moment
-                var[i] += 0.9 * (1 - 0.9)
+            m += 0.9  # beyond anything measured: it is due any moment
+            v += 0.9 * (1 - 0.9)
             continue
-        lo = base
-        for i in range(first, nh):
-            lo = bisect_right(s, e + horizons[i], lo, n)
-            if lo != base:
-                q = (lo - base) / alive
-                mu[i] += q
-                var[i] += q * (1 - q)
+        if h <= 0.0:
+            continue
+        x = elapsed[j] + h
+        lo = bisect_right(s, x, base, n) if native else _stdlib_bisect_right(s, x, base, n)
+        if lo != base:
+            q = (lo - base) / alive
+            m += q
+            v += q * (1 - q)
+    return m, v
+
+
+def _bases(s: list[float], elapsed: Sequence[float], native: bool) -> list[int]:
+    """Each of ``elapsed``'s place among the sorted durations ``s``: the samples ended by then."""
+    n = len(s)
+    return [bisect_right(s, e, 0, n) if native else _stdlib_bisect_right(s, e, 0, n) for e in elapsed]
 
 
 def answer_chances(b0: int, steps: list[int], suffix_h: list[float], suffix_all: list[float]) -> list[tuple[float, float]]:
@@ -74,29 +83,6 @@ def answer_chances(b0: int, steps: list[int], suffix_h: list[float], suffix_all:
         p = (h0 - suffix_h[b1 if b1 <= top else top]) / alive
         pairs.append((p, p * (1 - p)))
     return pairs
-
-
-def add_answer_chances(
-    elapsed: Sequence[float],
-    known: dict[int, list[tuple[float, float]]],
-    steps: list[int],
-    suffix_h: list[float],
-    suffix_all: list[float],
-    mu: list[float],
-    var: list[float],
-) -> None:
-    """Each call in flight's chances (``answer_chances`` of its elapsed second, kept in ``known``
-    for the same bins) added in the calls' order: the same sums as one by one."""
-    for e in elapsed:
-        b0 = min(MAX_BIN, int(e / BIN_SECONDS))
-        pairs = known.get(b0)
-        if pairs is None:
-            pairs = answer_chances(b0, steps, suffix_h, suffix_all)
-            known[b0] = pairs
-        for i in range(len(pairs)):
-            p, pv = pairs[i]
-            mu[i] += p
-            var[i] += pv
 
 
 def risk(weights: list[float], mu: list[float], var: list[float]) -> float:
@@ -189,23 +175,46 @@ def predict(
 ) -> tuple[int, float, int, float, float]:
     """One predictive decision's sums (``rules.pacing._predictive`` says what they mean).
     ``answers``: the grid, its weights, P(human answer by each moment), the grid's steps and the
-    suffix sums of human answers and of all outcomes; ``wrap``: the wrap-up samples (sorted) and
-    their mean. Returns the calls to add, the last risk worked out, how many risks were worked
-    out, and the answers expected and agents free by the grid's last moment."""
+    suffix sums of human answers and of all outcomes; ``known``: the calls' chances worked out so
+    far for these answers, by elapsed second; ``wrap``: the wrap-up durations (sorted) and their
+    mean. Returns the calls to add, the last risk worked out, how many risks were worked out, and
+    the answers expected and the agents free by the grid's last moment.
+
+    Each grid point's sums are their own: the answers expected (those waiting, then each call in
+    flight in the calls' order) and the agents free (those ready, then each agent in wrap-up, then
+    each one talking, in the agents' order). They are summed point by point, in those orders."""
     grid, weights, c_new, steps, suffix_h, suffix_all = answers
     wrap_sorted, wrap_mean = wrap
+    native = COMPILED
+    calls: list[list[tuple[float, float]]] = []  # each call in flight's chances along the grid
+    for e in dialling_elapsed:
+        b0 = min(MAX_BIN, int(e / BIN_SECONDS))
+        pairs = known.get(b0)
+        if pairs is None:
+            pairs = answer_chances(b0, steps, suffix_h, suffix_all)
+            known[b0] = pairs
+        if pairs:
+            calls.append(pairs)
+    wrap_bases = _bases(wrap_sorted, wrapup_elapsed, native)
+    talk_bases = _bases(talk_sorted, talking_elapsed, native)
     g = len(grid)
-    mu_a = [float(answered_waiting)] * g
-    var_a = [0.0] * g
-    add_answer_chances(dialling_elapsed, known, steps, suffix_h, suffix_all, mu_a, var_a)
-    mu_f = [float(ready_agents)] * g
-    var_f = [0.0] * g
-    # Agents free by each moment: per grid point the same sums in the same order (the agents in
-    # wrap-up, then those talking), each agent's chances looked up along the grid at once.
-    wrap_h = [t + GRACE_SECONDS for t in grid]
-    add_end_chances(wrap_sorted, wrapup_elapsed, wrap_h, mu_f, var_f)
-    add_end_chances(talk_sorted, talking_elapsed, [max(0.0, h - wrap_mean) for h in wrap_h], mu_f, var_f)
-    mu = [mu_a[i] - mu_f[i] for i in range(g)]
-    var = [var_a[i] + var_f[i] for i in range(g)]
+    mu = [0.0] * g
+    var = [0.0] * g
+    answers_last = free_last = 0.0
+    for i in range(g):
+        m_a = float(answered_waiting)
+        v_a = 0.0
+        for pairs in calls:
+            p, pv = pairs[i]
+            m_a += p
+            v_a += pv
+        # agents free by the moment plus the grace an answer may wait; a talking agent has the
+        # mean wrap-up still to go
+        h = grid[i] + GRACE_SECONDS
+        m_f, v_f = add_free_chances(wrap_sorted, wrapup_elapsed, wrap_bases, h, float(ready_agents), 0.0, native)
+        m_f, v_f = add_free_chances(talk_sorted, talking_elapsed, talk_bases, max(0.0, h - wrap_mean), m_f, v_f, native)
+        mu[i] = m_a - m_f
+        var[i] = v_a + v_f
+        answers_last, free_last = m_a, m_f
     n, last, evaluations = add_calls(weights, c_new, mu, var, room, allowance)
-    return n, last, evaluations, mu_a[-1], mu_f[-1]
+    return n, last, evaluations, answers_last, free_last
