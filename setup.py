@@ -15,19 +15,15 @@ COMPILED = ["src/dialer_domain/rules/pacing_math.py"]
 
 
 class OptionalBuildExt(build_ext):
-    """Builds the compiled module if it can; otherwise says so and installs the plain Python."""
+    """Builds the compiled module if it can; otherwise says so and installs the plain Python (the
+    module and its mypyc runtime go together: if either fails, neither is installed)."""
 
     def run(self) -> None:
         try:
             super().run()
         except (CCompilerError, CompileError, ExecError, LinkError, PlatformError, OSError) as exc:
-            print(f"dialer-core: pacing's arithmetic stays plain Python (mypyc build failed: {exc})", file=sys.stderr)
-
-    def build_extension(self, ext: Extension) -> None:
-        try:
-            super().build_extension(ext)
-        except (CCompilerError, CompileError, ExecError, LinkError, PlatformError, OSError) as exc:
-            print(f"dialer-core: {ext.name} stays plain Python (mypyc build failed: {exc})", file=sys.stderr)
+            print(f"dialer-core: pacing's arithmetic stays plain Python (the mypyc build failed: {exc})", file=sys.stderr)
+            self.extensions = []  # nothing built, nothing to install
 
 
 def ext_modules() -> list[Extension]:
