@@ -30,9 +30,11 @@ PLAIN = plain()
 
 
 def test_the_installed_module_is_compiled_from_the_source_as_it_stands() -> None:
+    assert PLAIN.COMPILED is False  # so the comparisons below run the standard library's bisection against the written-out one
     if os.environ.get("DIALER_PURE_PYTHON") == "1":
-        assert pacing_math.__file__.endswith(".py")
+        assert pacing_math.__file__.endswith(".py") and pacing_math.COMPILED is False
         return
+    assert pacing_math.COMPILED is True
     built = Path(pacing_math.__file__)
     assert built.suffix == ".so", f"{built} is not compiled: run scripts/bootstrap (it needs a C compiler; ADR 0043)"
     assert built.stat().st_mtime >= SOURCE.stat().st_mtime, f"{built.name} is older than {SOURCE.name}: run scripts/bootstrap"
