@@ -4,7 +4,8 @@ lists and numbers. ``rules.pacing`` and ``rules.pacing_estimates`` keep the stat
 This module is compiled to C by mypyc when the project is installed (ADR 0043; ``setup.py``), and
 runs as plain Python where it is not. Both run the same source, so they make the same floating-point
 operations in the same order: the same decisions and figures (``tests/unit/test_pacing_native.py``
-holds the two to each other, and ``tests/unit/test_pacing_exact.py`` both to the call-by-call loop).
+holds the two to each other, and ``tests/unit/test_pacing_exact.py`` the installed one to the
+call-by-call loop).
 Keep it to what mypyc compiles well: typed functions over ``list[float]`` and ``int``, no classes,
 and nothing from outside the standard library.
 """
