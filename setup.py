@@ -29,9 +29,13 @@ class OptionalBuildExt(build_ext):
 def ext_modules() -> list[Extension]:
     if os.environ.get("DIALER_PURE_PYTHON") == "1":
         return []
-    from mypyc.build import mypycify
+    try:
+        from mypyc.build import mypycify
 
-    return mypycify(COMPILED, opt_level="3")
+        return mypycify(COMPILED, opt_level="3")
+    except (Exception, SystemExit) as exc:  # mypyc missing, or its type check refused the module
+        print(f"dialer-core: pacing's arithmetic stays plain Python (mypyc could not translate it: {exc!r})", file=sys.stderr)
+        return []
 
 
 setup(ext_modules=ext_modules(), cmdclass={"build_ext": OptionalBuildExt})
