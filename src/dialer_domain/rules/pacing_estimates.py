@@ -13,8 +13,7 @@ from operator import add
 
 import attrs
 
-from dialer_domain.rules.pacing_math import BIN_SECONDS, MAX_BIN
-from dialer_domain.rules.pacing_math import answer_chances as _answer_chances
+from dialer_domain.rules.pacing_math import BIN_SECONDS, MAX_BIN, known_chances
 
 GRID_STEP = 3
 RECENT_DECAY = 1 - 1 / 300  # the recent abandon rate weighs the last ~300 answers
@@ -218,8 +217,5 @@ class AnswerTimes:
 
     def chances(self, b0: int) -> list[tuple[float, float]]:
         """For a call in flight since second ``b0``: P(human answer by each grid moment), with p(1-p)."""
-        pairs = self.known.get(b0)
-        if pairs is None:
-            pairs = self.known[b0] = _answer_chances(b0, self.steps, self.suffix_h, self.suffix_all)
-        return pairs
+        return known_chances(b0, self.known, self.steps, self.suffix_h, self.suffix_all)
 

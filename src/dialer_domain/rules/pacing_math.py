@@ -86,6 +86,17 @@ def answer_chances(b0: int, steps: list[int], suffix_h: list[float], suffix_all:
     return pairs
 
 
+def known_chances(
+    b0: int, known: dict[int, list[tuple[float, float]]], steps: list[int], suffix_h: list[float], suffix_all: list[float]
+) -> list[tuple[float, float]]:
+    """``answer_chances(b0, ...)``, kept in ``known`` (for the same bins) once worked out."""
+    pairs = known.get(b0)
+    if pairs is None:
+        pairs = answer_chances(b0, steps, suffix_h, suffix_all)
+        known[b0] = pairs
+    return pairs
+
+
 def risk(weights: list[float], mu: list[float], var: list[float]) -> float:
     """A new call's abandon risk: P(answers - free agents > -0.5) under a normal approximation,
     weighted along the grid."""
@@ -189,11 +200,7 @@ def predict(
     native = COMPILED
     calls: list[list[tuple[float, float]]] = []  # each call in flight's chances along the grid
     for e in dialling_elapsed:
-        b0 = min(MAX_BIN, int(e / BIN_SECONDS))
-        pairs = known.get(b0)
-        if pairs is None:
-            pairs = answer_chances(b0, steps, suffix_h, suffix_all)
-            known[b0] = pairs
+        pairs = known_chances(min(MAX_BIN, int(e / BIN_SECONDS)), known, steps, suffix_h, suffix_all)
         if pairs:
             calls.append(pairs)
     wrap_bases = _bases(wrap_sorted, wrapup_elapsed, native)
