@@ -38,7 +38,7 @@ from dialer_domain.rules.statistics import StatisticsFold
 from dialer_domain.service_layer.campaign_admin import change_selection
 from dialer_domain.service_layer.engine import EngineConfig
 from dialer_domain.service_layer.handlers import CampaignSpec, add_contacts, create_campaign, set_campaign_status
-from dialer_domain.service_layer.ports import EventStore, QueueView
+from dialer_domain.service_layer.ports import EventStore, QueueView, RecordedEvent
 from dialer_domain.service_layer.repository import iter_log
 from entrypoints import bootstrap
 
@@ -108,6 +108,10 @@ def _run_simulation(store: EventStore, cfg: SimulationConfig, progress: Callable
     agents_world = SimulatedAgents(env, random.Random(rng.getrandbits(64)), cfg.world, dispositions)
     engine = bootstrap.dialler(store, telephony, clock, seeded_ids(cfg.seed), desktop=agents_world, queue=queue)
     engine.sync()
+    end_at = clock.at(total)  # what ``clock.now()`` gives once ``env.run(until=total)`` is done
+    window = (start + timedelta(minutes=cfg.warmup_minutes), end_at)
+    day = DayFolds(store, first_position, window)
+    engine.listeners.append(day)  # the day's report, folded as the engine folds the log
     agents_world.engine = engine
     driver = SimulationDriver(env, engine)
     telephony.sink = agents_world.driver = driver
@@ -182,7 +186,6 @@ def _run_simulation(store: EventStore, cfg: SimulationConfig, progress: Callable
     env.run(until=total)
     # End of day: stop placing calls, let calls in progress finish, then log everyone out.
     agents_world.stopping = True
-    end_at = clock.now()
     driver.call(lambda: set_campaign_status(engine.repo, cid, CampaignStatus.DISABLED, by="simulation: end of day", at=clock.now()))
     driver.call(engine.sync)
     env.run(until=total + 4 * 3600)
@@ -191,8 +194,8 @@ def _run_simulation(store: EventStore, cfg: SimulationConfig, progress: Callable
         if s.logged_in and s.state is not AgentState.TALKING:
             driver.call(partial(engine.log_out, a, by="simulation: end of day"))
     driver.call(engine.tick)
-    window = (start + timedelta(minutes=cfg.warmup_minutes), end_at)
-    summary, events = day_report(store, first_position, cid, agent_ids, window, (start, clock.now() + timedelta(seconds=1)))
+    engine.sync()  # the folds, and so the day's, to the end of the log
+    summary, events = day.report(cid, agent_ids, (start, clock.now() + timedelta(seconds=1)))
     return SimulationResult(cid, name, summary, events, start, end_at)
 
 
@@ -213,14 +216,50 @@ def day_report(
     """The day's figures over ``window`` and its compliance report over ``period``, from the events
     after ``after`` (the run's own: its campaign, contacts, agents and pacing), each decoded only
     as far as ``reads`` declares (None: whole); and how many events there were. ``agent_ids``:
-    whose time the summary counts (None: every agent's)."""
-    fold = StatisticsFold(window=window)
-    compliance = ComplianceFold()
-    events = 0
-    for rec in iter_log(store, after=after, reads=reads):
-        fold.apply(rec.event)
-        compliance.apply(rec.event)
-        events += 1
-    fold.close(window[1])
-    checked = compliance.report(cid, *period, PhoneCalendar().holiday)
-    return {**fold.summary(cid, agent_ids), "compliance": checked}, events
+    whose time the summary counts (None: every agent's). A rebuild of what ``DayFolds`` folds as
+    the day runs."""
+    folds = DayFolds(store, after, window, reads)
+    folds(iter_log(store, after=after, reads=reads))
+    return folds.report(cid, agent_ids, period)
+
+
+class DayFolds:
+    """The day's statistics and compliance folds over the events after ``after``, fed as the engine
+    folds the log (a listener of its folds, ADR 0044), so the day's report needs no read of the
+    log. Each event is folded once, in log order: one the engine did not hand over (its first sync
+    on a persisted queue view reads only some topics) is read from ``store`` first."""
+
+    def __init__(self, store: EventStore, after: int, window: tuple[datetime, datetime], reads: Reads | None = DAY_READS) -> None:
+        self.store, self.reads, self.window = store, reads, window
+        self.position = after
+        self.events = 0
+        self.statistics = StatisticsFold(window=window)
+        self.compliance = ComplianceFold()
+
+    def __call__(self, records: Iterable[RecordedEvent]) -> None:
+        for rec in records:
+            if rec.position > self.position:
+                if rec.position != self.position + 1:
+                    self._before(rec.position)
+                self._fold(rec)
+
+    def _before(self, position: int) -> None:
+        """Fold the log's events between ours and ``position`` (there may be none: a database's
+        sequence can skip a number)."""
+        while self.position + 1 < position and (page := self.store.read(self.position, min(5000, position - self.position - 1), reads=self.reads)):
+            for rec in page:
+                if rec.position >= position:
+                    return
+                self._fold(rec)
+
+    def _fold(self, rec: RecordedEvent) -> None:
+        self.statistics.apply(rec.event)
+        self.compliance.apply(rec.event)
+        self.position = rec.position
+        self.events += 1
+
+    def report(self, cid: UUID, agent_ids: Iterable[str] | None, period: tuple[datetime, datetime]) -> tuple[dict[str, Any], int]:
+        """The figures and compliance report (as ``day_report``); the folds are done with after it."""
+        self.statistics.close(self.window[1])
+        checked = self.compliance.report(cid, *period, PhoneCalendar().holiday)
+        return {**self.statistics.summary(cid, agent_ids), "compliance": checked}, self.events

@@ -72,8 +72,12 @@ class VirtualClock:
     def now(self) -> datetime:
         at = float(self.env.now)
         if at != self._at:  # asked many times a simulated moment: made once for each
-            self._at, self._now = at, self.start + timedelta(seconds=at)
+            self._at, self._now = at, self.at(at)
         return self._now
+
+    def at(self, seconds: float) -> datetime:
+        """The moment ``seconds`` of simulated time after the start."""
+        return self.start + timedelta(seconds=float(seconds))
 
 
 class SimulatedTelephony:
