@@ -64,6 +64,32 @@ def test_disabled_never_dials_and_enabled_without_hours_always_may():
     assert schedule.next_opening(HOURS, cph(2026, 11, 23, 12, 30)) == cph(2026, 11, 23, 13)
 
 
+@given(
+    st.sampled_from([CPH, "America/Havana", "America/Santiago", "Australia/Lord_Howe", "Pacific/Apia", "Asia/Tehran", "UTC", None]),
+    st.datetimes(min_value=datetime(2010, 1, 1), max_value=datetime(2030, 12, 31), timezones=st.just(UTC)),
+    st.floats(min_value=0.0, max_value=1.0),
+)
+def test_a_local_day_holds_from_the_instant_asked_until_the_instant_given(zone_name, at, share):
+    """``local_day``: the date ``local_time`` gives (UTC without hours), the same at every instant
+    up to the one it returns; zones whose clocks change at midnight, skip a day or move by half an
+    hour included. The dialler names a day's pacing log by it, worked out once a day."""
+    hours = OpeningHours(zone_name, {}) if zone_name is not None else None
+    day, until = schedule.local_day(hours, at)
+
+    def date_of(t: datetime) -> str:
+        return (schedule.local_time(hours, t) if hours is not None else t).date().isoformat()
+
+    assert day == date_of(at) and until >= at
+    if until > at:
+        assert until - at <= timedelta(days=1)
+        last = until - timedelta(microseconds=1)
+        for t in (min(last, at + (until - at) * share), last):
+            assert date_of(t) == day
+        assert date_of(until) != day
+    with pytest.raises(InvalidValue, match="time zone"):
+        schedule.local_day(hours, at.replace(tzinfo=None))
+
+
 def test_hours_are_validated():
     with pytest.raises(ValueError, match="overlap"):
         OpeningHours(CPH, {0: (Period(time(9), time(12)), Period(time(11), time(13)))})

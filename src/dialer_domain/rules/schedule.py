@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -24,6 +24,21 @@ def local_time(hours: OpeningHours, at: datetime) -> datetime:
     if at.tzinfo is None:
         raise InvalidValue("times must carry a time zone (UTC in the core)")
     return at.astimezone(zone(hours.time_zone))
+
+
+def local_day(hours: OpeningHours | None, at: datetime) -> tuple[str, datetime]:
+    """The date of ``at`` in the hours' zone (UTC without hours), as ``YYYY-MM-DD``, and an instant
+    up to which it stays that date: the next local midnight, or ``at`` itself when the zone's
+    offset changes before then (on such a day the date is worked out each time)."""
+    if at.tzinfo is None:
+        raise InvalidValue("times must carry a time zone (UTC in the core)")
+    tz = zone(hours.time_zone) if hours is not None else UTC
+    local = at.astimezone(tz)
+    today = local.date()
+    until = datetime.combine(today + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC)
+    if (until - timedelta(microseconds=1)).astimezone(tz).utcoffset() != local.utcoffset():
+        until = at
+    return today.isoformat(), until
 
 
 def inside_period(hours: OpeningHours, at: datetime) -> bool:

@@ -17,7 +17,7 @@ from dialer_domain.model.campaign import Campaign
 from dialer_domain.model.contact import ContactAttempt
 from dialer_domain.model.errors import ConcurrencyError
 from dialer_domain.model.pacing_log import PacingLog
-from dialer_domain.model.values import AgentState, ContactState
+from dialer_domain.model.values import AgentState, ContactState, OpeningHours
 from dialer_domain.rules.authorisation import DEFAULT_RULES, Rule
 from dialer_domain.rules.compliance import RecentRefusals
 from dialer_domain.rules.pacing_estimates import PacingEstimator
@@ -134,6 +134,7 @@ class DiallerCore:
         self.calls: dict[UUID, LiveCall] = {}
         self.waiting: dict[UUID, LiveCall] = {}
         self.pacing_logs: dict[UUID, PacingLog] = {}
+        self._pacing_days: dict[UUID, tuple[datetime, datetime, OpeningHours | None, UUID]] = {}  # from, until, hours, pacing log id
         self.offer_decisions: dict[UUID, UUID] = {}
         self._last_queue_run: dict[UUID, float] = {}
         self._callback_alarm: dict[UUID, datetime] = {}  # per campaign, the appointment the dialler is set to wake at (R12)

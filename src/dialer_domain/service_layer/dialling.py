@@ -22,7 +22,7 @@ from dialer_domain.rules.calling_hours import POLICIES, next_opening
 from dialer_domain.rules.dialling import needs_machine_detection, queue_target
 from dialer_domain.rules.do_not_call import AskedTogether
 from dialer_domain.rules.pacing import PacingSnapshot, decide
-from dialer_domain.rules.schedule import local_time
+from dialer_domain.rules.schedule import local_day
 from dialer_domain.rules.selection import compiled, contact_facts
 from dialer_domain.service_layer.dialler_core import AUTO_PACE_AGENTS, AUTO_PACE_SECONDS, DiallerCore, LiveCall, _idle_since, _since, screen_pop
 from dialer_domain.service_layer.ports import CallRequest, DoNotCall
@@ -151,8 +151,11 @@ class Dialling(DiallerCore):
                 self._pace_contact_first(c, now, claimed)
 
     def _log_decision(self, c: Campaign, now: datetime, **fields: object) -> UUID:
-        day = (local_time(c.hours, now) if c.hours else now).date().isoformat()
-        log_id = pacing_log_id_for(c.id, day)
+        kept = self._pacing_days.get(c.id)  # the log's id, worked out once a local day
+        if kept is None or not kept[0] <= now < kept[1] or kept[2] is not c.hours:
+            day, until = local_day(c.hours, now)
+            kept = self._pacing_days[c.id] = (now, until, c.hours, pacing_log_id_for(c.id, day))
+        log_id = kept[3]
         log = self.pacing_logs.get(c.id)
         if log is None or log.id != log_id:
             found = self.repo.find(PacingLog, log_id)
