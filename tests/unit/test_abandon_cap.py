@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
+import attrs
 import pytest
 
 from dialer_domain.model.events import CallAbandoned, CallEnded, CallProgressed, DialAttempted, PacingDecided
@@ -121,6 +122,10 @@ def test_the_headroom_eases_over_dialling_towards_progressive(answered, abandone
     cap = AbandonCap(0.03, (AbandonWindow("24h", answered, abandoned), AbandonWindow("30d", answered * 10, abandoned)))
     assert cap.factor == pytest.approx(factor, abs=1e-3)
     assert EASE_BELOW == 4.0
+    # the calls already placed use up room first; ``exposed`` is ``attrs.evolve``'s result
+    exposed = cap.exposed(1.5)
+    assert exposed == attrs.evolve(cap, exposure=1.5) and exposed.headroom == cap.headroom
+    assert exposed.factor == (min(1.0, (cap.headroom - 1.5 - 1) / (EASE_BELOW - 1)) if cap.headroom - 1.5 >= 1 else 0.0)
 
 
 def test_the_tighter_window_decides():

@@ -64,6 +64,10 @@ class AbandonCap:
 
     exposure: float = 0.0  # abandons that calls already placed may still bring (``at_risk``)
 
+    def exposed(self, exposure: float) -> AbandonCap:
+        """The same rates with ``exposure`` (what ``attrs.evolve`` gives, made directly: pacing asks at each decision)."""
+        return AbandonCap(self.limit, self.windows, exposure)
+
     @property
     def factor(self) -> float:
         """1: pace as the mode says; 0: progressively; between: over-dialling eased. The calls

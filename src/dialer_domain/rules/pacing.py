@@ -61,7 +61,7 @@ def decide(
     lines = max_lines if max_lines is not None else 4 * snap.logged_in + 4
     p_human = estimator.p_human() if estimator is not None else 1.0
     if cap is not None:
-        cap = attrs.evolve(cap, exposure=at_risk(snap.answered_waiting, len(snap.dialling_elapsed), snap.ready_agents, p_human))
+        cap = cap.exposed(at_risk(snap.answered_waiting, len(snap.dialling_elapsed), snap.ready_agents, p_human))
     ease = cap.factor if cap is not None and mode in (DialMode.POWER, DialMode.PREDICTIVE) else 1.0
     why: Callable[[], tuple[str, dict[str, float]]]
     if mode is DialMode.PROGRESSIVE or ease <= 0:
