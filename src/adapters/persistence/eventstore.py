@@ -180,14 +180,24 @@ class MemoryRecorder(POPOApplicationRecorder):
     an event whose previous version is not stored is refused."""
 
     def _assert_uniqueness(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
-        super()._assert_uniqueness(stored_events, **kwargs)
+        """The library's checks (no version stored twice, none twice in the batch) and the gap
+        check, in one pass: each stream's id made text once (issue 18)."""
         seen: set[tuple[str, int]] = set()
+        index = self._stored_events_index
+        gap = None
         for e in stored_events:
             oid = str(e.originator_id)
             v = e.originator_version
-            if v > 1 and (oid, v - 1) not in seen and (v - 1) not in self._stored_events_index.get(oid, ()):
-                raise IntegrityError(f"event {oid} v{v} {GAP_MESSAGE}")
+            stored = index.get(oid, ())
+            if v in stored:
+                raise IntegrityError(f"Stored event already recorded: {e}")
+            if v > 1 and gap is None and (oid, v - 1) not in seen and (v - 1) not in stored:
+                gap = f"event {oid} v{v} {GAP_MESSAGE}"
             seen.add((oid, v))
+        if len(seen) < len(stored_events):
+            raise IntegrityError(f"Stored events are not unique: {stored_events}")
+        if gap is not None:
+            raise IntegrityError(gap)
 
 
 def _conflict(stored: Sequence[StoredEvent], exc: Exception) -> ConcurrencyError:
