@@ -7,9 +7,10 @@ preview 10 s). Agents click Ready after their wrap-up (the campaign's own wrap-u
 CPU seconds per simulated 8-hour day are shown beside those of the same world driven by a plain
 dialler (bench.plain_world), measured in the same run, and beside what the run's own log costs the
 store alone: its events appended again, in its own appends, to a fresh memory store (our mapping
-and the library's recorder) and read back once ("log"). "of it recorder" is the part of "log" that
-the library's recorder alone takes (the same rows inserted and selected, mapped beforehand); the
-rest of it is our mapping. "x (plain + log)" is issue 18's simulated-day figure restated against
+and the library's recorder: "log"). The day does not read its log back: its report is folded as
+the engine folds the events (ADR 0044), so the floor has no read either. "of it recorder" is the
+part of "log" that the library's recorder alone takes (the same rows inserted, mapped beforehand);
+the rest of it is our mapping. "x (plain + log)" is issue 18's simulated-day figure restated against
 those two floors. "controller s/8h day" is the CPU spent inside the pacing decisions
 (``rules.pacing.decide``) in the same run, timed call by call; "x (plain + log + controller)"
 restates the figure against all three. The two floors are timed as timeit times: the heap collected
@@ -52,7 +53,7 @@ from dialer_domain.rules import pacing_math
 from dialer_domain.service_layer import dialling
 from dialer_domain.service_layer.repository import iter_log
 from entrypoints import bootstrap
-from entrypoints.simulate import DAY_READS, SimulationConfig, run_simulation
+from entrypoints.simulate import SimulationConfig, run_simulation
 
 #: (label, mode, power ratio ready, power ratio wrap-up)
 VARIANTS: dict[str, tuple[DialMode, float, float]] = {
@@ -195,14 +196,11 @@ def _as_appended(items: Sequence[Any], sizes: list[int]) -> Iterator[Sequence[An
 def log_cpu(events: Sequence[DomainEvent], sizes: list[int], url: str = "memory:") -> float:
     """What the run's log costs the store alone, in CPU seconds: its events appended in the same
     appends (``sizes``) to a fresh store of the same kind (mapping to stored events and the
-    library's recorder), then read back once and decoded as the day's report reads them
-    (``DAY_READS``)."""
+    library's recorder). Nothing is read back: the day's report is folded as the day runs (ADR 0044)."""
     twin = open_event_store(url)
     with _timed_collected_first() as spent:
         for batch in _as_appended(events, sizes):
             twin.append(batch)
-        for _ in iter_log(twin, reads=DAY_READS):  # as the day's report reads them (ADR 0037)
-            pass
     twin.close()
     return spent[0]
 
@@ -210,15 +208,12 @@ def log_cpu(events: Sequence[DomainEvent], sizes: list[int], url: str = "memory:
 def recorder_cpu(stored: Sequence[StoredEvent], sizes: list[int], url: str = "memory:") -> float:
     """Of the log's cost, the library's recorder alone, in CPU seconds: the run's events, mapped to
     stored events beforehand (not counted), inserted in the same appends into a fresh store's
-    recorder and selected back once, a page at a time; no encoding, no decoding."""
+    recorder; no encoding."""
     twin = open_event_store(url)
     recorder: Any = twin.recorder
     with _timed_collected_first() as spent:
         for batch in _as_appended(stored, sizes):
             recorder.insert_events(batch)
-        position = 0
-        while page := recorder.select_notifications(start=position, limit=5000, inclusive_of_start=False):
-            position = page[-1].id
     twin.close()
     return spent[0]
 
@@ -306,8 +301,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{n:>3} predictive gain over progressive (talk minutes per agent-hour, medians): x{gain:.2f}")
     print("(occupancy and talk: median over seeds; abandon: mean and worst seed)")
     print("(plain world: the same simulated calls and agents driven by a progressive dialler of a few dicts, no store or rules: the floor)")
-    print(f"(log: the run's own events appended again in its own appends to a fresh {a.store} store and read back once: what the store alone costs)")
-    print("(of it recorder: the same inserts and one select by the library's recorder alone, the events mapped beforehand; the rest is our mapping)")
+    print(f"(log: the run's own events appended again in its own appends to a fresh {a.store} store: what the store alone costs; nothing read back)")
+    print("(of it recorder: the same inserts by the library's recorder alone, the events mapped beforehand; the rest is our mapping)")
     print("(controller: CPU inside the pacing decisions, rules.pacing.decide, timed call by call in the same run; decisions: how many)")
     if a.store == "sqlite":
         print("(raw commits: the run's appends as bare durable sqlite3 transactions, one INSERT each, the library's settings: the floor under log)")
