@@ -219,7 +219,8 @@ def day_report(
     whose time the summary counts (None: every agent's). A rebuild of what ``DayFolds`` folds as
     the day runs."""
     folds = DayFolds(store, after, window, reads)
-    folds(iter_log(store, after=after, reads=reads))
+    for rec in iter_log(store, after=after, reads=reads):  # the whole log after ``after``: nothing to look for between
+        folds.fold(rec)
     return folds.report(cid, agent_ids, period)
 
 
@@ -241,7 +242,7 @@ class DayFolds:
             if rec.position > self.position:
                 if rec.position != self.position + 1:
                     self._before(rec.position)
-                self._fold(rec)
+                self.fold(rec)
 
     def _before(self, position: int) -> None:
         """Fold the log's events between ours and ``position`` (there may be none: a database's
@@ -250,9 +251,10 @@ class DayFolds:
             for rec in page:
                 if rec.position >= position:
                     return
-                self._fold(rec)
+                self.fold(rec)
 
-    def _fold(self, rec: RecordedEvent) -> None:
+    def fold(self, rec: RecordedEvent) -> None:
+        """One event, the next after those folded (a listener's gaps are ``__call__``'s to fill)."""
         self.statistics.apply(rec.event)
         self.compliance.apply(rec.event)
         self.position = rec.position
