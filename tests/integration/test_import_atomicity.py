@@ -78,8 +78,8 @@ def _import_and_stall(url: str, path: str, marker: str, tmpdir: str) -> None:
     real = child_lists._add_prepared
     batches = []
 
-    def stalling(store, prep, rows):
-        real(store, prep, rows)
+    def stalling(store, rows):
+        real(store, rows)
         batches.append(len(rows))
         if len(batches) == 2:
             workers = [str(p.pid) for p in multiprocessing.active_children()]

@@ -7,6 +7,8 @@ from pathlib import Path
 from uuid import uuid4
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from adapters import lists
 from adapters.lists.files import ROW_ERROR, read_rows, spreadsheet_safe
@@ -105,3 +107,27 @@ def test_extensions_are_refused_and_rejects_are_safe_in_a_spreadsheet(store, tmp
     written = list(csv.reader((tmp_path / "r.csv").read_text(encoding="utf-8").splitlines()))
     assert written[3][1] == "'=cmd|x"
     assert spreadsheet_safe("+45") == "'+45" and spreadsheet_safe("Ann") == "Ann" and spreadsheet_safe(3) == 3
+
+
+_TEXT = st.text(st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")), max_size=30)
+
+
+_WORD = _TEXT.filter(str.strip)
+
+
+@settings(max_examples=200, deadline=None)
+@given(key=_WORD, name=_TEXT, variables=st.dictionaries(_WORD, _TEXT, max_size=4), agent=st.none() | _WORD)
+def test_a_spooled_row_reads_back_as_it_was_checked(key, name, variables, agent):
+    """The import's spool line (tab-separated, its parts JSON): line, key, the new contact's id and
+    state come back as written, and the whole row only when asked for, equal to the checked row."""
+    from adapters.lists.rows import Prepare, prepared_state, spool_line, spooled
+    from dialer_domain.model.identities import contact_id_for
+    from dialer_domain.model.values import ContactData, PhoneNumber
+    from dialer_domain.service_layer.handlers import ImportRow
+
+    row = ImportRow(7, key, (PhoneNumber("+4520123456", "mobile"),), ContactData(name=name, variables=variables), 3, agent)
+    prep = Prepare(campaign_id_for("Sales"), "import:x", NOW)
+    contact_id, state = prepared_state(prep, row)
+    back = spooled(spool_line(row, contact_id, state) + "\n")
+    assert (back.line, back.key, back.contact_id, back.prepared) == (7, key, contact_id_for(prep.campaign_id, key), state)
+    assert back.whole() == row

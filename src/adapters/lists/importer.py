@@ -19,14 +19,13 @@ from eventsourcing.persistence import StoredEvent
 
 from adapters.lists.files import read_rows, write_rejects
 from adapters.lists.index import DiskListIndex
-from adapters.lists.rows import Prepare, bounded_map, chunks, die_with_parent, prepared_state, row_from_json, validate_chunk
+from adapters.lists.rows import Prepare, bounded_map, chunks, die_with_parent, spooled, validate_chunk
 from adapters.persistence.eventstore import RecorderEventStore
 from dialer_domain.model.campaign import Campaign
 from dialer_domain.model.errors import ConcurrencyError, DomainError, InvalidValue
 from dialer_domain.model.events import ContactImported
-from dialer_domain.model.identities import contact_id_for
 from dialer_domain.model.values import ImportMode
-from dialer_domain.service_layer.handlers import ImportReport, ImportRow, import_list, import_source
+from dialer_domain.service_layer.handlers import ImportReport, PreparedRow, import_list, import_source
 from dialer_domain.service_layer.ports import IdFactory
 from dialer_domain.service_layer.repository import Repository
 
@@ -192,8 +191,8 @@ def _check_and_apply(
                 )
                 raise ImportRejected(message, report, rejects, code="would_withdraw_too_much", summary=message)
         spool.seek(0)
-        rows = (row_from_json(line) for line in spool)
-        add_new = partial(_add_prepared, store, prep)
+        rows = (spooled(line) for line in spool)
+        add_new = partial(_add_prepared, store)
         try:
             with store.transaction():  # all of it, with its history record, or nothing
                 import_list(repo, campaign_id, rows, mode=mode, index=index, report=report, import_id=import_id, at=at, add_new=add_new)
@@ -205,16 +204,8 @@ def _check_and_apply(
         return report, rejects
 
 
-def _add_prepared(store: RecorderEventStore, prep: Prepare, rows: Sequence[ImportRow]) -> None:
+def _add_prepared(store: RecorderEventStore, rows: Sequence[PreparedRow]) -> None:
     """The bulk path for new contacts: their ContactImported, made by the workers, appended as
     they are (one transaction per batch; COPY on PostgreSQL)."""
-    stored = [
-        StoredEvent(
-            originator_id=contact_id_for(prep.campaign_id, r.key),
-            originator_version=1,
-            topic=ContactImported.NAME,
-            state=r.prepared if r.prepared is not None else prepared_state(prep, r),
-        )
-        for r in rows
-    ]
-    store.append_stored(stored)
+    topic = ContactImported.NAME
+    store.append_stored([StoredEvent(originator_id=r.contact_id, originator_version=1, topic=topic, state=r.prepared) for r in rows])

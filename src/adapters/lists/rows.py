@@ -9,6 +9,7 @@ from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import datetime
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -25,7 +26,7 @@ from dialer_domain.model.text import check_agent_id, check_contact_key
 from dialer_domain.model.values import ContactData, ListMapping, PhoneNumber, check_priority
 from dialer_domain.rules.contacts import check_contact_data
 from dialer_domain.rules.schedule import zone
-from dialer_domain.service_layer.handlers import ImportRow
+from dialer_domain.service_layer.handlers import ImportRow, PreparedRow
 
 CHUNK = 2000
 
@@ -46,9 +47,10 @@ class Prepare:
 _MAPPER: CattrsMapper | None = None
 
 
-def prepared_state(prep: Prepare, row: ImportRow) -> bytes:
-    """The stored state of the ContactImported the core's ``ContactAttempt.import_`` makes for
-    this row, if the contact is new (checked by the core's rules here, in the worker)."""
+def prepared_state(prep: Prepare, row: ImportRow) -> tuple[UUID, bytes]:
+    """The contact id and the stored state of the ContactImported the core's
+    ``ContactAttempt.import_`` makes for this row, if the contact is new (checked by the core's
+    rules here, in the worker)."""
     global _MAPPER
     if _MAPPER is None:
         _MAPPER = CattrsMapper()
@@ -64,7 +66,7 @@ def prepared_state(prep: Prepare, row: ImportRow) -> bytes:
         at=prep.at,
     )
     (event,) = contact.collect_events()
-    return bytes(_MAPPER.to_stored_event(event).state)
+    return contact.id, bytes(_MAPPER.to_stored_event(event).state)
 
 
 def die_with_parent(parent: int) -> None:
@@ -107,12 +109,15 @@ def validate_chunk(args: tuple[ListMapping, str, list[tuple[int, Row]], Prepare 
         if not isinstance(row, ImportRow):
             out.append(("bad", row))
             continue
+        if prep is None:
+            out.append(("ok", (row.line, row.key, row_to_json(row))))
+            continue
         try:
-            prepared = prepared_state(prep, row) if prep is not None else None
+            contact_id, prepared = prepared_state(prep, row)
         except InvalidValue as exc:
             out.append(("bad", (row.line, row.key, str(exc))))
             continue
-        out.append(("ok", (row.line, row.key, row_to_json(row, prepared))))
+        out.append(("ok", (row.line, row.key, spool_line(row, contact_id, prepared))))
     return out
 
 
@@ -188,7 +193,20 @@ def validate_row(mapping: ListMapping, region: str, line: int, raw: Row) -> Impo
     return RowChecker(mapping, region)(line, raw)
 
 
-def row_to_json(r: ImportRow, prepared: bytes | None = None) -> str:
+def spool_line(row: ImportRow, contact_id: UUID, prepared: bytes) -> str:
+    """A checked row as the import's spool holds it, one line: its line number, the new contact's
+    id (hex), its key, its ContactImported's state and the whole row, tab-separated (the key, the
+    state and the row as JSON, which orjson writes without a tab or a line break)."""
+    return f"{row.line}\t{contact_id.hex}\t{orjson.dumps(row.key).decode()}\t{prepared.decode()}\t{row_to_json(row)}"
+
+
+def spooled(text: str) -> PreparedRow:
+    """A spool line read back: the row itself is read only when the import asks for it whole."""
+    line, contact_id, key, prepared, whole = text.rstrip("\n").split("\t")
+    return PreparedRow(int(line), orjson.loads(key), UUID(contact_id), prepared.encode(), partial(row_from_json, whole))
+
+
+def row_to_json(r: ImportRow) -> str:
     return orjson.dumps(
         [
             r.line,
@@ -199,13 +217,12 @@ def row_to_json(r: ImportRow, prepared: bytes | None = None) -> str:
             dict(r.data.variables),
             r.priority,
             r.agent,
-            None if prepared is None else prepared.decode("utf-8"),
         ],
     ).decode("utf-8")
 
 
 def row_from_json(text: str) -> ImportRow:
-    line, key, numbers, name, tz, variables, priority, agent, prepared = orjson.loads(text)
+    line, key, numbers, name, tz, variables, priority, agent = orjson.loads(text)
     return ImportRow(
         line,
         key,
@@ -213,7 +230,6 @@ def row_from_json(text: str) -> ImportRow:
         ContactData(name=name, time_zone=tz, variables=variables),
         priority,
         agent,
-        None if prepared is None else prepared.encode("utf-8"),
     )
 
 

@@ -230,8 +230,19 @@ class ImportRow:
     data: ContactData
     priority: int = 5
     agent: str | None = None
-    #: An adapter's ready-made form of the new contact's ContactImported (see ``import_list``'s ``add_new``).
-    prepared: bytes | None = attrs.field(default=None, eq=False, repr=False)
+
+
+@attrs.frozen
+class PreparedRow:
+    """A checked row as a bulk-importing adapter holds it (see ``import_list``'s ``add_new``): the
+    new contact's id and the state of its ContactImported, made ahead of time, and the whole row,
+    read by ``whole()`` only if the list holds the key already."""
+
+    line: int
+    key: str
+    contact_id: UUID
+    prepared: bytes = attrs.field(repr=False)
+    whole: Callable[[], ImportRow] = attrs.field(eq=False, repr=False)
 
 
 @attrs.define
@@ -262,7 +273,7 @@ def import_source(import_id: UUID) -> str:
 def import_list(
     repo: Repository,
     campaign_id: UUID,
-    rows: Iterable[ImportRow],
+    rows: Iterable[ImportRow | PreparedRow],
     *,
     mode: ImportMode,
     index: ListIndex,
@@ -270,19 +281,20 @@ def import_list(
     import_id: UUID,
     at: datetime,
     batch: int = 2000,
-    add_new: Callable[[Sequence[ImportRow]], None] | None = None,
+    add_new: Callable[[Sequence[PreparedRow]], None] | None = None,
 ) -> ImportReport:
     """Apply validated rows to the list as events: APPEND adds and updates; REPLACE also withdraws
     the contacts the file no longer has (never deleting; a call in progress is left alone).
 
-    ``add_new``, if given, appends the contacts the list does not hold yet, a batch at a time: an
-    adapter's bulk path, which must append exactly the ``ContactImported`` that
-    ``ContactAttempt.import_`` makes for the row with ``import_source(import_id)`` and ``at`` (the
-    list import's workers make it so, ahead of time)."""
+    ``add_new``, if given, appends the contacts of ``PreparedRow``s the list does not hold yet, a
+    batch at a time: an adapter's bulk path, whose rows must carry exactly the contact id and the
+    ``ContactImported`` that ``ContactAttempt.import_`` makes for the row with
+    ``import_source(import_id)`` and ``at`` (the list import's workers make them so, ahead of
+    time). Any other row is read whole and goes through the aggregates."""
     campaign = repo.get(Campaign, campaign_id)
     source = import_source(import_id)
     pending: list[ContactAttempt] = []
-    new_rows: list[ImportRow] = []
+    new_rows: list[PreparedRow] = []
 
     def flush() -> None:
         if new_rows and add_new is not None:
@@ -292,15 +304,18 @@ def import_list(
             repo.save(*pending)
             pending.clear()
 
-    for row in rows:
-        index.mark_seen(row.key)
-        if not index.contains(row.key):
+    for item in rows:
+        index.mark_seen(item.key)
+        new = not index.contains(item.key)
+        if new and add_new is not None and isinstance(item, PreparedRow):
             report.added += 1
-            if add_new is not None:
-                new_rows.append(row)
-                if len(new_rows) >= batch:
-                    flush()
-                continue
+            new_rows.append(item)
+            if len(new_rows) >= batch:
+                flush()
+            continue
+        row = item.whole() if isinstance(item, PreparedRow) else item
+        if new:
+            report.added += 1
             pending.append(
                 ContactAttempt.import_(
                     contact_id_for(campaign_id, row.key),
