@@ -9,7 +9,9 @@ It also measures the floor, in the same run: what reading the CSV (the csv modul
 events (a COPY of the import's own ContactImported rows into a table with the events table's
 columns and indexes) cost alone, and from them the most this machine's cores allow against the
 ceiling, were the workers to do nothing but phonenumbers' work and the importer nothing but read
-and store.
+and store. And it runs phonenumbers' own work in as many processes at once as there are workers:
+on this virtual machine two busy cores each run slower than one alone, which the ceiling (one
+core's rate, times two) does not see; the import's rate is given against that too ("/ at once").
 
     .venv/bin/python -m bench.import                          # 100,000 and 1,000,000 rows
     .venv/bin/python -m bench.import --rows 200000 --url postgresql://...
@@ -26,6 +28,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -135,6 +138,29 @@ def phonenumbers_alone(path: Path) -> float:
     return len(texts) / (time.process_time() - started)
 
 
+def _phonenumbers_timed(path: Path, barrier: Any, out: Any) -> None:
+    barrier.wait()
+    out.put(phonenumbers_alone(path))
+
+
+def phonenumbers_parallel(path: Path, n: int) -> float:
+    """Rows/s of phonenumbers' own work in ``n`` processes at once, started together, each on the
+    whole sample (the sum of their rates, each by its own CPU time as the one-core reference is):
+    what ``n`` cores give when all of them are busy. On a virtual machine whose cores share the
+    host's, that is less than ``n`` times one core's rate alone."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    barrier, out = ctx.Barrier(n), ctx.Queue()
+    procs = [ctx.Process(target=_phonenumbers_timed, args=(path, barrier, out)) for _ in range(n)]
+    for p in procs:
+        p.start()
+    rates = [out.get() for _ in procs]
+    for p in procs:
+        p.join()
+    return float(sum(rates))
+
+
 def csv_alone(path: Path) -> float:
     """Rows/s of reading the file with the csv module alone, one core: what any importer spends
     before a row is checked."""
@@ -194,9 +220,16 @@ def main(argv: list[str] | None = None) -> int:
         sample = Path(tmp) / "sample.csv"
         make_csv(sample, min(a.rows[0], 20_000), seed=7)
         rounds = [
-            (checking_alone(sample), checking_alone(sample, events=True), phonenumbers_alone(sample), csv_alone(sample)) for _ in range(a.rounds)
+            (
+                checking_alone(sample),
+                checking_alone(sample, events=True),
+                phonenumbers_alone(sample),
+                csv_alone(sample),
+                phonenumbers_parallel(sample, a.workers),
+            )
+            for _ in range(a.rounds)
         ]
-        check_rate, work_rate, pn_rate, csv_rate = (statistics.median(r[i] for r in rounds) for i in range(4))
+        check_rate, work_rate, pn_rate, csv_rate, parallel = (statistics.median(r[i] for r in rounds) for i in range(5))
     ceiling = a.workers * pn_rate
     pn_us, csv_us = 1e6 / pn_rate, 1e6 / csv_rate
     least = pn_us + csv_us + copy_client + copy_server  # CPU a row with nothing of ours: check, read, store
@@ -206,10 +239,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  one-core references, same run, medians of {a.rounds} rounds taken in turn:")
     print(f"  reference, same run: phonenumbers' own work alone (two numbers a row, one core) {pn_rate:,.0f} rows/s")
     print(f"  ceiling = {a.workers} workers x that                                           {ceiling:,.0f} rows/s")
+    at_once = f"{parallel:,.0f} rows/s ({parallel / pn_rate:.2f} x one core alone)"
+    print(f"  reference, same run: phonenumbers' own work in {a.workers} processes at once         {at_once}")
     print(f"  reference, same run: a worker's whole job alone (check + make the event, one core) {work_rate:,.0f} rows/s")
     print(f"  reference, same run: checking alone (one core, no event, no writing)          {check_rate:,.0f} rows/s")
     print(
-        f"{'rows':>10} {'added':>10} {'seconds':>8} {'contacts/s':>11} {'/ ceiling':>9} {'peak MiB importer':>18} {'a worker':>9}"
+        f"{'rows':>10} {'added':>10} {'seconds':>8} {'contacts/s':>11} {'/ ceiling':>9} {'/ at once':>9} {'peak MiB importer':>18} {'a worker':>9}"
         f" {'CPU us/row: workers':>20} {'importer':>9} {'rest (PostgreSQL)':>18}"
     )
     for r in results:
@@ -217,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
         rest = max(0.0, r["cpu_machine"] - r["cpu_importer"] - r["cpu_workers"])
         print(
             f"{int(n):>10} {int(r['added']):>10} {r['seconds']:>8.1f} {n / r['seconds']:>11,.0f} {n / r['seconds'] / ceiling:>9.2f} "
+            f"{n / r['seconds'] / parallel:>9.2f} "
             f"{r['peak_mib']:>18.0f} {r['workers_peak_mib']:>9.0f} "
             f"{r['cpu_workers'] / n * 1e6:>20.0f} {r['cpu_importer'] / n * 1e6:>9.0f} {rest / n * 1e6:>18.0f}"
         )
@@ -228,6 +264,8 @@ def main(argv: list[str] | None = None) -> int:
         f"  most a {cores}-core machine allows: {cores} cores / (phonenumbers + CSV + COPY, {least:.1f} us a row) against the ceiling = {most:.2f}"
         " (workers that did nothing but phonenumbers, an importer that only read and stored)"
     )
+    busy = parallel / (a.workers * pn_rate)
+    print(f"  with every core busy, each gives {busy:.2f} of its rate alone (phonenumbers at once): the most is then {most * busy:.2f}")
     return 0
 
 

@@ -110,8 +110,6 @@ def test_extensions_are_refused_and_rejects_are_safe_in_a_spreadsheet(store, tmp
 
 
 _TEXT = st.text(st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")), max_size=30)
-
-
 _WORD = _TEXT.filter(str.strip)
 
 
