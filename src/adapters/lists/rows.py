@@ -21,6 +21,7 @@ from adapters.lists.phone import e164
 from adapters.persistence.eventstore import CattrsMapper
 from dialer_domain.model.contact import ContactAttempt
 from dialer_domain.model.errors import InvalidValue
+from dialer_domain.model.events import ContactImported
 from dialer_domain.model.identities import contact_id_for
 from dialer_domain.model.text import check_agent_id, check_contact_key
 from dialer_domain.model.values import ContactData, ListMapping, PhoneNumber, check_priority
@@ -51,9 +52,6 @@ def prepared_state(prep: Prepare, row: ImportRow) -> tuple[UUID, bytes]:
     """The contact id and the stored state of the ContactImported the core's
     ``ContactAttempt.import_`` makes for this row, if the contact is new (checked by the core's
     rules here, in the worker)."""
-    global _MAPPER
-    if _MAPPER is None:
-        _MAPPER = CattrsMapper()
     contact = ContactAttempt.import_(
         contact_id_for(prep.campaign_id, row.key),
         campaign_id=prep.campaign_id,
@@ -66,7 +64,14 @@ def prepared_state(prep: Prepare, row: ImportRow) -> tuple[UUID, bytes]:
         at=prep.at,
     )
     (event,) = contact.collect_events()
-    return contact.id, bytes(_MAPPER.to_stored_event(event).state)
+    return contact.id, bytes(_mapper().to_stored_event(event).state)
+
+
+def _mapper() -> CattrsMapper:
+    global _MAPPER
+    if _MAPPER is None:
+        _MAPPER = CattrsMapper()
+    return _MAPPER
 
 
 def die_with_parent(parent: int) -> None:
@@ -110,14 +115,14 @@ def validate_chunk(args: tuple[ListMapping, str, list[tuple[int, Row]], Prepare 
             out.append(("bad", row))
             continue
         if prep is None:
-            out.append(("ok", (row.line, row.key, row_to_json(row))))
+            out.append(("ok", (row.line, row.key, row)))
             continue
         try:
             contact_id, prepared = prepared_state(prep, row)
         except InvalidValue as exc:
             out.append(("bad", (row.line, row.key, str(exc))))
             continue
-        out.append(("ok", (row.line, row.key, spool_line(row, contact_id, prepared))))
+        out.append(("ok", (row.line, row.key, spool_line(row.line, row.key, contact_id, prepared))))
     return out
 
 
@@ -193,44 +198,25 @@ def validate_row(mapping: ListMapping, region: str, line: int, raw: Row) -> Impo
     return RowChecker(mapping, region)(line, raw)
 
 
-def spool_line(row: ImportRow, contact_id: UUID, prepared: bytes) -> str:
+def spool_line(line: int, key: str, contact_id: UUID, prepared: bytes) -> str:
     """A checked row as the import's spool holds it, one line: its line number, the new contact's
-    id (hex), its key, its ContactImported's state and the whole row, tab-separated (the key, the
-    state and the row as JSON, which orjson writes without a tab or a line break)."""
-    return f"{row.line}\t{contact_id.hex}\t{orjson.dumps(row.key).decode()}\t{prepared.decode()}\t{row_to_json(row)}"
+    id (hex), its key (JSON) and its ContactImported's state (JSON, which holds the whole row),
+    tab-separated (orjson writes JSON without a tab or a line break)."""
+    return f"{line}\t{contact_id.hex}\t{orjson.dumps(key).decode()}\t{prepared.decode()}"
 
 
 def spooled(text: str) -> PreparedRow:
-    """A spool line read back: the row itself is read only when the import asks for it whole."""
-    line, contact_id, key, prepared, whole = text.rstrip("\n").split("\t")
-    return PreparedRow(int(line), orjson.loads(key), UUID(contact_id), prepared.encode(), partial(row_from_json, whole))
+    """A spool line read back: the row itself is read from the state only when the import asks for
+    it whole (its key is in the list already)."""
+    line, contact_id, key, prepared = text.rstrip("\n").split("\t")
+    number, cid, state = int(line), UUID(contact_id), prepared.encode()
+    return PreparedRow(number, orjson.loads(key), cid, state, partial(row_of_state, number, cid, state))
 
 
-def row_to_json(r: ImportRow) -> str:
-    return orjson.dumps(
-        [
-            r.line,
-            r.key,
-            [[n.e164, n.label] for n in r.numbers],
-            r.data.name,
-            r.data.time_zone,
-            dict(r.data.variables),
-            r.priority,
-            r.agent,
-        ],
-    ).decode("utf-8")
-
-
-def row_from_json(text: str) -> ImportRow:
-    line, key, numbers, name, tz, variables, priority, agent = orjson.loads(text)
-    return ImportRow(
-        line,
-        key,
-        tuple(PhoneNumber(e, lbl) for e, lbl in numbers),
-        ContactData(name=name, time_zone=tz, variables=variables),
-        priority,
-        agent,
-    )
+def row_of_state(line: int, contact_id: UUID, state: bytes) -> ImportRow:
+    """The checked row again, from its new contact's ContactImported (read as the log reads it)."""
+    e: ContactImported = _mapper().decode(ContactImported.NAME, state, contact_id, 1)
+    return ImportRow(line, e.key, e.numbers, e.data, e.priority, e.assigned_agent)
 
 
 def chunks(rows: Iterator[tuple[int, Row]]) -> Iterator[list[tuple[int, Row]]]:
