@@ -40,6 +40,15 @@ def _is_frozen_map(t: Any) -> bool:
     return t is FrozenMap or get_origin(t) is FrozenMap
 
 
+def _frozen_map_unhook(conv: cattrs.Converter, t: Any) -> Callable[[Any], Any]:
+    """A frozen map as a dict of its values unstructured; of text values (a contact's fields and
+    variables), which unstructure as themselves, the same dict made without a call per value."""
+    args = get_args(t)
+    if len(args) == 2 and args[1] is str:
+        return FrozenMap.as_dict
+    return lambda m: {k: conv.unstructure(v) for k, v in m.items()}
+
+
 def _frozen_map_hook(conv: cattrs.Converter, t: Any) -> Hook:
     args = get_args(t) or (Any, Any)
     as_dict = dict[args[0], args[1]]  # type: ignore[valid-type]
@@ -116,7 +125,7 @@ def make_event_converter() -> cattrs.Converter:
         lambda t: t == tuple[PhoneNumber, ...], lambda v, _: tuple([PhoneNumber(n["e164"], n.get("label", "")) for n in v])
     )
     # frozen mappings are stored as JSON objects, exactly as the dicts they replaced
-    conv.register_unstructure_hook_func(_is_frozen_map, lambda m: {k: conv.unstructure(v) for k, v in m.items()})
+    conv.register_unstructure_hook_factory(_is_frozen_map, lambda t: _frozen_map_unhook(conv, t))
     conv.register_structure_hook_factory(_is_frozen_map, lambda t: _frozen_map_hook(conv, t))
     conv.register_unstructure_hook(time, lambda t: t.isoformat())
     conv.register_structure_hook(time, lambda v, _: v if isinstance(v, time) else time.fromisoformat(v))
@@ -228,7 +237,7 @@ def _encode_default(conv: cattrs.Converter) -> Callable[[Any], Any]:
         if isinstance(value, (datetime, date, time)):
             return value.isoformat()
         if isinstance(value, FrozenMap):  # the converter's hook makes it a dict of its values, which orjson writes as it does
-            return dict(value)
+            return value.as_dict()
         hook = hooks.get(type(value))
         if hook is None:
             hook = hooks[type(value)] = conv.get_unstructure_hook(type(value))

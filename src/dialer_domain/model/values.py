@@ -45,6 +45,10 @@ class FrozenMap(Mapping[K, V]):
     def __repr__(self) -> str:
         return f"FrozenMap({self._items!r})"
 
+    def as_dict(self) -> dict[K, V]:
+        """A new dict of the items, in order."""
+        return dict(self._items)
+
     def __reduce__(self) -> tuple[type[FrozenMap[K, V]], tuple[dict[K, V]]]:
         return (FrozenMap, (self._items,))
 
