@@ -130,3 +130,12 @@ def test_a_spooled_row_reads_back_as_it_was_checked(key, name, variables, agent)
     back = spooled(spool_line(7, key, contact_id, state) + "\n")
     assert (back.line, back.key, back.contact_id, back.prepared) == (7, key, contact_id_for(prep.campaign_id, key), state)
     assert back.whole() == row
+
+
+def test_a_short_row_names_the_columns_it_lacks_and_a_repeated_number_is_kept_once():
+    with pytest.raises(InvalidValue, match=r"^missing column\(s\) phone, mobile$"):
+        lists.validate_row(MAPPING, "DK", 2, {"id": "1", "name": "Ann"})
+    with pytest.raises(InvalidValue, match=r"^missing column\(s\) mobile$"):
+        lists.validate_row(MAPPING, "DK", 2, {"id": "1", "phone": "20123456"})
+    row = lists.validate_row(MAPPING, "DK", 2, {"id": "1", "phone": "20 12 34 56", "mobile": "+4520123456"})
+    assert [(n.e164, n.label) for n in row.numbers] == [("+4520123456", "phone")]

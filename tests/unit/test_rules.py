@@ -335,3 +335,15 @@ def test_folds_read_together_the_fields_either_declares_and_whole_what_one_has_n
         AgentReady: (),
         ContactQueued: (),
     }
+
+
+@given(namespace=st.uuids(), name=st.text(st.characters(blacklist_categories=("Cs",))))
+def test_derived_ids_are_the_standard_librarys_uuid5(namespace, name):
+    """``identities.uuid5`` gives ``uuid.uuid5``'s id for any namespace and name: every stored
+    stream id derived from a name stays what it was."""
+    import uuid
+
+    from dialer_domain.model import identities
+
+    assert identities.uuid5(namespace, name) == uuid.uuid5(namespace, name)
+    assert identities.contact_id_for(namespace, name) == uuid.uuid5(namespace, f"contact/{name}")

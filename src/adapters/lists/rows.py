@@ -135,21 +135,22 @@ class RowChecker:
         self.region = region
         self.contact_rules = contact_rules
         self.required = (mapping.key, *mapping.phones)
+        self.required_set = frozenset(self.required)
         self.taken = {mapping.key, *mapping.phones, *(c for c in (mapping.name, mapping.time_zone, mapping.priority, mapping.agent) if c)}
 
     def __call__(self, line: int, raw: Row) -> ImportRow:
         mapping = self.mapping
         if ROW_ERROR in raw:
             raise InvalidValue(raw[ROW_ERROR])
-        missing = [c for c in self.required if c not in raw]
-        if missing:
-            raise InvalidValue(f"missing column(s) {', '.join(missing)}")
+        if not self.required_set <= raw.keys():
+            raise InvalidValue(f"missing column(s) {', '.join(c for c in self.required if c not in raw)}")
         key = (raw.get(mapping.key) or "").strip()
         if not key:
             raise InvalidValue(f"empty key column {mapping.key!r}")
         if self.contact_rules:
             check_contact_key(key)
         numbers: list[PhoneNumber] = []
+        found: list[str] = []  # their E.164 forms
         problems: list[str] = []
         for col in mapping.phones:
             text = (raw.get(col) or "").strip()
@@ -160,8 +161,9 @@ class RowChecker:
             except InvalidValue as exc:
                 problems.append(f"{col} {text!r} {exc}")
                 continue
-            if any(n.e164 == number for n in numbers):
+            if number in found:
                 continue  # the same number twice in one row: dialled once
+            found.append(number)
             numbers.append(PhoneNumber(number, col))
         if problems:
             raise InvalidValue("; ".join(problems))
