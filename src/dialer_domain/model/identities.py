@@ -45,6 +45,6 @@ def seeded_ids(seed: int) -> Callable[[], UUID]:
     rng = random.Random(seed)
 
     def make() -> UUID:
-        return UUID(int=rng.getrandbits(128), version=5)
+        return UUID(int=rng.getrandbits(128), version=4)
 
     return make
