@@ -257,6 +257,7 @@ ALLOWED_STDLIB = {
     "types",
     "zoneinfo",
     "struct",  # the sort token packs a float (rules.selection)
+    "hashlib",  # derived ids hash their names, as uuid.uuid5 does (model.identities)
 }
 
 

@@ -50,9 +50,9 @@ _MAPPER: CattrsMapper | None = None
 
 def prepared_state(prep: Prepare, row: ImportRow) -> tuple[UUID, bytes]:
     """The contact id and the stored state of the ContactImported the core's
-    ``ContactAttempt.import_`` makes for this row, if the contact is new (checked by the core's
-    rules here, in the worker)."""
-    contact = ContactAttempt.import_(
+    ``ContactAttempt.import_`` records for this row, if the contact is new (``imported``: checked by
+    the core's rules here, in the worker)."""
+    event = ContactAttempt.imported(
         contact_id_for(prep.campaign_id, row.key),
         campaign_id=prep.campaign_id,
         key=row.key,
@@ -63,8 +63,7 @@ def prepared_state(prep: Prepare, row: ImportRow) -> tuple[UUID, bytes]:
         source=prep.source,
         at=prep.at,
     )
-    (event,) = contact.collect_events()
-    return contact.id, bytes(_mapper().to_stored_event(event).state)
+    return event.originator_id, bytes(_mapper().to_stored_event(event).state)
 
 
 def _mapper() -> CattrsMapper:

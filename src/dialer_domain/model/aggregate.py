@@ -36,7 +36,10 @@ class Aggregate:
         self.version = event.originator_version
 
     def _record(self, cls: type[E], at: datetime, **fields: Any) -> E:
-        event = cls(originator_id=self.id, originator_version=self.version + 1, timestamp=at, **fields)
+        return self._adopt(cls(originator_id=self.id, originator_version=self.version + 1, timestamp=at, **fields))
+
+    def _adopt(self, event: E) -> E:
+        """Fold an event made for this aggregate's next version and keep it as pending."""
         self._fold(event)
         self._pending.append(event)
         return event

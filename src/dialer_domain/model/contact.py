@@ -106,9 +106,8 @@ class ContactAttempt(WrapUp, Aggregate):
 
     # ------------------------------------------------------------------ commands
 
-    @classmethod
-    def import_(
-        cls,
+    @staticmethod
+    def imported(
         contact_id: UUID,
         *,
         campaign_id: UUID,
@@ -119,13 +118,27 @@ class ContactAttempt(WrapUp, Aggregate):
         assigned_agent: str | None = None,
         source: str = "api",
         at: datetime,
-    ) -> ContactAttempt:
+    ) -> ContactImported:
+        """A new contact's event, its rules checked: what ``import_`` records (a list import's
+        workers make it alone, with no contact to fold it into)."""
         check_contact(key, numbers, data, priority)
         if assigned_agent is not None:
             check_agent_id(assigned_agent)
+        return ContactImported(originator_id=contact_id, originator_version=1, timestamp=at, campaign_id=campaign_id, key=key, numbers=numbers,
+                               data=data, priority=priority, assigned_agent=assigned_agent, source=source)  # fmt: skip
+
+    @classmethod
+    def import_(
+        cls, contact_id: UUID, *, campaign_id: UUID, key: str, numbers: tuple[PhoneNumber, ...], data: ContactData, priority: int = 5,
+        assigned_agent: str | None = None, source: str = "api", at: datetime,
+    ) -> ContactAttempt:  # fmt: skip
+        """A new contact: ``imported``'s event recorded."""
         contact = cls(id=contact_id)
-        fields = {"key": key, "numbers": numbers, "data": data, "priority": priority, "assigned_agent": assigned_agent, "source": source}
-        contact._record(ContactImported, at, campaign_id=campaign_id, **fields)
+        event = cls.imported(
+            contact_id, campaign_id=campaign_id, key=key, numbers=numbers, data=data, priority=priority, assigned_agent=assigned_agent,
+            source=source, at=at,
+        )  # fmt: skip
+        contact._adopt(event)
         return contact
 
     def update(self, *, numbers: tuple[PhoneNumber, ...], data: ContactData, priority: int, source: str, at: datetime) -> None:
