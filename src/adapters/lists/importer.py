@@ -19,7 +19,7 @@ from eventsourcing.persistence import StoredEvent
 
 from adapters.lists.files import read_rows, write_rejects
 from adapters.lists.index import DiskListIndex
-from adapters.lists.rows import Prepare, bounded_map, chunks, die_with_parent, spooled, validate_chunk
+from adapters.lists.rows import Prepare, bounded_map, chunks, spooled, start_worker, validate_chunk
 from adapters.persistence.eventstore import RecorderEventStore
 from dialer_domain.model.campaign import Campaign
 from dialer_domain.model.errors import ConcurrencyError, DomainError, InvalidValue
@@ -151,7 +151,7 @@ def _check_and_apply(
         spool = stack.enter_context(tempfile.TemporaryFile("w+", encoding="utf-8"))
         pool = None
         if (workers or 0) > 1:
-            pool = stack.enter_context(ProcessPoolExecutor(max_workers=workers, initializer=die_with_parent, initargs=(os.getpid(),)))
+            pool = stack.enter_context(ProcessPoolExecutor(max_workers=workers, initializer=start_worker, initargs=(os.getpid(),)))
         jobs = ((mapping, region, chunk, prep) for chunk in chunks(read_rows(path, mapping, encoding)))
         results = bounded_map(pool, jobs, 2 * (workers or 1)) if pool else map(validate_chunk, jobs)
         for chunk in results:
