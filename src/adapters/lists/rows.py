@@ -109,7 +109,9 @@ def die_with_parent(parent: int) -> None:
 
 def validate_chunk(args: tuple[ListMapping, str, list[tuple[int, Row]], Prepare | None]) -> list[tuple[str, Any]]:
     """A worker's job: check a chunk of rows, then make the accepted rows' events (the two loops
-    apart: each runs hot in its own library code, measurably faster than interleaved)."""
+    apart: each runs hot in its own library code, measurably faster than interleaved). An accepted
+    row comes back as its spool line (``spool_line``); without ``prep`` (the bench's reference of
+    checking alone) as the checked row itself."""
     mapping, region, rows, prep = args
     # with ``prep``, the core's ContactAttempt.import_ checks the contact's own rules (key, text,
     # sizes) as it makes the event, with the same messages: the checker leaves them to it

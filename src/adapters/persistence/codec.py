@@ -45,7 +45,7 @@ def _frozen_map_unhook(conv: cattrs.Converter, t: Any) -> Callable[[Any], Any]:
     variables), which unstructure as themselves, the same dict made without a call per value."""
     args = get_args(t)
     if len(args) == 2 and args[1] is str:
-        return FrozenMap.as_dict
+        return lambda m: m.as_dict() if m.__class__ is FrozenMap else dict(m)
     return lambda m: {k: conv.unstructure(v) for k, v in m.items()}
 
 
