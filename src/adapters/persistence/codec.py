@@ -217,17 +217,42 @@ def event_encoder(conv: cattrs.Converter, cls: type[Any]) -> Callable[[Any], byt
     reference): every field but the stream and the version, in the class's order, then ``"_v"``.
     orjson writes the values it knows as cattrs' hooks would (ids as text, enums by value, tuples as
     lists); datetimes, dates and times come to ``default`` and are written by ``isoformat`` as
-    the hooks write them; anything else (a ``FrozenMap``, a value class) is cattrs' own."""
-    names = [f.name for f in attrs.fields(cls) if f.name not in ("originator_id", "originator_version")]
-    items = "".join(f"{n!r}: e.{n}, " for n in names)
+    the hooks write them; anything else (a ``FrozenMap``, a value class) is cattrs' own.
+
+    Where a field's type says what ``default`` would be given (a datetime, a value class, a tuple
+    of value classes), the function converts it itself, as ``default`` would, without orjson's
+    call back; a value that does not fit its type sends the whole event the plain way."""
+    fields = [f for f in attrs.fields(attrs.resolve_types(cls)) if f.name not in ("originator_id", "originator_version")]
     ns = _namespace(cls, _dumps=orjson.dumps, _default=_encode_default(conv), _option=_ENCODE_OPTIONS)
-    src = f"def encode(e):\n    return _dumps({{{items}'_v': {cls.VERSION!r}}}, default=_default, option=_option)\n"
+    plain = "".join(f"{f.name!r}: e.{f.name}, " for f in fields)
+    known = "".join(f"{f.name!r}: {_encoded(conv, f.type, f'e.{f.name}', f'_{i}', ns)}, " for i, f in enumerate(fields))
+    dump = "_dumps({{{}'_v': {!r}}}, default=_default, option=_option)"
+    src = (
+        f"def encode(e):\n    try:\n        return {dump.format(known, cls.VERSION)}\n"
+        f"    except Exception:\n        return {dump.format(plain, cls.VERSION)}\n"
+    )
     exec(compile(src, f"<event encoder {cls.__module__}.{cls.__qualname__}>", "exec"), ns)  # our own text, made from the class's fields
     encode: Callable[[Any], bytes] = ns["encode"]
     return encode
 
 
 _ENCODE_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+
+
+def _encoded(conv: cattrs.Converter, t: Any, v: str, key: str, ns: dict[str, Any]) -> str:
+    """An expression of field value ``v`` (of type ``t``) as orjson is to write it: what
+    ``default`` gives for a datetime (its ``isoformat``) and for a value class or a tuple of them
+    (cattrs' hook of the class); anything else as it is."""
+    args = get_args(t)
+    if t is datetime:
+        return f"{v}.isoformat()"
+    if isinstance(t, type) and attrs.has(t):
+        ns[f"u{key}"] = conv.get_unstructure_hook(t)
+        return f"u{key}({v})"
+    if get_origin(t) is tuple and len(args) == 2 and args[1] is Ellipsis and isinstance(args[0], type) and attrs.has(args[0]):
+        ns[f"u{key}"] = conv.get_unstructure_hook(args[0])
+        return f"[u{key}(x) for x in {v}]"
+    return v
 
 
 def _encode_default(conv: cattrs.Converter) -> Callable[[Any], Any]:
