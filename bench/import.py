@@ -181,8 +181,8 @@ def _busy() -> float:
 
 def copy_alone(url: str, schema: str, rows: int = 100_000) -> tuple[float, float]:
     """CPU us a row of storing the import's events and nothing else: the last import's
-    ContactImported rows, read into memory first, COPYed into a table with the events table's
-    columns, defaults and indexes (not its triggers), in one transaction. Returns (this process,
+    ContactImported rows, read into memory first, COPYed (binary, as the store does) into a table
+    with the events table's columns, defaults and indexes (not its triggers), in one transaction. Returns (this process,
     the rest of the machine: PostgreSQL)."""
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(f'SET search_path TO "{schema}"')
@@ -191,7 +191,8 @@ def copy_alone(url: str, schema: str, rows: int = 100_000) -> tuple[float, float
         cols = "originator_id, originator_version, topic, state"
         data = conn.execute(f"SELECT {cols} FROM stored_events WHERE topic = 'ContactImported' ORDER BY notification_id LIMIT %s", (rows,)).fetchall()
         cpu, busy = time.process_time(), _busy()
-        with conn.transaction(), conn.cursor() as curs, curs.copy(f"COPY bench_floor_events ({cols}) FROM STDIN") as copy:
+        with conn.transaction(), conn.cursor() as curs, curs.copy(f"COPY bench_floor_events ({cols}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(["uuid", "int8", "text", "bytea"])  # as the store's bulk append (binary COPY)
             for row in data:
                 copy.write_row(row)
         cpu, busy = time.process_time() - cpu, _busy() - busy

@@ -212,7 +212,9 @@ def _copy(rec: Any, curs: Any, stored: Sequence[StoredEvent]) -> None:
     from psycopg.sql import SQL, Identifier
 
     table = SQL("{0}.{1}").format(Identifier(rec.datastore.schema), Identifier(rec.events_table_name))
-    with curs.copy(SQL("COPY {0} (originator_id, originator_version, topic, state) FROM STDIN").format(table)) as copy:
+    # binary: no text escaping of the states on either side (bench/import: 0.4 of the client's CPU, 0.6 of the server's)
+    with curs.copy(SQL("COPY {0} (originator_id, originator_version, topic, state) FROM STDIN (FORMAT BINARY)").format(table)) as copy:
+        copy.set_types(["uuid", "int8", "text", "bytea"])
         for e in stored:
             copy.write_row((e.originator_id, e.originator_version, e.topic, e.state))
 
