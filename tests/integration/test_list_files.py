@@ -139,3 +139,17 @@ def test_a_short_row_names_the_columns_it_lacks_and_a_repeated_number_is_kept_on
         lists.validate_row(MAPPING, "DK", 2, {"id": "1", "phone": "20123456"})
     row = lists.validate_row(MAPPING, "DK", 2, {"id": "1", "phone": "20 12 34 56", "mobile": "+4520123456"})
     assert [(n.e164, n.label) for n in row.numbers] == [("+4520123456", "phone")]
+
+
+def test_a_key_repeated_in_a_later_chunk_of_the_file_is_rejected_with_its_line(tmp_path):
+    from adapters.lists.rows import CHUNK
+    from tests.integration.test_import_atomicity import write_list
+
+    s = open_sales_store("memory:")
+    path = write_list(tmp_path / "big.csv", range(CHUNK + 5))
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write("c3;Again;+4520100003;;5;x\nc4;Again;+4520100004;;5;x\n")
+    with pytest.raises(lists.ImportRejected) as exc:
+        lists.import_file(s, campaign_id_for("Sales"), path, mode=ImportMode.APPEND, at=NOW, ids=uuid4, workers=2)
+    assert [(line, key) for line, key, _ in exc.value.rejects] == [(CHUNK + 7, "c3"), (CHUNK + 8, "c4")]
+    assert exc.value.report.duplicates == 2 and exc.value.report.accepted == CHUNK + 5

@@ -155,6 +155,7 @@ def _check_and_apply(
         jobs = ((mapping, region, chunk, prep) for chunk in chunks(read_rows(path, mapping, encoding)))
         results = bounded_map(pool, jobs, 2 * (workers or 1)) if pool else map(validate_chunk, jobs)
         for chunk in results:
+            accepted: list[str] = []
             for kind, value in chunk:
                 report.rows += 1
                 if kind == "bad":
@@ -167,7 +168,9 @@ def _check_and_apply(
                     rejects.append((line, key, f"duplicate key {key!r}: an earlier line has it"))
                     continue
                 report.accepted += 1
-                spool.write(text + "\n")
+                accepted.append(text)
+            if accepted:
+                spool.write("\n".join(accepted) + "\n")
             if progress is not None:
                 progress(report.rows)
         if rejects and not skip_invalid:
