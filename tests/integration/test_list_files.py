@@ -120,6 +120,7 @@ def test_a_spooled_row_reads_back_as_it_was_checked(key, name, variables, agent)
     state come back as written, and the whole row, read from the state only when asked for, equals
     the checked row."""
     from adapters.lists.rows import Prepare, prepared_state, spool_line, spooled
+    from adapters.persistence.eventstore import CattrsMapper
     from dialer_domain.model.identities import contact_id_for
     from dialer_domain.model.values import ContactData, PhoneNumber
     from dialer_domain.service_layer.handlers import ImportRow
@@ -127,7 +128,7 @@ def test_a_spooled_row_reads_back_as_it_was_checked(key, name, variables, agent)
     row = ImportRow(7, key, (PhoneNumber("+4520123456", "mobile"),), ContactData(name=name, variables=variables), 3, agent)
     prep = Prepare(campaign_id_for("Sales"), "import:x", NOW)
     contact_id, state = prepared_state(prep, row)
-    back = spooled(spool_line(7, key, contact_id, state) + "\n")
+    back = spooled(spool_line(7, key, contact_id, state) + "\n", CattrsMapper())
     assert (back.line, back.key, back.contact_id, back.prepared) == (7, key, contact_id_for(prep.campaign_id, key), state)
     assert back.whole() == row
 

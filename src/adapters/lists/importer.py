@@ -194,7 +194,7 @@ def _check_and_apply(
                 )
                 raise ImportRejected(message, report, rejects, code="would_withdraw_too_much", summary=message)
         spool.seek(0)
-        rows = (spooled(line) for line in spool)
+        rows = (spooled(line, store.mapper) for line in spool)
         add_new = partial(_add_prepared, store)
         try:
             with store.transaction():  # all of it, with its history record, or nothing

@@ -220,17 +220,17 @@ def spool_line(line: int, key: str, contact_id: UUID, prepared: bytes) -> str:
     return f"{line}\t{contact_id.hex}\t{orjson.dumps(key).decode()}\t{prepared.decode()}"
 
 
-def spooled(text: str) -> PreparedRow:
-    """A spool line read back: the row itself is read from the state only when the import asks for
-    it whole (its key is in the list already)."""
+def spooled(text: str, mapper: CattrsMapper) -> PreparedRow:
+    """A spool line read back: the row itself is read from the state, by the store's ``mapper``,
+    only when the import asks for it whole (its key is in the list already)."""
     line, contact_id, key, prepared = text.rstrip("\n").split("\t")
     number, cid, state = int(line), UUID(contact_id), prepared.encode()
-    return PreparedRow(number, orjson.loads(key), cid, state, partial(row_of_state, number, cid, state))
+    return PreparedRow(number, orjson.loads(key), cid, state, partial(row_of_state, mapper, number, cid, state))
 
 
-def row_of_state(line: int, contact_id: UUID, state: bytes) -> ImportRow:
+def row_of_state(mapper: CattrsMapper, line: int, contact_id: UUID, state: bytes) -> ImportRow:
     """The checked row again, from its new contact's ContactImported (read as the log reads it)."""
-    e: ContactImported = _mapper().decode(ContactImported.NAME, state, contact_id, 1)
+    e: ContactImported = mapper.decode(ContactImported.NAME, state, contact_id, 1)
     return ImportRow(line, e.key, e.numbers, e.data, e.priority, e.assigned_agent)
 
 
