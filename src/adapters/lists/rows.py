@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import datetime
 from functools import partial
@@ -45,7 +45,7 @@ class Prepare:
     at: datetime
 
 
-_MAPPER: CattrsMapper | None = None
+_ENCODE: Callable[[ContactImported], bytes] | None = None  # the store's encoder of a ContactImported
 
 
 def prepared_state(prep: Prepare, row: ImportRow) -> tuple[UUID, bytes]:
@@ -63,14 +63,10 @@ def prepared_state(prep: Prepare, row: ImportRow) -> tuple[UUID, bytes]:
         source=prep.source,
         at=prep.at,
     )
-    return event.originator_id, bytes(_mapper().to_stored_event(event).state)
-
-
-def _mapper() -> CattrsMapper:
-    global _MAPPER
-    if _MAPPER is None:
-        _MAPPER = CattrsMapper()
-    return _MAPPER
+    global _ENCODE
+    if _ENCODE is None:
+        _ENCODE = CattrsMapper().encoder(ContactImported)
+    return event.originator_id, _ENCODE(event)
 
 
 def start_worker(parent: int) -> None:

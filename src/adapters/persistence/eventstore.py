@@ -21,14 +21,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 from uuid import UUID
 
 import orjson
-from eventsourcing.persistence import (
-    ApplicationRecorder,
-    InfrastructureFactory,
-    IntegrityError,
-    Mapper,
-    StoredEvent,
-    Transcoder,
-)
+from eventsourcing.persistence import ApplicationRecorder, InfrastructureFactory, IntegrityError, Mapper, StoredEvent, Transcoder
 from eventsourcing.popo import POPOApplicationRecorder
 
 from adapters.persistence.codec import event_decoder, event_encoder, make_event_converter, partial_decoder, uuid_of
@@ -107,18 +100,21 @@ class CattrsMapper(Mapper[UUID]):
         self._by_reads: dict[int, tuple[Reads, dict[str, Any]]] = {}  # the same for each declaration of fields read
         self._encoders: dict[type[Any], Callable[[Any], bytes]] = {}
 
-    def to_stored_event(self, domain_event: Any) -> StoredEvent:
-        """The state is every field but the stream (the row's own id) and the version, then ``"_v"``
-        (``codec.event_encoder``: cattrs' unstructuring and orjson's bytes, made per class)."""
-        cls = type(domain_event)
+    def encoder(self, cls: type[Any]) -> Callable[[Any], bytes]:
+        """An event class's stored state: every field but the stream (the row's own id) and the
+        version, then ``"_v"`` (``codec.event_encoder``: cattrs' unstructuring and orjson's bytes,
+        made once per class)."""
         encode = self._encoders.get(cls)
         if encode is None:
             encode = self._encoders[cls] = event_encoder(self.converter, cls)
+        return encode
+
+    def to_stored_event(self, domain_event: Any) -> StoredEvent:
         return StoredEvent(
             originator_id=domain_event.originator_id,
             originator_version=domain_event.originator_version,
             topic=domain_event.NAME,
-            state=encode(domain_event),
+            state=self.encoder(type(domain_event))(domain_event),
         )
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
