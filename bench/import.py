@@ -12,6 +12,8 @@ ceiling, were the workers to do nothing but phonenumbers' work and the importer 
 and store. And it runs phonenumbers' own work in as many processes at once as there are workers:
 on this virtual machine two busy cores each run slower than one alone, which the ceiling (one
 core's rate, times two) does not see; the import's rate is given against that too ("/ at once").
+Last, it says how much CPU a row 0.8 of the ceiling leaves for the import's own work (the cores'
+CPU a row at that rate, less phonenumbers, the CSV read and the COPY), beside what that work takes.
 
     .venv/bin/python -m bench.import                          # 100,000 and 1,000,000 rows
     .venv/bin/python -m bench.import --rows 200000 --url postgresql://...
@@ -267,6 +269,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     busy = parallel / (a.workers * pn_rate)
     print(f"  with every core busy, each gives {busy:.2f} of its rate alone (phonenumbers at once): the most is then {most * busy:.2f}")
+    goal = cores * 1e6 / (0.8 * ceiling)  # the machine's CPU a row at 0.8 of the ceiling
+    left = goal - least
+    print(f"  at 0.8 of the ceiling the {cores} cores have {goal:.1f} us a row: {left:.1f} us is left for all the import's own work, which now takes")
+    for r in results:
+        ours = max(r["cpu_machine"], r["cpu_importer"] + r["cpu_workers"]) / r["rows"] * 1e6 - least
+        print(f"    {int(r['rows']):>10} rows: {ours:.1f} us a row (the machine's CPU a row, less phonenumbers + CSV + COPY)")
     return 0
 
 

@@ -124,6 +124,10 @@ def test_bench_import_prints_its_ratio_and_the_floor_this_machine_allows(pg_serv
         assert float(row.split()[4]) > 0, row  # contacts/s against the ceiling
         most = next(line for line in out.splitlines() if "most a " in line)
         assert 0 < float(most.split("= ")[1].split()[0]) <= 1, most
+        budget = next(line for line in out.splitlines() if "at 0.8 of the ceiling" in line)
+        assert float(budget.split(" have ")[1].split()[0]) > 0, budget  # the cores' CPU a row at that rate
+        ours = next(line for line in out.splitlines() if "400 rows:" in line)
+        assert float(ours.split("rows:")[1].split()[0]) > 0, ours  # the import's own work a row, now
     finally:
         with psycopg.connect(pg_server_url, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
