@@ -28,6 +28,39 @@ def _queued(stream, version, at):
     return ContactQueued(originator_id=stream, originator_version=version, timestamp=at, campaign_id=stream)
 
 
+def _soon(store, block, seconds=60.0):
+    """Run ``block`` in a thread and wait for it: a deadlock on the connection (a statement while
+    a COPY is open) fails the test instead of hanging the suite. On PostgreSQL the stuck
+    transaction's server process is ended, so that the test's schema can be dropped."""
+    out = {}
+
+    def run():
+        try:
+            block()
+        except BaseException as exc:
+            out["error"] = exc
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(seconds)
+    if t.is_alive():
+        datastore = getattr(store, "recorder", None) and getattr(store.recorder, "datastore", None)
+        if datastore is not None and hasattr(datastore, "pool"):
+            import psycopg
+
+            with psycopg.connect(datastore.pool.conninfo, autocommit=True) as conn:
+                conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE strpos(query, %s) > 0", (f'"{datastore.schema}"',))
+        raise AssertionError(f"the block did not finish in {seconds:.0f} s: a deadlock on the connection?")
+    if "error" in out:
+        raise out["error"]
+
+
+def _bulk(at, n):
+    """``n`` new streams' first events, mapped as a list import's workers map them."""
+    mapper = CattrsMapper()
+    return [mapper.to_stored_event(_queued(uuid4(), 1, at)) for _ in range(n)]
+
+
 class EventStoreContract:
     """The EventStore port's contract, written once; a subclass per backend gives ``store``."""
 
@@ -286,6 +319,58 @@ class RecorderStoreContract(EventStoreContract):
             store.load(stream)
 
 
+    def test_a_transactions_bulk_and_ordinary_appends_commit_together_in_the_order_made(self, store, t0):
+        """ADR 0046: on PostgreSQL a transaction's bulk appends go by one COPY, ended before an
+        ordinary append and at the block's end; the log holds every event in the order made."""
+        a, b, c, lone = _bulk(t0, 150), _bulk(t0, 120), _bulk(t0, 130), uuid4()
+
+        def block():
+            with store.transaction():
+                store.append_stored(a)
+                store.append_stored(b)
+                store.append([_queued(lone, 1, t0)])
+                store.append_stored(c)
+
+        _soon(store, block)
+        log = [r.event.originator_id for r in store.read(0, 1000)]
+        assert log == [e.originator_id for e in a + b] + [lone] + [e.originator_id for e in c]
+
+    def test_a_clash_in_a_transactions_bulk_appends_stores_nothing_of_the_transaction(self, store, t0):
+        old, lone = uuid4(), uuid4()
+        store.append([_queued(old, 1, t0)])
+        fresh, clash = _bulk(t0, 150), [*_bulk(t0, 149), CattrsMapper().to_stored_event(_queued(old, 1, t0))]
+
+        def block():
+            with store.transaction():
+                store.append_stored(fresh)
+                store.append([_queued(lone, 1, t0)])
+                store.append_stored(clash)
+
+        with pytest.raises(ConcurrencyError, match="another writer appended first; none of these were stored"):
+            _soon(store, block)
+        assert [r.event.originator_id for r in store.read(0, 1000)] == [old]  # nothing of it, before or after the clash
+        store.append([_queued(lone, 1, t0)])  # and the store goes on
+        assert [e.originator_version for e in store.load(lone)] == [1]
+
+    def test_a_block_that_fails_after_bulk_appends_stores_none_of_them_and_the_store_goes_on(self, store, t0):
+        rows = _bulk(t0, 150)
+
+        def failing():
+            with store.transaction():
+                store.append_stored(rows)
+                raise RuntimeError("the caller's own failure")
+
+        def again():
+            with store.transaction():  # the connection the COPY was abandoned on works again
+                store.append_stored(rows)
+
+        with pytest.raises(RuntimeError, match="the caller's own failure"):
+            _soon(store, failing)
+        assert store.read(0, 1000) == []
+        _soon(store, again)
+        assert len(store.read(0, 1000)) == 150
+
+
 class TestMemoryStore(RecorderStoreContract):
     @pytest.fixture
     def store(self):
@@ -388,6 +473,32 @@ def test_a_postgres_append_waits_for_the_tables_lock_notifies_and_returns_its_po
         appender.join(30)
         assert appended == [[5, 6]], "after the holder's position 4, in the events' order"
         listener.close()
+    finally:
+        store.close()
+
+
+def test_a_clash_in_a_postgres_transactions_copy_is_raised_at_its_next_statement_naming_the_row(pg_url, t0):
+    """ADR 0046: the transaction's open COPY is ended before another statement on its connection,
+    so a clash in it is raised there, with PostgreSQL's detail naming the row (the message lists
+    only the COPY's first streams)."""
+    store = open_event_store(pg_url)
+    try:
+        old = uuid4()
+        store.append([_queued(old, 1, t0)])
+        clash = [*_bulk(t0, 149), CattrsMapper().to_stored_event(_queued(old, 1, t0))]
+        reached = []
+
+        def block():
+            with store.transaction():
+                store.append_stored(clash)
+                reached.append("bulk")  # the COPY is still open: PostgreSQL has not answered
+                store.append([_queued(uuid4(), 1, t0)])
+                reached.append("ordinary")
+
+        with pytest.raises(ConcurrencyError, match=f"and 145 more .*{old}, 1\\) already exists"):
+            _soon(store, block)
+        assert reached == ["bulk"]
+        assert [r.event.originator_id for r in store.read(0, 1000)] == [old]
     finally:
         store.close()
 
