@@ -1,7 +1,7 @@
 """The bulk append on PostgreSQL: events already mapped (a list import's new contacts) go by binary
-COPY (ADR 0003), and inside a transaction all its bulk appends go by one COPY, kept open until
-another statement needs the connection or the transaction ends (ADR 0046). The conflict messages
-of an append, whichever way it went."""
+COPY (ADR 0003), all of a transaction's bulk appends by one COPY, kept open until another
+statement needs the connection or the transaction ends (ADR 0046). The conflict messages of an
+append, whichever way it went."""
 
 from __future__ import annotations
 
@@ -19,25 +19,12 @@ TYPES = ["uuid", "int8", "text", "bytea"]
 SHOWN = 5  # streams a conflict's message names
 
 
-def copy_rows(rec: Any, curs: Any, stored: Sequence[StoredEvent]) -> None:
-    """One COPY of these events, ended (PostgreSQL has checked them when it returns)."""
-    with curs.copy(_statement(rec)) as copy:
-        copy.set_types(TYPES)
-        _write(copy, stored)
-
-
 def _statement(rec: Any) -> Any:
     from psycopg.sql import SQL, Identifier
 
     table = SQL("{0}.{1}").format(Identifier(rec.datastore.schema), Identifier(rec.events_table_name))
     # binary: no text escaping of the states on either side (bench/import: 0.4 of the client's CPU, 0.6 of the server's)
     return SQL(f"COPY {{0}} ({COLUMNS}) FROM STDIN (FORMAT BINARY)").format(table)
-
-
-def _write(copy: Any, stored: Sequence[StoredEvent]) -> None:
-    write = copy.write_row
-    for e in stored:
-        write((e.originator_id, e.originator_version, e.topic, e.state))
 
 
 class OpenCopy:
@@ -59,7 +46,9 @@ class OpenCopy:
         if self._copy is None:
             self._copy = self._stack.enter_context(self.curs.copy(_statement(self.rec)))
             self._copy.set_types(TYPES)
-        _write(self._copy, stored)
+        write = self._copy.write_row
+        for e in stored:
+            write((e.originator_id, e.originator_version, e.topic, e.state))
         if len(self.first) < SHOWN:
             self.first.extend(f"{e.originator_id} v{e.originator_version}" for e in stored[: SHOWN - len(self.first)])
         self.rows += len(stored)

@@ -24,7 +24,7 @@ import orjson
 from eventsourcing.persistence import ApplicationRecorder, InfrastructureFactory, IntegrityError, Mapper, StoredEvent, Transcoder
 from eventsourcing.popo import POPOApplicationRecorder
 
-from adapters.persistence.bulk import OpenCopy, conflict, copy_rows
+from adapters.persistence.bulk import OpenCopy, conflict
 from adapters.persistence.codec import event_decoder, event_encoder, make_event_converter, partial_decoder, uuid_of
 from adapters.persistence.schema import GAP_MESSAGE, ensure_event_schema
 from adapters.persistence.sqlite_pool import with_statement_cache
@@ -242,7 +242,10 @@ class RecorderEventStore:
         one transaction (or the open ``transaction()``). On PostgreSQL a large batch goes by COPY,
         under the same table lock and notification as the library's insert (ADR 0003), so
         positions still commit in order."""
-        if stored:
+        if stored and getattr(self._local, "tx", None) is None and len(stored) >= 100 and _kind(self.recorder) == "postgres":
+            with self.transaction():  # the table's lock and notification, and its one COPY (ADR 0046)
+                self._insert(stored, bulk=True)
+        elif stored:
             self._insert(stored, bulk=True)
 
     @contextlib.contextmanager
@@ -289,12 +292,6 @@ class RecorderEventStore:
         tx = getattr(self._local, "tx", None)
         try:
             if tx is None:
-                if bulk and len(stored) >= 100 and _kind(rec) == "postgres":
-                    with rec.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
-                        rec._lock_table(curs)
-                        rec._notify_channel(curs)
-                        copy_rows(rec, curs, stored)
-                    return []
                 return append_postgres(rec, stored) if _kind(rec) == "postgres" else list(rec.insert_events(stored) or [])
             kind, target = tx
             if kind == "postgres":
